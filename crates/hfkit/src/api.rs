@@ -1,0 +1,424 @@
+//! The HTTP client for the Hub's API, and what its answers mean.
+//!
+//! One [`HubClient`] per process: a connection pool, the user agent, the endpoint, and
+//! offline mode, which refuses every request before anything is sent. Failures become
+//! [`ApiError`]s that say what went wrong and what to do: a 401 names the token's source and
+//! how to replace it, an unreachable endpoint names the URL and `HF_HUB_OFFLINE`, and the
+//! Hub's own `X-Error-Message` is always shown.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+
+use crate::auth::oidc::{self, ExchangeRequest, IdTokenSource, OidcError, OidcPlan};
+use crate::auth::{ResolvedToken, TokenSource};
+use crate::config::Config;
+use crate::secret::Token;
+
+/// hfkit's version, sent in the user agent.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A request to the Hub that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Offline mode forbids the request.
+    #[error("Cannot reach {url}: offline mode is enabled (HF_HUB_OFFLINE=1).\n\nhint: unset HF_HUB_OFFLINE to allow network access")]
+    Offline {
+        /// The URL that would have been requested.
+        url: String,
+    },
+    /// No connection could be made (DNS, refused, TLS, timeout).
+    #[error("Cannot reach {url}: {detail}\n\nhint: check your network connection and HF_ENDPOINT ({endpoint}); to use only what is already cached, set HF_HUB_OFFLINE=1")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// The endpoint in use.
+        endpoint: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The token was refused (401).
+    #[error("{}", unauthorized_message(.token_source.as_ref(), url, server_message.as_deref(), endpoint))]
+    Unauthorized {
+        /// The URL.
+        url: String,
+        /// The endpoint, for the "create a token" link.
+        endpoint: String,
+        /// Where the refused token came from (`None`: no token was sent).
+        token_source: Option<TokenSource>,
+        /// The Hub's explanation.
+        server_message: Option<String>,
+    },
+    /// Any other error status.
+    #[error("{status} for {url}{}{}", request_id.as_ref().map(|r| format!(" (Request ID: {r})")).unwrap_or_default(), server_message.as_ref().map(|m| format!("\n\n{m}")).unwrap_or_default())]
+    Status {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The URL.
+        url: String,
+        /// `X-Error-Code`, when sent.
+        error_code: Option<String>,
+        /// `X-Error-Message` and/or the body's `error`.
+        server_message: Option<String>,
+        /// `X-Request-Id`, when sent.
+        request_id: Option<String>,
+    },
+    /// The answer was not what the Hub sends.
+    #[error("unexpected answer from {url}: {detail}")]
+    InvalidResponse {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The token cannot be put in a header.
+    #[error("the token from {0} contains characters that cannot be sent in an HTTP header\n\nhint: replace it with a token copied from the Hub's token settings")]
+    UnsendableToken(TokenSource),
+    /// The HTTP client could not be created (for example, a bad CA bundle).
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<&str>, endpoint: &str) -> String {
+    let server = server.map(|m| format!(" The Hub says: {m}")).unwrap_or_default();
+    let Some(source) = source else {
+        return format!(
+            "Authentication required for {url} (401 Unauthorized), and no token was sent.{server}\n\nhint: run `hf auth login`, or set HF_TOKEN; tokens are made at {endpoint}/settings/tokens"
+        );
+    };
+    let replace = match source {
+        TokenSource::Explicit => "pass a valid token with --token".to_owned(),
+        TokenSource::Env(name) => format!("update or unset {name} (it takes precedence over `hf auth login`)"),
+        TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
+        TokenSource::Oidc { resource } => format!("check the trusted-publisher settings of `{resource}` on the Hub"),
+    };
+    format!(
+        "Invalid user token. The token from {source} is invalid or expired (401 Unauthorized from {url}).{server}\n\nhint: create a new token at {endpoint}/settings/tokens, then {replace}"
+    )
+}
+
+impl ApiError {
+    /// The HTTP status, when the Hub answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The answer of `GET /api/whoami-v2`, the fields clients use.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct WhoAmI {
+    /// The user name.
+    pub name: String,
+    /// Display name.
+    #[serde(default)]
+    pub fullname: Option<String>,
+    /// Organizations the user belongs to.
+    #[serde(default)]
+    pub orgs: Vec<Org>,
+    /// What the token is.
+    #[serde(default)]
+    pub auth: Option<AuthInfo>,
+}
+
+/// An organization in [`WhoAmI::orgs`].
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Org {
+    /// The organization's name.
+    pub name: String,
+}
+
+/// The `auth` block of [`WhoAmI`].
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct AuthInfo {
+    /// `access_token` or `oauth`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// Present for user access tokens.
+    #[serde(rename = "accessToken", default)]
+    pub access_token: Option<AccessTokenInfo>,
+}
+
+/// An access token's name and role.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct AccessTokenInfo {
+    /// The name the user gave the token.
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+    /// `read`, `write` or `fineGrained`.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl WhoAmI {
+    /// The token's display name, if it is a user access token.
+    pub fn token_display_name(&self) -> Option<&str> {
+        self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref().filter(|n| !n.is_empty())
+    }
+
+    /// The token's role, if the Hub reports one.
+    pub fn token_role(&self) -> Option<&str> {
+        self.auth.as_ref()?.access_token.as_ref()?.role.as_deref().filter(|r| !r.is_empty())
+    }
+
+    /// The name huggingface_hub stores the token under: its display name, else `oauth-<user>`.
+    pub fn storage_name(&self) -> String {
+        self.token_display_name().map_or_else(|| format!("oauth-{}", self.name), str::to_owned)
+    }
+
+    /// Organization names, comma-joined (huggingface_hub's `orgs` field).
+    pub fn org_names(&self) -> Option<String> {
+        let names: Vec<&str> = self.orgs.iter().map(|o| o.name.as_str()).collect();
+        (!names.is_empty()).then(|| names.join(","))
+    }
+}
+
+/// The Hub's HTTP client.
+#[derive(Debug, Clone)]
+pub struct HubClient {
+    http: reqwest::Client,
+    endpoint: String,
+    offline: bool,
+}
+
+impl HubClient {
+    /// A client for the endpoint and settings of `config`.
+    pub fn new(config: &Config) -> Result<Self, ApiError> {
+        let mut user_agent = format!("hfkit/{VERSION}");
+        if let Some(origin) = &config.user_agent_origin {
+            user_agent.push_str("; origin/");
+            user_agent.push_str(origin);
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .connect_timeout(config.download_timeout)
+            .read_timeout(Duration::from_secs(60).max(config.download_timeout))
+            .build()
+            .map_err(|e| ApiError::Client(e.to_string()))?;
+        Ok(Self { http, endpoint: config.endpoint.clone(), offline: config.offline })
+    }
+
+    /// The endpoint, without a trailing slash.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `GET /api/whoami-v2` with `token`.
+    pub async fn whoami(&self, token: &ResolvedToken) -> Result<WhoAmI, ApiError> {
+        let url = format!("{}/api/whoami-v2", self.endpoint);
+        let request = self.request(Method::GET, &url)?;
+        let response = self.send(authorize(request, token)?, &url, Some(&token.source)).await?;
+        parse_json(response, &url).await
+    }
+
+    /// Performs an OIDC exchange, returning the Hub token and its lifetime.
+    pub async fn oidc_exchange(&self, plan: &OidcPlan) -> Result<(Token, Duration), OidcError> {
+        let subject = match &plan.id_token {
+            IdTokenSource::Given(token) => token.clone(),
+            IdTokenSource::GitHubActions { request_url, request_token } => {
+                self.github_id_token(request_url, request_token).await?
+            }
+        };
+        let url = format!("{}/oauth/token", self.endpoint);
+        let body = ExchangeRequest {
+            grant_type: oidc::TOKEN_EXCHANGE_GRANT.to_owned(),
+            subject_token_type: oidc::ID_TOKEN_TYPE.to_owned(),
+            subject_token: subject.expose().to_owned(),
+            resource: plan.resource.clone(),
+        };
+        let request = self.request(Method::POST, &url).map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let response = self
+            .send(request.json(&body), &url, None)
+            .await
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        #[derive(Deserialize)]
+        struct Answer {
+            access_token: String,
+            expires_in: Option<u64>,
+        }
+        let answer: Answer = parse_json(response, &url).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        Ok((Token::new(answer.access_token), Duration::from_secs(answer.expires_in.unwrap_or(3600))))
+    }
+
+    async fn github_id_token(&self, request_url: &str, request_token: &Token) -> Result<Token, OidcError> {
+        let url = reqwest::Url::parse_with_params(request_url, &[("audience", self.endpoint.as_str())])
+            .map_err(|e| OidcError::Exchange(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
+        let request = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request_token.expose()));
+        let response = self
+            .send(request, url.as_str(), None)
+            .await
+            .map_err(|e| OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}")))?;
+        #[derive(Deserialize)]
+        struct Answer {
+            value: String,
+        }
+        let answer: Answer = parse_json(response, url.as_str()).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        Ok(Token::new(answer.value))
+    }
+
+    /// A request to `url`, refused up front in offline mode.
+    pub fn request(&self, method: Method, url: &str) -> Result<RequestBuilder, ApiError> {
+        if self.offline {
+            return Err(ApiError::Offline { url: url.to_owned() });
+        }
+        Ok(self.http.request(method, url).header("x-amzn-trace-id", trace_id()))
+    }
+
+    /// Sends a request and turns error statuses into [`ApiError`]s. `source` is the origin of
+    /// the token sent, if any, so that a 401 can name it.
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+        url: &str,
+        source: Option<&TokenSource>,
+    ) -> Result<Response, ApiError> {
+        let response = request.send().await.map_err(|e| self.transport_error(url, &e))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            return Ok(response);
+        }
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.is_empty())
+        };
+        let error_code = header("x-error-code");
+        let header_message = header("x-error-message");
+        let request_id = header("x-request-id");
+        let body = response.text().await.unwrap_or_default();
+        let server_message = merge_messages(header_message, body_message(&body));
+        if status == StatusCode::UNAUTHORIZED && error_code.is_none() {
+            return Err(ApiError::Unauthorized {
+                url: url.to_owned(),
+                endpoint: self.endpoint.clone(),
+                token_source: source.cloned(),
+                server_message,
+            });
+        }
+        Err(ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id })
+    }
+
+    fn transport_error(&self, url: &str, error: &reqwest::Error) -> ApiError {
+        // The source chain says what failed (refused, DNS, TLS); keep it, never the request.
+        let mut detail = describe(error);
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            detail = format!("{detail}: {inner}");
+            source = inner.source();
+        }
+        ApiError::Unreachable { url: url.to_owned(), endpoint: self.endpoint.clone(), detail }
+    }
+}
+
+/// What kind of transport failure `error` is, without its URL (the caller adds it).
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "the request timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the request failed".to_owned()
+    }
+}
+
+/// Adds `Authorization: Bearer …`, refusing tokens that cannot be sent.
+pub fn authorize(request: RequestBuilder, token: &ResolvedToken) -> Result<RequestBuilder, ApiError> {
+    if !crate::auth::is_sendable(token.token.expose()) {
+        return Err(ApiError::UnsendableToken(token.source.clone()));
+    }
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
+        .map_err(|_| ApiError::UnsendableToken(token.source.clone()))?;
+    value.set_sensitive(true);
+    Ok(request.header(reqwest::header::AUTHORIZATION, value))
+}
+
+async fn parse_json<T: serde::de::DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: describe(&e) })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: format!("not the JSON expected: {e}") })
+}
+
+/// The `error` (and `error_description`) of a JSON error body; a short plain-text body as is.
+fn body_message(body: &str) -> Option<String> {
+    let body = body.trim();
+    if body.is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) => {
+            let error = json.get("error").and_then(|e| e.as_str())?;
+            match json.get("error_description").and_then(|d| d.as_str()) {
+                Some(desc) => Some(format!("{error}: {desc}")),
+                None => Some(error.to_owned()),
+            }
+        }
+        Err(_) if !body.starts_with('<') && body.len() < 500 => Some(body.to_owned()),
+        Err(_) => None,
+    }
+}
+
+/// Joins the header message and the body message, dropping a repeat.
+fn merge_messages(header: Option<String>, body: Option<String>) -> Option<String> {
+    match (header, body) {
+        (Some(h), Some(b)) if !h.to_lowercase().contains(&b.to_lowercase()) => Some(format!("{h}\n{b}")),
+        (Some(h), _) => Some(h),
+        (None, b) => b,
+    }
+}
+
+/// A random id in the form of a UUID v4, for `x-amzn-trace-id`.
+fn trace_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let a = RandomState::new().hash_one(std::time::SystemTime::now());
+    let b = RandomState::new().hash_one(a);
+    let hex = format!("{a:016x}{b:016x}");
+    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
+impl fmt::Display for WhoAmI {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_are_merged_without_repeats() {
+        assert_eq!(merge_messages(Some("Bad".into()), Some("bad".into())), Some("Bad".into()));
+        assert_eq!(merge_messages(Some("A".into()), Some("B".into())), Some("A\nB".into()));
+        assert_eq!(body_message(r#"{"error":"x","error_description":"y"}"#), Some("x: y".into()));
+        assert_eq!(body_message("<html>"), None);
+    }
+
+    #[test]
+    fn trace_ids_look_like_uuids() {
+        let id = trace_id();
+        assert_eq!(id.len(), 36);
+        assert_ne!(id, trace_id());
+    }
+
+    #[test]
+    fn whoami_names() {
+        let w: WhoAmI = serde_json::from_str(
+            r#"{"name":"alice","orgs":[{"name":"acme"},{"name":"umbrella"}],"auth":{"type":"access_token","accessToken":{"displayName":"my-read","role":"read"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(w.storage_name(), "my-read");
+        assert_eq!(w.org_names().as_deref(), Some("acme,umbrella"));
+        let w: WhoAmI = serde_json::from_str(r#"{"name":"bob","auth":{"type":"oauth"}}"#).unwrap();
+        assert_eq!(w.storage_name(), "oauth-bob");
+        assert_eq!(w.org_names(), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! [`Hub`]: the entry point of the library: a config, an optional explicit token, and a
+//! lazily built HTTP client.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crate::api::{HubClient, WhoAmI};
+use crate::auth::stored_tokens::StoredToken;
+use crate::auth::{self, AuthStore, ChainOutcome, ResolvedToken, TokenSource};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::secret::Token;
+
+/// A handle on one Hub endpoint, with huggingface_hub's automatic token detection.
+///
+/// ```no_run
+/// # async fn demo() -> hfkit::Result<()> {
+/// let hub = hfkit::Hub::from_env()?;
+/// if let Some(found) = hub.token().await? {
+///     println!("using the token from {}", found.source); // never prints the token itself
+/// }
+/// let me = hub.whoami().await?;
+/// println!("logged in as {}", me.name);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    explicit: Option<Token>,
+    client: OnceLock<HubClient>,
+    oidc: tokio::sync::Mutex<Option<(ResolvedToken, Instant)>>,
+}
+
+/// Builds a [`Hub`] from explicit settings, reading no token from the environment.
+///
+/// ```
+/// let hub = hfkit::Hub::builder()
+///     .endpoint("http://127.0.0.1:8080")
+///     .hf_home("/tmp/hfkit-example")
+///     .token("hf_example_token_value_1234")
+///     .build()?;
+/// assert_eq!(hub.config().endpoint, "http://127.0.0.1:8080");
+/// # Ok::<(), hfkit::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct HubBuilder {
+    config: Option<Config>,
+    endpoint: Option<String>,
+    hf_home: Option<std::path::PathBuf>,
+    token: Option<String>,
+}
+
+impl HubBuilder {
+    /// Starts from a complete [`Config`] (for example [`Config::from_env`]).
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The Hub's base URL.
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The folder for tokens and the cache (`HF_HOME`).
+    #[must_use]
+    pub fn hf_home(mut self, hf_home: impl Into<std::path::PathBuf>) -> Self {
+        self.hf_home = Some(hf_home.into());
+        self
+    }
+
+    /// An explicit token: it wins over every other source and is sent as given.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Checks the settings and builds the hub.
+    pub fn build(self) -> Result<Hub> {
+        let explicit = self.token.as_deref().map(auth::validate_explicit).transpose()?;
+        let mut config = match self.config {
+            Some(config) => config,
+            None => {
+                // Paths default under the home folder; no other variable is read.
+                let home = std::env::var(crate::env_vars::HOME).ok();
+                Config::from_lookup(|name| (name == crate::env_vars::HOME).then(|| home.clone()).flatten())?
+            }
+        };
+        if let Some(home) = self.hf_home {
+            config = config.with_hf_home(home);
+        }
+        if let Some(endpoint) = self.endpoint {
+            config.endpoint = endpoint.trim_end_matches('/').to_owned();
+        }
+        Ok(Hub::new(config, explicit))
+    }
+}
+
+impl Hub {
+    /// A hub configured from the process environment, like huggingface_hub.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::new(Config::from_env()?, None))
+    }
+
+    /// A builder that reads no token from the environment.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
+    }
+
+    /// A hub for `config`, with an optional explicit token.
+    pub fn new(config: Config, explicit: Option<Token>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                explicit,
+                client: OnceLock::new(),
+                oidc: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The resolved settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The token files of this hub's config.
+    pub fn auth_store(&self) -> AuthStore {
+        AuthStore::new(&self.inner.config)
+    }
+
+    /// The HTTP client, built on first use.
+    pub fn client(&self) -> Result<&HubClient> {
+        if let Some(client) = self.inner.client.get() {
+            return Ok(client);
+        }
+        let client = HubClient::new(&self.inner.config)?;
+        Ok(self.inner.client.get_or_init(|| client))
+    }
+
+    /// The token the chain finds, with its source (huggingface_hub's `get_token()`).
+    /// With `HF_OIDC_RESOURCE` set this performs the exchange (once per process and lifetime).
+    pub async fn token(&self) -> Result<Option<ResolvedToken>> {
+        match auth::resolve_local(&self.inner.config, self.inner.explicit.as_ref())? {
+            ChainOutcome::Found(found) => Ok(Some(found)),
+            ChainOutcome::NotFound => Ok(None),
+            ChainOutcome::NeedsOidcExchange(plan) => {
+                let mut cached = self.inner.oidc.lock().await;
+                if let Some((found, until)) = cached.as_ref()
+                    && Instant::now() < *until
+                {
+                    return Ok(Some(found.clone()));
+                }
+                let (token, lifetime) = self.client()?.oidc_exchange(&plan).await?;
+                let found = ResolvedToken { token, source: TokenSource::Oidc { resource: plan.resource } };
+                *cached = Some((found.clone(), Instant::now() + lifetime));
+                Ok(Some(found))
+            }
+        }
+    }
+
+    /// The token to send with a request: [`Hub::token`], unless
+    /// `HF_HUB_DISABLE_IMPLICIT_TOKEN` is set and the token was not given explicitly.
+    pub async fn request_token(&self) -> Result<Option<ResolvedToken>> {
+        if self.inner.config.disable_implicit_token && self.inner.explicit.is_none() {
+            return Ok(None);
+        }
+        self.token().await
+    }
+
+    /// Who the chain's token belongs to. Fails with [`Error::NotLoggedIn`] without a token.
+    pub async fn whoami(&self) -> Result<WhoAmI> {
+        let token = self.token().await?.ok_or(Error::NotLoggedIn)?;
+        self.whoami_with(&token).await
+    }
+
+    /// Who `token` belongs to.
+    pub async fn whoami_with(&self, token: &ResolvedToken) -> Result<WhoAmI> {
+        Ok(self.client()?.whoami(token).await?)
+    }
+
+    /// Validates `token` with the Hub, stores it under the name the Hub reports, and makes
+    /// it the active token. Nothing is written unless the Hub accepts the token.
+    pub async fn login(&self, token: Token) -> Result<Login> {
+        if token.is_org_token() {
+            return Err(Error::OrgToken);
+        }
+        let resolved = ResolvedToken { token, source: TokenSource::Explicit };
+        let who = self.whoami_with(&resolved).await?;
+        let token_name = who.storage_name();
+        self.auth_store().save_and_activate(&token_name, StoredToken::new(&resolved.token))?;
+        Ok(Login { who, token_name, token: resolved.token })
+    }
+}
+
+/// The result of [`Hub::login`].
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The Hub's account information for the token.
+    pub who: WhoAmI,
+    /// The name it was stored under.
+    pub token_name: String,
+    /// The token.
+    pub token: Token,
+}
+
+/// A blocking shell over [`Hub`], for programs without an async runtime. It runs the same
+/// code on a private single-threaded runtime.
+pub mod blocking {
+    use super::{Login, ResolvedToken, Result, Token, WhoAmI};
+
+    /// The blocking [`Hub`](super::Hub).
+    ///
+    /// ```no_run
+    /// let hub = hfkit::blocking::Hub::from_env()?;
+    /// println!("{}", hub.whoami()?.name);
+    /// # Ok::<(), hfkit::Error>(())
+    /// ```
+    #[derive(Debug)]
+    pub struct Hub {
+        inner: super::Hub,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    impl Hub {
+        /// See [`super::Hub::from_env`].
+        pub fn from_env() -> Result<Self> {
+            Ok(Self::new(super::Hub::from_env()?))
+        }
+
+        /// Wraps an async hub.
+        pub fn new(inner: super::Hub) -> Self {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a single-threaded tokio runtime can always be built");
+            Self { inner, runtime }
+        }
+
+        /// The async hub inside.
+        pub fn inner(&self) -> &super::Hub {
+            &self.inner
+        }
+
+        /// See [`super::Hub::token`].
+        pub fn token(&self) -> Result<Option<ResolvedToken>> {
+            self.runtime.block_on(self.inner.token())
+        }
+
+        /// See [`super::Hub::whoami`].
+        pub fn whoami(&self) -> Result<WhoAmI> {
+            self.runtime.block_on(self.inner.whoami())
+        }
+
+        /// See [`super::Hub::login`].
+        pub fn login(&self, token: Token) -> Result<Login> {
+            self.runtime.block_on(self.inner.login(token))
+        }
+    }
+}
