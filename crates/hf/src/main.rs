@@ -1,1 +1,60 @@
-fn main() {}
+//! `hf`: the command-line client. Parses arguments, resolves settings once, runs one
+//! command, and turns its outcome into output and an exit status:
+//! 0 success, 1 a failure (the message says what to do), 2 a usage error.
+
+mod cli;
+mod commands;
+mod output;
+mod settings;
+
+use clap::Parser;
+
+use cli::{AuthCommand, Cli, Command};
+use commands::{auth, completion, env, serve, status, version};
+use output::{Format, Printer};
+use settings::{Context, UsageError};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    std::process::exit(run(&cli));
+}
+
+fn run(cli: &Cli) -> i32 {
+    let ctx = match Context::from_cli(cli) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let code = if e.is::<UsageError>() { 2 } else { 1 };
+            Printer::new(Format::Human, true).error(&format!("{e:#}"));
+            return code;
+        }
+    };
+    let outcome = match &cli.command {
+        Command::Auth(command) => match command {
+            AuthCommand::Login(args) => auth::login(&ctx, args),
+            AuthCommand::Logout { token_name } => auth::logout(&ctx, token_name.as_deref()),
+            AuthCommand::Switch {
+                token_name,
+                add_to_git_credential,
+                ..
+            } => auth::switch(&ctx, token_name.as_deref(), *add_to_git_credential),
+            AuthCommand::List => auth::list(&ctx),
+            AuthCommand::Token => auth::token(&ctx),
+            AuthCommand::Whoami => auth::whoami(&ctx),
+            AuthCommand::Status(args) => status::status(&ctx, args),
+        },
+        Command::Env => env::env(&ctx),
+        Command::Version => Ok(version::version(&ctx)),
+        Command::Completion { shell } => Ok(completion::completion(*shell)),
+        Command::Serve(args) => serve::serve(&ctx, args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.printer.error(&format!("{e:#}"));
+            if e.is::<UsageError>() { 2 } else { 1 }
+        }
+    }
+}

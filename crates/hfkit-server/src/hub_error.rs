@@ -16,17 +16,34 @@ pub(crate) struct HubError {
 
 impl HubError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, code: None, message: message.into(), description: None }
+        Self {
+            status,
+            code: None,
+            message: message.into(),
+            description: None,
+        }
     }
 
     /// An OAuth error body (`error` + `error_description`), as `/oauth/token` answers.
-    pub(crate) fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code: None, message: error.to_owned(), description: Some(description.into()) }
+    pub(crate) fn oauth(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code: None,
+            message: error.to_owned(),
+            description: Some(description.into()),
+        }
     }
 
     /// 401 for a missing or unknown token, as the Hub answers it.
     pub(crate) fn invalid_credentials() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Invalid credentials in Authorization header")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid credentials in Authorization header",
+        )
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {

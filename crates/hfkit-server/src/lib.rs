@@ -39,7 +39,10 @@ impl std::fmt::Debug for RecordedRequest {
         f.debug_struct("RecordedRequest")
             .field("method", &self.method)
             .field("path", &self.path)
-            .field("authorization", &self.authorization.as_ref().map(|_| "<present>"))
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<present>"),
+            )
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
@@ -55,22 +58,35 @@ pub struct HubState {
 impl HubState {
     /// State serving `accounts`.
     pub fn new(accounts: Accounts) -> Arc<Self> {
-        Arc::new(Self { accounts: RwLock::new(accounts), log: Mutex::default() })
+        Arc::new(Self {
+            accounts: RwLock::new(accounts),
+            log: Mutex::default(),
+        })
     }
 
     /// Reads the accounts.
     pub fn accounts(&self) -> std::sync::RwLockReadGuard<'_, Accounts> {
-        self.accounts.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.accounts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Changes the accounts while serving (revoke a token, add a user…).
     pub fn update_accounts(&self, change: impl FnOnce(&mut Accounts)) {
-        change(&mut self.accounts.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+        change(
+            &mut self
+                .accounts
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 
     /// Every request served so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -87,7 +103,9 @@ pub async fn serve(
     state: Arc<HubState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The address a listener is bound to, for printing.
@@ -97,10 +115,19 @@ pub fn local_url(addr: SocketAddr) -> String {
 
 async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next) -> Response {
     let mut entry = {
-        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         RecordedRequest {
             method: request.method().to_string(),
-            path: request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.to_string()),
+            path: request
+                .uri()
+                .path_and_query()
+                .map_or_else(|| request.uri().path().to_owned(), |p| p.to_string()),
             authorization: header("authorization"),
             user_agent: header("user-agent"),
             status: 0,
@@ -108,6 +135,10 @@ async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next
     };
     let response = next.run(request).await;
     entry.status = response.status().as_u16();
-    state.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(entry);
+    state
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(entry);
     response
 }

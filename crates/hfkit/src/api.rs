@@ -24,13 +24,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Offline mode forbids the request.
-    #[error("Cannot reach {url}: offline mode is enabled (HF_HUB_OFFLINE=1).\n\nhint: unset HF_HUB_OFFLINE to allow network access")]
+    #[error(
+        "Cannot reach {url}: offline mode is enabled (HF_HUB_OFFLINE=1).\n\nhint: unset HF_HUB_OFFLINE to allow network access"
+    )]
     Offline {
         /// The URL that would have been requested.
         url: String,
     },
     /// No connection could be made (DNS, refused, TLS, timeout).
-    #[error("Cannot reach {url}: {detail}\n\nhint: check your network connection and HF_ENDPOINT ({endpoint}); to use only what is already cached, set HF_HUB_OFFLINE=1")]
+    #[error(
+        "Cannot reach {url}: {detail}\n\nhint: check your network connection and HF_ENDPOINT ({endpoint}); to use only what is already cached, set HF_HUB_OFFLINE=1"
+    )]
     Unreachable {
         /// The URL.
         url: String,
@@ -74,15 +78,24 @@ pub enum ApiError {
         detail: String,
     },
     /// The token cannot be put in a header.
-    #[error("the token from {0} contains characters that cannot be sent in an HTTP header\n\nhint: replace it with a token copied from the Hub's token settings")]
+    #[error(
+        "the token from {0} contains characters that cannot be sent in an HTTP header\n\nhint: replace it with a token copied from the Hub's token settings"
+    )]
     UnsendableToken(TokenSource),
     /// The HTTP client could not be created (for example, a bad CA bundle).
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
 }
 
-fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<&str>, endpoint: &str) -> String {
-    let server = server.map(|m| format!(" The Hub says: {m}")).unwrap_or_default();
+fn unauthorized_message(
+    source: Option<&TokenSource>,
+    url: &str,
+    server: Option<&str>,
+    endpoint: &str,
+) -> String {
+    let server = server
+        .map(|m| format!(" The Hub says: {m}"))
+        .unwrap_or_default();
     let Some(source) = source else {
         return format!(
             "Authentication required for {url} (401 Unauthorized), and no token was sent.{server}\n\nhint: run `hf auth login`, or set HF_TOKEN; tokens are made at {endpoint}/settings/tokens"
@@ -90,9 +103,13 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
     };
     let replace = match source {
         TokenSource::Explicit => "pass a valid token with --token".to_owned(),
-        TokenSource::Env(name) => format!("update or unset {name} (it takes precedence over `hf auth login`)"),
+        TokenSource::Env(name) => {
+            format!("update or unset {name} (it takes precedence over `hf auth login`)")
+        }
         TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
-        TokenSource::Oidc { resource } => format!("check the trusted-publisher settings of `{resource}` on the Hub"),
+        TokenSource::Oidc { resource } => {
+            format!("check the trusted-publisher settings of `{resource}` on the Hub")
+        }
     };
     format!(
         "Invalid user token. The token from {source} is invalid or expired (401 Unauthorized from {url}).{server}\n\nhint: create a new token at {endpoint}/settings/tokens, then {replace}"
@@ -158,17 +175,30 @@ pub struct AccessTokenInfo {
 impl WhoAmI {
     /// The token's display name, if it is a user access token.
     pub fn token_display_name(&self) -> Option<&str> {
-        self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref().filter(|n| !n.is_empty())
+        self.auth
+            .as_ref()?
+            .access_token
+            .as_ref()?
+            .display_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
     }
 
     /// The token's role, if the Hub reports one.
     pub fn token_role(&self) -> Option<&str> {
-        self.auth.as_ref()?.access_token.as_ref()?.role.as_deref().filter(|r| !r.is_empty())
+        self.auth
+            .as_ref()?
+            .access_token
+            .as_ref()?
+            .role
+            .as_deref()
+            .filter(|r| !r.is_empty())
     }
 
     /// The name huggingface_hub stores the token under: its display name, else `oauth-<user>`.
     pub fn storage_name(&self) -> String {
-        self.token_display_name().map_or_else(|| format!("oauth-{}", self.name), str::to_owned)
+        self.token_display_name()
+            .map_or_else(|| format!("oauth-{}", self.name), str::to_owned)
     }
 
     /// Organization names, comma-joined (huggingface_hub's `orgs` field).
@@ -200,7 +230,11 @@ impl HubClient {
             .read_timeout(Duration::from_secs(60).max(config.download_timeout))
             .build()
             .map_err(|e| ApiError::Client(e.to_string()))?;
-        Ok(Self { http, endpoint: config.endpoint.clone(), offline: config.offline })
+        Ok(Self {
+            http,
+            endpoint: config.endpoint.clone(),
+            offline: config.offline,
+        })
     }
 
     /// The endpoint, without a trailing slash.
@@ -212,7 +246,9 @@ impl HubClient {
     pub async fn whoami(&self, token: &ResolvedToken) -> Result<WhoAmI, ApiError> {
         let url = format!("{}/api/whoami-v2", self.endpoint);
         let request = self.request(Method::GET, &url)?;
-        let response = self.send(authorize(request, token)?, &url, Some(&token.source)).await?;
+        let response = self
+            .send(authorize(request, token)?, &url, Some(&token.source))
+            .await?;
         parse_json(response, &url).await
     }
 
@@ -220,9 +256,10 @@ impl HubClient {
     pub async fn oidc_exchange(&self, plan: &OidcPlan) -> Result<(Token, Duration), OidcError> {
         let subject = match &plan.id_token {
             IdTokenSource::Given(token) => token.clone(),
-            IdTokenSource::GitHubActions { request_url, request_token } => {
-                self.github_id_token(request_url, request_token).await?
-            }
+            IdTokenSource::GitHubActions {
+                request_url,
+                request_token,
+            } => self.github_id_token(request_url, request_token).await?,
         };
         let url = format!("{}/oauth/token", self.endpoint);
         let body = ExchangeRequest {
@@ -231,7 +268,9 @@ impl HubClient {
             subject_token: subject.expose().to_owned(),
             resource: plan.resource.clone(),
         };
-        let request = self.request(Method::POST, &url).map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let request = self
+            .request(Method::POST, &url)
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
         let response = self
             .send(request.json(&body), &url, None)
             .await
@@ -241,35 +280,53 @@ impl HubClient {
             access_token: String,
             expires_in: Option<u64>,
         }
-        let answer: Answer = parse_json(response, &url).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
-        Ok((Token::new(answer.access_token), Duration::from_secs(answer.expires_in.unwrap_or(3600))))
+        let answer: Answer = parse_json(response, &url)
+            .await
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        Ok((
+            Token::new(answer.access_token),
+            Duration::from_secs(answer.expires_in.unwrap_or(3600)),
+        ))
     }
 
-    async fn github_id_token(&self, request_url: &str, request_token: &Token) -> Result<Token, OidcError> {
-        let url = reqwest::Url::parse_with_params(request_url, &[("audience", self.endpoint.as_str())])
-            .map_err(|e| OidcError::Exchange(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
-        let request = self
-            .http
-            .get(url.clone())
-            .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request_token.expose()));
-        let response = self
-            .send(request, url.as_str(), None)
-            .await
-            .map_err(|e| OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}")))?;
+    async fn github_id_token(
+        &self,
+        request_url: &str,
+        request_token: &Token,
+    ) -> Result<Token, OidcError> {
+        let url =
+            reqwest::Url::parse_with_params(request_url, &[("audience", self.endpoint.as_str())])
+                .map_err(|e| {
+                OidcError::Exchange(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))
+            })?;
+        let request = self.http.get(url.clone()).header(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", request_token.expose()),
+        );
+        let response = self.send(request, url.as_str(), None).await.map_err(|e| {
+            OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}"))
+        })?;
         #[derive(Deserialize)]
         struct Answer {
             value: String,
         }
-        let answer: Answer = parse_json(response, url.as_str()).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let answer: Answer = parse_json(response, url.as_str())
+            .await
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
         Ok(Token::new(answer.value))
     }
 
     /// A request to `url`, refused up front in offline mode.
     pub fn request(&self, method: Method, url: &str) -> Result<RequestBuilder, ApiError> {
         if self.offline {
-            return Err(ApiError::Offline { url: url.to_owned() });
+            return Err(ApiError::Offline {
+                url: url.to_owned(),
+            });
         }
-        Ok(self.http.request(method, url).header("x-amzn-trace-id", trace_id()))
+        Ok(self
+            .http
+            .request(method, url)
+            .header("x-amzn-trace-id", trace_id()))
     }
 
     /// Sends a request and turns error statuses into [`ApiError`]s. `source` is the origin of
@@ -280,13 +337,21 @@ impl HubClient {
         url: &str,
         source: Option<&TokenSource>,
     ) -> Result<Response, ApiError> {
-        let response = request.send().await.map_err(|e| self.transport_error(url, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(url, &e))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(response);
         }
         let header = |name: &str| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.is_empty())
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .filter(|v| !v.is_empty())
         };
         let error_code = header("x-error-code");
         let header_message = header("x-error-message");
@@ -301,7 +366,13 @@ impl HubClient {
                 server_message,
             });
         }
-        Err(ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id })
+        Err(ApiError::Status {
+            status,
+            url: url.to_owned(),
+            error_code,
+            server_message,
+            request_id,
+        })
     }
 
     fn transport_error(&self, url: &str, error: &reqwest::Error) -> ApiError {
@@ -312,7 +383,11 @@ impl HubClient {
             detail = format!("{detail}: {inner}");
             source = inner.source();
         }
-        ApiError::Unreachable { url: url.to_owned(), endpoint: self.endpoint.clone(), detail }
+        ApiError::Unreachable {
+            url: url.to_owned(),
+            endpoint: self.endpoint.clone(),
+            detail,
+        }
     }
 }
 
@@ -328,23 +403,35 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// Adds `Authorization: Bearer …`, refusing tokens that cannot be sent.
-pub fn authorize(request: RequestBuilder, token: &ResolvedToken) -> Result<RequestBuilder, ApiError> {
+pub fn authorize(
+    request: RequestBuilder,
+    token: &ResolvedToken,
+) -> Result<RequestBuilder, ApiError> {
     if !crate::auth::is_sendable(token.token.expose()) {
         return Err(ApiError::UnsendableToken(token.source.clone()));
     }
-    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
-        .map_err(|_| ApiError::UnsendableToken(token.source.clone()))?;
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
+            .map_err(|_| ApiError::UnsendableToken(token.source.clone()))?;
     value.set_sensitive(true);
     Ok(request.header(reqwest::header::AUTHORIZATION, value))
 }
 
-async fn parse_json<T: serde::de::DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
+async fn parse_json<T: serde::de::DeserializeOwned>(
+    response: Response,
+    url: &str,
+) -> Result<T, ApiError> {
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: describe(&e) })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: format!("not the JSON expected: {e}") })
+        .map_err(|e| ApiError::InvalidResponse {
+            url: url.to_owned(),
+            detail: describe(&e),
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidResponse {
+        url: url.to_owned(),
+        detail: format!("not the JSON expected: {e}"),
+    })
 }
 
 /// The `error` (and `error_description`) of a JSON error body; a short plain-text body as is.
@@ -369,7 +456,9 @@ fn body_message(body: &str) -> Option<String> {
 /// Joins the header message and the body message, dropping a repeat.
 fn merge_messages(header: Option<String>, body: Option<String>) -> Option<String> {
     match (header, body) {
-        (Some(h), Some(b)) if !h.to_lowercase().contains(&b.to_lowercase()) => Some(format!("{h}\n{b}")),
+        (Some(h), Some(b)) if !h.to_lowercase().contains(&b.to_lowercase()) => {
+            Some(format!("{h}\n{b}"))
+        }
         (Some(h), _) => Some(h),
         (None, b) => b,
     }
@@ -381,7 +470,14 @@ fn trace_id() -> String {
     let a = RandomState::new().hash_one(std::time::SystemTime::now());
     let b = RandomState::new().hash_one(a);
     let hex = format!("{a:016x}{b:016x}");
-    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 impl fmt::Display for WhoAmI {
@@ -396,9 +492,18 @@ mod tests {
 
     #[test]
     fn server_messages_are_merged_without_repeats() {
-        assert_eq!(merge_messages(Some("Bad".into()), Some("bad".into())), Some("Bad".into()));
-        assert_eq!(merge_messages(Some("A".into()), Some("B".into())), Some("A\nB".into()));
-        assert_eq!(body_message(r#"{"error":"x","error_description":"y"}"#), Some("x: y".into()));
+        assert_eq!(
+            merge_messages(Some("Bad".into()), Some("bad".into())),
+            Some("Bad".into())
+        );
+        assert_eq!(
+            merge_messages(Some("A".into()), Some("B".into())),
+            Some("A\nB".into())
+        );
+        assert_eq!(
+            body_message(r#"{"error":"x","error_description":"y"}"#),
+            Some("x: y".into())
+        );
         assert_eq!(body_message("<html>"), None);
     }
 

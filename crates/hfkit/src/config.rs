@@ -109,7 +109,9 @@ impl std::fmt::Debug for TokenVars {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     /// An integer variable that does not hold a non-negative whole number.
-    #[error("{name}={value:?} is not a whole number of seconds\n\nhint: set {name} to a number such as 10, or unset it to use the default")]
+    #[error(
+        "{name}={value:?} is not a whole number of seconds\n\nhint: set {name} to a number such as 10, or unset it to use the default"
+    )]
     InvalidInteger {
         /// The variable's name.
         name: &'static str,
@@ -117,7 +119,9 @@ pub enum ConfigError {
         value: String,
     },
     /// `HF_ENDPOINT` is not an http(s) URL.
-    #[error("HF_ENDPOINT={value:?} is not an http:// or https:// URL\n\nhint: set it to the Hub's base URL, for example https://huggingface.co")]
+    #[error(
+        "HF_ENDPOINT={value:?} is not an http:// or https:// URL\n\nhint: set it to the Hub's base URL, for example https://huggingface.co"
+    )]
     InvalidEndpoint {
         /// The variable's value.
         value: String,
@@ -174,22 +178,34 @@ impl Config {
             Some(raw) => expand(&raw),
             None => hf_home.join("hub"),
         };
-        let assets_cache = match get(var::HF_ASSETS_CACHE).or_else(|| get(var::HUGGINGFACE_ASSETS_CACHE)) {
-            Some(raw) => expand(&raw),
-            None => hf_home.join("assets"),
-        };
+        let assets_cache =
+            match get(var::HF_ASSETS_CACHE).or_else(|| get(var::HUGGINGFACE_ASSETS_CACHE)) {
+                Some(raw) => expand(&raw),
+                None => hf_home.join("assets"),
+            };
         let token_path = match get(var::HF_TOKEN_PATH) {
             Some(raw) => expand(&raw),
             None => hf_home.join("token"),
         };
         // huggingface_hub derives `stored_tokens` before applying staging, so staging moves
         // the token file but not the stored tokens.
-        let stored_tokens_path = token_path.parent().unwrap_or(Path::new("")).join("stored_tokens");
-        let token_path = if staging { expand("~/.cache/huggingface_staging/token") } else { token_path };
+        let stored_tokens_path = token_path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("stored_tokens");
+        let token_path = if staging {
+            expand("~/.cache/huggingface_staging/token")
+        } else {
+            token_path
+        };
         let xet_cache = get(var::HF_XET_CACHE).map_or_else(|| hf_home.join("xet"), PathBuf::from);
 
         let hub_offline = get(var::HF_HUB_OFFLINE).filter(|v| !v.is_empty());
-        let offline = is_true(hub_offline.or_else(|| get(var::TRANSFORMERS_OFFLINE)).as_deref());
+        let offline = is_true(
+            hub_offline
+                .or_else(|| get(var::TRANSFORMERS_OFFLINE))
+                .as_deref(),
+        );
 
         Ok(Self {
             hf_home,
@@ -204,7 +220,8 @@ impl Config {
             disable_telemetry: flag(var::HF_HUB_DISABLE_TELEMETRY)
                 || flag(var::DISABLE_TELEMETRY)
                 || flag(var::DO_NOT_TRACK),
-            disable_progress_bars: get(var::HF_HUB_DISABLE_PROGRESS_BARS).map(|v| is_true(Some(&v))),
+            disable_progress_bars: get(var::HF_HUB_DISABLE_PROGRESS_BARS)
+                .map(|v| is_true(Some(&v))),
             disable_symlinks: flag(var::HF_HUB_DISABLE_SYMLINKS),
             disable_symlinks_warning: flag(var::HF_HUB_DISABLE_SYMLINKS_WARNING),
             disable_experimental_warning: flag(var::HF_HUB_DISABLE_EXPERIMENTAL_WARNING),
@@ -212,7 +229,10 @@ impl Config {
             disable_shared_blobs: flag(var::HF_HUB_DISABLE_SHARED_BLOBS),
             xet_high_performance: flag(var::HF_XET_HIGH_PERFORMANCE),
             etag_timeout: timeout(var::HF_HUB_ETAG_TIMEOUT, get(var::HF_HUB_ETAG_TIMEOUT))?,
-            download_timeout: timeout(var::HF_HUB_DOWNLOAD_TIMEOUT, get(var::HF_HUB_DOWNLOAD_TIMEOUT))?,
+            download_timeout: timeout(
+                var::HF_HUB_DOWNLOAD_TIMEOUT,
+                get(var::HF_HUB_DOWNLOAD_TIMEOUT),
+            )?,
             user_agent_origin: get(var::HF_HUB_USER_AGENT_ORIGIN),
             debug: flag(var::HF_DEBUG),
             token_vars: TokenVars {
@@ -231,7 +251,9 @@ impl Config {
     /// A config rooted at `hf_home` with every other setting at its default, reading no
     /// environment. For programs that manage their own folders, and for tests.
     pub fn isolated(hf_home: impl Into<PathBuf>, endpoint: &str) -> Self {
-        let mut config = Self::from_lookup(|_| None).expect("defaults are valid").with_hf_home(hf_home);
+        let mut config = Self::from_lookup(|_| None)
+            .expect("defaults are valid")
+            .with_hf_home(hf_home);
         config.endpoint = endpoint.trim_end_matches('/').to_owned();
         config
     }
@@ -264,8 +286,15 @@ fn timeout(name: &'static str, raw: Option<String>) -> Result<Duration, ConfigEr
     let secs: u64 = raw
         .trim()
         .parse()
-        .map_err(|_| ConfigError::InvalidInteger { name, value: raw.clone() })?;
-    Ok(Duration::from_secs(if secs == 0 { DEFAULT_TIMEOUT_SECS } else { secs }))
+        .map_err(|_| ConfigError::InvalidInteger {
+            name,
+            value: raw.clone(),
+        })?;
+    Ok(Duration::from_secs(if secs == 0 {
+        DEFAULT_TIMEOUT_SECS
+    } else {
+        secs
+    }))
 }
 
 /// `os.path.expandvars(os.path.expanduser(raw))`: a leading `~` becomes the home folder,
@@ -291,7 +320,9 @@ fn expand_vars(input: &str, lookup: &impl Fn(&str) -> Option<String>) -> String 
                 None => ("", 0),
             }
         } else {
-            let end = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
+            let end = after
+                .find(|c: char| !is_name_char(c))
+                .unwrap_or(after.len());
             (&after[..end], end)
         };
         match lookup(name).filter(|_| !name.is_empty()) {
@@ -310,8 +341,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned()).unwrap()
     }
 
@@ -319,9 +352,18 @@ mod tests {
     fn defaults_follow_home() {
         let c = config(&[("HOME", "/home/bob")]);
         assert_eq!(c.hf_home, PathBuf::from("/home/bob/.cache/huggingface"));
-        assert_eq!(c.hub_cache, PathBuf::from("/home/bob/.cache/huggingface/hub"));
-        assert_eq!(c.token_path, PathBuf::from("/home/bob/.cache/huggingface/token"));
-        assert_eq!(c.stored_tokens_path, PathBuf::from("/home/bob/.cache/huggingface/stored_tokens"));
+        assert_eq!(
+            c.hub_cache,
+            PathBuf::from("/home/bob/.cache/huggingface/hub")
+        );
+        assert_eq!(
+            c.token_path,
+            PathBuf::from("/home/bob/.cache/huggingface/token")
+        );
+        assert_eq!(
+            c.stored_tokens_path,
+            PathBuf::from("/home/bob/.cache/huggingface/stored_tokens")
+        );
         assert_eq!(c.endpoint, "https://huggingface.co");
         assert_eq!(c.etag_timeout, Duration::from_secs(10));
         assert!(!c.offline);
@@ -332,13 +374,21 @@ mod tests {
     fn xdg_only_matters_without_hf_home() {
         let c = config(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg")]);
         assert_eq!(c.hf_home, PathBuf::from("/xdg/huggingface"));
-        let c = config(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg"), ("HF_HOME", "/hf")]);
+        let c = config(&[
+            ("HOME", "/h"),
+            ("XDG_CACHE_HOME", "/xdg"),
+            ("HF_HOME", "/hf"),
+        ]);
         assert_eq!(c.hf_home, PathBuf::from("/hf"));
     }
 
     #[test]
     fn hub_cache_beats_legacy_and_hf_home() {
-        let c = config(&[("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy"), ("HF_HUB_CACHE", "/new")]);
+        let c = config(&[
+            ("HF_HOME", "/hf"),
+            ("HUGGINGFACE_HUB_CACHE", "/legacy"),
+            ("HF_HUB_CACHE", "/new"),
+        ]);
         assert_eq!(c.hub_cache, PathBuf::from("/new"));
         let c = config(&[("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy")]);
         assert_eq!(c.hub_cache, PathBuf::from("/legacy"));
@@ -346,14 +396,21 @@ mod tests {
 
     #[test]
     fn paths_expand_tilde_and_variables() {
-        let c = config(&[("HOME", "/home/bob"), ("USER", "bob"), ("HF_HOME", "~/x/$USER/${USER}/$NOPE")]);
+        let c = config(&[
+            ("HOME", "/home/bob"),
+            ("USER", "bob"),
+            ("HF_HOME", "~/x/$USER/${USER}/$NOPE"),
+        ]);
         assert_eq!(c.hf_home, PathBuf::from("/home/bob/x/bob/bob/$NOPE"));
     }
 
     #[test]
     fn stored_tokens_follow_token_path() {
         let c = config(&[("HF_TOKEN_PATH", "/tmp/x2/alt/mytok")]);
-        assert_eq!(c.stored_tokens_path, PathBuf::from("/tmp/x2/alt/stored_tokens"));
+        assert_eq!(
+            c.stored_tokens_path,
+            PathBuf::from("/tmp/x2/alt/stored_tokens")
+        );
     }
 
     #[test]
@@ -383,23 +440,43 @@ mod tests {
 
     #[test]
     fn timeouts_zero_means_default_and_garbage_is_an_error() {
-        assert_eq!(config(&[("HF_HUB_ETAG_TIMEOUT", "0")]).etag_timeout, Duration::from_secs(10));
-        assert_eq!(config(&[("HF_HUB_DOWNLOAD_TIMEOUT", "30")]).download_timeout, Duration::from_secs(30));
-        let err = Config::from_lookup(|k| (k == "HF_HUB_ETAG_TIMEOUT").then(|| "1.5".into())).unwrap_err();
+        assert_eq!(
+            config(&[("HF_HUB_ETAG_TIMEOUT", "0")]).etag_timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            config(&[("HF_HUB_DOWNLOAD_TIMEOUT", "30")]).download_timeout,
+            Duration::from_secs(30)
+        );
+        let err = Config::from_lookup(|k| (k == "HF_HUB_ETAG_TIMEOUT").then(|| "1.5".into()))
+            .unwrap_err();
         assert!(err.to_string().contains("HF_HUB_ETAG_TIMEOUT"));
     }
 
     #[test]
     fn progress_bars_are_tri_state() {
-        assert_eq!(config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "1")]).disable_progress_bars, Some(true));
-        assert_eq!(config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "0")]).disable_progress_bars, Some(false));
+        assert_eq!(
+            config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "1")]).disable_progress_bars,
+            Some(true)
+        );
+        assert_eq!(
+            config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "0")]).disable_progress_bars,
+            Some(false)
+        );
     }
 
     #[test]
     fn staging_moves_endpoint_and_token_but_not_stored_tokens() {
-        let c = config(&[("HOME", "/h"), ("HF_HOME", "/hf"), ("HUGGINGFACE_CO_STAGING", "1")]);
+        let c = config(&[
+            ("HOME", "/h"),
+            ("HF_HOME", "/hf"),
+            ("HUGGINGFACE_CO_STAGING", "1"),
+        ]);
         assert_eq!(c.endpoint, STAGING_ENDPOINT);
-        assert_eq!(c.token_path, PathBuf::from("/h/.cache/huggingface_staging/token"));
+        assert_eq!(
+            c.token_path,
+            PathBuf::from("/h/.cache/huggingface_staging/token")
+        );
         assert_eq!(c.stored_tokens_path, PathBuf::from("/hf/stored_tokens"));
     }
 }

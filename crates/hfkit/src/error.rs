@@ -36,7 +36,9 @@ pub enum Error {
     #[error(transparent)]
     GitCredential(#[from] GitCredentialError),
     /// The operation needs a token and none was found.
-    #[error("Not logged in. Run `hf auth login` first.\n\nhint: or set HF_TOKEN; `hf auth status` shows every place a token is looked for")]
+    #[error(
+        "Not logged in. Run `hf auth login` first.\n\nhint: or set HF_TOKEN; `hf auth status` shows every place a token is looked for"
+    )]
     NotLoggedIn,
     /// Organization tokens cannot be used to log in.
     #[error("You must use your personal account token, not an organization token.")]

@@ -45,16 +45,33 @@ pub(super) async fn token(
             "this server supports only the token exchange grant, with a JSON body",
         ));
     }
-    let request: ExchangeBody = serde_json::from_slice(&body)
-        .map_err(|e| HubError::oauth(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid JSON: {e}")))?;
+    let request: ExchangeBody = serde_json::from_slice(&body).map_err(|e| {
+        HubError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("invalid JSON: {e}"),
+        )
+    })?;
     if request.grant_type.as_deref() != Some(TOKEN_EXCHANGE) {
-        return Err(HubError::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "expected the token exchange grant"));
+        return Err(HubError::oauth(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "expected the token exchange grant",
+        ));
     }
     if request.subject_token_type.as_deref() != Some(ID_TOKEN_TYPE) {
-        return Err(HubError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "subject_token_type must be an id_token"));
+        return Err(HubError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject_token_type must be an id_token",
+        ));
     }
     let (Some(subject), Some(resource)) = (request.subject_token, request.resource) else {
-        return Err(HubError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "subject_token and resource are required"));
+        return Err(HubError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject_token and resource are required",
+        ));
     };
     let accounts = state.accounts();
     let publisher = accounts

@@ -22,8 +22,10 @@ pub mod stored_tokens;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use git_credential::{GitCredentialError, approve as git_credential_approve, helpers as git_credential_helpers,
-    reject as git_credential_reject};
+pub use git_credential::{
+    GitCredentialError, approve as git_credential_approve, helpers as git_credential_helpers,
+    reject as git_credential_reject,
+};
 pub use store::{AuthStore, LogoutOutcome};
 
 use crate::config::Config;
@@ -63,7 +65,10 @@ impl fmt::Display for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Explicit => f.write_str("the --token option"),
-            Self::Oidc { resource } => write!(f, "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"),
+            Self::Oidc { resource } => write!(
+                f,
+                "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"
+            ),
             Self::Env(name) => write!(f, "the {name} environment variable"),
             Self::File(path) => write!(f, "the token file {}", path.display()),
         }
@@ -94,13 +99,17 @@ pub enum ChainOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// An explicit token with surrounding whitespace, control characters or nothing in it.
-    #[error("the token given with --token {problem}\n\nhint: pass the token exactly as shown on the Hub, for example --token \"$HF_TOKEN\" with no spaces or line breaks around it")]
+    #[error(
+        "the token given with --token {problem}\n\nhint: pass the token exactly as shown on the Hub, for example --token \"$HF_TOKEN\" with no spaces or line breaks around it"
+    )]
     InvalidExplicit {
         /// What is wrong with it.
         problem: &'static str,
     },
     /// A token from the environment or a file that cannot go into an HTTP header.
-    #[error("the token from {source_desc} contains characters that cannot be sent to the Hub (only printable ASCII is allowed)\n\nhint: replace it with a token copied from the Hub's token settings")]
+    #[error(
+        "the token from {source_desc} contains characters that cannot be sent to the Hub (only printable ASCII is allowed)\n\nhint: replace it with a token copied from the Hub's token settings"
+    )]
     Unsendable {
         /// Where the token came from.
         source_desc: String,
@@ -157,7 +166,10 @@ pub fn env_token(config: &Config) -> Option<ResolvedToken> {
         (_, Some(v)) if !v.is_empty() => (var::HUGGING_FACE_HUB_TOKEN, v),
         _ => return None,
     };
-    clean_token(raw).map(|token| ResolvedToken { token, source: TokenSource::Env(name) })
+    clean_token(raw).map(|token| ResolvedToken {
+        token,
+        source: TokenSource::Env(name),
+    })
 }
 
 /// The token file's token, cleaned; `None` when the file is missing or blank.
@@ -166,9 +178,15 @@ pub fn read_token_file(path: &Path) -> Result<Option<Token>, FsError> {
 }
 
 /// Runs the chain as far as it can go without the network.
-pub fn resolve_local(config: &Config, explicit: Option<&Token>) -> Result<ChainOutcome, TokenError> {
+pub fn resolve_local(
+    config: &Config,
+    explicit: Option<&Token>,
+) -> Result<ChainOutcome, TokenError> {
     if let Some(token) = explicit {
-        return Ok(ChainOutcome::Found(ResolvedToken { token: token.clone(), source: TokenSource::Explicit }));
+        return Ok(ChainOutcome::Found(ResolvedToken {
+            token: token.clone(),
+            source: TokenSource::Explicit,
+        }));
     }
     if let Some(plan) = oidc::OidcPlan::from_config(config)? {
         return Ok(ChainOutcome::NeedsOidcExchange(plan));
@@ -191,8 +209,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(dir: &Path, vars: &[(&str, &str)]) -> Config {
-        let mut map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         map.insert("HF_HOME".into(), dir.display().to_string());
         Config::from_lookup(|k| map.get(k).cloned()).unwrap()
     }
@@ -224,17 +244,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "hf_file\n").unwrap();
         let explicit = Token::new("hf_explicit");
-        let all = [("HF_TOKEN", "hf_env"), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")];
+        let all = [
+            ("HF_TOKEN", "hf_env"),
+            ("HUGGING_FACE_HUB_TOKEN", "hf_legacy"),
+        ];
         let c = config(dir.path(), &all);
-        assert_eq!(found(resolve_local(&c, Some(&explicit)).unwrap()).1, "explicit");
-        assert_eq!(found(resolve_local(&c, None).unwrap()), ("hf_env".into(), "env:HF_TOKEN".into()));
+        assert_eq!(
+            found(resolve_local(&c, Some(&explicit)).unwrap()).1,
+            "explicit"
+        );
+        assert_eq!(
+            found(resolve_local(&c, None).unwrap()),
+            ("hf_env".into(), "env:HF_TOKEN".into())
+        );
         let c = config(dir.path(), &[("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
-        assert_eq!(found(resolve_local(&c, None).unwrap()).1, "env:HUGGING_FACE_HUB_TOKEN");
-        let c = config(dir.path(), &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
+        assert_eq!(
+            found(resolve_local(&c, None).unwrap()).1,
+            "env:HUGGING_FACE_HUB_TOKEN"
+        );
+        let c = config(
+            dir.path(),
+            &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")],
+        );
         assert_eq!(found(resolve_local(&c, None).unwrap()).0, "hf_legacy");
         // Whitespace-only HF_TOKEN hides the legacy variable and falls to the file.
-        let c = config(dir.path(), &[("HF_TOKEN", "   "), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
-        assert_eq!(found(resolve_local(&c, None).unwrap()), ("hf_file".into(), "file".into()));
+        let c = config(
+            dir.path(),
+            &[("HF_TOKEN", "   "), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")],
+        );
+        assert_eq!(
+            found(resolve_local(&c, None).unwrap()),
+            ("hf_file".into(), "file".into())
+        );
         // HUGGINGFACE_TOKEN is not a token variable.
         let c = config(dir.path(), &[("HUGGINGFACE_TOKEN", "hf_guide")]);
         assert_eq!(found(resolve_local(&c, None).unwrap()).0, "hf_file");
@@ -243,17 +284,39 @@ mod tests {
     #[test]
     fn oidc_beats_environment() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(dir.path(), &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m"), ("HF_OIDC_ID_TOKEN", "jwt")]);
-        assert!(matches!(resolve_local(&c, None).unwrap(), ChainOutcome::NeedsOidcExchange(_)));
-        let c = config(dir.path(), &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")]);
-        assert!(resolve_local(&c, None).is_err(), "OIDC without an id token is an error, not a fallback");
+        let c = config(
+            dir.path(),
+            &[
+                ("HF_TOKEN", "hf_env"),
+                ("HF_OIDC_RESOURCE", "acme/m"),
+                ("HF_OIDC_ID_TOKEN", "jwt"),
+            ],
+        );
+        assert!(matches!(
+            resolve_local(&c, None).unwrap(),
+            ChainOutcome::NeedsOidcExchange(_)
+        ));
+        let c = config(
+            dir.path(),
+            &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")],
+        );
+        assert!(
+            resolve_local(&c, None).is_err(),
+            "OIDC without an id token is an error, not a fallback"
+        );
     }
 
     #[test]
     fn nothing_found() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(resolve_local(&config(dir.path(), &[]), None).unwrap(), ChainOutcome::NotFound);
+        assert_eq!(
+            resolve_local(&config(dir.path(), &[]), None).unwrap(),
+            ChainOutcome::NotFound
+        );
         std::fs::write(dir.path().join("token"), "\n  \n").unwrap();
-        assert_eq!(resolve_local(&config(dir.path(), &[]), None).unwrap(), ChainOutcome::NotFound);
+        assert_eq!(
+            resolve_local(&config(dir.path(), &[]), None).unwrap(),
+            ChainOutcome::NotFound
+        );
     }
 }

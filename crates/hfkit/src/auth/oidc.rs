@@ -42,10 +42,14 @@ pub struct OidcPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Nothing to exchange.
-    #[error("OIDC Exchange failed. HF_OIDC_RESOURCE is set but no OIDC id token is available: not running in a supported CI provider (github) and HF_OIDC_ID_TOKEN is not set.\n\nhint: set HF_OIDC_ID_TOKEN to the id token minted by your CI provider, or unset HF_OIDC_RESOURCE")]
+    #[error(
+        "OIDC Exchange failed. HF_OIDC_RESOURCE is set but no OIDC id token is available: not running in a supported CI provider (github) and HF_OIDC_ID_TOKEN is not set.\n\nhint: set HF_OIDC_ID_TOKEN to the id token minted by your CI provider, or unset HF_OIDC_RESOURCE"
+    )]
     NoIdToken,
     /// In GitHub Actions without the id-token permission.
-    #[error("OIDC Exchange failed. Cannot request an OIDC id token from GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN is missing.\n\nhint: make sure the workflow job sets `permissions: id-token: write`")]
+    #[error(
+        "OIDC Exchange failed. Cannot request an OIDC id token from GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN is missing.\n\nhint: make sure the workflow job sets `permissions: id-token: write`"
+    )]
     GitHubPermission,
     /// The Hub or the CI provider refused, or answered something unusable.
     #[error("OIDC Exchange failed. {0}")]
@@ -59,12 +63,19 @@ impl OidcPlan {
         let Some(resource) = vars.oidc_resource.clone().filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
-        let id_token = if let Some(given) = vars.oidc_id_token.as_deref().filter(|t| !t.is_empty()) {
+        let id_token = if let Some(given) = vars.oidc_id_token.as_deref().filter(|t| !t.is_empty())
+        {
             IdTokenSource::Given(Token::new(given))
         } else if vars.github_actions {
-            match (&vars.actions_id_token_request_url, &vars.actions_id_token_request_token) {
+            match (
+                &vars.actions_id_token_request_url,
+                &vars.actions_id_token_request_token,
+            ) {
                 (Some(url), Some(token)) if !url.is_empty() && !token.is_empty() => {
-                    IdTokenSource::GitHubActions { request_url: url.clone(), request_token: Token::new(token.clone()) }
+                    IdTokenSource::GitHubActions {
+                        request_url: url.clone(),
+                        request_token: Token::new(token.clone()),
+                    }
                 }
                 _ => return Err(OidcError::GitHubPermission),
             }

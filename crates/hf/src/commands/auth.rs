@@ -1,0 +1,439 @@
+//! `hf auth login|logout|switch|list|token|whoami`: huggingface_hub's login journey.
+//!
+//! Messages, their order and their streams follow huggingface_hub 2.4 so that people and
+//! scripts see what they know. Where Python does something surprising (reports success for
+//! nothing done, crashes with a traceback), we say what happened instead; each such case is
+//! listed in `docs/compatibility.md`.
+
+use std::io::Read;
+
+use anyhow::{Result, bail};
+use hfkit::api::WhoAmI;
+use hfkit::auth::{self, AuthStore, TokenSource};
+use hfkit::{Error, Hub, Token};
+
+use crate::cli::LoginArgs;
+use crate::output::{Format, Printer};
+use crate::settings::{self, Context};
+
+/// Exit status of a command that ran.
+pub(crate) type Status = i32;
+
+pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
+    let p = &ctx.printer;
+    let token = match args.token.as_deref() {
+        Some(raw) => ctx
+            .explicit_token(Some(raw), false)?
+            .expect("a raw token was given"),
+        None => match token_from_stdin()? {
+            Some(token) => token,
+            None => {
+                if matches!(p.format(), Format::Json | Format::Quiet) {
+                    bail!(
+                        "`hf auth login` is interactive and does not support --format json/quiet. Pass --token for a non-interactive login."
+                    );
+                }
+                let hub = ctx.hub(None);
+                let rt = settings::runtime()?;
+                if rt.block_on(hub.token())?.is_some() {
+                    if !args.force {
+                        p.info("User is already logged in. Use `hf auth login --force` to force re-login.");
+                        return Ok(0);
+                    }
+                    p.info("Note: a token is already saved on this machine. Logging in again will replace the active token.");
+                }
+                if !settings::interactive() || p.format() != Format::Human {
+                    bail!(
+                        "no token to log in with: standard input is not a terminal\n\nhint: pass --token, or pipe the token: `printf %s \"$TOKEN\" | hf auth login`"
+                    );
+                }
+                prompt_token(ctx)?
+            }
+        },
+    };
+    if !args.add_to_git_credential {
+        p.info(
+            "The token has not been saved to the git credentials helper. Pass `add_to_git_credential=True` in this function directly or `--add-to-git-credential` if using via `hf`CLI if you want to set the git credential as well.",
+        );
+    }
+    let hub = ctx.hub(None);
+    let login = settings::runtime()?.block_on(hub.login(token))?;
+    match login.who.token_role() {
+        Some(role) => p.info(&format!("Token is valid (permission: {role}).")),
+        None => p.info("Token is valid."),
+    }
+    let store = hub.auth_store();
+    p.info(&format!(
+        "The token `{}` has been saved to {}",
+        login.token_name,
+        store.stored_tokens_path().display()
+    ));
+    if args.add_to_git_credential {
+        save_to_git_credential(ctx, &login.token);
+    }
+    p.info(&format!(
+        "Your token has been saved to {}",
+        store.token_path().display()
+    ));
+    p.info("Login successful.");
+    match auth::env_token(&ctx.config) {
+        Some(env) => p.warning(&format!(
+            "Note: Environment variable `{}` is set and is the current active token independently from the token you've just configured.",
+            env_name(&env.source)
+        )),
+        None => p.info(&format!("The current active token is: `{}`", login.token_name)),
+    }
+    if p.format() == Format::Agent {
+        p.data(&format!(
+            "Login successful: logged in as {} (token saved as '{}').",
+            login.who.name, login.token_name
+        ));
+    }
+    Ok(0)
+}
+
+/// A token piped on stdin (`printf %s "$T" | hf auth login`); `None` on a terminal.
+fn token_from_stdin() -> Result<Option<Token>> {
+    if settings::interactive() || std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Ok(None);
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    if input.trim().is_empty() {
+        return Ok(None);
+    }
+    // A pipe usually ends with a newline: clean as huggingface_hub cleans stored tokens,
+    // then refuse anything that still could not be sent.
+    let cleaned = auth::clean_token(&input)
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    Ok(Some(auth::validate_explicit(&cleaned)?))
+}
+
+fn prompt_token(ctx: &Context) -> Result<Token> {
+    ctx.printer.info(&format!(
+        "    To log in, `hf` requires a token generated from {}/settings/tokens .",
+        ctx.config.endpoint
+    ));
+    let raw = rpassword::prompt_password("Enter your token (input will not be visible): ")?;
+    let cleaned = auth::clean_token(&raw)
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    Ok(auth::validate_explicit(&cleaned)?)
+}
+
+fn save_to_git_credential(ctx: &Context, token: &Token) {
+    let p = &ctx.printer;
+    match auth::git_credential_helpers() {
+        Ok(helpers) if !helpers.is_empty() => {
+            match auth::git_credential_approve(&ctx.config.endpoint, token) {
+                Ok(()) => p.info(&format!(
+                    "Your token has been saved in your configured git credential helpers ({}).",
+                    helpers.join(",")
+                )),
+                Err(e) => p.warning(&format!(
+                    "Token has not been saved to git credential helper: {e}"
+                )),
+            }
+        }
+        Ok(_) => {
+            p.data(
+                "Cannot authenticate through git-credential as no helper is defined on your machine.\nYou might have to re-authenticate when pushing to the Hugging Face Hub.\nRun the following command in your terminal in case you want to set the 'store' credential helper as default.\n\ngit config --global credential.helper store\n\nRead https://git-scm.com/book/en/v2/Git-Tools-Credential-Storage for more details.",
+            );
+            p.warning("Token has not been saved to git credential helper.");
+        }
+        Err(e) => p.warning(&format!(
+            "Token has not been saved to git credential helper: {e}"
+        )),
+    }
+}
+
+fn env_name(source: &TokenSource) -> &'static str {
+    match source {
+        TokenSource::Env(name) => name,
+        _ => hfkit::env_vars::HF_TOKEN,
+    }
+}
+
+/// Removes the Hub credential from git's helpers; a missing git is only a warning.
+fn reject_git_credential(ctx: &Context) {
+    match auth::git_credential_reject(&ctx.config.endpoint) {
+        Ok(()) => {}
+        Err(auth::GitCredentialError::NotFound) => {
+            ctx.printer
+                .warning("`git` was not found, so no git credential was removed.");
+        }
+        Err(e) => ctx
+            .printer
+            .warning(&format!("could not remove the git credential: {e}")),
+    }
+}
+
+pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> {
+    let p = &ctx.printer;
+    let store = AuthStore::new(&ctx.config);
+    match token_name.filter(|n| !n.is_empty()) {
+        None => {
+            let has_active = store.active()?.is_some() || auth::env_token(&ctx.config).is_some();
+            let has_stored = store.stored_tokens_path().exists()
+                && !store.stored().map(|s| s.is_empty()).unwrap_or(false);
+            if !has_active && !has_stored {
+                p.warning("Not logged in!");
+                return Ok(0);
+            }
+            store.logout_all()?;
+            p.info("Successfully logged out from all access tokens.");
+            reject_git_credential(ctx);
+        }
+        Some(name) => {
+            let outcome = store.logout(name)?;
+            if !outcome.removed {
+                p.warning(&format!(
+                    "No stored token is named `{name}` in {}; nothing was changed.",
+                    store.stored_tokens_path().display()
+                ));
+                return Ok(0);
+            }
+            if outcome.was_active {
+                p.warning(&format!("Active token '{name}' has been deleted."));
+                reject_git_credential(ctx);
+            }
+            p.info(&format!(
+                "Successfully logged out from access token: {name}."
+            ));
+        }
+    }
+    if let Some(env) = auth::env_token(&ctx.config) {
+        bail!(
+            "Token has been deleted from your machine but you are still logged in: {} is set.\nTo log out, you must clear out both `HF_TOKEN` and `HUGGING_FACE_HUB_TOKEN` environment variables.",
+            env.source
+        );
+    }
+    Ok(0)
+}
+
+pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) -> Result<Status> {
+    let p = &ctx.printer;
+    let store = AuthStore::new(&ctx.config);
+    let name = match token_name {
+        Some(name) => name.to_owned(),
+        None => {
+            let stored = store.stored()?;
+            if stored.is_empty() {
+                bail!("No stored tokens found. Please login first with `hf auth login`.");
+            }
+            settings::require_human(
+                p,
+                "Use --token-name to select a token in non-interactive mode.",
+            )?;
+            if !settings::interactive() {
+                bail!("Use --token-name to select a token in non-interactive mode.");
+            }
+            let names: Vec<String> = stored.iter().map(|(n, _)| n.to_owned()).collect();
+            pick(p, "Select a token to switch to:", &names)?
+        }
+    };
+    let Some(token) = store.switch(&name)? else {
+        bail!(
+            "Invalid value. Access token {name} not found in {}",
+            store.stored_tokens_path().display()
+        );
+    };
+    if add_to_git {
+        save_to_git_credential(ctx, &token);
+    }
+    p.info(&format!(
+        "Your token has been saved to {}",
+        store.token_path().display()
+    ));
+    p.info(&format!("The current active token is: {name}"));
+    if let Some(env) = auth::env_token(&ctx.config)
+        && env.token != token
+    {
+        p.warning(&format!(
+            "The environment variable `{}` is set and will override the access token you've just switched to.",
+            env_name(&env.source)
+        ));
+    }
+    Ok(0)
+}
+
+/// A numbered menu on stderr, answered on the terminal; plain lines a screen reader reads.
+fn pick(p: &Printer, title: &str, choices: &[String]) -> Result<String> {
+    p.info(title);
+    for (i, choice) in choices.iter().enumerate() {
+        p.info(&format!("  {}) {choice}", i + 1));
+    }
+    loop {
+        eprint_prompt(&format!("Enter a number (1-{}): ", choices.len()));
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer)? == 0 {
+            bail!("no choice made");
+        }
+        if let Ok(n) = answer.trim().parse::<usize>()
+            && (1..=choices.len()).contains(&n)
+        {
+            return Ok(choices[n - 1].clone());
+        }
+        p.info("Please enter one of the numbers shown.");
+    }
+}
+
+#[allow(clippy::print_stderr)] // a prompt stays on the line where the answer is typed
+fn eprint_prompt(text: &str) {
+    eprint!("{text}");
+}
+
+pub(crate) fn list(ctx: &Context) -> Result<Status> {
+    let p = &ctx.printer;
+    let hub = ctx.hub(None);
+    let current = settings::runtime()?.block_on(hub.token())?;
+    let current = current.map(|r| r.token);
+    let stored = AuthStore::new(&ctx.config).stored()?;
+    let env = auth::env_token(&ctx.config);
+    if p.format() == Format::Json {
+        let items: Vec<serde_json::Value> = stored
+            .iter()
+            .map(|(name, entry)| {
+                let token = entry.token();
+                serde_json::json!({
+                    "name": name,
+                    "token": token.as_ref().map(Token::masked),
+                    "active": token.is_some() && token == current,
+                    "expires_at": entry.expires_at(),
+                })
+            })
+            .collect();
+        p.json(&serde_json::Value::Array(items));
+        return Ok(0);
+    }
+    if stored.is_empty() {
+        if env.is_some() {
+            p.info("No stored access tokens found.");
+            p.warning(
+                "Note: Environment variable `HF_TOKEN` is set and is the current active token.",
+            );
+        } else {
+            p.info("No access tokens found.");
+        }
+        return Ok(0);
+    }
+    let show_expires = stored.iter().any(|(_, e)| e.field("expires_at").is_some());
+    let mut headers = vec![" ", "name", "token"];
+    if show_expires {
+        headers.push("expires");
+    }
+    let mut any_active = false;
+    let rows: Vec<Vec<String>> = stored
+        .iter()
+        .map(|(name, entry)| {
+            let token = entry.token();
+            let active = token.is_some() && token == current;
+            any_active |= active;
+            let mut row = vec![
+                if active { "*" } else { "" }.to_owned(),
+                name.to_owned(),
+                token
+                    .as_ref()
+                    .map_or_else(|| "<not set>".to_owned(), Token::masked),
+            ];
+            if show_expires {
+                row.push(entry.expires_at().map(format_expiry).unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    p.table(&headers, &rows);
+    if env.is_some() {
+        p.warning("\nNote: Environment variable `HF_TOKEN` is set and is the current active token independently from the stored tokens listed above.");
+    } else if !any_active {
+        p.warning("\nNote: No active token is set and no environment variable `HF_TOKEN` is found. Use `hf auth login` to log in.");
+    }
+    Ok(0)
+}
+
+/// `YYYY-MM-DD` (UTC) of a unix time, with ` (expired)` when past.
+fn format_expiry(at: i64) -> String {
+    let days = at.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let expired = i64::try_from(now).unwrap_or(i64::MAX) > at;
+    format!(
+        "{y:04}-{m:02}-{d:02}{}",
+        if expired { " (expired)" } else { "" }
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+pub(crate) fn token(ctx: &Context) -> Result<Status> {
+    let hub = ctx.hub(None);
+    let Some(found) = settings::runtime()?.block_on(hub.token())? else {
+        return Err(Error::NotLoggedIn.into());
+    };
+    // The one place hf prints a token in full: the user asked for it.
+    ctx.printer.data(found.token.expose());
+    ctx.printer
+        .hint("Run `hf auth whoami` to see which account this token belongs to.");
+    Ok(0)
+}
+
+pub(crate) fn whoami(ctx: &Context) -> Result<Status> {
+    let hub = ctx.hub(None);
+    let rt = settings::runtime()?;
+    let Some(found) = rt.block_on(hub.token())? else {
+        return Err(Error::NotLoggedIn.into());
+    };
+    let who = rt.block_on(hub.whoami_with(&found))?;
+    print_whoami(ctx, &hub, &who, &found.source);
+    Ok(0)
+}
+
+fn print_whoami(ctx: &Context, hub: &Hub, who: &WhoAmI, source: &TokenSource) {
+    let endpoint = (!hub.config().is_default_endpoint()).then(|| hub.config().endpoint.clone());
+    ctx.printer.result(
+        "Logged in",
+        &[
+            ("user", Some(who.name.clone())),
+            ("orgs", who.org_names()),
+            ("endpoint", endpoint),
+            ("token_name", who.token_display_name().map(str::to_owned)),
+            ("role", who.token_role().map(str::to_owned)),
+            ("token_source", Some(source_label(ctx, source))),
+        ],
+    );
+}
+
+/// How a source is shown: words for people, a short key for programs.
+pub(crate) fn source_label(ctx: &Context, source: &TokenSource) -> String {
+    match ctx.printer.format() {
+        Format::Human => source.to_string(),
+        _ => source.key(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(21_989), (2030, 3, 16));
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per command group.
+
+pub(crate) mod auth;
+pub(crate) mod completion;
+pub(crate) mod env;
+pub(crate) mod serve;
+pub(crate) mod status;
+pub(crate) mod version;
