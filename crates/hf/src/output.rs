@@ -135,6 +135,12 @@ impl Printer {
         }
     }
 
+    /// A plain notice on stderr, in every format (huggingface_hub's WARNING log lines,
+    /// which carry no prefix).
+    pub(crate) fn notice(&self, message: &str) {
+        write_or_exit(&mut io::stderr().lock(), message);
+    }
+
     /// A warning on stderr, in every format.
     pub(crate) fn warning(&self, message: &str) {
         let text = format!("Warning: {message}");

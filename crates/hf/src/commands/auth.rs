@@ -77,7 +77,7 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
     ));
     p.info("Login successful.");
     match auth::env_token(&ctx.config) {
-        Some(env) => p.warning(&format!(
+        Some(env) => p.notice(&format!(
             "Note: Environment variable `{}` is set and is the current active token independently from the token you've just configured.",
             env_name(&env.source)
         )),
@@ -140,7 +140,7 @@ fn save_to_git_credential(ctx: &Context, token: &Token) {
             p.data(
                 "Cannot authenticate through git-credential as no helper is defined on your machine.\nYou might have to re-authenticate when pushing to the Hugging Face Hub.\nRun the following command in your terminal in case you want to set the 'store' credential helper as default.\n\ngit config --global credential.helper store\n\nRead https://git-scm.com/book/en/v2/Git-Tools-Credential-Storage for more details.",
             );
-            p.warning("Token has not been saved to git credential helper.");
+            p.notice("Token has not been saved to git credential helper.");
         }
         Err(e) => p.warning(&format!(
             "Token has not been saved to git credential helper: {e}"
@@ -178,7 +178,7 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
             let has_stored = store.stored_tokens_path().exists()
                 && !store.stored().map(|s| s.is_empty()).unwrap_or(false);
             if !has_active && !has_stored {
-                p.warning("Not logged in!");
+                p.notice("Not logged in!");
                 return Ok(0);
             }
             store.logout_all()?;
@@ -195,7 +195,7 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
                 return Ok(0);
             }
             if outcome.was_active {
-                p.warning(&format!("Active token '{name}' has been deleted."));
+                p.notice(&format!("Active token '{name}' has been deleted."));
                 reject_git_credential(ctx);
             }
             p.info(&format!(
@@ -250,7 +250,7 @@ pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) 
     if let Some(env) = auth::env_token(&ctx.config)
         && env.token != token
     {
-        p.warning(&format!(
+        p.notice(&format!(
             "The environment variable `{}` is set and will override the access token you've just switched to.",
             env_name(&env.source)
         ));
@@ -310,7 +310,7 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
     if stored.is_empty() {
         if env.is_some() {
             p.info("No stored access tokens found.");
-            p.warning(
+            p.notice(
                 "Note: Environment variable `HF_TOKEN` is set and is the current active token.",
             );
         } else {
@@ -345,9 +345,9 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
         .collect();
     p.table(&headers, &rows);
     if env.is_some() {
-        p.warning("\nNote: Environment variable `HF_TOKEN` is set and is the current active token independently from the stored tokens listed above.");
+        p.notice("\nNote: Environment variable `HF_TOKEN` is set and is the current active token independently from the stored tokens listed above.");
     } else if !any_active {
-        p.warning("\nNote: No active token is set and no environment variable `HF_TOKEN` is found. Use `hf auth login` to log in.");
+        p.notice("\nNote: No active token is set and no environment variable `HF_TOKEN` is found. Use `hf auth login` to log in.");
     }
     Ok(0)
 }
