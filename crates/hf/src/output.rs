@@ -191,10 +191,10 @@ fn json_object(fields: &[Field<'_>]) -> String {
 /// Writes a line; a closed pipe ends the program with status 0, as a pipe reader expects.
 fn write_or_exit(out: &mut impl Write, line: &str) {
     let result = writeln!(out, "{line}").and_then(|()| out.flush());
-    if let Err(e) = result {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = result
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 

@@ -114,69 +114,92 @@ fn server_error_message_is_shown() {
     );
 }
 
+/// One arrangement of token sources and what must win.
+struct ChainCase {
+    env: Vec<(&'static str, String)>,
+    explicit: Option<&'static str>,
+    token_file: bool,
+    token: Option<&'static str>,
+    winner: &'static str,
+}
+
+fn case(
+    env: &[(&'static str, &str)],
+    explicit: Option<&'static str>,
+    token_file: bool,
+    token: Option<&'static str>,
+    winner: &'static str,
+) -> ChainCase {
+    let env = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    ChainCase {
+        env,
+        explicit,
+        token_file,
+        token,
+        winner,
+    }
+}
+
 /// Every order of the chain, through `hf auth token` and `hf auth status --format json`.
 #[test]
 fn every_chain_order() {
     let hub = hub();
-    let file = |t: &hfkit_test::TestContext, v: &str| {
-        std::fs::write(t.hf_home().join("token"), v).unwrap()
-    };
-    let cases: &[(&[(&str, &str)], Option<&str>, bool, Option<&str>, &str)] = &[
-        // (env, explicit --token on status, token file?, expected token, expected winner)
-        (&[], None, false, None, "none"),
-        (&[], None, true, Some(FINE), "token file"),
-        (&[("HF_TOKEN", READ)], None, true, Some(READ), "HF_TOKEN"),
-        (
+    let padded = format!("\n{READ}\r\n");
+    let cases = [
+        case(&[], None, false, None, "none"),
+        case(&[], None, true, Some(FINE), "token file"),
+        case(&[("HF_TOKEN", READ)], None, true, Some(READ), "HF_TOKEN"),
+        case(
             &[("HUGGING_FACE_HUB_TOKEN", WRITE)],
             None,
             true,
             Some(WRITE),
             "HUGGING_FACE_HUB_TOKEN",
         ),
-        (
+        case(
             &[("HF_TOKEN", READ), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
             None,
             true,
             Some(READ),
             "HF_TOKEN",
         ),
-        (
+        case(
             &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
             None,
             true,
             Some(WRITE),
             "HUGGING_FACE_HUB_TOKEN",
         ),
-        (
+        case(
             &[("HF_TOKEN", "  "), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
             None,
             true,
             Some(FINE),
             "token file",
         ),
-        (
-            &[("HF_TOKEN", &format!("\n{READ}\r\n"))],
+        case(
+            &[("HF_TOKEN", &padded)],
             None,
             false,
             Some(READ),
             "HF_TOKEN",
         ),
-        (&[("HUGGINGFACE_TOKEN", WRITE)], None, false, None, "none"),
-        (
+        case(&[("HUGGINGFACE_TOKEN", WRITE)], None, false, None, "none"),
+        case(
             &[("HUGGINGFACE_TOKEN", WRITE)],
             None,
             true,
             Some(FINE),
             "token file",
         ),
-        (
+        case(
             &[("HF_TOKEN", READ)],
             Some(WRITE),
             true,
             Some(WRITE),
             "--token",
         ),
-        (
+        case(
             &[("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")],
             None,
             true,
@@ -184,25 +207,27 @@ fn every_chain_order() {
             "token file",
         ),
     ];
-    for (env, explicit, with_file, expected, winner) in cases {
+    for c in cases {
         let mut t = context(&hub);
-        for (k, v) in *env {
+        for (k, v) in &c.env {
             t.set_env(k, v);
         }
-        if *with_file {
-            file(&t, &format!("{FINE}\n"));
+        if c.token_file {
+            std::fs::write(t.hf_home().join("token"), format!("{FINE}\n")).unwrap();
         }
-        if explicit.is_none() {
+        if c.explicit.is_none() {
             let run = t.hf(&["auth", "token"]);
-            match expected {
-                Some(tok) => assert_eq!(run.expect_code(0).stdout, format!("{tok}\n"), "{env:?}"),
+            match c.token {
+                Some(tok) => {
+                    assert_eq!(run.expect_code(0).stdout, format!("{tok}\n"), "{:?}", c.env);
+                }
                 None => {
                     run.expect_code(1);
                 }
             }
         }
         let mut args = vec!["auth", "status", "--format", "json"];
-        if let Some(tok) = explicit {
+        if let Some(tok) = c.explicit {
             args.extend(["--token", tok]);
         }
         let run = t.hf(&args);
@@ -210,8 +235,9 @@ fn every_chain_order() {
             serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
         let got = json["winner"].as_str().unwrap_or("none");
         assert_eq!(
-            got, *winner,
-            "{env:?} explicit={explicit:?} file={with_file}"
+            got, c.winner,
+            "{:?} explicit={:?} file={}",
+            c.env, c.explicit, c.token_file
         );
     }
 }

@@ -127,7 +127,7 @@ async fn record(State(state): State<Arc<HubState>>, request: Request, next: Next
             path: request
                 .uri()
                 .path_and_query()
-                .map_or_else(|| request.uri().path().to_owned(), |p| p.to_string()),
+                .map_or_else(|| request.uri().path().to_owned(), ToString::to_string),
             authorization: header("authorization"),
             user_agent: header("user-agent"),
             status: 0,

@@ -146,8 +146,8 @@ impl StoredTokens {
             line,
             reason,
         };
-        // (section name, fields) in file order; continuation lines extend the last value.
-        let mut sections: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+        // Sections in file order; continuation lines extend the last value.
+        let mut sections: Vec<(String, RawFields)> = Vec::new();
         let mut current: Option<usize> = None;
         let mut last_key: Option<usize> = None;
         let mut indent_level = usize::MAX;
@@ -213,7 +213,7 @@ impl StoredTokens {
             last_key = Some(fields.len() - 1);
         }
 
-        let join = |fields: Vec<(String, Vec<String>)>| -> Vec<(String, String)> {
+        let join = |fields: RawFields| -> Vec<(String, String)> {
             fields
                 .into_iter()
                 .map(|(k, v)| (k, v.join("\n").trim_end().to_owned()))
@@ -307,6 +307,9 @@ pub fn lock_path(stored_tokens: &Path) -> PathBuf {
     name.push(".lock");
     PathBuf::from(name)
 }
+
+/// A section's fields while parsing: each value as its lines.
+type RawFields = Vec<(String, Vec<String>)>;
 
 /// configparser's `\[(?P<header>.+)\]`, matched at the start of the stripped line.
 fn section_header(line: &str) -> Option<&str> {
