@@ -35,11 +35,9 @@ fn run(cli: &Cli) -> i32 {
         Command::Auth(command) => match command {
             AuthCommand::Login(args) => auth::login(&ctx, args),
             AuthCommand::Logout { token_name } => auth::logout(&ctx, token_name.as_deref()),
-            AuthCommand::Switch {
-                token_name,
-                add_to_git_credential,
-                ..
-            } => auth::switch(&ctx, token_name.as_deref(), *add_to_git_credential),
+            AuthCommand::Switch { token_name, add_to_git_credential, .. } => {
+                auth::switch(&ctx, token_name.as_deref(), *add_to_git_credential)
+            }
             AuthCommand::List => auth::list(&ctx),
             AuthCommand::Token => auth::token(&ctx),
             AuthCommand::Whoami => auth::whoami(&ctx),

@@ -36,11 +36,7 @@ const RESET: &str = "\x1b[0m";
 impl Printer {
     pub(crate) fn new(format: Format, no_color: bool) -> Self {
         let human = format == Format::Human && !no_color;
-        Self {
-            format,
-            color_out: human && io::stdout().is_terminal(),
-            color_err: human && io::stderr().is_terminal(),
-        }
+        Self { format, color_out: human && io::stdout().is_terminal(), color_err: human && io::stderr().is_terminal() }
     }
 
     pub(crate) fn format(&self) -> Format {
@@ -48,11 +44,7 @@ impl Printer {
     }
 
     fn paint(color: bool, code: &str, text: &str) -> String {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
+        if color { format!("{code}{text}{RESET}") } else { text.to_owned() }
     }
 
     /// A line of data on stdout, in every format.
@@ -65,23 +57,13 @@ impl Printer {
         let text = match self.format {
             Format::Human => {
                 let mut lines = vec![Self::paint(self.color_out, GREEN, &format!("✓ {message}"))];
-                lines.extend(
-                    fields
-                        .iter()
-                        .filter_map(|(k, v)| v.as_ref().map(|v| format!("  {k}: {v}"))),
-                );
+                lines.extend(fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("  {k}: {v}"))));
                 lines.join("\n")
             }
             Format::Agent => {
-                let pairs: Vec<String> = fields
-                    .iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-                    .collect();
-                if pairs.is_empty() {
-                    message.to_owned()
-                } else {
-                    pairs.join(" ")
-                }
+                let pairs: Vec<String> =
+                    fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
+                if pairs.is_empty() { message.to_owned() } else { pairs.join(" ") }
             }
             Format::Json => json_object(fields),
             Format::Quiet => match fields.first() {
@@ -98,20 +80,10 @@ impl Printer {
         let widths: Vec<usize> = headers
             .iter()
             .enumerate()
-            .map(|(i, h)| {
-                rows.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([h.chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
+            .map(|(i, h)| rows.iter().map(|r| r[i].chars().count()).chain([h.chars().count()]).max().unwrap_or(0))
             .collect();
         let line = |cells: Vec<&str>| -> String {
-            let padded: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
             padded.join(" ")
         };
         let mut out = vec![line(headers.to_vec())];
@@ -144,20 +116,14 @@ impl Printer {
     /// A warning on stderr, in every format.
     pub(crate) fn warning(&self, message: &str) {
         let text = format!("Warning: {message}");
-        write_or_exit(
-            &mut io::stderr().lock(),
-            &Self::paint(self.color_err, YELLOW, &text),
-        );
+        write_or_exit(&mut io::stderr().lock(), &Self::paint(self.color_err, YELLOW, &text));
     }
 
     /// A hint on stderr; silent in quiet mode.
     pub(crate) fn hint(&self, message: &str) {
         if self.format != Format::Quiet {
             let text = format!("Hint: {message}");
-            write_or_exit(
-                &mut io::stderr().lock(),
-                &Self::paint(self.color_err, GRAY, &text),
-            );
+            write_or_exit(&mut io::stderr().lock(), &Self::paint(self.color_err, GRAY, &text));
         }
     }
 
@@ -178,10 +144,8 @@ fn json_object(fields: &[Field<'_>]) -> String {
     let parts: Vec<String> = fields
         .iter()
         .map(|(k, v)| {
-            let value = v.as_ref().map_or_else(
-                || "null".to_owned(),
-                |v| serde_json::Value::from(v.as_str()).to_string(),
-            );
+            let value =
+                v.as_ref().map_or_else(|| "null".to_owned(), |v| serde_json::Value::from(v.as_str()).to_string());
             format!("{}: {value}", serde_json::Value::from(*k))
         })
         .collect();

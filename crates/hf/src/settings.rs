@@ -26,20 +26,13 @@ pub(crate) struct UsageError(pub(crate) String);
 
 impl Context {
     pub(crate) fn from_cli(cli: &Cli) -> Result<Self> {
-        let chosen: Vec<&str> = [
-            cli.format.map(|_| "--format"),
-            cli.json.then_some("--json"),
-            cli.quiet.then_some("-q"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let chosen: Vec<&str> =
+            [cli.format.map(|_| "--format"), cli.json.then_some("--json"), cli.quiet.then_some("-q")]
+                .into_iter()
+                .flatten()
+                .collect();
         if chosen.len() > 1 {
-            return Err(UsageError(format!(
-                "'{}' and '{}' are mutually exclusive.",
-                chosen[0], chosen[1]
-            ))
-            .into());
+            return Err(UsageError(format!("'{}' and '{}' are mutually exclusive.", chosen[0], chosen[1])).into());
         }
         let format_arg = if cli.json {
             FormatArg::Json
@@ -48,17 +41,9 @@ impl Context {
         } else {
             cli.format.unwrap_or(FormatArg::Auto)
         };
-        let env_files = cli
-            .env_files
-            .iter()
-            .map(|path| EnvFile::load(path))
-            .collect::<Result<Vec<_>, _>>()?;
+        let env_files = cli.env_files.iter().map(|path| EnvFile::load(path)).collect::<Result<Vec<_>, _>>()?;
         let env = |name: &str| {
-            std::env::var(name).ok().or_else(|| {
-                env_files
-                    .iter()
-                    .find_map(|f| f.get(name).map(str::to_owned))
-            })
+            std::env::var(name).ok().or_else(|| env_files.iter().find_map(|f| f.get(name).map(str::to_owned)))
         };
         let format = match format_arg {
             FormatArg::Auto if is_agent(&env) => Format::Agent,
@@ -69,8 +54,7 @@ impl Context {
         };
         let no_color = env(env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
         let printer = Printer::new(format, no_color);
-        let config =
-            Config::from_env_and_files(&env_files).context("the environment is not usable")?;
+        let config = Config::from_env_and_files(&env_files).context("the environment is not usable")?;
         Ok(Self { printer, config })
     }
 
@@ -80,11 +64,7 @@ impl Context {
     }
 
     /// Validates an explicit `--token` and warns that it leaks into shell history.
-    pub(crate) fn explicit_token(
-        &self,
-        raw: Option<&str>,
-        warn_about_argv: bool,
-    ) -> Result<Option<Token>> {
+    pub(crate) fn explicit_token(&self, raw: Option<&str>, warn_about_argv: bool) -> Result<Option<Token>> {
         let Some(raw) = raw else { return Ok(None) };
         let token = hfkit::auth::validate_explicit(raw)?;
         if warn_about_argv {
@@ -98,16 +78,12 @@ impl Context {
 
 /// Whether an AI agent runs hf: the standard variables of huggingface_hub's detection.
 fn is_agent(env: &impl Fn(&str) -> Option<String>) -> bool {
-    [env_vars::AI_AGENT, env_vars::AGENT]
-        .iter()
-        .any(|name| env(name).is_some_and(|v| !v.is_empty()))
+    [env_vars::AI_AGENT, env_vars::AGENT].iter().any(|name| env(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// A runtime for the commands that talk to the network; commands that do not, never build one.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
 /// Whether both stdin and stderr are a terminal (a person can answer a prompt).

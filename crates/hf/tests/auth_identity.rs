@@ -11,23 +11,10 @@ fn whoami_in_every_format() {
     let t = context(&hub);
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
     insta::assert_snapshot!("whoami_human", t.snapshot(&t.hf(&["auth", "whoami"]), &hub));
-    insta::assert_snapshot!(
-        "whoami_json",
-        t.snapshot(&t.hf(&["auth", "whoami", "--format", "json"]), &hub)
-    );
-    insta::assert_snapshot!(
-        "whoami_agent",
-        t.snapshot(&t.hf(&["auth", "whoami", "--format", "agent"]), &hub)
-    );
+    insta::assert_snapshot!("whoami_json", t.snapshot(&t.hf(&["auth", "whoami", "--format", "json"]), &hub));
+    insta::assert_snapshot!("whoami_agent", t.snapshot(&t.hf(&["auth", "whoami", "--format", "agent"]), &hub));
     assert_eq!(t.hf(&["auth", "whoami", "-q"]).stdout, "alice\n");
-    assert_eq!(
-        t.hf(&["auth", "whoami", "--json"])
-            .expect_code(0)
-            .stdout
-            .chars()
-            .next(),
-        Some('{')
-    );
+    assert_eq!(t.hf(&["auth", "whoami", "--json"]).expect_code(0).stdout.chars().next(), Some('{'));
     let run = t.hf(&["auth", "whoami", "--json", "-q"]);
     run.expect_code(2);
     assert!(run.stderr.contains("mutually exclusive"), "{}", run.stderr);
@@ -37,54 +24,30 @@ fn whoami_in_every_format() {
 fn whoami_errors_name_the_source() {
     let hub = hub();
     let mut t = context(&hub);
-    insta::assert_snapshot!(
-        "whoami_not_logged_in",
-        t.snapshot(&t.hf(&["auth", "whoami"]), &hub)
-    );
+    insta::assert_snapshot!("whoami_not_logged_in", t.snapshot(&t.hf(&["auth", "whoami"]), &hub));
     t.set_env("HF_TOKEN", UNKNOWN);
-    insta::assert_snapshot!(
-        "whoami_bad_env_token",
-        t.snapshot(&t.hf(&["auth", "whoami"]), &hub)
-    );
+    insta::assert_snapshot!("whoami_bad_env_token", t.snapshot(&t.hf(&["auth", "whoami"]), &hub));
     t.remove_env("HF_TOKEN");
     std::fs::write(t.hf_home().join("token"), UNKNOWN).unwrap();
     let run = t.hf(&["auth", "whoami"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("The token from the token file"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("hf auth login --force"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("The token from the token file"), "{}", run.stderr);
+    assert!(run.stderr.contains("hf auth login --force"), "{}", run.stderr);
 }
 
 #[test]
 fn unreachable_endpoint_names_url_and_offline_mode() {
     let hub = hub();
     let mut t = context(&hub);
-    t.set_env("HF_TOKEN", READ)
-        .set_env("HF_ENDPOINT", "http://127.0.0.1:9");
+    t.set_env("HF_TOKEN", READ).set_env("HF_ENDPOINT", "http://127.0.0.1:9");
     let run = t.hf(&["auth", "whoami"]);
     run.expect_code(1);
-    assert!(
-        run.stderr
-            .contains("Cannot reach http://127.0.0.1:9/api/whoami-v2"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("Cannot reach http://127.0.0.1:9/api/whoami-v2"), "{}", run.stderr);
     assert!(run.stderr.contains("HF_HUB_OFFLINE"), "{}", run.stderr);
     t.set_env("HF_HUB_OFFLINE", "1");
     let run = t.hf(&["auth", "whoami"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("offline mode is enabled"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("offline mode is enabled"), "{}", run.stderr);
 }
 
 #[test]
@@ -97,21 +60,12 @@ fn server_error_message_is_shown() {
     let run = t.hf(&["auth", "whoami"]);
     run.expect_code(1);
     assert!(
-        run.stderr.contains(
-            "404 Not Found for [HUB]/mirror/api/whoami-v2"
-                .replace("[HUB]", hub.url())
-                .as_str()
-        ),
+        run.stderr.contains("404 Not Found for [HUB]/mirror/api/whoami-v2".replace("[HUB]", hub.url()).as_str()),
         "{}",
         run.stderr
     );
     assert!(run.stderr.contains("Not Found"), "{}", run.stderr);
-    assert!(
-        hub.requests()
-            .iter()
-            .any(|r| r.path == "/mirror/api/whoami-v2"),
-        "the path prefix is kept"
-    );
+    assert!(hub.requests().iter().any(|r| r.path == "/mirror/api/whoami-v2"), "the path prefix is kept");
 }
 
 /// One arrangement of token sources and what must win.
@@ -131,13 +85,7 @@ fn case(
     winner: &'static str,
 ) -> ChainCase {
     let env = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-    ChainCase {
-        env,
-        explicit,
-        token_file,
-        token,
-        winner,
-    }
+    ChainCase { env, explicit, token_file, token, winner }
 }
 
 /// Every order of the chain, through `hf auth token` and `hf auth status --format json`.
@@ -149,63 +97,15 @@ fn every_chain_order() {
         case(&[], None, false, None, "none"),
         case(&[], None, true, Some(FINE), "token file"),
         case(&[("HF_TOKEN", READ)], None, true, Some(READ), "HF_TOKEN"),
-        case(
-            &[("HUGGING_FACE_HUB_TOKEN", WRITE)],
-            None,
-            true,
-            Some(WRITE),
-            "HUGGING_FACE_HUB_TOKEN",
-        ),
-        case(
-            &[("HF_TOKEN", READ), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
-            None,
-            true,
-            Some(READ),
-            "HF_TOKEN",
-        ),
-        case(
-            &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
-            None,
-            true,
-            Some(WRITE),
-            "HUGGING_FACE_HUB_TOKEN",
-        ),
-        case(
-            &[("HF_TOKEN", "  "), ("HUGGING_FACE_HUB_TOKEN", WRITE)],
-            None,
-            true,
-            Some(FINE),
-            "token file",
-        ),
-        case(
-            &[("HF_TOKEN", &padded)],
-            None,
-            false,
-            Some(READ),
-            "HF_TOKEN",
-        ),
+        case(&[("HUGGING_FACE_HUB_TOKEN", WRITE)], None, true, Some(WRITE), "HUGGING_FACE_HUB_TOKEN"),
+        case(&[("HF_TOKEN", READ), ("HUGGING_FACE_HUB_TOKEN", WRITE)], None, true, Some(READ), "HF_TOKEN"),
+        case(&[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", WRITE)], None, true, Some(WRITE), "HUGGING_FACE_HUB_TOKEN"),
+        case(&[("HF_TOKEN", "  "), ("HUGGING_FACE_HUB_TOKEN", WRITE)], None, true, Some(FINE), "token file"),
+        case(&[("HF_TOKEN", &padded)], None, false, Some(READ), "HF_TOKEN"),
         case(&[("HUGGINGFACE_TOKEN", WRITE)], None, false, None, "none"),
-        case(
-            &[("HUGGINGFACE_TOKEN", WRITE)],
-            None,
-            true,
-            Some(FINE),
-            "token file",
-        ),
-        case(
-            &[("HF_TOKEN", READ)],
-            Some(WRITE),
-            true,
-            Some(WRITE),
-            "--token",
-        ),
-        case(
-            &[("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")],
-            None,
-            true,
-            Some(FINE),
-            "token file",
-        ),
+        case(&[("HUGGINGFACE_TOKEN", WRITE)], None, true, Some(FINE), "token file"),
+        case(&[("HF_TOKEN", READ)], Some(WRITE), true, Some(WRITE), "--token"),
+        case(&[("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")], None, true, Some(FINE), "token file"),
     ];
     for c in cases {
         let mut t = context(&hub);
@@ -234,11 +134,7 @@ fn every_chain_order() {
         let json: serde_json::Value =
             serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
         let got = json["winner"].as_str().unwrap_or("none");
-        assert_eq!(
-            got, c.winner,
-            "{:?} explicit={:?} file={}",
-            c.env, c.explicit, c.token_file
-        );
+        assert_eq!(got, c.winner, "{:?} explicit={:?} file={}", c.env, c.explicit, c.token_file);
     }
 }
 
@@ -247,19 +143,10 @@ fn status_explains_sources_and_warns() {
     let hub = hub();
     let mut t = context(&hub);
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
-    t.set_env("HF_TOKEN", READ)
-        .set_env("HUGGING_FACE_HUB_TOKEN", WRITE)
-        .set_env("HUGGINGFACE_TOKEN", WRITE);
+    t.set_env("HF_TOKEN", READ).set_env("HUGGING_FACE_HUB_TOKEN", WRITE).set_env("HUGGINGFACE_TOKEN", WRITE);
     let run = t.hf(&["auth", "status"]);
     insta::assert_snapshot!("status_env_wins", t.snapshot(&run, &hub));
-    assert!(
-        hub.requests()
-            .iter()
-            .filter(|r| r.path == "/api/whoami-v2")
-            .count()
-            == 1,
-        "status alone makes no request"
-    );
+    assert!(hub.requests().iter().filter(|r| r.path == "/api/whoami-v2").count() == 1, "status alone makes no request");
     let run = t.hf(&["auth", "status", "--check"]);
     insta::assert_snapshot!("status_check", t.snapshot(&run, &hub));
 }
@@ -273,22 +160,13 @@ fn status_warns_about_readable_files_and_dotenv_in_git() {
     let git = |args: &[&str]| t.run(t.command("git").args(args), None);
     git(&["init", "-q"]).expect_code(0);
     std::fs::write(t.work_dir().join(".env"), format!("HF_TOKEN={READ}\n")).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&t.hf(&["auth", "status", "--json"]).stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&t.hf(&["auth", "status", "--json"]).stdout).unwrap();
     let warnings = json["warnings"].to_string();
     assert!(warnings.contains("mode 644"), "{warnings}");
-    assert!(
-        warnings.contains(".env holds a Hub token and is not ignored by git"),
-        "{warnings}"
-    );
+    assert!(warnings.contains(".env holds a Hub token and is not ignored by git"), "{warnings}");
     std::fs::write(t.work_dir().join(".gitignore"), ".env\n").unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&t.hf(&["auth", "status", "--json"]).stdout).unwrap();
-    assert!(
-        !json["warnings"].to_string().contains(".env"),
-        "{}",
-        json["warnings"]
-    );
+    let json: serde_json::Value = serde_json::from_str(&t.hf(&["auth", "status", "--json"]).stdout).unwrap();
+    assert!(!json["warnings"].to_string().contains(".env"), "{}", json["warnings"]);
 }
 
 #[test]
@@ -298,11 +176,7 @@ fn status_check_fails_for_a_revoked_token() {
     t.set_env("HF_TOKEN", UNKNOWN);
     let run = t.hf(&["auth", "status", "--check"]);
     run.expect_code(1);
-    assert!(
-        run.stdout.contains("check failed: Invalid user token."),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("check failed: Invalid user token."), "{}", run.stdout);
 }
 
 #[test]
@@ -312,24 +186,10 @@ fn env_file_supplies_variables_without_overriding_the_environment() {
     let env_file = t.work_dir().join("project.env");
     std::fs::write(&env_file, format!("# tokens\nexport HF_TOKEN=\"{READ}\"\n")).unwrap();
     let path = env_file.to_str().unwrap();
-    assert_eq!(
-        t.hf(&["--env-file", path, "auth", "token"])
-            .expect_code(0)
-            .stdout,
-        format!("{READ}\n")
-    );
-    assert_eq!(
-        t.hf(&["auth", "token", "--env-file", path])
-            .expect_code(0)
-            .stdout,
-        format!("{READ}\n")
-    );
+    assert_eq!(t.hf(&["--env-file", path, "auth", "token"]).expect_code(0).stdout, format!("{READ}\n"));
+    assert_eq!(t.hf(&["auth", "token", "--env-file", path]).expect_code(0).stdout, format!("{READ}\n"));
     t.set_env("HF_TOKEN", WRITE);
-    assert_eq!(
-        t.hf(&["--env-file", path, "auth", "token"]).stdout,
-        format!("{WRITE}\n"),
-        "the real environment wins"
-    );
+    assert_eq!(t.hf(&["--env-file", path, "auth", "token"]).stdout, format!("{WRITE}\n"), "the real environment wins");
     std::fs::write(&env_file, "A=1\nnot a valid line\n").unwrap();
     let run = t.hf(&["--env-file", path, "auth", "token"]);
     run.expect_code(1);
@@ -343,38 +203,22 @@ fn env_file_supplies_variables_without_overriding_the_environment() {
 fn oidc_exchange_wins_and_failure_is_fatal() {
     let hub = hub();
     let mut t = context(&hub);
-    t.set_env("HF_TOKEN", READ)
-        .set_env("HF_OIDC_RESOURCE", "bob/model")
-        .set_env("HF_OIDC_ID_TOKEN", ID_TOKEN);
-    assert_eq!(
-        t.hf(&["auth", "token"]).expect_code(0).stdout,
-        format!("{OIDC}\n")
-    );
+    t.set_env("HF_TOKEN", READ).set_env("HF_OIDC_RESOURCE", "bob/model").set_env("HF_OIDC_ID_TOKEN", ID_TOKEN);
+    assert_eq!(t.hf(&["auth", "token"]).expect_code(0).stdout, format!("{OIDC}\n"));
     let run = t.hf(&["auth", "whoami", "--format", "agent"]);
     assert_eq!(
         run.expect_code(0).stdout.trim(),
-        format!(
-            "user=bob orgs=acme endpoint={} token_name=ci-publish role=write token_source=oidc",
-            hub.url()
-        )
+        format!("user=bob orgs=acme endpoint={} token_name=ci-publish role=write token_source=oidc", hub.url())
     );
     t.set_env("HF_OIDC_ID_TOKEN", "forged");
     let run = t.hf(&["auth", "token"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("OIDC Exchange failed."),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("OIDC Exchange failed."), "{}", run.stderr);
     assert!(!run.stdout.contains(READ), "no fallback to HF_TOKEN");
     t.remove_env("HF_OIDC_ID_TOKEN");
     let run = t.hf(&["auth", "token"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("no OIDC id token is available"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no OIDC id token is available"), "{}", run.stderr);
 }
 
 #[test]
@@ -384,11 +228,7 @@ fn bad_variables_are_reported() {
     t.set_env("HF_HUB_ETAG_TIMEOUT", "1.5");
     let run = t.hf(&["auth", "status"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("HF_HUB_ETAG_TIMEOUT=\"1.5\""),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("HF_HUB_ETAG_TIMEOUT=\"1.5\""), "{}", run.stderr);
 }
 
 #[test]
@@ -409,17 +249,10 @@ fn env_version_and_completions() {
         "- HF_HUB_DISABLE_PROGRESS_BARS: True",
         "- HF_HUB_ETAG_TIMEOUT: 10",
     ] {
-        assert!(
-            t.snapshot(&run, &hub).contains(line),
-            "{line} missing from\n{}",
-            run.stdout
-        );
+        assert!(t.snapshot(&run, &hub).contains(line), "{line} missing from\n{}", run.stdout);
     }
     insta::assert_snapshot!("version", t.snapshot(&t.hf(&["version"]), &hub));
-    assert_eq!(
-        t.hf(&["version", "-q"]).stdout,
-        format!("{}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(t.hf(&["version", "-q"]).stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
     for shell in ["bash", "zsh", "fish"] {
         let run = t.hf(&["completion", shell]);
         run.expect_code(0);
@@ -475,10 +308,6 @@ fn tokens_never_leak() {
         assert!(!out.contains("panicked"), "{out}");
     }
     let token_run = t.hf(&["auth", "token"]);
-    assert_eq!(
-        token_run.stdout,
-        format!("{UNKNOWN}\n"),
-        "hf auth token prints it, on stdout only"
-    );
+    assert_eq!(token_run.stdout, format!("{UNKNOWN}\n"), "hf auth token prints it, on stdout only");
     assert!(!token_run.stderr.contains(UNKNOWN));
 }

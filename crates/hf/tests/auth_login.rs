@@ -12,15 +12,8 @@ fn login_with_token_writes_python_compatible_files() {
     insta::assert_snapshot!(t.snapshot(&run, &hub));
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
     let stored = std::fs::read_to_string(t.hf_home().join("stored_tokens")).unwrap();
-    assert_eq!(
-        stored,
-        format!("[fine one]\nhf_token = {FINE}\n\n[my-read]\nhf_token = {READ}\n\n")
-    );
-    assert_eq!(
-        std::fs::read_to_string(t.hf_home().join("token")).unwrap(),
-        FINE,
-        "no trailing newline"
-    );
+    assert_eq!(stored, format!("[fine one]\nhf_token = {FINE}\n\n[my-read]\nhf_token = {READ}\n\n"));
+    assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), FINE, "no trailing newline");
     assert_eq!(mode(&t.hf_home().join("token")), 0o600);
     assert_eq!(mode(&t.hf_home().join("stored_tokens")), 0o600);
     assert_eq!(mode(&t.hf_home()), 0o700);
@@ -30,12 +23,8 @@ fn login_with_token_writes_python_compatible_files() {
 fn login_from_stdin_pipe() {
     let hub = hub();
     let t = context(&hub);
-    t.hf_with_stdin(&["auth", "login"], &format!("{WRITE}\n"))
-        .expect_code(0);
-    assert_eq!(
-        std::fs::read_to_string(t.hf_home().join("token")).unwrap(),
-        WRITE
-    );
+    t.hf_with_stdin(&["auth", "login"], &format!("{WRITE}\n")).expect_code(0);
+    assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), WRITE);
     let stored = std::fs::read_to_string(t.hf_home().join("stored_tokens")).unwrap();
     assert!(stored.contains("[bob-write]"), "{stored}");
 }
@@ -47,11 +36,7 @@ fn oauth_token_is_stored_as_oauth_user() {
     let run = t.hf(&["auth", "login", "--token", OAUTH]);
     run.expect_code(0);
     assert!(run.stderr.contains("Token is valid.\n"), "{}", run.stderr);
-    assert!(
-        std::fs::read_to_string(t.hf_home().join("stored_tokens"))
-            .unwrap()
-            .starts_with("[oauth-alice]\n")
-    );
+    assert!(std::fs::read_to_string(t.hf_home().join("stored_tokens")).unwrap().starts_with("[oauth-alice]\n"));
 }
 
 #[test]
@@ -70,31 +55,14 @@ fn org_and_malformed_tokens_are_refused_before_any_request() {
     let t = context(&hub);
     let run = t.hf(&["auth", "login", "--token", "api_org_0123456789abcdef"]);
     run.expect_code(1);
-    assert!(
-        run.stderr
-            .contains("personal account token, not an organization token"),
-        "{}",
-        run.stderr
-    );
-    for bad in [
-        &format!(" {READ}"),
-        &format!("{READ}\n"),
-        &format!("{READ} "),
-        "",
-    ] {
+    assert!(run.stderr.contains("personal account token, not an organization token"), "{}", run.stderr);
+    for bad in [&format!(" {READ}"), &format!("{READ}\n"), &format!("{READ} "), ""] {
         let run = t.hf(&["auth", "login", "--token", bad]);
         run.expect_code(1);
-        assert!(
-            run.stderr.contains("the token given with --token"),
-            "{bad:?}: {}",
-            run.stderr
-        );
+        assert!(run.stderr.contains("the token given with --token"), "{bad:?}: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
-    assert!(
-        hub.requests().iter().all(|r| r.path != "/api/whoami-v2"),
-        "no request for refused tokens"
-    );
+    assert!(hub.requests().iter().all(|r| r.path != "/api/whoami-v2"), "no request for refused tokens");
 }
 
 #[test]
@@ -106,11 +74,7 @@ fn login_without_token_when_already_logged_in_is_a_no_op() {
     insta::assert_snapshot!(t.snapshot(&run, &hub));
     let run = t.hf(&["auth", "login", "--format", "json"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("does not support --format json/quiet"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("does not support --format json/quiet"), "{}", run.stderr);
 }
 
 #[test]
@@ -119,11 +83,7 @@ fn login_without_token_and_without_terminal_says_how() {
     let t = context(&hub);
     let run = t.hf(&["auth", "login"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("pass --token, or pipe the token"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("pass --token, or pipe the token"), "{}", run.stderr);
 }
 
 #[test]
@@ -141,14 +101,8 @@ fn list_switch_token_logout_journey() {
     let t = context(&hub);
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
-    insta::assert_snapshot!(
-        "list_two_tokens",
-        t.snapshot(&t.hf(&["auth", "list"]), &hub)
-    );
-    insta::assert_snapshot!(
-        "switch_to_read",
-        t.snapshot(&t.hf(&["auth", "switch", "--token-name", "my-read"]), &hub)
-    );
+    insta::assert_snapshot!("list_two_tokens", t.snapshot(&t.hf(&["auth", "list"]), &hub));
+    insta::assert_snapshot!("switch_to_read", t.snapshot(&t.hf(&["auth", "switch", "--token-name", "my-read"]), &hub));
     let run = t.hf(&["auth", "token"]);
     run.expect_code(0);
     assert_eq!(run.stdout, format!("{READ}\n"));
@@ -157,34 +111,16 @@ fn list_switch_token_logout_journey() {
     assert_eq!(json[1]["name"], "my-read");
     assert_eq!(json[1]["active"], true);
     assert_eq!(json[0]["active"], false);
-    insta::assert_snapshot!(
-        "switch_unknown",
-        t.snapshot(&t.hf(&["auth", "switch", "--token-name", "nope"]), &hub)
-    );
-    insta::assert_snapshot!(
-        "switch_no_name",
-        t.snapshot(&t.hf(&["auth", "switch"]), &hub)
-    );
-    insta::assert_snapshot!(
-        "logout_active",
-        t.snapshot(&t.hf(&["auth", "logout", "--token-name", "my-read"]), &hub)
-    );
+    insta::assert_snapshot!("switch_unknown", t.snapshot(&t.hf(&["auth", "switch", "--token-name", "nope"]), &hub));
+    insta::assert_snapshot!("switch_no_name", t.snapshot(&t.hf(&["auth", "switch"]), &hub));
+    insta::assert_snapshot!("logout_active", t.snapshot(&t.hf(&["auth", "logout", "--token-name", "my-read"]), &hub));
     assert!(!t.hf_home().join("token").exists());
     insta::assert_snapshot!("list_no_active", t.snapshot(&t.hf(&["auth", "list"]), &hub));
-    insta::assert_snapshot!(
-        "logout_unknown",
-        t.snapshot(&t.hf(&["auth", "logout", "--token-name", "nope"]), &hub)
-    );
-    insta::assert_snapshot!(
-        "token_not_logged_in",
-        t.snapshot(&t.hf(&["auth", "token"]), &hub)
-    );
+    insta::assert_snapshot!("logout_unknown", t.snapshot(&t.hf(&["auth", "logout", "--token-name", "nope"]), &hub));
+    insta::assert_snapshot!("token_not_logged_in", t.snapshot(&t.hf(&["auth", "token"]), &hub));
     insta::assert_snapshot!("logout_all", t.snapshot(&t.hf(&["auth", "logout"]), &hub));
     assert!(!t.hf_home().join("stored_tokens").exists());
-    insta::assert_snapshot!(
-        "logout_not_logged_in",
-        t.snapshot(&t.hf(&["auth", "logout"]), &hub)
-    );
+    insta::assert_snapshot!("logout_not_logged_in", t.snapshot(&t.hf(&["auth", "logout"]), &hub));
     insta::assert_snapshot!("list_empty", t.snapshot(&t.hf(&["auth", "list"]), &hub));
 }
 
@@ -194,11 +130,7 @@ fn switch_without_stored_tokens_fails_clearly() {
     let t = context(&hub);
     let run = t.hf(&["auth", "switch"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("No stored tokens found"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("No stored tokens found"), "{}", run.stderr);
 }
 
 #[test]
@@ -221,11 +153,7 @@ fn corrupt_stored_tokens_is_reported_and_kept() {
     std::fs::write(&path, &corrupt).unwrap();
     let run = t.hf(&["auth", "login", "--token", READ]);
     insta::assert_snapshot!(t.snapshot(&run, &hub));
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        corrupt,
-        "the corrupt file is never overwritten"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), corrupt, "the corrupt file is never overwritten");
     assert!(!t.hf_home().join("token").exists());
     let run = t.hf(&["auth", "list"]);
     run.expect_code(1);
@@ -251,21 +179,14 @@ fn concurrent_logins_lose_nothing() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let stored = std::fs::read_to_string(t.hf_home().join("stored_tokens")).unwrap();
     for name in ["[bob-write]", "[fine one]", "[my-read]", "[oauth-alice]"] {
         assert!(stored.contains(name), "{name} missing from\n{stored}");
     }
     let active = std::fs::read_to_string(t.hf_home().join("token")).unwrap();
-    assert!(
-        tokens.contains(&active.as_str()),
-        "the token file holds one whole token: {active:?}"
-    );
+    assert!(tokens.contains(&active.as_str()), "the token file holds one whole token: {active:?}");
     let leftovers: Vec<_> = std::fs::read_dir(t.hf_home())
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -284,27 +205,12 @@ fn git_credential_store_is_approved_on_login_and_rejected_on_logout() {
     insta::assert_snapshot!(t.snapshot(&run, &hub));
     let stored = std::fs::read_to_string(t.home().join(".git-credentials")).unwrap();
     let port = hub.url().rsplit(':').next().unwrap();
-    assert_eq!(
-        stored.trim(),
-        format!("http://hf_user:{READ}@127.0.0.1%3a{port}")
-    );
+    assert_eq!(stored.trim(), format!("http://hf_user:{READ}@127.0.0.1%3a{port}"));
     // git itself finds it, as a push would.
-    let fill = t.run(
-        t.command("git").args(["credential", "fill"]),
-        Some(&format!("url={}\n\n", hub.url())),
-    );
-    assert!(
-        fill.stdout.contains(&format!("password={READ}")),
-        "{}",
-        fill.stdout
-    );
+    let fill = t.run(t.command("git").args(["credential", "fill"]), Some(&format!("url={}\n\n", hub.url())));
+    assert!(fill.stdout.contains(&format!("password={READ}")), "{}", fill.stdout);
     t.hf(&["auth", "logout"]).expect_code(0);
-    assert_eq!(
-        std::fs::read_to_string(t.home().join(".git-credentials"))
-            .unwrap()
-            .trim(),
-        ""
-    );
+    assert_eq!(std::fs::read_to_string(t.home().join(".git-credentials")).unwrap().trim(), "");
 }
 
 #[test]
@@ -313,16 +219,6 @@ fn git_credential_without_helper_explains() {
     let t = context(&hub);
     let run = t.hf(&["auth", "login", "--token", READ, "--add-to-git-credential"]);
     run.expect_code(0);
-    assert!(
-        run.stdout
-            .contains("git config --global credential.helper store"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stderr
-            .contains("Token has not been saved to git credential helper."),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stdout.contains("git config --global credential.helper store"), "{}", run.stdout);
+    assert!(run.stderr.contains("Token has not been saved to git credential helper."), "{}", run.stderr);
 }

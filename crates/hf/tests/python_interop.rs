@@ -14,26 +14,13 @@ fn python_reads_the_token_we_saved() {
     let t = context(&hub);
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
-    t.hf(&["auth", "switch", "--token-name", "my-read"])
-        .expect_code(0);
-    assert_eq!(
-        t.python(GET_TOKEN).expect_code(0).stdout,
-        format!("{READ}\n")
-    );
-    let stored = t.python(
-        "from huggingface_hub.utils import get_stored_tokens as g; print(sorted(g().items()))",
-    );
-    assert_eq!(
-        stored.expect_code(0).stdout,
-        format!("[('fine one', '{FINE}'), ('my-read', '{READ}')]\n")
-    );
+    t.hf(&["auth", "switch", "--token-name", "my-read"]).expect_code(0);
+    assert_eq!(t.python(GET_TOKEN).expect_code(0).stdout, format!("{READ}\n"));
+    let stored = t.python("from huggingface_hub.utils import get_stored_tokens as g; print(sorted(g().items()))");
+    assert_eq!(stored.expect_code(0).stdout, format!("[('fine one', '{FINE}'), ('my-read', '{READ}')]\n"));
     // Python's own CLI lists what we wrote, with the active one marked.
     let list = t.python_hf(&["auth", "list"]);
-    assert!(
-        list.expect_code(0).stdout.contains("* my-read"),
-        "{}",
-        list.stdout
-    );
+    assert!(list.expect_code(0).stdout.contains("* my-read"), "{}", list.stdout);
 }
 
 #[test]
@@ -44,29 +31,15 @@ fn we_read_and_switch_tokens_python_saved() {
     t.python(&login.replace("{T}", READ)).expect_code(0);
     t.python(&login.replace("{T}", WRITE)).expect_code(0);
     let list = t.hf(&["auth", "list"]);
-    assert!(
-        list.expect_code(0).stdout.contains("* bob-write"),
-        "{}",
-        list.stdout
-    );
+    assert!(list.expect_code(0).stdout.contains("* bob-write"), "{}", list.stdout);
     assert!(list.stdout.contains("  my-read"), "{}", list.stdout);
-    t.hf(&["auth", "switch", "--token-name", "my-read"])
-        .expect_code(0);
-    assert_eq!(
-        t.python(GET_TOKEN).stdout,
-        format!("{READ}\n"),
-        "Python sees our switch"
-    );
+    t.hf(&["auth", "switch", "--token-name", "my-read"]).expect_code(0);
+    assert_eq!(t.python(GET_TOKEN).stdout, format!("{READ}\n"), "Python sees our switch");
     // And the reverse: Python switches, we follow.
-    t.python_hf(&["auth", "switch", "--token-name", "bob-write"])
-        .expect_code(0);
-    assert_eq!(
-        t.hf(&["auth", "token"]).expect_code(0).stdout,
-        format!("{WRITE}\n")
-    );
+    t.python_hf(&["auth", "switch", "--token-name", "bob-write"]).expect_code(0);
+    assert_eq!(t.hf(&["auth", "token"]).expect_code(0).stdout, format!("{WRITE}\n"));
     // Logging out with Python leaves nothing for us, and the other way round.
-    t.python_hf(&["auth", "logout", "--token-name", "bob-write"])
-        .expect_code(0);
+    t.python_hf(&["auth", "logout", "--token-name", "bob-write"]).expect_code(0);
     let list = t.hf(&["auth", "list", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 1);
@@ -85,9 +58,7 @@ fn python_reads_oauth_entries_we_wrote() {
         .with_oauth(Some("rt_1"), Some(4_102_444_800));
     stored.insert("oauth-alice", entry).unwrap();
     std::fs::write(t.hf_home().join("stored_tokens"), stored.render()).unwrap();
-    let run = t.python(
-        "from huggingface_hub.utils._auth import _read_stored_tokens_full as r; print(r())",
-    );
+    let run = t.python("from huggingface_hub.utils._auth import _read_stored_tokens_full as r; print(r())");
     assert_eq!(
         run.expect_code(0).stdout,
         format!(
@@ -106,17 +77,11 @@ fn python_whoami_works_against_our_server() {
         "from huggingface_hub import whoami; w = whoami(); \
          print(w['name'], [o['name'] for o in w['orgs']], w['auth']['accessToken']['displayName'], w['auth']['accessToken']['role'])",
     );
-    assert_eq!(
-        run.expect_code(0).stdout,
-        "alice ['acme', 'umbrella'] fine one fineGrained\n"
-    );
+    assert_eq!(run.expect_code(0).stdout, "alice ['acme', 'umbrella'] fine one fineGrained\n");
     let run = t.python_hf(&["auth", "whoami", "--format", "json"]);
     assert_eq!(
         run.expect_code(0).stdout.trim(),
-        format!(
-            r#"{{"user": "alice", "orgs": "acme,umbrella", "endpoint": "{}"}}"#,
-            hub.url()
-        )
+        format!(r#"{{"user": "alice", "orgs": "acme,umbrella", "endpoint": "{}"}}"#, hub.url())
     );
     // Python's invalid-token path against our 401.
     t.set_env("HF_TOKEN", common::UNKNOWN);
@@ -129,17 +94,9 @@ fn python_whoami_works_against_our_server() {
 fn python_oidc_exchange_against_our_server() {
     let hub = hub();
     let mut t = context(&hub);
-    t.set_env("HF_OIDC_RESOURCE", "bob/model")
-        .set_env("HF_OIDC_ID_TOKEN", ID_TOKEN);
-    assert_eq!(
-        t.python(GET_TOKEN).expect_code(0).stdout,
-        format!("{OIDC}\n")
-    );
-    assert_eq!(
-        t.hf(&["auth", "token"]).expect_code(0).stdout,
-        format!("{OIDC}\n"),
-        "we agree"
-    );
+    t.set_env("HF_OIDC_RESOURCE", "bob/model").set_env("HF_OIDC_ID_TOKEN", ID_TOKEN);
+    assert_eq!(t.python(GET_TOKEN).expect_code(0).stdout, format!("{OIDC}\n"));
+    assert_eq!(t.hf(&["auth", "token"]).expect_code(0).stdout, format!("{OIDC}\n"), "we agree");
 }
 
 #[test]
@@ -147,10 +104,7 @@ fn our_outputs_match_pythons_where_they_overlap() {
     let hub = hub();
     let t = context(&hub);
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
-    for args in [
-        ["auth", "whoami", "--format", "quiet"],
-        ["auth", "token", "--format", "quiet"],
-    ] {
+    for args in [["auth", "whoami", "--format", "quiet"], ["auth", "token", "--format", "quiet"]] {
         let ours = t.hf(&args);
         let theirs = t.python_hf(&args);
         assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
@@ -161,9 +115,6 @@ fn our_outputs_match_pythons_where_they_overlap() {
     let ours: serde_json::Value = serde_json::from_str(&ours.stdout).unwrap();
     let theirs: serde_json::Value = serde_json::from_str(&theirs.stdout).unwrap();
     for (key, value) in theirs.as_object().unwrap() {
-        assert_eq!(
-            &ours[key], value,
-            "{key}: our JSON keeps every field Python prints"
-        );
+        assert_eq!(&ours[key], value, "{key}: our JSON keeps every field Python prints");
     }
 }

@@ -29,38 +29,18 @@ fn serve_answers_our_client_and_python() {
     std::fs::write(&accounts, json.to_string()).unwrap();
     let mut child = t
         .command(t.hf_bin())
-        .args([
-            "serve",
-            "--accounts",
-            accounts.to_str().unwrap(),
-            "--port",
-            "0",
-            "--format",
-            "agent",
-        ])
+        .args(["serve", "--accounts", accounts.to_str().unwrap(), "--port", "0", "--format", "agent"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _served = Served(child);
-    let url = line
-        .trim()
-        .strip_prefix("url=")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    let url = line.trim().strip_prefix("url=").unwrap_or_else(|| panic!("{line:?}")).to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     t.set_env("HF_ENDPOINT", &url);
-    t.hf(&[
-        "auth",
-        "login",
-        "--token",
-        "hf_carolToken0000000000000000000000001",
-    ])
-    .expect_code(0);
+    t.hf(&["auth", "login", "--token", "hf_carolToken0000000000000000000000001"]).expect_code(0);
     assert_eq!(t.hf(&["auth", "whoami", "-q"]).stdout, "carol\n");
     let run = t.python("from huggingface_hub import whoami; print(whoami()['name'])");
     assert_eq!(run.expect_code(0).stdout, "carol\n");
@@ -71,22 +51,8 @@ fn serve_refuses_a_bad_accounts_file() {
     let hub = hub();
     let t = context(&hub);
     let accounts = t.root().join("accounts.json");
-    std::fs::write(
-        &accounts,
-        r#"{"tokens": [{"token": "x", "user": "ghost"}]}"#,
-    )
-    .unwrap();
-    let run = t.hf(&[
-        "serve",
-        "--accounts",
-        accounts.to_str().unwrap(),
-        "--port",
-        "0",
-    ]);
+    std::fs::write(&accounts, r#"{"tokens": [{"token": "x", "user": "ghost"}]}"#).unwrap();
+    let run = t.hf(&["serve", "--accounts", accounts.to_str().unwrap(), "--port", "0"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("`ghost`, who is not in `users`"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("`ghost`, who is not in `users`"), "{}", run.stderr);
 }

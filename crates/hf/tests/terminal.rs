@@ -40,29 +40,13 @@ fn login_prompts_without_echoing_the_token() {
     let t = context(&hub);
     let run = in_terminal(&t, "auth login", &format!("{READ}\n"));
     run.expect_code(0);
-    assert!(
-        run.stdout
-            .contains("Enter your token (input will not be visible):"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("Enter your token (input will not be visible):"), "{}", run.stdout);
     assert!(run.stdout.contains("Login successful."), "{}", run.stdout);
-    assert!(
-        !run.stdout.contains(READ),
-        "the typed token is not echoed:\n{}",
-        run.stdout
-    );
-    assert_eq!(
-        std::fs::read_to_string(t.hf_home().join("token")).unwrap(),
-        READ
-    );
+    assert!(!run.stdout.contains(READ), "the typed token is not echoed:\n{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), READ);
     // Logged in now: a second login on the terminal is a no-op without --force.
     let run = in_terminal(&t, "auth login", "");
-    assert!(
-        run.stdout.contains("User is already logged in."),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("User is already logged in."), "{}", run.stdout);
 }
 
 #[test]
@@ -73,20 +57,10 @@ fn switch_offers_a_numbered_picker() {
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
     let run = in_terminal(&t, "auth switch", "x\n2\n");
     run.expect_code(0);
-    for line in [
-        "Select a token to switch to:",
-        "  1) fine one",
-        "  2) my-read",
-        "Please enter one of the numbers shown.",
-    ] {
-        assert!(
-            run.stdout.contains(line),
-            "{line:?} missing:\n{}",
-            run.stdout
-        );
+    for line in
+        ["Select a token to switch to:", "  1) fine one", "  2) my-read", "Please enter one of the numbers shown."]
+    {
+        assert!(run.stdout.contains(line), "{line:?} missing:\n{}", run.stdout);
     }
-    assert_eq!(
-        std::fs::read_to_string(t.hf_home().join("token")).unwrap(),
-        READ
-    );
+    assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), READ);
 }

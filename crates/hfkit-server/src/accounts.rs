@@ -107,9 +107,7 @@ pub struct TrustedPublisher {
 
 impl std::fmt::Debug for TrustedPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustedPublisher")
-            .field("resource", &self.resource)
-            .finish_non_exhaustive()
+        f.debug_struct("TrustedPublisher").field("resource", &self.resource).finish_non_exhaustive()
     }
 }
 
@@ -156,18 +154,11 @@ impl Accounts {
     /// Loads and checks an accounts file.
     pub fn load(path: &Path) -> Result<Self, AccountsError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AccountsError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let accounts: Self = serde_json::from_str(&text).map_err(|e| AccountsError::Invalid {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
-        accounts.check().map_err(|detail| AccountsError::Invalid {
-            path: shown,
-            detail,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| AccountsError::Read { path: shown.clone(), source })?;
+        let accounts: Self = serde_json::from_str(&text)
+            .map_err(|e| AccountsError::Invalid { path: shown.clone(), detail: e.to_string() })?;
+        accounts.check().map_err(|detail| AccountsError::Invalid { path: shown, detail })?;
         Ok(accounts)
     }
 
@@ -175,18 +166,12 @@ impl Accounts {
     pub fn check(&self) -> Result<(), String> {
         for t in &self.tokens {
             if self.user(&t.user).is_none() {
-                return Err(format!(
-                    "a token belongs to `{}`, who is not in `users`",
-                    t.user
-                ));
+                return Err(format!("a token belongs to `{}`, who is not in `users`", t.user));
             }
         }
         for p in &self.trusted_publishers {
             if self.token(&p.token).is_none() {
-                return Err(format!(
-                    "the trusted publisher for `{}` issues a token not in `tokens`",
-                    p.resource
-                ));
+                return Err(format!("the trusted publisher for `{}` issues a token not in `tokens`", p.resource));
             }
         }
         Ok(())

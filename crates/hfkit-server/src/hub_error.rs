@@ -2,7 +2,7 @@
 //! `X-Error-Message`, and a JSON body `{"error": …}`.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// An error answer.
@@ -12,42 +12,40 @@ pub(crate) struct HubError {
     code: Option<&'static str>,
     message: String,
     description: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl HubError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: None,
-            message: message.into(),
-            description: None,
-        }
+        Self { status, code: None, message: message.into(), description: None, headers: Vec::new() }
     }
 
     /// An OAuth error body (`error` + `error_description`), as `/oauth/token` answers.
-    pub(crate) fn oauth(
-        status: StatusCode,
-        error: &'static str,
-        description: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            code: None,
-            message: error.to_owned(),
-            description: Some(description.into()),
-        }
+    pub(crate) fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { description: Some(description.into()), ..Self::new(status, error) }
     }
 
-    /// 401 for a missing or unknown token, as the Hub answers it.
+    /// 401 for an unknown token, as the Hub answers it.
     pub(crate) fn invalid_credentials() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "Invalid credentials in Authorization header",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "Invalid credentials in Authorization header")
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// Sets `X-Error-Code`.
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((HeaderName::from_static(name), v));
+        }
+        self
     }
 }
 
@@ -66,6 +64,9 @@ impl IntoResponse for HubError {
             && let Ok(v) = HeaderValue::from_str(&self.message)
         {
             headers.insert("x-error-message", v);
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
         response
     }

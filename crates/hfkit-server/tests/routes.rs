@@ -29,25 +29,16 @@ fn whoami_answers_like_the_hub() {
     assert_eq!(body["orgs"][0]["name"], "acme");
     assert_eq!(body["auth"]["accessToken"]["displayName"], "desk");
     assert_eq!(body["auth"]["accessToken"]["role"], "write");
-    for request in [
-        client().get(&url),
-        client().get(&url).bearer_auth("hf_nope"),
-    ] {
+    for request in [client().get(&url), client().get(&url).bearer_auth("hf_nope")] {
         let refused = request.send().unwrap();
         assert_eq!(refused.status(), 401);
-        assert_eq!(
-            refused.headers()["x-error-message"],
-            "Invalid credentials in Authorization header"
-        );
+        assert_eq!(refused.headers()["x-error-message"], "Invalid credentials in Authorization header");
         let body: serde_json::Value = refused.json().unwrap();
         assert_eq!(body["error"], "Invalid credentials in Authorization header");
     }
     let log = hub.requests();
     assert_eq!(log.len(), 3);
-    assert_eq!(
-        log[0].authorization.as_deref(),
-        Some(format!("Bearer {TOKEN}").as_str())
-    );
+    assert_eq!(log[0].authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
     assert_eq!(log[1].authorization, None);
 }
 
@@ -55,11 +46,7 @@ fn whoami_answers_like_the_hub() {
 fn revoking_a_token_takes_effect_at_once() {
     let hub = fixture();
     hub.state().update_accounts(|a| a.tokens.clear());
-    let refused = client()
-        .get(format!("{}/api/whoami-v2", hub.url()))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
+    let refused = client().get(format!("{}/api/whoami-v2", hub.url())).bearer_auth(TOKEN).send().unwrap();
     assert_eq!(refused.status(), 401);
 }
 
@@ -90,20 +77,11 @@ fn token_exchange() {
         let body: serde_json::Value = refused.json().unwrap();
         assert_eq!(body["error"], "invalid_grant");
     }
-    let form = client()
-        .post(&url)
-        .form(&[("grant_type", "refresh_token")])
-        .send()
-        .unwrap();
+    let form = client().post(&url).form(&[("grant_type", "refresh_token")]).send().unwrap();
     assert_eq!(form.status(), 400);
     let body: serde_json::Value = form.json().unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
-    let garbage = client()
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .unwrap();
+    let garbage = client().post(&url).header("content-type", "application/json").body("{").send().unwrap();
     assert_eq!(garbage.status(), 400);
     let missing = client().post(&url).json(&serde_json::json!({"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"})).send().unwrap();
     assert_eq!(missing.status(), 400);
@@ -112,10 +90,7 @@ fn token_exchange() {
 #[test]
 fn unknown_routes_are_404_with_a_message() {
     let hub = fixture();
-    let r = client()
-        .get(format!("{}/api/agent-harnesses", hub.url()))
-        .send()
-        .unwrap();
+    let r = client().get(format!("{}/api/agent-harnesses", hub.url())).send().unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-error-message"], "Not Found");
 }

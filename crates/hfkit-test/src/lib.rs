@@ -18,14 +18,166 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use std::collections::BTreeMap;
+
 use hfkit_server::{
-    AccessToken, Accounts, HubState, Org, RecordedRequest, Role, TrustedPublisher, User,
+    AccessToken, Accounts, FileEntry, HubState, Org, RecordedRequest, Role, StoredRepo, TrustedPublisher, User,
+    Visibility,
 };
 
-/// Accounts built in code, then served on 127.0.0.1.
-#[derive(Debug, Default)]
+/// Accounts and repositories built in code, then served on 127.0.0.1 (with a CDN on a
+/// second port for LFS files).
+#[derive(Debug)]
 pub struct HubFixture {
     accounts: Accounts,
+    repos: Vec<StoredRepo>,
+    cdn: bool,
+}
+
+impl Default for HubFixture {
+    fn default() -> Self {
+        Self { accounts: Accounts::default(), repos: Vec::new(), cdn: true }
+    }
+}
+
+/// A repository built in code: files with real content and real hashes, commits, refs and
+/// visibility.
+///
+/// ```
+/// use hfkit_test::RepoFixture;
+/// let repo = RepoFixture::model("acme/tiny")
+///     .file("config.json", "{}")
+///     .lfs("model.safetensors", hfkit_test::pseudo_random(1, 1 << 20))
+///     .commit()
+///     .tag("v1")
+///     .gated();
+/// ```
+#[derive(Debug)]
+pub struct RepoFixture {
+    repo: StoredRepo,
+    files: BTreeMap<String, FileEntry>,
+    pending: bool,
+}
+
+impl RepoFixture {
+    /// A model repository.
+    pub fn model(id: &str) -> Self {
+        Self::new("model", id)
+    }
+
+    /// A dataset repository.
+    pub fn dataset(id: &str) -> Self {
+        Self::new("dataset", id)
+    }
+
+    /// A Space.
+    pub fn space(id: &str) -> Self {
+        Self::new("space", id)
+    }
+
+    fn new(kind: &str, id: &str) -> Self {
+        Self { repo: StoredRepo::new(kind, id), files: BTreeMap::new(), pending: false }
+    }
+
+    /// Adds (or replaces) a regular file.
+    #[must_use]
+    pub fn file(mut self, path: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_owned(), FileEntry::regular(content.into()));
+        self.pending = true;
+        self
+    }
+
+    /// Adds (or replaces) an LFS file.
+    #[must_use]
+    pub fn lfs(mut self, path: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_owned(), FileEntry::lfs(content.into()));
+        self.pending = true;
+        self
+    }
+
+    /// Removes a file from the next commit.
+    #[must_use]
+    pub fn remove(mut self, path: &str) -> Self {
+        self.files.remove(path);
+        self.pending = true;
+        self
+    }
+
+    /// Commits the files so far; `main` moves to the new commit.
+    #[must_use]
+    pub fn commit(mut self) -> Self {
+        self.repo.commit(self.files.clone());
+        self.pending = false;
+        self
+    }
+
+    fn flush(&mut self) {
+        if self.pending {
+            self.repo.commit(self.files.clone());
+            self.pending = false;
+        }
+    }
+
+    /// Points a branch (or `refs/pr/N`) at the newest commit.
+    #[must_use]
+    pub fn branch(mut self, name: &str) -> Self {
+        let head = self.head();
+        self.repo.refs.insert(name.to_owned(), head);
+        self
+    }
+
+    /// Points a tag at the newest commit (the Hub resolves tags like branches).
+    #[must_use]
+    pub fn tag(self, name: &str) -> Self {
+        self.branch(name)
+    }
+
+    /// Only the owner, members of the owning org and granted users can see it.
+    #[must_use]
+    pub fn private(mut self) -> Self {
+        self.repo.visibility = Visibility::Private;
+        self
+    }
+
+    /// Files need an accepted license (owner, members and granted users).
+    #[must_use]
+    pub fn gated(mut self) -> Self {
+        self.repo.visibility = Visibility::Gated;
+        self
+    }
+
+    /// Grants `user` access (an accepted license, or an invitation to a private repo).
+    #[must_use]
+    pub fn grant(mut self, user: &str) -> Self {
+        self.repo.granted.push(user.to_owned());
+        self
+    }
+
+    /// The newest commit hash (after committing pending files).
+    pub fn head(&mut self) -> String {
+        self.flush();
+        self.repo.history.last().cloned().expect("a repo has a commit")
+    }
+
+    /// The finished repository.
+    pub fn build(mut self) -> StoredRepo {
+        self.flush();
+        self.repo
+    }
+}
+
+/// Deterministic bytes that do not compress, for file contents.
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }
 
 impl HubFixture {
@@ -38,29 +190,16 @@ impl HubFixture {
     #[must_use]
     pub fn user(mut self, name: &str) -> Self {
         let fullname = Some(format!("{} Example", capitalize(name)));
-        self.accounts.users.push(User {
-            name: name.to_owned(),
-            fullname,
-            email: None,
-            orgs: Vec::new(),
-        });
+        self.accounts.users.push(User { name: name.to_owned(), fullname, email: None, orgs: Vec::new() });
         self
     }
 
     /// Adds an organization with `members`.
     #[must_use]
     pub fn org(mut self, name: &str, members: &[&str]) -> Self {
-        self.accounts.orgs.push(Org {
-            name: name.to_owned(),
-            fullname: Some(name.to_uppercase()),
-        });
+        self.accounts.orgs.push(Org { name: name.to_owned(), fullname: Some(name.to_uppercase()) });
         for member in members {
-            let user = self
-                .accounts
-                .users
-                .iter_mut()
-                .find(|u| u.name == *member)
-                .expect("add the user first");
+            let user = self.accounts.users.iter_mut().find(|u| u.name == *member).expect("add the user first");
             user.orgs.push(name.to_owned());
         }
         self
@@ -107,6 +246,20 @@ impl HubFixture {
         self
     }
 
+    /// Adds a repository.
+    #[must_use]
+    pub fn repo(mut self, repo: RepoFixture) -> Self {
+        self.repos.push(repo.build());
+        self
+    }
+
+    /// Serves LFS files directly instead of redirecting to the CDN listener.
+    #[must_use]
+    pub fn without_cdn(mut self) -> Self {
+        self.cdn = false;
+        self
+    }
+
     /// The accounts as built.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
@@ -114,36 +267,36 @@ impl HubFixture {
 
     /// Serves the accounts on a free port of 127.0.0.1 until the returned handle drops.
     pub fn start(self) -> RunningHub {
-        self.accounts
-            .check()
-            .expect("fixture accounts are consistent");
-        let state = HubState::new(self.accounts);
+        self.accounts.check().expect("fixture accounts are consistent");
+        let state = HubState::with_repos(self.accounts, self.repos);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let served = Arc::clone(&state);
+        let with_cdn = self.cdn;
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind 127.0.0.1");
-                addr_tx
-                    .send(listener.local_addr().expect("local addr"))
-                    .expect("report address");
-                let stop = async {
-                    let _ = stop_rx.await;
+                let hub = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+                let cdn = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+                let cdn_addr = cdn.local_addr().expect("local addr");
+                if with_cdn {
+                    served.set_cdn_url(Some(hfkit_server::local_url(cdn_addr)));
+                }
+                addr_tx.send((hub.local_addr().expect("local addr"), cdn_addr)).expect("report address");
+                let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
                 };
-                hfkit_server::serve(listener, served, stop)
-                    .await
-                    .expect("serve");
+                let cdn_task =
+                    tokio::spawn(hfkit_server::serve_cdn(cdn, Arc::clone(&served), stopped(stop_rx.clone())));
+                hfkit_server::serve(hub, served, stopped(stop_rx)).await.expect("serve");
+                let _ = cdn_task.await;
             });
         });
-        let addr = addr_rx.recv().expect("the server starts");
+        let (addr, cdn_addr) = addr_rx.recv().expect("the server starts");
         RunningHub {
             url: hfkit_server::local_url(addr),
+            cdn_url: hfkit_server::local_url(cdn_addr),
             state,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -153,18 +306,16 @@ impl HubFixture {
 
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// A server running in a background thread; stops when dropped.
 #[derive(Debug)]
 pub struct RunningHub {
     url: String,
+    cdn_url: String,
     state: Arc<HubState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -174,7 +325,12 @@ impl RunningHub {
         &self.url
     }
 
-    /// Every request served so far.
+    /// The CDN listener's base URL.
+    pub fn cdn_url(&self) -> &str {
+        &self.cdn_url
+    }
+
+    /// Every request served so far (Hub and CDN).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.requests()
     }
@@ -188,7 +344,7 @@ impl RunningHub {
 impl Drop for RunningHub {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -216,11 +372,7 @@ impl Run {
     /// Panics with the full output unless the exit status is `code`.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -237,23 +389,12 @@ pub struct TestContext {
 impl TestContext {
     /// A context for a test of the crate at `manifest_dir` (pass `env!("CARGO_MANIFEST_DIR")`).
     pub fn new(manifest_dir: &str, hub: &RunningHub) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("hfkit-test")
-            .tempdir()
-            .expect("temp dir");
+        let dir = tempfile::Builder::new().prefix("hfkit-test").tempdir().expect("temp dir");
         for sub in ["home", "hf", "work"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("create folder");
         }
-        let workspace = Path::new(manifest_dir)
-            .ancestors()
-            .nth(2)
-            .expect("workspace root")
-            .to_owned();
-        let mut t = Self {
-            dir,
-            workspace,
-            env: Vec::new(),
-        };
+        let workspace = Path::new(manifest_dir).ancestors().nth(2).expect("workspace root").to_owned();
+        let mut t = Self { dir, workspace, env: Vec::new() };
         let home = t.home().display().to_string();
         let hf_home = t.hf_home().display().to_string();
         t.env = vec![
@@ -309,17 +450,14 @@ impl TestContext {
         if let Ok(path) = std::env::var("CARGO_BIN_EXE_hf") {
             return PathBuf::from(path);
         }
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map_or_else(|_| self.workspace.join("target"), PathBuf::from);
+        let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| self.workspace.join("target"), PathBuf::from);
         target.join("debug").join("hf")
     }
 
     /// A command with the scrubbed environment, in the working folder.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.work_dir());
+        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(self.work_dir());
         cmd
     }
 
@@ -336,8 +474,8 @@ impl TestContext {
     /// The Python interpreter with huggingface_hub 2.4.0: `HFKIT_TEST_PYTHON`, else the
     /// workspace's `.venv` that `.ci/run` creates.
     pub fn python_bin(&self) -> PathBuf {
-        let path = std::env::var("HFKIT_TEST_PYTHON")
-            .map_or_else(|_| self.workspace.join(".venv/bin/python"), PathBuf::from);
+        let path =
+            std::env::var("HFKIT_TEST_PYTHON").map_or_else(|_| self.workspace.join(".venv/bin/python"), PathBuf::from);
         assert!(
             path.exists(),
             "the Python interop tests need huggingface_hub 2.4.0 in {}; run `bash .ci/run` once, or set HFKIT_TEST_PYTHON",
@@ -359,13 +497,9 @@ impl TestContext {
 
     /// Runs a prepared command.
     pub fn run(&self, cmd: &mut Command, stdin: Option<&str>) -> Run {
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(input.as_bytes()).expect("write stdin");
@@ -381,15 +515,7 @@ impl TestContext {
     /// A stable rendering of a run for snapshots: status, stdout, stderr, with the temporary
     /// root shown as `[TMP]` and the server's address as `[HUB]`.
     pub fn snapshot(&self, run: &Run, hub: &RunningHub) -> String {
-        let clean = |s: &str| {
-            s.replace(&self.dir.path().display().to_string(), "[TMP]")
-                .replace(hub.url(), "[HUB]")
-        };
-        format!(
-            "exit: {}\n--- stdout\n{}--- stderr\n{}",
-            run.code,
-            clean(&run.stdout),
-            clean(&run.stderr)
-        )
+        let clean = |s: &str| s.replace(&self.dir.path().display().to_string(), "[TMP]").replace(hub.url(), "[HUB]");
+        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", run.code, clean(&run.stdout), clean(&run.stderr))
     }
 }

@@ -65,6 +65,56 @@ pub struct Config {
     pub debug: bool,
     /// The token-related variables, raw, for the token chain and `hf auth status`.
     pub token_vars: TokenVars,
+    /// How downloads transfer bytes.
+    pub transfer: TransferSettings,
+    /// Proxies and trusted certificates.
+    pub network: NetworkSettings,
+}
+
+/// How downloads move bytes: parallelism, chunking, retries, stall detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferSettings {
+    /// Parallel ranged connections for one large file.
+    pub connections: usize,
+    /// Bytes per ranged request.
+    pub chunk_size: u64,
+    /// Files downloaded at once.
+    pub workers: usize,
+    /// Retries after a failed request.
+    pub retries: u32,
+    /// First retry delay (doubled each retry, with jitter).
+    pub retry_base: Duration,
+    /// Time without a byte after which a transfer is cut and resumed.
+    pub stall_timeout: Duration,
+}
+
+impl Default for TransferSettings {
+    fn default() -> Self {
+        Self {
+            connections: 8,
+            chunk_size: 16 * 1024 * 1024,
+            workers: 8,
+            retries: 5,
+            retry_base: Duration::from_secs(1),
+            stall_timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+        }
+    }
+}
+
+/// Proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, upper or lower case) and a
+/// custom CA bundle (`REQUESTS_CA_BUNDLE`, else `SSL_CERT_FILE`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkSettings {
+    /// Proxy for https URLs.
+    pub https_proxy: Option<String>,
+    /// Proxy for http URLs.
+    pub http_proxy: Option<String>,
+    /// Proxy for both, when the specific one is unset.
+    pub all_proxy: Option<String>,
+    /// Comma-separated hosts that bypass the proxy.
+    pub no_proxy: Option<String>,
+    /// PEM file of trusted CAs, replacing the system roots.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// The raw values of every variable that can supply (or hide) a token.
@@ -118,6 +168,16 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+    /// A setting that must be a positive number.
+    #[error(
+        "{name}={value:?} is not a positive whole number\n\nhint: set {name} to a number such as 8, or unset it to use the default"
+    )]
+    InvalidNumber {
+        /// The variable's name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// `HF_ENDPOINT` is not an http(s) URL.
     #[error(
         "HF_ENDPOINT={value:?} is not an http:// or https:// URL\n\nhint: set it to the Hub's base URL, for example https://huggingface.co"
@@ -145,9 +205,7 @@ impl Config {
     /// among files, the first one that sets a variable wins.
     pub fn from_env_and_files(files: &[crate::envfile::EnvFile]) -> Result<Self, ConfigError> {
         Self::from_lookup(|name| {
-            std::env::var(name)
-                .ok()
-                .or_else(|| files.iter().find_map(|f| f.get(name).map(str::to_owned)))
+            std::env::var(name).ok().or_else(|| files.iter().find_map(|f| f.get(name).map(str::to_owned)))
         })
     }
 
@@ -178,36 +236,66 @@ impl Config {
             Some(raw) => expand(&raw),
             None => hf_home.join("hub"),
         };
-        let assets_cache =
-            match get(var::HF_ASSETS_CACHE).or_else(|| get(var::HUGGINGFACE_ASSETS_CACHE)) {
-                Some(raw) => expand(&raw),
-                None => hf_home.join("assets"),
-            };
+        let assets_cache = match get(var::HF_ASSETS_CACHE).or_else(|| get(var::HUGGINGFACE_ASSETS_CACHE)) {
+            Some(raw) => expand(&raw),
+            None => hf_home.join("assets"),
+        };
         let token_path = match get(var::HF_TOKEN_PATH) {
             Some(raw) => expand(&raw),
             None => hf_home.join("token"),
         };
         // huggingface_hub derives `stored_tokens` before applying staging, so staging moves
         // the token file but not the stored tokens.
-        let stored_tokens_path = token_path
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("stored_tokens");
-        let token_path = if staging {
-            expand("~/.cache/huggingface_staging/token")
-        } else {
-            token_path
-        };
+        let stored_tokens_path = token_path.parent().unwrap_or(Path::new("")).join("stored_tokens");
+        let token_path = if staging { expand("~/.cache/huggingface_staging/token") } else { token_path };
         let xet_cache = get(var::HF_XET_CACHE).map_or_else(|| hf_home.join("xet"), PathBuf::from);
 
         let hub_offline = get(var::HF_HUB_OFFLINE).filter(|v| !v.is_empty());
-        let offline = is_true(
-            hub_offline
-                .or_else(|| get(var::TRANSFORMERS_OFFLINE))
-                .as_deref(),
-        );
+        let offline = is_true(hub_offline.or_else(|| get(var::TRANSFORMERS_OFFLINE)).as_deref());
+
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::InvalidNumber { name, value: raw }),
+            }
+        };
+        let defaults = TransferSettings::default();
+        let download_timeout = timeout(var::HF_HUB_DOWNLOAD_TIMEOUT, get(var::HF_HUB_DOWNLOAD_TIMEOUT))?;
+        let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let transfer = TransferSettings {
+            connections: as_usize(number(var::HF_HUB_DOWNLOAD_CONNECTIONS, defaults.connections as u64)?),
+            chunk_size: number(var::HF_HUB_DOWNLOAD_CHUNK_SIZE, defaults.chunk_size)?,
+            workers: as_usize(number(var::HF_HUB_DOWNLOAD_WORKERS, defaults.workers as u64)?),
+            retries: match get(var::HF_HUB_DOWNLOAD_RETRIES) {
+                None => defaults.retries,
+                Some(raw) => raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError::InvalidNumber { name: var::HF_HUB_DOWNLOAD_RETRIES, value: raw })?,
+            },
+            retry_base: Duration::from_millis(number(var::HF_HUB_DOWNLOAD_RETRY_BASE_MS, 1000)?),
+            stall_timeout: Duration::from_secs(number(var::HF_HUB_DOWNLOAD_STALL_TIMEOUT, download_timeout.as_secs())?),
+        };
+        let either_case = |name: &str| get(name).or_else(|| get(&name.to_lowercase())).filter(|v| !v.is_empty());
+        let network = NetworkSettings {
+            https_proxy: either_case(var::HTTPS_PROXY),
+            http_proxy: either_case(var::HTTP_PROXY),
+            all_proxy: either_case(var::ALL_PROXY),
+            no_proxy: either_case(var::NO_PROXY),
+            ca_bundle: get(var::REQUESTS_CA_BUNDLE)
+                .or_else(|| get(var::SSL_CERT_FILE))
+                .filter(|v| !v.is_empty())
+                .map(|v| expand(&v)),
+        };
 
         Ok(Self {
+            transfer,
+            network,
             hf_home,
             hub_cache,
             assets_cache,
@@ -220,8 +308,7 @@ impl Config {
             disable_telemetry: flag(var::HF_HUB_DISABLE_TELEMETRY)
                 || flag(var::DISABLE_TELEMETRY)
                 || flag(var::DO_NOT_TRACK),
-            disable_progress_bars: get(var::HF_HUB_DISABLE_PROGRESS_BARS)
-                .map(|v| is_true(Some(&v))),
+            disable_progress_bars: get(var::HF_HUB_DISABLE_PROGRESS_BARS).map(|v| is_true(Some(&v))),
             disable_symlinks: flag(var::HF_HUB_DISABLE_SYMLINKS),
             disable_symlinks_warning: flag(var::HF_HUB_DISABLE_SYMLINKS_WARNING),
             disable_experimental_warning: flag(var::HF_HUB_DISABLE_EXPERIMENTAL_WARNING),
@@ -229,10 +316,7 @@ impl Config {
             disable_shared_blobs: flag(var::HF_HUB_DISABLE_SHARED_BLOBS),
             xet_high_performance: flag(var::HF_XET_HIGH_PERFORMANCE),
             etag_timeout: timeout(var::HF_HUB_ETAG_TIMEOUT, get(var::HF_HUB_ETAG_TIMEOUT))?,
-            download_timeout: timeout(
-                var::HF_HUB_DOWNLOAD_TIMEOUT,
-                get(var::HF_HUB_DOWNLOAD_TIMEOUT),
-            )?,
+            download_timeout,
             user_agent_origin: get(var::HF_HUB_USER_AGENT_ORIGIN),
             debug: flag(var::HF_DEBUG),
             token_vars: TokenVars {
@@ -251,9 +335,7 @@ impl Config {
     /// A config rooted at `hf_home` with every other setting at its default, reading no
     /// environment. For programs that manage their own folders, and for tests.
     pub fn isolated(hf_home: impl Into<PathBuf>, endpoint: &str) -> Self {
-        let mut config = Self::from_lookup(|_| None)
-            .expect("defaults are valid")
-            .with_hf_home(hf_home);
+        let mut config = Self::from_lookup(|_| None).expect("defaults are valid").with_hf_home(hf_home);
         config.endpoint = endpoint.trim_end_matches('/').to_owned();
         config
     }
@@ -283,18 +365,8 @@ fn timeout(name: &'static str, raw: Option<String>) -> Result<Duration, ConfigEr
     let Some(raw) = raw else {
         return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     };
-    let secs: u64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::InvalidInteger {
-            name,
-            value: raw.clone(),
-        })?;
-    Ok(Duration::from_secs(if secs == 0 {
-        DEFAULT_TIMEOUT_SECS
-    } else {
-        secs
-    }))
+    let secs: u64 = raw.trim().parse().map_err(|_| ConfigError::InvalidInteger { name, value: raw.clone() })?;
+    Ok(Duration::from_secs(if secs == 0 { DEFAULT_TIMEOUT_SECS } else { secs }))
 }
 
 /// `os.path.expandvars(os.path.expanduser(raw))`: a leading `~` becomes the home folder,
@@ -320,9 +392,7 @@ fn expand_vars(input: &str, lookup: &impl Fn(&str) -> Option<String>) -> String 
                 None => ("", 0),
             }
         } else {
-            let end = after
-                .find(|c: char| !is_name_char(c))
-                .unwrap_or(after.len());
+            let end = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
             (&after[..end], end)
         };
         match lookup(name).filter(|_| !name.is_empty()) {
@@ -341,10 +411,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|k| map.get(k).cloned()).unwrap()
     }
 
@@ -352,18 +419,9 @@ mod tests {
     fn defaults_follow_home() {
         let c = config(&[("HOME", "/home/bob")]);
         assert_eq!(c.hf_home, PathBuf::from("/home/bob/.cache/huggingface"));
-        assert_eq!(
-            c.hub_cache,
-            PathBuf::from("/home/bob/.cache/huggingface/hub")
-        );
-        assert_eq!(
-            c.token_path,
-            PathBuf::from("/home/bob/.cache/huggingface/token")
-        );
-        assert_eq!(
-            c.stored_tokens_path,
-            PathBuf::from("/home/bob/.cache/huggingface/stored_tokens")
-        );
+        assert_eq!(c.hub_cache, PathBuf::from("/home/bob/.cache/huggingface/hub"));
+        assert_eq!(c.token_path, PathBuf::from("/home/bob/.cache/huggingface/token"));
+        assert_eq!(c.stored_tokens_path, PathBuf::from("/home/bob/.cache/huggingface/stored_tokens"));
         assert_eq!(c.endpoint, "https://huggingface.co");
         assert_eq!(c.etag_timeout, Duration::from_secs(10));
         assert!(!c.offline);
@@ -374,21 +432,13 @@ mod tests {
     fn xdg_only_matters_without_hf_home() {
         let c = config(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg")]);
         assert_eq!(c.hf_home, PathBuf::from("/xdg/huggingface"));
-        let c = config(&[
-            ("HOME", "/h"),
-            ("XDG_CACHE_HOME", "/xdg"),
-            ("HF_HOME", "/hf"),
-        ]);
+        let c = config(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/xdg"), ("HF_HOME", "/hf")]);
         assert_eq!(c.hf_home, PathBuf::from("/hf"));
     }
 
     #[test]
     fn hub_cache_beats_legacy_and_hf_home() {
-        let c = config(&[
-            ("HF_HOME", "/hf"),
-            ("HUGGINGFACE_HUB_CACHE", "/legacy"),
-            ("HF_HUB_CACHE", "/new"),
-        ]);
+        let c = config(&[("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy"), ("HF_HUB_CACHE", "/new")]);
         assert_eq!(c.hub_cache, PathBuf::from("/new"));
         let c = config(&[("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/legacy")]);
         assert_eq!(c.hub_cache, PathBuf::from("/legacy"));
@@ -396,21 +446,14 @@ mod tests {
 
     #[test]
     fn paths_expand_tilde_and_variables() {
-        let c = config(&[
-            ("HOME", "/home/bob"),
-            ("USER", "bob"),
-            ("HF_HOME", "~/x/$USER/${USER}/$NOPE"),
-        ]);
+        let c = config(&[("HOME", "/home/bob"), ("USER", "bob"), ("HF_HOME", "~/x/$USER/${USER}/$NOPE")]);
         assert_eq!(c.hf_home, PathBuf::from("/home/bob/x/bob/bob/$NOPE"));
     }
 
     #[test]
     fn stored_tokens_follow_token_path() {
         let c = config(&[("HF_TOKEN_PATH", "/tmp/x2/alt/mytok")]);
-        assert_eq!(
-            c.stored_tokens_path,
-            PathBuf::from("/tmp/x2/alt/stored_tokens")
-        );
+        assert_eq!(c.stored_tokens_path, PathBuf::from("/tmp/x2/alt/stored_tokens"));
     }
 
     #[test]
@@ -440,43 +483,23 @@ mod tests {
 
     #[test]
     fn timeouts_zero_means_default_and_garbage_is_an_error() {
-        assert_eq!(
-            config(&[("HF_HUB_ETAG_TIMEOUT", "0")]).etag_timeout,
-            Duration::from_secs(10)
-        );
-        assert_eq!(
-            config(&[("HF_HUB_DOWNLOAD_TIMEOUT", "30")]).download_timeout,
-            Duration::from_secs(30)
-        );
-        let err = Config::from_lookup(|k| (k == "HF_HUB_ETAG_TIMEOUT").then(|| "1.5".into()))
-            .unwrap_err();
+        assert_eq!(config(&[("HF_HUB_ETAG_TIMEOUT", "0")]).etag_timeout, Duration::from_secs(10));
+        assert_eq!(config(&[("HF_HUB_DOWNLOAD_TIMEOUT", "30")]).download_timeout, Duration::from_secs(30));
+        let err = Config::from_lookup(|k| (k == "HF_HUB_ETAG_TIMEOUT").then(|| "1.5".into())).unwrap_err();
         assert!(err.to_string().contains("HF_HUB_ETAG_TIMEOUT"));
     }
 
     #[test]
     fn progress_bars_are_tri_state() {
-        assert_eq!(
-            config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "1")]).disable_progress_bars,
-            Some(true)
-        );
-        assert_eq!(
-            config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "0")]).disable_progress_bars,
-            Some(false)
-        );
+        assert_eq!(config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "1")]).disable_progress_bars, Some(true));
+        assert_eq!(config(&[("HF_HUB_DISABLE_PROGRESS_BARS", "0")]).disable_progress_bars, Some(false));
     }
 
     #[test]
     fn staging_moves_endpoint_and_token_but_not_stored_tokens() {
-        let c = config(&[
-            ("HOME", "/h"),
-            ("HF_HOME", "/hf"),
-            ("HUGGINGFACE_CO_STAGING", "1"),
-        ]);
+        let c = config(&[("HOME", "/h"), ("HF_HOME", "/hf"), ("HUGGINGFACE_CO_STAGING", "1")]);
         assert_eq!(c.endpoint, STAGING_ENDPOINT);
-        assert_eq!(
-            c.token_path,
-            PathBuf::from("/h/.cache/huggingface_staging/token")
-        );
+        assert_eq!(c.token_path, PathBuf::from("/h/.cache/huggingface_staging/token"));
         assert_eq!(c.stored_tokens_path, PathBuf::from("/hf/stored_tokens"));
     }
 }

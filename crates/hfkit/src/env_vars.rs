@@ -82,3 +82,27 @@ pub const AGENT: &str = "AGENT";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The user's home folder, for `~` expansion.
 pub const HOME: &str = "HOME";
+/// Parallel connections for one large file (hfkit; default 8).
+pub const HF_HUB_DOWNLOAD_CONNECTIONS: &str = "HF_HUB_DOWNLOAD_CONNECTIONS";
+/// Bytes per ranged request of a large file (hfkit; default 16 MiB).
+pub const HF_HUB_DOWNLOAD_CHUNK_SIZE: &str = "HF_HUB_DOWNLOAD_CHUNK_SIZE";
+/// Files downloaded at once (hfkit; default 8, like `--max-workers`).
+pub const HF_HUB_DOWNLOAD_WORKERS: &str = "HF_HUB_DOWNLOAD_WORKERS";
+/// Retries after a failed request (hfkit; default 5).
+pub const HF_HUB_DOWNLOAD_RETRIES: &str = "HF_HUB_DOWNLOAD_RETRIES";
+/// First retry delay in milliseconds, doubled each time (hfkit; default 1000).
+pub const HF_HUB_DOWNLOAD_RETRY_BASE_MS: &str = "HF_HUB_DOWNLOAD_RETRY_BASE_MS";
+/// Seconds without a byte before a transfer is cut and resumed (hfkit; default 10).
+pub const HF_HUB_DOWNLOAD_STALL_TIMEOUT: &str = "HF_HUB_DOWNLOAD_STALL_TIMEOUT";
+/// Proxy for https URLs (also lower-case).
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+/// Proxy for http URLs (also lower-case).
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+/// Proxy for every scheme (also lower-case).
+pub const ALL_PROXY: &str = "ALL_PROXY";
+/// Hosts reached without a proxy (also lower-case).
+pub const NO_PROXY: &str = "NO_PROXY";
+/// A PEM bundle of trusted certificate authorities (replaces the system's).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Same as [`SSL_CERT_FILE`], the name Python's requests uses; wins over it.
+pub const REQUESTS_CA_BUNDLE: &str = "REQUESTS_CA_BUNDLE";

@@ -20,10 +20,7 @@ pub struct EnvFile {
 impl std::fmt::Debug for EnvFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("EnvFile")
-            .field("path", &self.path)
-            .field("names", &names)
-            .finish()
+        f.debug_struct("EnvFile").field("path", &self.path).field("names", &names).finish()
     }
 }
 
@@ -54,10 +51,8 @@ pub enum EnvFileError {
 impl EnvFile {
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, EnvFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EnvFileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| EnvFileError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
@@ -68,11 +63,8 @@ impl EnvFile {
         let mut i = 0;
         while i < lines.len() {
             let line_no = i + 1;
-            let syntax = |reason: &str| EnvFileError::Syntax {
-                path: path.to_owned(),
-                line: line_no,
-                reason: reason.to_owned(),
-            };
+            let syntax =
+                |reason: &str| EnvFileError::Syntax { path: path.to_owned(), line: line_no, reason: reason.to_owned() };
             let line = lines[i].trim();
             i += 1;
             if line.is_empty() || line.starts_with('#') {
@@ -105,9 +97,7 @@ impl EnvFile {
                             break;
                         }
                         let Some(next) = lines.get(i) else {
-                            return Err(syntax(&format!(
-                                "the value opened with {q} is never closed"
-                            )));
+                            return Err(syntax(&format!("the value opened with {q} is never closed")));
                         };
                         body.push('\n');
                         body.push_str(next);
@@ -122,19 +112,12 @@ impl EnvFile {
             };
             vars.push((key.to_owned(), value));
         }
-        Ok(Self {
-            path: path.to_owned(),
-            vars,
-        })
+        Ok(Self { path: path.to_owned(), vars })
     }
 
     /// The value the file gives `name` (the last assignment wins, as in python-dotenv).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The file's path.
@@ -151,9 +134,7 @@ impl EnvFile {
 fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
 }
 
 fn closing_quote(body: &str, quote: char) -> Option<usize> {
@@ -197,7 +178,10 @@ mod tests {
 
     #[test]
     fn reads_dotenv_forms() {
-        let f = parse("# c\n\nHF_TOKEN=hf_abc\nexport A = 'x #y'\nB=\"l1\\nl2\"\nC=bare value # note\nD=\"multi\nline\"\nBARE\n").unwrap();
+        let f = parse(
+            "# c\n\nHF_TOKEN=hf_abc\nexport A = 'x #y'\nB=\"l1\\nl2\"\nC=bare value # note\nD=\"multi\nline\"\nBARE\n",
+        )
+        .unwrap();
         assert_eq!(f.get("HF_TOKEN"), Some("hf_abc"));
         assert_eq!(f.get("A"), Some("x #y"));
         assert_eq!(f.get("B"), Some("l1\nl2"));

@@ -32,6 +32,9 @@ pub enum Error {
     /// A request to the Hub failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A download did not complete.
+    #[error(transparent)]
+    Download(#[from] crate::download::DownloadError),
     /// The git credential helper could not be updated.
     #[error(transparent)]
     GitCredential(#[from] GitCredentialError),

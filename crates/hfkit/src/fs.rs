@@ -33,27 +33,16 @@ pub struct FsError {
 
 impl FsError {
     pub(crate) fn new(action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self {
-            action,
-            path: path.to_owned(),
-            source,
-        }
+        Self { action, path: path.to_owned(), source }
     }
 }
 
 /// Writes `content` to `path` atomically, with `mode` on the new file.
 pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), FsError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = temp_sibling(path);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;
         // The umask may have narrowed the mode; set it exactly.
@@ -106,11 +95,7 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, FsError> {
 pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-            FsError::new(
-                "read",
-                path,
-                io::Error::new(io::ErrorKind::InvalidData, "the file is not valid UTF-8"),
-            )
+            FsError::new("read", path, io::Error::new(io::ErrorKind::InvalidData, "the file is not valid UTF-8"))
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(FsError::new("read", path, e)),
@@ -121,13 +106,8 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
 fn temp_sibling(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.{n}{nanos:x}.tmp", std::process::id()))
 }
 
@@ -173,19 +153,13 @@ impl LockedFile {
         loop {
             match file.try_lock() {
                 Ok(()) => {
-                    return Ok(Self {
-                        _file: file,
-                        path: path.to_owned(),
-                    });
+                    return Ok(Self { _file: file, path: path.to_owned() });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Timeout {
-                        path: path.to_owned(),
-                        timeout,
-                    });
+                    return Err(LockError::Timeout { path: path.to_owned(), timeout });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(FsError::new("lock", path, e).into()),
             }
@@ -210,14 +184,8 @@ mod tests {
         write_secret(&path, b"one").unwrap();
         write_secret(&path, b"two").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "two");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            fs::metadata(&home).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&home).unwrap().permissions().mode() & 0o777, 0o700);
         let leftovers: Vec<_> = fs::read_dir(&home).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     }

@@ -86,21 +86,13 @@ impl HubBuilder {
 
     /// Checks the settings and builds the hub.
     pub fn build(self) -> Result<Hub> {
-        let explicit = self
-            .token
-            .as_deref()
-            .map(auth::validate_explicit)
-            .transpose()?;
+        let explicit = self.token.as_deref().map(auth::validate_explicit).transpose()?;
         let mut config = match self.config {
             Some(config) => config,
             None => {
                 // Paths default under the home folder; no other variable is read.
                 let home = std::env::var(crate::env_vars::HOME).ok();
-                Config::from_lookup(|name| {
-                    (name == crate::env_vars::HOME)
-                        .then(|| home.clone())
-                        .flatten()
-                })?
+                Config::from_lookup(|name| (name == crate::env_vars::HOME).then(|| home.clone()).flatten())?
             }
         };
         if let Some(home) = self.hf_home {
@@ -127,12 +119,7 @@ impl Hub {
     /// A hub for `config`, with an optional explicit token.
     pub fn new(config: Config, explicit: Option<Token>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                config,
-                explicit,
-                client: OnceLock::new(),
-                oidc: tokio::sync::Mutex::new(None),
-            }),
+            inner: Arc::new(Inner { config, explicit, client: OnceLock::new(), oidc: tokio::sync::Mutex::new(None) }),
         }
     }
 
@@ -169,12 +156,7 @@ impl Hub {
                     return Ok(Some(found.clone()));
                 }
                 let (token, lifetime) = self.client()?.oidc_exchange(&plan).await?;
-                let found = ResolvedToken {
-                    token,
-                    source: TokenSource::Oidc {
-                        resource: plan.resource,
-                    },
-                };
+                let found = ResolvedToken { token, source: TokenSource::Oidc { resource: plan.resource } };
                 *cached = Some((found.clone(), Instant::now() + lifetime));
                 Ok(Some(found))
             }
@@ -207,19 +189,11 @@ impl Hub {
         if token.is_org_token() {
             return Err(Error::OrgToken);
         }
-        let resolved = ResolvedToken {
-            token,
-            source: TokenSource::Explicit,
-        };
+        let resolved = ResolvedToken { token, source: TokenSource::Explicit };
         let who = self.whoami_with(&resolved).await?;
         let token_name = who.storage_name();
-        self.auth_store()
-            .save_and_activate(&token_name, StoredToken::new(&resolved.token))?;
-        Ok(Login {
-            who,
-            token_name,
-            token: resolved.token,
-        })
+        self.auth_store().save_and_activate(&token_name, StoredToken::new(&resolved.token))?;
+        Ok(Login { who, token_name, token: resolved.token })
     }
 }
 

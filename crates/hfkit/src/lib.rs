@@ -21,12 +21,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
+pub mod download;
 pub mod env_vars;
 pub mod envfile;
 mod error;
 pub mod fs;
 mod hub;
+pub mod repo;
 pub mod secret;
 
 pub use api::WhoAmI;

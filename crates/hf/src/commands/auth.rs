@@ -22,9 +22,7 @@ pub(crate) type Status = i32;
 pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
     let p = &ctx.printer;
     let token = match args.token.as_deref() {
-        Some(raw) => ctx
-            .explicit_token(Some(raw), false)?
-            .expect("a raw token was given"),
+        Some(raw) => ctx.explicit_token(Some(raw), false)?.expect("a raw token was given"),
         None => match token_from_stdin()? {
             Some(token) => token,
             None => {
@@ -63,18 +61,11 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         None => p.info("Token is valid."),
     }
     let store = hub.auth_store();
-    p.info(&format!(
-        "The token `{}` has been saved to {}",
-        login.token_name,
-        store.stored_tokens_path().display()
-    ));
+    p.info(&format!("The token `{}` has been saved to {}", login.token_name, store.stored_tokens_path().display()));
     if args.add_to_git_credential {
         save_to_git_credential(ctx, &login.token);
     }
-    p.info(&format!(
-        "Your token has been saved to {}",
-        store.token_path().display()
-    ));
+    p.info(&format!("Your token has been saved to {}", store.token_path().display()));
     p.info("Login successful.");
     match auth::env_token(&ctx.config) {
         Some(env) => p.notice(&format!(
@@ -84,10 +75,7 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         None => p.info(&format!("The current active token is: `{}`", login.token_name)),
     }
     if p.format() == Format::Agent {
-        p.data(&format!(
-            "Login successful: logged in as {} (token saved as '{}').",
-            login.who.name, login.token_name
-        ));
+        p.data(&format!("Login successful: logged in as {} (token saved as '{}').", login.who.name, login.token_name));
     }
     Ok(0)
 }
@@ -104,9 +92,7 @@ fn token_from_stdin() -> Result<Option<Token>> {
     }
     // A pipe usually ends with a newline: clean as huggingface_hub cleans stored tokens,
     // then refuse anything that still could not be sent.
-    let cleaned = auth::clean_token(&input)
-        .map(|t| t.expose().to_owned())
-        .unwrap_or_default();
+    let cleaned = auth::clean_token(&input).map(|t| t.expose().to_owned()).unwrap_or_default();
     Ok(Some(auth::validate_explicit(&cleaned)?))
 }
 
@@ -116,35 +102,27 @@ fn prompt_token(ctx: &Context) -> Result<Token> {
         ctx.config.endpoint
     ));
     let raw = rpassword::prompt_password("Enter your token (input will not be visible): ")?;
-    let cleaned = auth::clean_token(&raw)
-        .map(|t| t.expose().to_owned())
-        .unwrap_or_default();
+    let cleaned = auth::clean_token(&raw).map(|t| t.expose().to_owned()).unwrap_or_default();
     Ok(auth::validate_explicit(&cleaned)?)
 }
 
 fn save_to_git_credential(ctx: &Context, token: &Token) {
     let p = &ctx.printer;
     match auth::git_credential_helpers() {
-        Ok(helpers) if !helpers.is_empty() => {
-            match auth::git_credential_approve(&ctx.config.endpoint, token) {
-                Ok(()) => p.info(&format!(
-                    "Your token has been saved in your configured git credential helpers ({}).",
-                    helpers.join(",")
-                )),
-                Err(e) => p.warning(&format!(
-                    "Token has not been saved to git credential helper: {e}"
-                )),
-            }
-        }
+        Ok(helpers) if !helpers.is_empty() => match auth::git_credential_approve(&ctx.config.endpoint, token) {
+            Ok(()) => p.info(&format!(
+                "Your token has been saved in your configured git credential helpers ({}).",
+                helpers.join(",")
+            )),
+            Err(e) => p.warning(&format!("Token has not been saved to git credential helper: {e}")),
+        },
         Ok(_) => {
             p.data(
                 "Cannot authenticate through git-credential as no helper is defined on your machine.\nYou might have to re-authenticate when pushing to the Hugging Face Hub.\nRun the following command in your terminal in case you want to set the 'store' credential helper as default.\n\ngit config --global credential.helper store\n\nRead https://git-scm.com/book/en/v2/Git-Tools-Credential-Storage for more details.",
             );
             p.notice("Token has not been saved to git credential helper.");
         }
-        Err(e) => p.warning(&format!(
-            "Token has not been saved to git credential helper: {e}"
-        )),
+        Err(e) => p.warning(&format!("Token has not been saved to git credential helper: {e}")),
     }
 }
 
@@ -160,12 +138,9 @@ fn reject_git_credential(ctx: &Context) {
     match auth::git_credential_reject(&ctx.config.endpoint) {
         Ok(()) => {}
         Err(auth::GitCredentialError::NotFound) => {
-            ctx.printer
-                .warning("`git` was not found, so no git credential was removed.");
+            ctx.printer.warning("`git` was not found, so no git credential was removed.");
         }
-        Err(e) => ctx
-            .printer
-            .warning(&format!("could not remove the git credential: {e}")),
+        Err(e) => ctx.printer.warning(&format!("could not remove the git credential: {e}")),
     }
 }
 
@@ -175,8 +150,8 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
     match token_name.filter(|n| !n.is_empty()) {
         None => {
             let has_active = store.active()?.is_some() || auth::env_token(&ctx.config).is_some();
-            let has_stored = store.stored_tokens_path().exists()
-                && !store.stored().map(|s| s.is_empty()).unwrap_or(false);
+            let has_stored =
+                store.stored_tokens_path().exists() && !store.stored().map(|s| s.is_empty()).unwrap_or(false);
             if !has_active && !has_stored {
                 p.notice("Not logged in!");
                 return Ok(0);
@@ -198,9 +173,7 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
                 p.notice(&format!("Active token '{name}' has been deleted."));
                 reject_git_credential(ctx);
             }
-            p.info(&format!(
-                "Successfully logged out from access token: {name}."
-            ));
+            p.info(&format!("Successfully logged out from access token: {name}."));
         }
     }
     if let Some(env) = auth::env_token(&ctx.config) {
@@ -222,10 +195,7 @@ pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) 
             if stored.is_empty() {
                 bail!("No stored tokens found. Please login first with `hf auth login`.");
             }
-            settings::require_human(
-                p,
-                "Use --token-name to select a token in non-interactive mode.",
-            )?;
+            settings::require_human(p, "Use --token-name to select a token in non-interactive mode.")?;
             if !settings::interactive() {
                 bail!("Use --token-name to select a token in non-interactive mode.");
             }
@@ -234,18 +204,12 @@ pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) 
         }
     };
     let Some(token) = store.switch(&name)? else {
-        bail!(
-            "Invalid value. Access token {name} not found in {}",
-            store.stored_tokens_path().display()
-        );
+        bail!("Invalid value. Access token {name} not found in {}", store.stored_tokens_path().display());
     };
     if add_to_git {
         save_to_git_credential(ctx, &token);
     }
-    p.info(&format!(
-        "Your token has been saved to {}",
-        store.token_path().display()
-    ));
+    p.info(&format!("Your token has been saved to {}", store.token_path().display()));
     p.info(&format!("The current active token is: {name}"));
     if let Some(env) = auth::env_token(&ctx.config)
         && env.token != token
@@ -310,9 +274,7 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
     if stored.is_empty() {
         if env.is_some() {
             p.info("No stored access tokens found.");
-            p.notice(
-                "Note: Environment variable `HF_TOKEN` is set and is the current active token.",
-            );
+            p.notice("Note: Environment variable `HF_TOKEN` is set and is the current active token.");
         } else {
             p.info("No access tokens found.");
         }
@@ -333,9 +295,7 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
             let mut row = vec![
                 if active { "*" } else { "" }.to_owned(),
                 name.to_owned(),
-                token
-                    .as_ref()
-                    .map_or_else(|| "<not set>".to_owned(), Token::masked),
+                token.as_ref().map_or_else(|| "<not set>".to_owned(), Token::masked),
             ];
             if show_expires {
                 row.push(entry.expires_at().map(format_expiry).unwrap_or_default());
@@ -356,14 +316,9 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
 fn format_expiry(at: i64) -> String {
     let days = at.div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let expired = i64::try_from(now).unwrap_or(i64::MAX) > at;
-    format!(
-        "{y:04}-{m:02}-{d:02}{}",
-        if expired { " (expired)" } else { "" }
-    )
+    format!("{y:04}-{m:02}-{d:02}{}", if expired { " (expired)" } else { "" })
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -387,8 +342,7 @@ pub(crate) fn token(ctx: &Context) -> Result<Status> {
     };
     // The one place hf prints a token in full: the user asked for it.
     ctx.printer.data(found.token.expose());
-    ctx.printer
-        .hint("Run `hf auth whoami` to see which account this token belongs to.");
+    ctx.printer.hint("Run `hf auth whoami` to see which account this token belongs to.");
     Ok(0)
 }
 

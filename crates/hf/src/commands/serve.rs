@@ -19,9 +19,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
             .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
         let url = hfkit_server::local_url(listener.local_addr()?);
         ctx.printer.result("Serving", &[("url", Some(url.clone()))]);
-        ctx.printer.hint(&format!(
-            "point clients at it with: export HF_ENDPOINT={url}"
-        ));
+        ctx.printer.hint(&format!("point clients at it with: export HF_ENDPOINT={url}"));
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

@@ -14,11 +14,7 @@ pub(crate) fn status(ctx: &Context, args: &StatusArgs) -> Result<Status> {
     let explicit = ctx.explicit_token(args.token.as_deref(), true)?;
     let cwd = std::env::current_dir()?;
     let report = status::inspect(&ctx.config, explicit.as_ref(), &cwd);
-    let check = if args.check {
-        Some(check_winner(ctx, explicit))
-    } else {
-        None
-    };
+    let check = if args.check { Some(check_winner(ctx, explicit)) } else { None };
     match ctx.printer.format() {
         Format::Json => print_json(ctx, &report, check.as_ref()),
         Format::Quiet => {
@@ -62,42 +58,19 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
     let mut lines = vec!["Token sources, in the order hf reads them:".to_owned()];
     for (i, s) in report.sources.iter().enumerate() {
         let marker = if report.winner == Some(i) { "→" } else { " " };
-        let number = if s.name == "HUGGINGFACE_TOKEN" {
-            "  ".to_owned()
-        } else {
-            format!("{}.", i + 1)
-        };
+        let number = if s.name == "HUGGINGFACE_TOKEN" { "  ".to_owned() } else { format!("{}.", i + 1) };
         let token = s.token.as_ref().map(Token::masked).unwrap_or_default();
-        let place = s
-            .path
-            .as_ref()
-            .map(|p| format!(" ({})", p.display()))
-            .unwrap_or_default();
-        lines.push(format!(
-            "{marker} {number} {:<24} {:<9} {:<12} {}{place}",
-            s.name,
-            s.state.as_str(),
-            token,
-            s.note
-        ));
+        let place = s.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+        lines.push(format!("{marker} {number} {:<24} {:<9} {:<12} {}{place}", s.name, s.state.as_str(), token, s.note));
     }
     lines.push(String::new());
     match report.winning() {
         Some(w) => {
-            let token = w
-                .token
-                .as_ref()
-                .map_or_else(|| "exchanged at use".to_owned(), Token::masked);
-            let stored = report
-                .active_name
-                .as_ref()
-                .map(|n| format!(", stored as `{n}`"))
-                .unwrap_or_default();
+            let token = w.token.as_ref().map_or_else(|| "exchanged at use".to_owned(), Token::masked);
+            let stored = report.active_name.as_ref().map(|n| format!(", stored as `{n}`")).unwrap_or_default();
             lines.push(format!("Active token: {token} from {}{stored}", w.name));
         }
-        None => lines.push(
-            "No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned(),
-        ),
+        None => lines.push("No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned()),
     }
     match check {
         Some(Ok((user, orgs, name, role))) => {
@@ -110,10 +83,7 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             }
             lines.push(format!("  role: {}", role.as_deref().unwrap_or("unknown")));
         }
-        Some(Err(e)) => lines.push(format!(
-            "  check failed: {}",
-            e.lines().next().unwrap_or_default()
-        )),
+        Some(Err(e)) => lines.push(format!("  check failed: {}", e.lines().next().unwrap_or_default())),
         None => {}
     }
     p.data(&lines.join("\n"));

@@ -8,21 +8,13 @@ pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The huggingface_hub release whose behaviour hf reproduces.
 pub(crate) const COMPATIBLE_WITH: &str = "2.4.0";
 /// What `hf --version` prints.
-pub(crate) const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (hfkit; compatible with huggingface_hub 2.4.0)"
-);
+pub(crate) const LONG_VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (hfkit; compatible with huggingface_hub 2.4.0)");
 
 pub(crate) fn version(ctx: &Context) -> Status {
     ctx.printer.result(
         "hf version",
-        &[
-            ("version", Some(VERSION.to_owned())),
-            (
-                "huggingface_hub_compatibility",
-                Some(COMPATIBLE_WITH.to_owned()),
-            ),
-        ],
+        &[("version", Some(VERSION.to_owned())), ("huggingface_hub_compatibility", Some(COMPATIBLE_WITH.to_owned()))],
     );
     0
 }

@@ -1,30 +1,92 @@
-//! The Hub's routes, one module per area.
+//! The Hub's routes, one module per area. Repository routes are parsed by hand because the
+//! Hub's URLs have an optional type prefix and revisions that may contain encoded `/`.
 
+mod access;
 mod oauth;
+mod repo_api;
+mod resolve;
 mod whoami;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::HubState;
 use crate::hub_error::HubError;
 
+pub(crate) use resolve::cdn_routes;
+
 pub(crate) fn routes() -> Router<Arc<HubState>> {
     Router::new()
         .route("/api/whoami-v2", get(whoami::whoami))
         .route("/oauth/token", post(oauth::token))
-        .fallback(|| async { HubError::not_found("Not Found") })
+        .fallback(dispatch)
+}
+
+/// Repository routes: `/api/{types}/{id}[/…]` and `[/{types}]/{id}/resolve/{rev}/{path}`.
+async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        return HubError::not_found("Not Found").into_response();
+    }
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let headers = request.headers().clone();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let result = if segments.first() == Some(&"api") {
+        repo_api::handle(&state, &headers, &segments[1..], &query)
+    } else {
+        resolve::handle(&state, &headers, &segments, method == Method::HEAD)
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+/// Decodes `%XX` escapes of one URL segment.
+pub(crate) fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
+        {
+            out.push(hi * 16 + lo);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// Splits `[type prefix/]ns/name/rest…` where the repo id ends before `marker`.
+pub(crate) fn split_repo<'a>(segments: &'a [&'a str], marker: &str) -> Option<(&'static str, String, &'a [&'a str])> {
+    let (kind, rest) = match segments.first() {
+        Some(&"datasets") => ("dataset", &segments[1..]),
+        Some(&"spaces") => ("space", &segments[1..]),
+        Some(&"kernels") => ("kernel", &segments[1..]),
+        _ => ("model", segments),
+    };
+    let at = rest.iter().position(|s| *s == marker)?;
+    if at == 0 || at > 2 {
+        return None;
+    }
+    Some((kind, rest[..at].join("/"), &rest[at + 1..]))
 }

@@ -45,13 +45,8 @@ pub(super) async fn token(
             "this server supports only the token exchange grant, with a JSON body",
         ));
     }
-    let request: ExchangeBody = serde_json::from_slice(&body).map_err(|e| {
-        HubError::oauth(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("invalid JSON: {e}"),
-        )
-    })?;
+    let request: ExchangeBody = serde_json::from_slice(&body)
+        .map_err(|e| HubError::oauth(StatusCode::BAD_REQUEST, "invalid_request", format!("invalid JSON: {e}")))?;
     if request.grant_type.as_deref() != Some(TOKEN_EXCHANGE) {
         return Err(HubError::oauth(
             StatusCode::BAD_REQUEST,
@@ -74,17 +69,16 @@ pub(super) async fn token(
         ));
     };
     let accounts = state.accounts();
-    let publisher = accounts
-        .trusted_publishers
-        .iter()
-        .find(|p| p.id_token == subject && p.resource == resource)
-        .ok_or_else(|| {
-            HubError::oauth(
-                StatusCode::UNAUTHORIZED,
-                "invalid_grant",
-                format!("no trusted publisher of `{resource}` matches this id token"),
-            )
-        })?;
+    let publisher =
+        accounts.trusted_publishers.iter().find(|p| p.id_token == subject && p.resource == resource).ok_or_else(
+            || {
+                HubError::oauth(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_grant",
+                    format!("no trusted publisher of `{resource}` matches this id token"),
+                )
+            },
+        )?;
     Ok(Json(json!({
         "access_token": publisher.token,
         "token_type": "bearer",

@@ -11,17 +11,10 @@ use super::bearer;
 use crate::HubState;
 use crate::hub_error::HubError;
 
-pub(super) async fn whoami(
-    State(state): State<Arc<HubState>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, HubError> {
+pub(super) async fn whoami(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Json<Value>, HubError> {
     let accounts = state.accounts();
-    let token = bearer(&headers)
-        .and_then(|t| accounts.token(t))
-        .ok_or_else(HubError::invalid_credentials)?;
-    let user = accounts
-        .user(&token.user)
-        .ok_or_else(HubError::invalid_credentials)?;
+    let token = bearer(&headers).and_then(|t| accounts.token(t)).ok_or_else(HubError::invalid_credentials)?;
+    let user = accounts.user(&token.user).ok_or_else(HubError::invalid_credentials)?;
     let orgs: Vec<Value> = user
         .orgs
         .iter()

@@ -39,11 +39,7 @@ pub enum GitCredentialError {
 /// deduplicated. URL-scoped helpers are not seen, as in huggingface_hub.
 pub fn helpers() -> Result<Vec<String>, GitCredentialError> {
     let output = run(&["config", "--list"], None)?;
-    let mut found: Vec<String> = output
-        .lines()
-        .filter_map(helper_name)
-        .map(str::to_owned)
-        .collect();
+    let mut found: Vec<String> = output.lines().filter_map(helper_name).map(str::to_owned).collect();
     found.sort();
     found.dedup();
     Ok(found)
@@ -51,10 +47,7 @@ pub fn helpers() -> Result<Vec<String>, GitCredentialError> {
 
 /// Saves `token` for `endpoint` in every configured helper.
 pub fn approve(endpoint: &str, token: &Token) -> Result<(), GitCredentialError> {
-    let input = format!(
-        "url={endpoint}\nusername={GIT_USER}\npassword={}\n\n",
-        token.expose()
-    );
+    let input = format!("url={endpoint}\nusername={GIT_USER}\npassword={}\n\n", token.expose());
     run(&["credential", "approve"], Some(&input)).map(drop)
 }
 
@@ -72,9 +65,7 @@ fn helper_name(line: &str) -> Option<&str> {
         return None;
     }
     let value = value.trim_start();
-    let end = value
-        .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '/')))
-        .unwrap_or(value.len());
+    let end = value.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '/'))).unwrap_or(value.len());
     let rest = &value[end..];
     (end > 0 && (rest.is_empty() || rest.starts_with(char::is_whitespace))).then(|| &value[..end])
 }
@@ -83,11 +74,7 @@ fn run(args: &[&str], stdin: Option<&str>) -> Result<String, GitCredentialError>
     let mut child = match Command::new("git")
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -118,14 +105,8 @@ mod tests {
     #[test]
     fn reads_helper_lines_like_python() {
         assert_eq!(helper_name("credential.helper=store"), Some("store"));
-        assert_eq!(
-            helper_name("credential.helper=cache --timeout 30"),
-            Some("cache")
-        );
-        assert_eq!(
-            helper_name("credential.helper=/usr/bin/x"),
-            Some("/usr/bin/x")
-        );
+        assert_eq!(helper_name("credential.helper=cache --timeout 30"), Some("cache"));
+        assert_eq!(helper_name("credential.helper=/usr/bin/x"), Some("/usr/bin/x"));
         assert_eq!(helper_name("credential.https://h.helper=store"), None);
         assert_eq!(helper_name("user.name=bob"), None);
         assert_eq!(helper_name("credential.helper=!f() { x; }"), None);

@@ -65,10 +65,7 @@ impl fmt::Display for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Explicit => f.write_str("the --token option"),
-            Self::Oidc { resource } => write!(
-                f,
-                "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"
-            ),
+            Self::Oidc { resource } => write!(f, "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"),
             Self::Env(name) => write!(f, "the {name} environment variable"),
             Self::File(path) => write!(f, "the token file {}", path.display()),
         }
@@ -166,10 +163,7 @@ pub fn env_token(config: &Config) -> Option<ResolvedToken> {
         (_, Some(v)) if !v.is_empty() => (var::HUGGING_FACE_HUB_TOKEN, v),
         _ => return None,
     };
-    clean_token(raw).map(|token| ResolvedToken {
-        token,
-        source: TokenSource::Env(name),
-    })
+    clean_token(raw).map(|token| ResolvedToken { token, source: TokenSource::Env(name) })
 }
 
 /// The token file's token, cleaned; `None` when the file is missing or blank.
@@ -178,15 +172,9 @@ pub fn read_token_file(path: &Path) -> Result<Option<Token>, FsError> {
 }
 
 /// Runs the chain as far as it can go without the network.
-pub fn resolve_local(
-    config: &Config,
-    explicit: Option<&Token>,
-) -> Result<ChainOutcome, TokenError> {
+pub fn resolve_local(config: &Config, explicit: Option<&Token>) -> Result<ChainOutcome, TokenError> {
     if let Some(token) = explicit {
-        return Ok(ChainOutcome::Found(ResolvedToken {
-            token: token.clone(),
-            source: TokenSource::Explicit,
-        }));
+        return Ok(ChainOutcome::Found(ResolvedToken { token: token.clone(), source: TokenSource::Explicit }));
     }
     if let Some(plan) = oidc::OidcPlan::from_config(config)? {
         return Ok(ChainOutcome::NeedsOidcExchange(plan));
@@ -195,10 +183,9 @@ pub fn resolve_local(
         return Ok(ChainOutcome::Found(found));
     }
     match read_token_file(&config.token_path)? {
-        Some(token) => Ok(ChainOutcome::Found(ResolvedToken {
-            token,
-            source: TokenSource::File(config.token_path.clone()),
-        })),
+        Some(token) => {
+            Ok(ChainOutcome::Found(ResolvedToken { token, source: TokenSource::File(config.token_path.clone()) }))
+        }
         None => Ok(ChainOutcome::NotFound),
     }
 }
@@ -209,10 +196,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(dir: &Path, vars: &[(&str, &str)]) -> Config {
-        let mut map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         map.insert("HF_HOME".into(), dir.display().to_string());
         Config::from_lookup(|k| map.get(k).cloned()).unwrap()
     }
@@ -244,38 +228,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "hf_file\n").unwrap();
         let explicit = Token::new("hf_explicit");
-        let all = [
-            ("HF_TOKEN", "hf_env"),
-            ("HUGGING_FACE_HUB_TOKEN", "hf_legacy"),
-        ];
+        let all = [("HF_TOKEN", "hf_env"), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")];
         let c = config(dir.path(), &all);
-        assert_eq!(
-            found(resolve_local(&c, Some(&explicit)).unwrap()).1,
-            "explicit"
-        );
-        assert_eq!(
-            found(resolve_local(&c, None).unwrap()),
-            ("hf_env".into(), "env:HF_TOKEN".into())
-        );
+        assert_eq!(found(resolve_local(&c, Some(&explicit)).unwrap()).1, "explicit");
+        assert_eq!(found(resolve_local(&c, None).unwrap()), ("hf_env".into(), "env:HF_TOKEN".into()));
         let c = config(dir.path(), &[("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
-        assert_eq!(
-            found(resolve_local(&c, None).unwrap()).1,
-            "env:HUGGING_FACE_HUB_TOKEN"
-        );
-        let c = config(
-            dir.path(),
-            &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")],
-        );
+        assert_eq!(found(resolve_local(&c, None).unwrap()).1, "env:HUGGING_FACE_HUB_TOKEN");
+        let c = config(dir.path(), &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
         assert_eq!(found(resolve_local(&c, None).unwrap()).0, "hf_legacy");
         // Whitespace-only HF_TOKEN hides the legacy variable and falls to the file.
-        let c = config(
-            dir.path(),
-            &[("HF_TOKEN", "   "), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")],
-        );
-        assert_eq!(
-            found(resolve_local(&c, None).unwrap()),
-            ("hf_file".into(), "file".into())
-        );
+        let c = config(dir.path(), &[("HF_TOKEN", "   "), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")]);
+        assert_eq!(found(resolve_local(&c, None).unwrap()), ("hf_file".into(), "file".into()));
         // HUGGINGFACE_TOKEN is not a token variable.
         let c = config(dir.path(), &[("HUGGINGFACE_TOKEN", "hf_guide")]);
         assert_eq!(found(resolve_local(&c, None).unwrap()).0, "hf_file");
@@ -284,39 +247,18 @@ mod tests {
     #[test]
     fn oidc_beats_environment() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(
-            dir.path(),
-            &[
-                ("HF_TOKEN", "hf_env"),
-                ("HF_OIDC_RESOURCE", "acme/m"),
-                ("HF_OIDC_ID_TOKEN", "jwt"),
-            ],
-        );
-        assert!(matches!(
-            resolve_local(&c, None).unwrap(),
-            ChainOutcome::NeedsOidcExchange(_)
-        ));
-        let c = config(
-            dir.path(),
-            &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")],
-        );
-        assert!(
-            resolve_local(&c, None).is_err(),
-            "OIDC without an id token is an error, not a fallback"
-        );
+        let c =
+            config(dir.path(), &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m"), ("HF_OIDC_ID_TOKEN", "jwt")]);
+        assert!(matches!(resolve_local(&c, None).unwrap(), ChainOutcome::NeedsOidcExchange(_)));
+        let c = config(dir.path(), &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")]);
+        assert!(resolve_local(&c, None).is_err(), "OIDC without an id token is an error, not a fallback");
     }
 
     #[test]
     fn nothing_found() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            resolve_local(&config(dir.path(), &[]), None).unwrap(),
-            ChainOutcome::NotFound
-        );
+        assert_eq!(resolve_local(&config(dir.path(), &[]), None).unwrap(), ChainOutcome::NotFound);
         std::fs::write(dir.path().join("token"), "\n  \n").unwrap();
-        assert_eq!(
-            resolve_local(&config(dir.path(), &[]), None).unwrap(),
-            ChainOutcome::NotFound
-        );
+        assert_eq!(resolve_local(&config(dir.path(), &[]), None).unwrap(), ChainOutcome::NotFound);
     }
 }

@@ -63,19 +63,12 @@ impl OidcPlan {
         let Some(resource) = vars.oidc_resource.clone().filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
-        let id_token = if let Some(given) = vars.oidc_id_token.as_deref().filter(|t| !t.is_empty())
-        {
+        let id_token = if let Some(given) = vars.oidc_id_token.as_deref().filter(|t| !t.is_empty()) {
             IdTokenSource::Given(Token::new(given))
         } else if vars.github_actions {
-            match (
-                &vars.actions_id_token_request_url,
-                &vars.actions_id_token_request_token,
-            ) {
+            match (&vars.actions_id_token_request_url, &vars.actions_id_token_request_token) {
                 (Some(url), Some(token)) if !url.is_empty() && !token.is_empty() => {
-                    IdTokenSource::GitHubActions {
-                        request_url: url.clone(),
-                        request_token: Token::new(token.clone()),
-                    }
+                    IdTokenSource::GitHubActions { request_url: url.clone(), request_token: Token::new(token.clone()) }
                 }
                 _ => return Err(OidcError::GitHubPermission),
             }

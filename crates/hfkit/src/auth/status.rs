@@ -114,12 +114,7 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     push(
         &mut sources,
         match explicit {
-            Some(t) => report(
-                "--token",
-                SourceState::Used,
-                Some(t.clone()),
-                "given on the command line",
-            ),
+            Some(t) => report("--token", SourceState::Used, Some(t.clone()), "given on the command line"),
             None => report("--token", SourceState::NotSet, None, "not given"),
         },
     );
@@ -131,18 +126,10 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
                 IdTokenSource::Given(_) => "HF_OIDC_ID_TOKEN",
                 IdTokenSource::GitHubActions { .. } => "GitHub Actions",
             };
-            let note = format!(
-                "a token for `{}` will be exchanged for the id token from {from}",
-                plan.resource
-            );
+            let note = format!("a token for `{}` will be exchanged for the id token from {from}", plan.resource);
             report(var::HF_OIDC_RESOURCE, SourceState::Used, None, &note)
         }
-        Err(e) => report(
-            var::HF_OIDC_RESOURCE,
-            SourceState::Broken,
-            None,
-            first_line(&e.to_string()),
-        ),
+        Err(e) => report(var::HF_OIDC_RESOURCE, SourceState::Broken, None, first_line(&e.to_string())),
     };
     let oidc_broken = oidc.state == SourceState::Broken;
     push(&mut sources, oidc);
@@ -151,12 +138,9 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     let env_source = env.as_ref().map(|r| r.source.key());
     let hf_token = match vars.hf_token.as_deref() {
         None => report(var::HF_TOKEN, SourceState::NotSet, None, "not set"),
-        Some("") => report(
-            var::HF_TOKEN,
-            SourceState::Ignored,
-            None,
-            "set but empty, so HUGGING_FACE_HUB_TOKEN is consulted",
-        ),
+        Some("") => {
+            report(var::HF_TOKEN, SourceState::Ignored, None, "set but empty, so HUGGING_FACE_HUB_TOKEN is consulted")
+        }
         Some(raw) => match clean_token(raw) {
             Some(t) => report(var::HF_TOKEN, SourceState::Used, Some(t), "set"),
             None => report(
@@ -169,21 +153,11 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     };
     push(&mut sources, hf_token);
     let legacy = match vars.hugging_face_hub_token.as_deref() {
-        None => report(
-            var::HUGGING_FACE_HUB_TOKEN,
-            SourceState::NotSet,
-            None,
-            "not set",
-        ),
+        None => report(var::HUGGING_FACE_HUB_TOKEN, SourceState::NotSet, None, "not set"),
         Some(raw) => {
             let token = clean_token(raw);
             if env_source.as_deref() == Some("env:HUGGING_FACE_HUB_TOKEN") {
-                report(
-                    var::HUGGING_FACE_HUB_TOKEN,
-                    SourceState::Used,
-                    token,
-                    "set (legacy name, still honoured)",
-                )
+                report(var::HUGGING_FACE_HUB_TOKEN, SourceState::Used, token, "set (legacy name, still honoured)")
             } else if vars.hf_token.as_deref().is_some_and(|v| !v.is_empty()) {
                 report(
                     var::HUGGING_FACE_HUB_TOKEN,
@@ -192,36 +166,20 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
                     "set but not read, because HF_TOKEN is set",
                 )
             } else {
-                report(
-                    var::HUGGING_FACE_HUB_TOKEN,
-                    SourceState::Ignored,
-                    None,
-                    "set but blank",
-                )
+                report(var::HUGGING_FACE_HUB_TOKEN, SourceState::Ignored, None, "set but blank")
             }
         }
     };
     if legacy.state == SourceState::Ignored && legacy.token.is_some() {
-        warnings.push(
-            "HUGGING_FACE_HUB_TOKEN is set but ignored: HF_TOKEN is set and is read instead"
-                .to_owned(),
-        );
+        warnings.push("HUGGING_FACE_HUB_TOKEN is set but ignored: HF_TOKEN is set and is read instead".to_owned());
     }
     push(&mut sources, legacy);
 
     let mut file = match read_token_file(&config.token_path) {
-        Ok(Some(t)) => report(
-            "token file",
-            SourceState::Used,
-            Some(t),
-            "saved by `hf auth login`",
-        ),
-        Ok(None) if config.token_path.exists() => report(
-            "token file",
-            SourceState::Ignored,
-            None,
-            "exists but is blank",
-        ),
+        Ok(Some(t)) => report("token file", SourceState::Used, Some(t), "saved by `hf auth login`"),
+        Ok(None) if config.token_path.exists() => {
+            report("token file", SourceState::Ignored, None, "exists but is blank")
+        }
         Ok(None) => report("token file", SourceState::NotSet, None, "not found"),
         Err(e) => report("token file", SourceState::Broken, None, &e.to_string()),
     };
@@ -231,21 +189,12 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     let guide_var = match vars.huggingface_token.as_deref() {
         Some(raw) if !raw.is_empty() => {
             warnings.push(
-                "HUGGINGFACE_TOKEN is set but huggingface_hub 2.4 (and hf) never read it; rename it to HF_TOKEN".to_owned(),
+                "HUGGINGFACE_TOKEN is set but huggingface_hub 2.4 (and hf) never read it; rename it to HF_TOKEN"
+                    .to_owned(),
             );
-            report(
-                var::HUGGINGFACE_TOKEN,
-                SourceState::Ignored,
-                clean_token(raw),
-                "never read (not a token variable)",
-            )
+            report(var::HUGGINGFACE_TOKEN, SourceState::Ignored, clean_token(raw), "never read (not a token variable)")
         }
-        _ => report(
-            var::HUGGINGFACE_TOKEN,
-            SourceState::NotSet,
-            None,
-            "not set (never read anyway)",
-        ),
+        _ => report(var::HUGGINGFACE_TOKEN, SourceState::NotSet, None, "not set (never read anyway)"),
     };
     sources.push(guide_var);
 
@@ -270,17 +219,9 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     }
     let winning_token = winner.and_then(|i| sources[i].token.clone());
     let active_name = winning_token.and_then(|t| {
-        StoredTokens::load(&config.stored_tokens_path)
-            .ok()
-            .and_then(|s| s.name_of(&t).map(str::to_owned))
+        StoredTokens::load(&config.stored_tokens_path).ok().and_then(|s| s.name_of(&t).map(str::to_owned))
     });
-    ChainReport {
-        sources,
-        winner,
-        active_name,
-        implicit_disabled,
-        warnings,
-    }
+    ChainReport { sources, winner, active_name, implicit_disabled, warnings }
 }
 
 fn first_line(text: &str) -> &str {
@@ -291,11 +232,7 @@ fn first_line(text: &str) -> &str {
 fn permission_warning(path: &Path) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
-        format!(
-            "{} has mode {mode:o}: other users may read it; run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )
+        format!("{} has mode {mode:o}: other users may read it; run `chmod 600 {}`", path.display(), path.display())
     })
 }
 
@@ -304,13 +241,9 @@ fn dotenv_warning(cwd: &Path) -> Option<String> {
     let path = cwd.join(".env");
     let text = std::fs::read_to_string(&path).ok()?;
     let holds_token = match EnvFile::parse(&text, &path) {
-        Ok(file) => [
-            var::HF_TOKEN,
-            var::HUGGING_FACE_HUB_TOKEN,
-            var::HUGGINGFACE_TOKEN,
-        ]
-        .iter()
-        .any(|name| file.get(name).is_some_and(|v| !v.trim().is_empty())),
+        Ok(file) => [var::HF_TOKEN, var::HUGGING_FACE_HUB_TOKEN, var::HUGGINGFACE_TOKEN]
+            .iter()
+            .any(|name| file.get(name).is_some_and(|v| !v.trim().is_empty())),
         Err(_) => false,
     } || looks_like_token(&text);
     if !holds_token {
@@ -324,7 +257,10 @@ fn dotenv_warning(cwd: &Path) -> Option<String> {
         .status()
         .ok()?;
     (status.code() == Some(1)).then(|| {
-        format!("{} holds a Hub token and is not ignored by git; add `.env` to .gitignore before you commit", path.display())
+        format!(
+            "{} holds a Hub token and is not ignored by git; add `.env` to .gitignore before you commit",
+            path.display()
+        )
     })
 }
 
@@ -332,10 +268,7 @@ fn dotenv_warning(cwd: &Path) -> Option<String> {
 pub fn looks_like_token(text: &str) -> bool {
     text.match_indices("hf_").any(|(i, _)| {
         let before_ok = i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric();
-        let run = text[i + 3..]
-            .bytes()
-            .take_while(u8::is_ascii_alphanumeric)
-            .count();
+        let run = text[i + 3..].bytes().take_while(u8::is_ascii_alphanumeric).count();
         before_ok && run >= 30
     })
 }
@@ -346,10 +279,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(dir: &Path, vars: &[(&str, &str)]) -> Config {
-        let mut map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         map.insert("HF_HOME".into(), dir.display().to_string());
         Config::from_lookup(|k| map.get(k).cloned()).unwrap()
     }
@@ -364,37 +294,22 @@ mod tests {
         std::fs::write(dir.path().join("token"), "hf_file").unwrap();
         let c = config(
             dir.path(),
-            &[
-                ("HF_TOKEN", "hf_env"),
-                ("HUGGING_FACE_HUB_TOKEN", "hf_old"),
-                ("HUGGINGFACE_TOKEN", "x"),
-            ],
+            &[("HF_TOKEN", "hf_env"), ("HUGGING_FACE_HUB_TOKEN", "hf_old"), ("HUGGINGFACE_TOKEN", "x")],
         );
         let r = inspect(&c, None, dir.path());
         assert_eq!(r.winning().unwrap().name, "HF_TOKEN");
         assert_eq!(state(&r, "HUGGING_FACE_HUB_TOKEN"), SourceState::Ignored);
         assert_eq!(state(&r, "token file"), SourceState::Shadowed);
         assert_eq!(state(&r, "HUGGINGFACE_TOKEN"), SourceState::Ignored);
-        assert!(
-            r.warnings
-                .iter()
-                .any(|w| w.contains("HUGGINGFACE_TOKEN is set"))
-        );
-        assert!(
-            r.warnings.iter().any(|w| w.contains("mode 644")),
-            "{:?}",
-            r.warnings
-        );
+        assert!(r.warnings.iter().any(|w| w.contains("HUGGINGFACE_TOKEN is set")));
+        assert!(r.warnings.iter().any(|w| w.contains("mode 644")), "{:?}", r.warnings);
     }
 
     #[test]
     fn blank_hf_token_falls_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "hf_file").unwrap();
-        let c = config(
-            dir.path(),
-            &[("HF_TOKEN", "  "), ("HUGGING_FACE_HUB_TOKEN", "hf_old")],
-        );
+        let c = config(dir.path(), &[("HF_TOKEN", "  "), ("HUGGING_FACE_HUB_TOKEN", "hf_old")]);
         let r = inspect(&c, None, dir.path());
         assert_eq!(r.winning().unwrap().name, "token file");
         assert_eq!(state(&r, "HF_TOKEN"), SourceState::Ignored);
@@ -403,10 +318,7 @@ mod tests {
     #[test]
     fn broken_oidc_stops_the_chain() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(
-            dir.path(),
-            &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")],
-        );
+        let c = config(dir.path(), &[("HF_TOKEN", "hf_env"), ("HF_OIDC_RESOURCE", "acme/m")]);
         let r = inspect(&c, None, dir.path());
         assert_eq!(r.winner, None);
         assert_eq!(state(&r, "HF_OIDC_RESOURCE"), SourceState::Broken);
@@ -414,12 +326,8 @@ mod tests {
 
     #[test]
     fn token_shapes() {
-        assert!(looks_like_token(
-            "X=hf_AbCdEfGhIjKlMnOpQrStUvWxYz1234567890"
-        ));
+        assert!(looks_like_token("X=hf_AbCdEfGhIjKlMnOpQrStUvWxYz1234567890"));
         assert!(!looks_like_token("hf_short"));
-        assert!(!looks_like_token(
-            "xhf_AbCdEfGhIjKlMnOpQrStUvWxYz1234567890"
-        ));
+        assert!(!looks_like_token("xhf_AbCdEfGhIjKlMnOpQrStUvWxYz1234567890"));
     }
 }

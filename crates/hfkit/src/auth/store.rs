@@ -27,10 +27,7 @@ pub struct LogoutOutcome {
 impl AuthStore {
     /// The files named by a config.
     pub fn new(config: &Config) -> Self {
-        Self {
-            token_path: config.token_path.clone(),
-            stored_tokens_path: config.stored_tokens_path.clone(),
-        }
+        Self { token_path: config.token_path.clone(), stored_tokens_path: config.stored_tokens_path.clone() }
     }
 
     /// The active token file.
@@ -55,11 +52,7 @@ impl AuthStore {
 
     /// Stores `entry` under `name` (replacing any entry of that name) and makes it the
     /// active token, in one locked step.
-    pub fn save_and_activate(
-        &self,
-        name: &str,
-        entry: StoredToken,
-    ) -> Result<Token, StoredTokensError> {
+    pub fn save_and_activate(&self, name: &str, entry: StoredToken) -> Result<Token, StoredTokensError> {
         StoredTokens::update(&self.stored_tokens_path, |tokens| {
             tokens.insert(name, entry)?;
             self.activate_locked(tokens, name)
@@ -76,18 +69,11 @@ impl AuthStore {
         })
     }
 
-    fn activate_locked(
-        &self,
-        tokens: &StoredTokens,
-        name: &str,
-    ) -> Result<Token, StoredTokensError> {
-        let token = tokens
-            .get(name)
-            .and_then(StoredToken::token)
-            .ok_or_else(|| StoredTokensError::InvalidName {
-                name: name.to_owned(),
-                reason: "the stored entry has no token",
-            })?;
+    fn activate_locked(&self, tokens: &StoredTokens, name: &str) -> Result<Token, StoredTokensError> {
+        let token = tokens.get(name).and_then(StoredToken::token).ok_or_else(|| StoredTokensError::InvalidName {
+            name: name.to_owned(),
+            reason: "the stored entry has no token",
+        })?;
         hffs::write_secret(&self.token_path, token.expose().as_bytes())?;
         Ok(token)
     }
@@ -95,27 +81,18 @@ impl AuthStore {
     /// Removes the stored token `name`; deletes the token file if it held that token.
     pub fn logout(&self, name: &str) -> Result<LogoutOutcome, StoredTokensError> {
         if !self.stored_tokens_path.exists() {
-            return Ok(LogoutOutcome {
-                removed: false,
-                was_active: false,
-            });
+            return Ok(LogoutOutcome { removed: false, was_active: false });
         }
         StoredTokens::update(&self.stored_tokens_path, |tokens| {
             let Some(entry) = tokens.remove(name) else {
-                return Ok(LogoutOutcome {
-                    removed: false,
-                    was_active: false,
-                });
+                return Ok(LogoutOutcome { removed: false, was_active: false });
             };
             let active = self.active()?;
             let was_active = active.is_some() && entry.token() == active;
             if was_active {
                 hffs::remove_if_exists(&self.token_path)?;
             }
-            Ok(LogoutOutcome {
-                removed: true,
-                was_active,
-            })
+            Ok(LogoutOutcome { removed: true, was_active })
         })
     }
 
@@ -139,27 +116,13 @@ mod tests {
     fn save_switch_logout() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        s.save_and_activate("a", StoredToken::new(&Token::new("hf_a")))
-            .unwrap();
-        s.save_and_activate("b", StoredToken::new(&Token::new("hf_b")))
-            .unwrap();
+        s.save_and_activate("a", StoredToken::new(&Token::new("hf_a"))).unwrap();
+        s.save_and_activate("b", StoredToken::new(&Token::new("hf_b"))).unwrap();
         assert_eq!(std::fs::read_to_string(s.token_path()).unwrap(), "hf_b");
         assert_eq!(s.switch("a").unwrap().unwrap().expose(), "hf_a");
         assert_eq!(s.switch("nope").unwrap(), None);
-        assert_eq!(
-            s.logout("b").unwrap(),
-            LogoutOutcome {
-                removed: true,
-                was_active: false
-            }
-        );
-        assert_eq!(
-            s.logout("a").unwrap(),
-            LogoutOutcome {
-                removed: true,
-                was_active: true
-            }
-        );
+        assert_eq!(s.logout("b").unwrap(), LogoutOutcome { removed: true, was_active: false });
+        assert_eq!(s.logout("a").unwrap(), LogoutOutcome { removed: true, was_active: true });
         assert!(!s.token_path().exists());
         assert_eq!(std::fs::read_to_string(s.stored_tokens_path()).unwrap(), "");
     }
@@ -168,20 +131,10 @@ mod tests {
     fn corrupt_store_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        std::fs::write(
-            s.stored_tokens_path(),
-            "[a]\nhf_token = keep\nbroken line\n",
-        )
-        .unwrap();
-        let err = s
-            .save_and_activate("b", StoredToken::new(&Token::new("hf_b")))
-            .unwrap_err();
+        std::fs::write(s.stored_tokens_path(), "[a]\nhf_token = keep\nbroken line\n").unwrap();
+        let err = s.save_and_activate("b", StoredToken::new(&Token::new("hf_b"))).unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
-        assert!(
-            std::fs::read_to_string(s.stored_tokens_path())
-                .unwrap()
-                .contains("keep")
-        );
+        assert!(std::fs::read_to_string(s.stored_tokens_path()).unwrap().contains("keep"));
         assert!(!s.token_path().exists());
     }
 }

@@ -44,30 +44,23 @@ impl std::fmt::Debug for StoredToken {
 impl StoredToken {
     /// An entry holding just a token.
     pub fn new(token: &Token) -> Self {
-        Self {
-            fields: vec![(TOKEN_KEY.to_owned(), token.expose().to_owned())],
-        }
+        Self { fields: vec![(TOKEN_KEY.to_owned(), token.expose().to_owned())] }
     }
 
     /// Adds OAuth refresh data, as huggingface_hub's browser login stores it.
     pub fn with_oauth(mut self, refresh_token: Option<&str>, expires_at: Option<i64>) -> Self {
         if let Some(rt) = refresh_token {
-            self.fields
-                .push((REFRESH_TOKEN_KEY.to_owned(), rt.to_owned()));
+            self.fields.push((REFRESH_TOKEN_KEY.to_owned(), rt.to_owned()));
         }
         if let Some(at) = expires_at {
-            self.fields
-                .push((EXPIRES_AT_KEY.to_owned(), at.to_string()));
+            self.fields.push((EXPIRES_AT_KEY.to_owned(), at.to_string()));
         }
         self
     }
 
     /// A field's raw value.
     pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The token, cleaned as huggingface_hub cleans it; `None` when absent or blank.
@@ -141,11 +134,7 @@ impl StoredTokens {
 
     /// Parses configparser syntax. `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, StoredTokensError> {
-        let corrupt = |line: usize, reason: String| StoredTokensError::Corrupt {
-            path: path.to_owned(),
-            line,
-            reason,
-        };
+        let corrupt = |line: usize, reason: String| StoredTokensError::Corrupt { path: path.to_owned(), line, reason };
         // Sections in file order; continuation lines extend the last value.
         let mut sections: Vec<(String, RawFields)> = Vec::new();
         let mut current: Option<usize> = None;
@@ -176,10 +165,7 @@ impl StoredTokens {
             indent_level = indent;
             if let Some(header) = section_header(trimmed) {
                 if sections.iter().any(|(name, _)| name == header) {
-                    return Err(corrupt(
-                        line_no,
-                        format!("section [{header}] appears twice"),
-                    ));
+                    return Err(corrupt(line_no, format!("section [{header}] appears twice")));
                 }
                 sections.push((header.to_owned(), Vec::new()));
                 current = Some(sections.len() - 1);
@@ -187,16 +173,10 @@ impl StoredTokens {
                 continue;
             }
             let Some(s) = current else {
-                return Err(corrupt(
-                    line_no,
-                    "a line before the first [section] header".to_owned(),
-                ));
+                return Err(corrupt(line_no, "a line before the first [section] header".to_owned()));
             };
             let Some(sep) = trimmed.find(['=', ':']) else {
-                return Err(corrupt(
-                    line_no,
-                    "expected `name = value` or a [section] header".to_owned(),
-                ));
+                return Err(corrupt(line_no, "expected `name = value` or a [section] header".to_owned()));
             };
             let key = trimmed[..sep].trim_end().to_lowercase();
             if key.is_empty() {
@@ -204,20 +184,14 @@ impl StoredTokens {
             }
             let fields = &mut sections[s].1;
             if fields.iter().any(|(k, _)| *k == key) {
-                return Err(corrupt(
-                    line_no,
-                    format!("`{key}` appears twice in [{}]", sections[s].0),
-                ));
+                return Err(corrupt(line_no, format!("`{key}` appears twice in [{}]", sections[s].0)));
             }
             fields.push((key, vec![trimmed[sep + 1..].trim().to_owned()]));
             last_key = Some(fields.len() - 1);
         }
 
         let join = |fields: RawFields| -> Vec<(String, String)> {
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, v.join("\n").trim_end().to_owned()))
-                .collect()
+            fields.into_iter().map(|(k, v)| (k, v.join("\n").trim_end().to_owned())).collect()
         };
         let mut defaults = Vec::new();
         let mut entries = BTreeMap::new();
@@ -285,9 +259,7 @@ impl StoredTokens {
 
     /// The name of the first entry whose token equals `token`.
     pub fn name_of(&self, token: &Token) -> Option<&str> {
-        self.iter()
-            .find(|(_, e)| e.token().as_ref() == Some(token))
-            .map(|(n, _)| n)
+        self.iter().find(|(_, e)| e.token().as_ref() == Some(token)).map(|(n, _)| n)
     }
 
     /// Whether there are no entries.
@@ -333,10 +305,7 @@ fn validate_name(name: &str) -> Result<(), StoredTokensError> {
         None
     };
     match reason {
-        Some(reason) => Err(StoredTokensError::InvalidName {
-            name: name.to_owned(),
-            reason,
-        }),
+        Some(reason) => Err(StoredTokensError::InvalidName { name: name.to_owned(), reason }),
         None => Ok(()),
     }
 }
@@ -352,14 +321,9 @@ mod tests {
     #[test]
     fn renders_like_configparser() {
         let mut t = StoredTokens::default();
-        t.insert("my-read", StoredToken::new(&Token::new("hf_read_tok")))
-            .unwrap();
-        t.insert("fine one", StoredToken::new(&Token::new("hf_fg_tok")))
-            .unwrap();
-        assert_eq!(
-            t.render(),
-            "[fine one]\nhf_token = hf_fg_tok\n\n[my-read]\nhf_token = hf_read_tok\n\n"
-        );
+        t.insert("my-read", StoredToken::new(&Token::new("hf_read_tok"))).unwrap();
+        t.insert("fine one", StoredToken::new(&Token::new("hf_fg_tok"))).unwrap();
+        assert_eq!(t.render(), "[fine one]\nhf_token = hf_fg_tok\n\n[my-read]\nhf_token = hf_read_tok\n\n");
         assert_eq!(StoredTokens::default().render(), "");
     }
 
@@ -369,17 +333,13 @@ mod tests {
         let e = StoredToken::new(&Token::new("hf_o")).with_oauth(Some("rt_1"), Some(1_900_000_000));
         t.insert("oauth-alice", e).unwrap();
         let text = t.render();
-        assert_eq!(
-            text,
-            "[oauth-alice]\nhf_token = hf_o\nrefresh_token = rt_1\nexpires_at = 1900000000\n\n"
-        );
+        assert_eq!(text, "[oauth-alice]\nhf_token = hf_o\nrefresh_token = rt_1\nexpires_at = 1900000000\n\n");
         assert_eq!(parse(&text).unwrap(), t);
     }
 
     #[test]
     fn reads_configparser_variants() {
-        let t =
-            parse("; comment\n[a]\nHF_TOKEN: tok_a\n# c\n[b]\n  hf_token =   tok_b  \n").unwrap();
+        let t = parse("; comment\n[a]\nHF_TOKEN: tok_a\n# c\n[b]\n  hf_token =   tok_b  \n").unwrap();
         assert_eq!(t.get("a").unwrap().token().unwrap().expose(), "tok_a");
         assert_eq!(t.get("b").unwrap().token().unwrap().expose(), "tok_b");
     }
@@ -419,10 +379,7 @@ mod tests {
     fn names_that_cannot_round_trip_are_refused() {
         let mut t = StoredTokens::default();
         for bad in ["", "DEFAULT", "a\nb", "a]b", " a"] {
-            assert!(
-                t.insert(bad, StoredToken::new(&Token::new("x"))).is_err(),
-                "{bad:?}"
-            );
+            assert!(t.insert(bad, StoredToken::new(&Token::new("x"))).is_err(), "{bad:?}");
         }
     }
 }

@@ -6,6 +6,9 @@
 //! how to replace it, an unreachable endpoint names the URL and `HF_HUB_OFFLINE`, and the
 //! Hub's own `X-Error-Message` is always shown.
 
+mod files;
+mod network;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -16,6 +19,8 @@ use crate::auth::oidc::{self, ExchangeRequest, IdTokenSource, OidcError, OidcPla
 use crate::auth::{ResolvedToken, TokenSource};
 use crate::config::Config;
 use crate::secret::Token;
+
+pub use files::{FileMetadata, LfsInfo, RepoInfo, TreeEntry, normalize_etag, same_origin};
 
 /// hfkit's version, sent in the user agent.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -68,6 +73,8 @@ pub enum ApiError {
         server_message: Option<String>,
         /// `X-Request-Id`, when sent.
         request_id: Option<String>,
+        /// `X-Repo-Commit`, when sent (a missing file at a known commit).
+        repo_commit: Option<String>,
     },
     /// The answer was not what the Hub sends.
     #[error("unexpected answer from {url}: {detail}")]
@@ -87,15 +94,8 @@ pub enum ApiError {
     Client(String),
 }
 
-fn unauthorized_message(
-    source: Option<&TokenSource>,
-    url: &str,
-    server: Option<&str>,
-    endpoint: &str,
-) -> String {
-    let server = server
-        .map(|m| format!(" The Hub says: {m}"))
-        .unwrap_or_default();
+fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<&str>, endpoint: &str) -> String {
+    let server = server.map(|m| format!(" The Hub says: {m}")).unwrap_or_default();
     let Some(source) = source else {
         return format!(
             "Authentication required for {url} (401 Unauthorized), and no token was sent.{server}\n\nhint: run `hf auth login`, or set HF_TOKEN; tokens are made at {endpoint}/settings/tokens"
@@ -175,30 +175,17 @@ pub struct AccessTokenInfo {
 impl WhoAmI {
     /// The token's display name, if it is a user access token.
     pub fn token_display_name(&self) -> Option<&str> {
-        self.auth
-            .as_ref()?
-            .access_token
-            .as_ref()?
-            .display_name
-            .as_deref()
-            .filter(|n| !n.is_empty())
+        self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref().filter(|n| !n.is_empty())
     }
 
     /// The token's role, if the Hub reports one.
     pub fn token_role(&self) -> Option<&str> {
-        self.auth
-            .as_ref()?
-            .access_token
-            .as_ref()?
-            .role
-            .as_deref()
-            .filter(|r| !r.is_empty())
+        self.auth.as_ref()?.access_token.as_ref()?.role.as_deref().filter(|r| !r.is_empty())
     }
 
     /// The name huggingface_hub stores the token under: its display name, else `oauth-<user>`.
     pub fn storage_name(&self) -> String {
-        self.token_display_name()
-            .map_or_else(|| format!("oauth-{}", self.name), str::to_owned)
+        self.token_display_name().map_or_else(|| format!("oauth-{}", self.name), str::to_owned)
     }
 
     /// Organization names, comma-joined (huggingface_hub's `orgs` field).
@@ -214,6 +201,7 @@ pub struct HubClient {
     http: reqwest::Client,
     endpoint: String,
     offline: bool,
+    ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl HubClient {
@@ -224,17 +212,32 @@ impl HubClient {
             user_agent.push_str("; origin/");
             user_agent.push_str(origin);
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(user_agent)
             .connect_timeout(config.download_timeout)
             .read_timeout(Duration::from_secs(60).max(config.download_timeout))
-            .build()
-            .map_err(|e| ApiError::Client(e.to_string()))?;
+            // Redirects are followed by hand so that a token never follows a redirect to
+            // another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .no_proxy();
+        builder = network::apply_proxies(builder, &config.network)?;
+        if let Some(bundle) = &config.network.ca_bundle {
+            builder = network::apply_ca_bundle(builder, bundle)?;
+        }
+        let http = builder.build().map_err(|e| ApiError::Client(e.to_string()))?;
         Ok(Self {
             http,
             endpoint: config.endpoint.clone(),
             offline: config.offline,
+            ca_bundle: config.network.ca_bundle.clone(),
         })
+    }
+
+    /// The underlying HTTP client (its pool is shared by every request).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The endpoint, without a trailing slash.
@@ -246,9 +249,7 @@ impl HubClient {
     pub async fn whoami(&self, token: &ResolvedToken) -> Result<WhoAmI, ApiError> {
         let url = format!("{}/api/whoami-v2", self.endpoint);
         let request = self.request(Method::GET, &url)?;
-        let response = self
-            .send(authorize(request, token)?, &url, Some(&token.source))
-            .await?;
+        let response = self.send(authorize(request, token)?, &url, Some(&token.source)).await?;
         parse_json(response, &url).await
     }
 
@@ -256,10 +257,9 @@ impl HubClient {
     pub async fn oidc_exchange(&self, plan: &OidcPlan) -> Result<(Token, Duration), OidcError> {
         let subject = match &plan.id_token {
             IdTokenSource::Given(token) => token.clone(),
-            IdTokenSource::GitHubActions {
-                request_url,
-                request_token,
-            } => self.github_id_token(request_url, request_token).await?,
+            IdTokenSource::GitHubActions { request_url, request_token } => {
+                self.github_id_token(request_url, request_token).await?
+            }
         };
         let url = format!("{}/oauth/token", self.endpoint);
         let body = ExchangeRequest {
@@ -268,65 +268,44 @@ impl HubClient {
             subject_token: subject.expose().to_owned(),
             resource: plan.resource.clone(),
         };
-        let request = self
-            .request(Method::POST, &url)
-            .map_err(|e| OidcError::Exchange(e.to_string()))?;
-        let response = self
-            .send(request.json(&body), &url, None)
-            .await
-            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let request = self.request(Method::POST, &url).map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let response =
+            self.send(request.json(&body), &url, None).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
         #[derive(Deserialize)]
         struct Answer {
             access_token: String,
             expires_in: Option<u64>,
         }
-        let answer: Answer = parse_json(response, &url)
-            .await
-            .map_err(|e| OidcError::Exchange(e.to_string()))?;
-        Ok((
-            Token::new(answer.access_token),
-            Duration::from_secs(answer.expires_in.unwrap_or(3600)),
-        ))
+        let answer: Answer = parse_json(response, &url).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        Ok((Token::new(answer.access_token), Duration::from_secs(answer.expires_in.unwrap_or(3600))))
     }
 
-    async fn github_id_token(
-        &self,
-        request_url: &str,
-        request_token: &Token,
-    ) -> Result<Token, OidcError> {
-        let url =
-            reqwest::Url::parse_with_params(request_url, &[("audience", self.endpoint.as_str())])
-                .map_err(|e| {
-                OidcError::Exchange(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))
-            })?;
-        let request = self.http.get(url.clone()).header(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", request_token.expose()),
-        );
-        let response = self.send(request, url.as_str(), None).await.map_err(|e| {
-            OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}"))
-        })?;
+    async fn github_id_token(&self, request_url: &str, request_token: &Token) -> Result<Token, OidcError> {
+        let url = reqwest::Url::parse_with_params(request_url, &[("audience", self.endpoint.as_str())])
+            .map_err(|e| OidcError::Exchange(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
+        let request = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request_token.expose()));
+        let response = self
+            .send(request, url.as_str(), None)
+            .await
+            .map_err(|e| OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}")))?;
         #[derive(Deserialize)]
         struct Answer {
             value: String,
         }
-        let answer: Answer = parse_json(response, url.as_str())
-            .await
-            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let answer: Answer =
+            parse_json(response, url.as_str()).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
         Ok(Token::new(answer.value))
     }
 
     /// A request to `url`, refused up front in offline mode.
     pub fn request(&self, method: Method, url: &str) -> Result<RequestBuilder, ApiError> {
         if self.offline {
-            return Err(ApiError::Offline {
-                url: url.to_owned(),
-            });
+            return Err(ApiError::Offline { url: url.to_owned() });
         }
-        Ok(self
-            .http
-            .request(method, url)
-            .header("x-amzn-trace-id", trace_id()))
+        Ok(self.http.request(method, url).header("x-amzn-trace-id", trace_id()))
     }
 
     /// Sends a request and turns error statuses into [`ApiError`]s. `source` is the origin of
@@ -337,57 +316,60 @@ impl HubClient {
         url: &str,
         source: Option<&TokenSource>,
     ) -> Result<Response, ApiError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.transport_error(url, &e))?;
+        let response = request.send().await.map_err(|e| self.transport_error(url, &e))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() {
             return Ok(response);
         }
+        Err(self.error_from(response, url, source).await)
+    }
+
+    /// The [`ApiError`] of an error response: 401 names the token's source; the Hub's
+    /// `X-Error-Code`, `X-Error-Message` and JSON `error` are kept.
+    pub async fn error_from(&self, response: Response, url: &str, source: Option<&TokenSource>) -> ApiError {
+        let status = response.status();
         let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .filter(|v| !v.is_empty())
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.is_empty())
         };
         let error_code = header("x-error-code");
         let header_message = header("x-error-message");
         let request_id = header("x-request-id");
+        let repo_commit = header("x-repo-commit");
         let body = response.text().await.unwrap_or_default();
         let server_message = merge_messages(header_message, body_message(&body));
         if status == StatusCode::UNAUTHORIZED && error_code.is_none() {
-            return Err(ApiError::Unauthorized {
+            return ApiError::Unauthorized {
                 url: url.to_owned(),
                 endpoint: self.endpoint.clone(),
                 token_source: source.cloned(),
                 server_message,
-            });
+            };
         }
-        Err(ApiError::Status {
-            status,
-            url: url.to_owned(),
-            error_code,
-            server_message,
-            request_id,
-        })
+        ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id, repo_commit }
     }
 
-    fn transport_error(&self, url: &str, error: &reqwest::Error) -> ApiError {
-        // The source chain says what failed (refused, DNS, TLS); keep it, never the request.
+    /// Turns a failure to connect (refused, DNS, TLS, timeout) into an error naming the
+    /// URL, and for TLS the host and the CA file in use.
+    pub fn transport_error(&self, url: &str, error: &reqwest::Error) -> ApiError {
         let mut detail = describe(error);
         let mut source = std::error::Error::source(error);
         while let Some(inner) = source {
             detail = format!("{detail}: {inner}");
             source = inner.source();
         }
-        ApiError::Unreachable {
-            url: url.to_owned(),
-            endpoint: self.endpoint.clone(),
-            detail,
+        let lower = detail.to_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+            let cas = self.ca_bundle.as_ref().map_or_else(
+                || {
+                    "the system's trusted roots (set SSL_CERT_FILE or REQUESTS_CA_BUNDLE to use another CA file)"
+                        .to_owned()
+                },
+                |p| format!("the CA file {}", p.display()),
+            );
+            detail = format!("the TLS certificate of {host} could not be verified against {cas}: {detail}");
         }
+        ApiError::Unreachable { url: url.to_owned(), endpoint: self.endpoint.clone(), detail }
     }
 }
 
@@ -403,35 +385,21 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// Adds `Authorization: Bearer …`, refusing tokens that cannot be sent.
-pub fn authorize(
-    request: RequestBuilder,
-    token: &ResolvedToken,
-) -> Result<RequestBuilder, ApiError> {
+pub fn authorize(request: RequestBuilder, token: &ResolvedToken) -> Result<RequestBuilder, ApiError> {
     if !crate::auth::is_sendable(token.token.expose()) {
         return Err(ApiError::UnsendableToken(token.source.clone()));
     }
-    let mut value =
-        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
-            .map_err(|_| ApiError::UnsendableToken(token.source.clone()))?;
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
+        .map_err(|_| ApiError::UnsendableToken(token.source.clone()))?;
     value.set_sensitive(true);
     Ok(request.header(reqwest::header::AUTHORIZATION, value))
 }
 
-async fn parse_json<T: serde::de::DeserializeOwned>(
-    response: Response,
-    url: &str,
-) -> Result<T, ApiError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| ApiError::InvalidResponse {
-            url: url.to_owned(),
-            detail: describe(&e),
-        })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidResponse {
-        url: url.to_owned(),
-        detail: format!("not the JSON expected: {e}"),
-    })
+pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
+    let bytes =
+        response.bytes().await.map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: describe(&e) })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: format!("not the JSON expected: {e}") })
 }
 
 /// The `error` (and `error_description`) of a JSON error body; a short plain-text body as is.
@@ -456,9 +424,7 @@ fn body_message(body: &str) -> Option<String> {
 /// Joins the header message and the body message, dropping a repeat.
 fn merge_messages(header: Option<String>, body: Option<String>) -> Option<String> {
     match (header, body) {
-        (Some(h), Some(b)) if !h.to_lowercase().contains(&b.to_lowercase()) => {
-            Some(format!("{h}\n{b}"))
-        }
+        (Some(h), Some(b)) if !h.to_lowercase().contains(&b.to_lowercase()) => Some(format!("{h}\n{b}")),
         (Some(h), _) => Some(h),
         (None, b) => b,
     }
@@ -470,14 +436,7 @@ fn trace_id() -> String {
     let a = RandomState::new().hash_one(std::time::SystemTime::now());
     let b = RandomState::new().hash_one(a);
     let hex = format!("{a:016x}{b:016x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 impl fmt::Display for WhoAmI {
@@ -492,18 +451,9 @@ mod tests {
 
     #[test]
     fn server_messages_are_merged_without_repeats() {
-        assert_eq!(
-            merge_messages(Some("Bad".into()), Some("bad".into())),
-            Some("Bad".into())
-        );
-        assert_eq!(
-            merge_messages(Some("A".into()), Some("B".into())),
-            Some("A\nB".into())
-        );
-        assert_eq!(
-            body_message(r#"{"error":"x","error_description":"y"}"#),
-            Some("x: y".into())
-        );
+        assert_eq!(merge_messages(Some("Bad".into()), Some("bad".into())), Some("Bad".into()));
+        assert_eq!(merge_messages(Some("A".into()), Some("B".into())), Some("A\nB".into()));
+        assert_eq!(body_message(r#"{"error":"x","error_description":"y"}"#), Some("x: y".into()));
         assert_eq!(body_message("<html>"), None);
     }
 

@@ -1,0 +1,101 @@
+//! `HEAD|GET [/{types}]/{id}/resolve/{rev}/{path}`: file content and the metadata headers
+//! clients rely on (`X-Repo-Commit`, `ETag`/`X-Linked-Etag`, sizes), and the stand-in CDN.
+//!
+//! Regular files are answered directly with their git blob id as `ETag`. LFS files are
+//! redirected (302) to the CDN listener, on another port, as the Hub redirects to its CDN;
+//! without a CDN they are answered directly with their sha256 as etag. A renamed repo
+//! answers 307 with a relative `Location`, like the Hub.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::access::{caller, check_files, repo_not_found};
+use super::{decode, split_repo};
+use crate::HubState;
+use crate::body::file_response;
+use crate::hub_error::HubError;
+
+pub(super) fn handle(
+    state: &HubState,
+    headers: &HeaderMap,
+    segments: &[&str],
+    head: bool,
+) -> Result<Response, HubError> {
+    let Some((kind, id, rest)) = split_repo(segments, "resolve") else {
+        return Err(HubError::not_found("Not Found"));
+    };
+    let Some((raw_rev, raw_path)) = rest.split_first().filter(|(_, p)| !p.is_empty()) else {
+        return Err(HubError::not_found("Not Found"));
+    };
+    let user = caller(state, headers)?;
+    if let Some(new_id) = state.renamed(kind, &id) {
+        let prefix = segments.len() - rest.len() - 1 - id.split('/').count();
+        let location = format!(
+            "/{}{new_id}/resolve/{raw_rev}/{}",
+            segments[..prefix].iter().map(|s| format!("{s}/")).collect::<String>(),
+            raw_path.join("/")
+        );
+        return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
+    }
+    let repos = state.repos();
+    let repo = repos.get(&(kind.to_owned(), id.clone())).ok_or_else(|| repo_not_found(user.as_deref()))?;
+    check_files(state, repo, user.as_deref())?;
+    let revision = decode(raw_rev);
+    let commit = repo
+        .resolve(&revision)
+        .ok_or_else(|| HubError::not_found(format!("Invalid rev id: {revision}")).code("RevisionNotFound"))?
+        .to_owned();
+    let path: Vec<String> = raw_path.iter().map(|s| decode(s)).collect();
+    let path = path.join("/");
+    let Some(file) = repo.commits[&commit].get(&path).cloned() else {
+        return Err(HubError::not_found("Entry not found").code("EntryNotFound").header("x-repo-commit", &commit));
+    };
+    drop(repos);
+    let mut extra = HeaderMap::new();
+    extra.insert("x-repo-commit", HeaderValue::from_str(&commit).expect("hex"));
+    let quoted = |s: &str| HeaderValue::from_str(&format!("\"{s}\"")).expect("hex");
+    if let Some(sha256) = &file.lfs_sha256 {
+        extra.insert("x-linked-etag", quoted(sha256));
+        extra.insert("x-linked-size", HeaderValue::from(file.size));
+        if let Some(cdn) = state.cdn_url() {
+            let location = format!("{cdn}/lfs/{sha256}");
+            extra.insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii"));
+            extra.insert(header::ETAG, quoted(&file.oid));
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = StatusCode::FOUND;
+            *response.headers_mut() = extra;
+            return Ok(response);
+        }
+    }
+    extra.insert(header::ETAG, quoted(file.etag()));
+    let fault = if head { None } else { state.take_fault(&path) };
+    Ok(file_response(&file.content, file.size, headers, extra, head, fault))
+}
+
+/// The stand-in CDN: LFS content by sha256, for any repo, with ranges and faults.
+pub(crate) fn cdn_routes() -> Router<Arc<HubState>> {
+    Router::new().route("/lfs/{sha256}", get(cdn_get).head(cdn_head))
+}
+
+async fn cdn_get(state: State<Arc<HubState>>, sha: Path<String>, headers: HeaderMap) -> Response {
+    cdn(&state, &sha, &headers, false)
+}
+
+async fn cdn_head(state: State<Arc<HubState>>, sha: Path<String>, headers: HeaderMap) -> Response {
+    cdn(&state, &sha, &headers, true)
+}
+
+fn cdn(state: &HubState, sha256: &str, headers: &HeaderMap, head: bool) -> Response {
+    let Some(file) = state.lfs_file(sha256) else {
+        return HubError::not_found("Not Found").into_response();
+    };
+    let mut extra = HeaderMap::new();
+    extra.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha256}\"")).expect("hex"));
+    let fault = if head { None } else { state.take_fault(sha256) };
+    file_response(&file.content, file.size, headers, extra, head, fault)
+}

@@ -1,0 +1,186 @@
+//! The cache layout huggingface_hub 2.4 uses, so that both tools find each other's files:
+//!
+//! ```text
+//! <cache>/CACHEDIR.TAG
+//! <cache>/.locks/models--ns--name/<etag>.lock      (and our resume records, <etag>.progress)
+//! <cache>/models--ns--name/blobs/<etag>            (sha256 for LFS files, git sha1 otherwise)
+//! <cache>/models--ns--name/refs/<revision>         (a commit hash, no newline)
+//! <cache>/models--ns--name/snapshots/<commit>/<path> → ../../blobs/<etag> (relative symlink)
+//! <cache>/models--ns--name/.no_exist/<commit>/<path> (empty: the file does not exist there)
+//! ```
+//!
+//! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically.
+
+use std::path::{Path, PathBuf};
+
+use crate::fs::{self as hffs, FsError};
+use crate::repo::Repo;
+
+/// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).
+pub const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by huggingface_hub.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n";
+
+/// Mode of refs and other plain cache files.
+const FILE_MODE: u32 = 0o644;
+
+/// One repository's folder in a cache.
+#[derive(Debug, Clone)]
+pub struct RepoCache {
+    root: PathBuf,
+    folder_name: String,
+}
+
+impl RepoCache {
+    /// The folder of `repo` in the cache at `root`.
+    pub fn new(root: &Path, repo: &Repo) -> Self {
+        Self { root: root.to_owned(), folder_name: repo.folder_name() }
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<cache>/models--ns--name`.
+    pub fn folder(&self) -> PathBuf {
+        self.root.join(&self.folder_name)
+    }
+
+    /// `blobs/<etag>`.
+    pub fn blob(&self, etag: &str) -> PathBuf {
+        self.folder().join("blobs").join(etag)
+    }
+
+    /// The partial file of a download in progress: `blobs/<etag>.hfkit.incomplete`. One name
+    /// per blob, so a later run (or another process) resumes it.
+    pub fn partial(&self, etag: &str) -> PathBuf {
+        self.folder().join("blobs").join(format!("{etag}.hfkit.incomplete"))
+    }
+
+    /// `.locks/<folder>/<etag>.lock`, the lock huggingface_hub takes too.
+    pub fn lock(&self, etag: &str) -> PathBuf {
+        self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.lock"))
+    }
+
+    /// Which parts of a partial file are complete: `.locks/<folder>/<etag>.progress`.
+    pub fn progress(&self, etag: &str) -> PathBuf {
+        self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.progress"))
+    }
+
+    /// `snapshots/<commit>`.
+    pub fn snapshot_dir(&self, commit: &str) -> PathBuf {
+        self.folder().join("snapshots").join(commit)
+    }
+
+    /// `snapshots/<commit>/<path>`.
+    pub fn snapshot_file(&self, commit: &str, path: &str) -> PathBuf {
+        self.snapshot_dir(commit).join(path)
+    }
+
+    /// `.no_exist/<commit>/<path>`.
+    pub fn no_exist(&self, commit: &str, path: &str) -> PathBuf {
+        self.folder().join(".no_exist").join(commit).join(path)
+    }
+
+    /// `refs/<revision>` (`refs/pr/1` nests folders).
+    pub fn ref_file(&self, revision: &str) -> PathBuf {
+        self.folder().join("refs").join(revision)
+    }
+
+    /// The commit a ref points to. A trailing newline (which breaks huggingface_hub) is
+    /// tolerated here.
+    pub fn read_ref(&self, revision: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.ref_file(revision)).ok()?;
+        let commit = text.trim();
+        crate::repo::is_commit_hash(commit).then(|| commit.to_owned())
+    }
+
+    /// Records that `revision` is `commit` (atomically, only when it changes).
+    pub fn write_ref(&self, revision: &str, commit: &str) -> Result<(), FsError> {
+        if revision == commit || self.read_ref(revision).as_deref() == Some(commit) {
+            return Ok(());
+        }
+        let path = self.ref_file(revision);
+        create_parent(&path)?;
+        hffs::write_atomic(&path, commit.as_bytes(), FILE_MODE)
+    }
+
+    /// The commit `revision` names: itself if it is a hash, else what `refs/` says.
+    pub fn resolve_local(&self, revision: &str) -> Option<String> {
+        if crate::repo::is_commit_hash(revision) { Some(revision.to_owned()) } else { self.read_ref(revision) }
+    }
+
+    /// Points `snapshots/<commit>/<path>` at `blobs/<etag>` with a relative symlink.
+    pub fn link(&self, commit: &str, path: &str, etag: &str) -> Result<PathBuf, FsError> {
+        let link = self.snapshot_file(commit, path);
+        create_parent(&link)?;
+        let depth = path.matches('/').count() + 2;
+        let target = PathBuf::from(format!("{}blobs/{etag}", "../".repeat(depth)));
+        if std::fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+            return Ok(link);
+        }
+        let tmp = link.with_file_name(format!(
+            ".{}.{}.link",
+            link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&target, &tmp).map_err(|e| FsError::new("create symlink", &tmp, e))?;
+        std::fs::rename(&tmp, &link).map_err(|e| FsError::new("place symlink", &link, e))?;
+        Ok(link)
+    }
+
+    /// Records that `path` does not exist at `commit`.
+    pub fn mark_missing(&self, commit: &str, path: &str) -> Result<(), FsError> {
+        let marker = self.no_exist(commit, path);
+        create_parent(&marker)?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&marker)
+            .map(drop)
+            .map_err(|e| FsError::new("create", &marker, e))
+    }
+
+    /// Creates `blobs/`, and `CACHEDIR.TAG` in the cache root.
+    pub fn prepare(&self) -> Result<(), FsError> {
+        let blobs = self.folder().join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(|e| FsError::new("create folder", &blobs, e))?;
+        write_cachedir_tag(&self.root)
+    }
+}
+
+/// Writes `CACHEDIR.TAG` in `dir` unless it is there.
+pub fn write_cachedir_tag(dir: &Path) -> Result<(), FsError> {
+    let tag = dir.join("CACHEDIR.TAG");
+    if tag.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
+    hffs::write_atomic(&tag, CACHEDIR_TAG.as_bytes(), FILE_MODE)
+}
+
+fn create_parent(path: &Path) -> Result<(), FsError> {
+    match path.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_python() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = RepoCache::new(dir.path(), &Repo::model("acme/tiny").unwrap());
+        c.prepare().unwrap();
+        let commit = "a".repeat(40);
+        c.write_ref("refs/pr/1", &commit).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("models--acme--tiny/refs/refs/pr/1")).unwrap(), commit);
+        let link = c.link(&commit, "sub/dir/data.txt", "e1").unwrap();
+        assert_eq!(std::fs::read_link(link).unwrap(), PathBuf::from("../../../../blobs/e1"));
+        assert_eq!(std::fs::read_to_string(dir.path().join("CACHEDIR.TAG")).unwrap().len(), 191);
+    }
+}

@@ -1,0 +1,547 @@
+//! Downloads: one file or a whole snapshot, into the cache exactly where huggingface_hub
+//! puts them (or into a `local_dir`), verified, parallel, resumable, and offline-aware.
+//!
+//! ```no_run
+//! # async fn demo() -> hfkit::Result<()> {
+//! use hfkit::repo::Repo;
+//! let hub = hfkit::Hub::from_env()?;
+//! let config = hub.repo(Repo::model("acme/tiny")?).download("config.json").await?;
+//! let options = hfkit::download::DownloadOptions { include: vec!["*.json".into()], ..Default::default() };
+//! let snapshot = hub.repo(Repo::model("acme/tiny")?).snapshot(&options, &hfkit::download::NoProgress).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The order of a file download follows huggingface_hub's `hf_hub_download`: a commit that
+//! is cached answers with no request; offline mode answers from `refs/`; otherwise one
+//! `HEAD` gives the commit, etag and size, a cached blob is linked, and a missing one is
+//! fetched by [`transfer`], verified and placed. If the Hub cannot be asked (network down,
+//! 5xx, access refused) and the file is cached, the cached copy is returned.
+
+mod error;
+mod filter;
+mod local_dir;
+mod progress;
+mod retry;
+mod transfer;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use error::DownloadError;
+pub use filter::{keep, matches};
+pub use progress::{NoProgress, Progress};
+pub use verify::{HashKind, Hasher, hash_reader};
+
+use crate::api::{ApiError, TreeEntry};
+use crate::auth::ResolvedToken;
+use crate::cache::RepoCache;
+use crate::error::{Error, Result};
+use crate::fs::{FsError, LockedFile};
+use crate::hub::Hub;
+use crate::repo::{self, Repo};
+use retry::RetryPolicy;
+use transfer::{Target, Transfer};
+
+/// How long to wait for another process downloading the same blob.
+const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Options of a download; `Default` is huggingface_hub's defaults.
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    /// Branch, tag, `refs/pr/N` or commit (default `main`).
+    pub revision: String,
+    /// Cache folder (default `HF_HUB_CACHE`).
+    pub cache_dir: Option<PathBuf>,
+    /// Write real files here instead of the cache.
+    pub local_dir: Option<PathBuf>,
+    /// Fetch even what is cached.
+    pub force: bool,
+    /// Answer from the cache only (`None`: `HF_HUB_OFFLINE`).
+    pub offline: Option<bool>,
+    /// Snapshot: only paths matching one of these patterns.
+    pub include: Vec<String>,
+    /// Snapshot: no path matching one of these patterns.
+    pub exclude: Vec<String>,
+    /// Plan only: say what would be fetched.
+    pub dry_run: bool,
+    /// Take huggingface_hub's per-blob locks (turn off only where locks hang).
+    pub use_locks: bool,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            revision: "main".to_owned(),
+            cache_dir: None,
+            local_dir: None,
+            force: false,
+            offline: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            dry_run: false,
+            use_locks: true,
+        }
+    }
+}
+
+/// A file of a download plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Path in the repo.
+    pub path: String,
+    /// Size in bytes (when known).
+    pub size: Option<u64>,
+    /// Whether it is already in place (nothing to fetch).
+    pub cached: bool,
+}
+
+/// What a download produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The file (single download) or the snapshot folder / local dir.
+    pub path: PathBuf,
+    /// The commit the revision resolved to.
+    pub commit: String,
+    /// The files considered, with what had to be fetched.
+    pub files: Vec<PlannedFile>,
+}
+
+/// One repository of a [`Hub`], to download from.
+#[derive(Debug, Clone)]
+pub struct RepoHandle {
+    hub: Hub,
+    repo: Repo,
+}
+
+impl Hub {
+    /// A handle to download from `repo`.
+    pub fn repo(&self, repo: Repo) -> RepoHandle {
+        RepoHandle { hub: self.clone(), repo }
+    }
+}
+
+/// Everything one download needs, resolved once.
+struct Ctx<'a> {
+    hub: &'a Hub,
+    repo: &'a Repo,
+    options: &'a DownloadOptions,
+    cache: RepoCache,
+    progress: &'a dyn Progress,
+}
+
+impl RepoHandle {
+    /// Downloads one file from `main` into the cache and returns its snapshot path.
+    pub async fn download(&self, path: &str) -> Result<PathBuf> {
+        Ok(self.download_file(path, &DownloadOptions::default(), &NoProgress).await?.path)
+    }
+
+    /// Downloads one file (huggingface_hub's `hf_hub_download`).
+    pub async fn download_file(
+        &self,
+        path: &str,
+        options: &DownloadOptions,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded> {
+        repo::validate_path(path).map_err(DownloadError::from)?;
+        repo::validate_revision(&options.revision).map_err(DownloadError::from)?;
+        let ctx = self.ctx(options, progress);
+        if let Some(local) = &options.local_dir {
+            return local_dir::download_file(&ctx, local, path).await;
+        }
+        ctx.download_file(path).await
+    }
+
+    /// Downloads a snapshot (huggingface_hub's `snapshot_download`): every file of the
+    /// revision that passes `include`/`exclude`, several at once.
+    pub async fn snapshot(&self, options: &DownloadOptions, progress: &dyn Progress) -> Result<Downloaded> {
+        repo::validate_revision(&options.revision).map_err(DownloadError::from)?;
+        let ctx = self.ctx(options, progress);
+        ctx.snapshot().await
+    }
+
+    fn ctx<'a>(&'a self, options: &'a DownloadOptions, progress: &'a dyn Progress) -> Ctx<'a> {
+        let root = options.cache_dir.clone().unwrap_or_else(|| self.hub.config().hub_cache.clone());
+        Ctx { hub: &self.hub, repo: &self.repo, options, cache: RepoCache::new(&root, &self.repo), progress }
+    }
+}
+
+impl Ctx<'_> {
+    fn offline(&self) -> bool {
+        self.options.offline.unwrap_or(self.hub.config().offline)
+    }
+
+    fn policy(&self) -> RetryPolicy {
+        let t = &self.hub.config().transfer;
+        RetryPolicy { retries: t.retries, base: t.retry_base }
+    }
+
+    fn not_cached(&self, what: String) -> Error {
+        DownloadError::NotCached {
+            repo: self.repo.clone(),
+            revision: self.options.revision.clone(),
+            what,
+            cache: self.cache.root().to_owned(),
+        }
+        .into()
+    }
+
+    /// The cached copy of `path` at the revision, if any.
+    fn cached_file(&self, path: &str) -> Option<(String, PathBuf)> {
+        let commit = self.cache.resolve_local(&self.options.revision)?;
+        let file = self.cache.snapshot_file(&commit, path);
+        file.exists().then_some((commit, file))
+    }
+
+    async fn download_file(&self, path: &str) -> Result<Downloaded> {
+        let rev = &self.options.revision;
+        let single = |commit: String, file: PathBuf, size, cached| Downloaded {
+            path: file,
+            commit,
+            files: vec![PlannedFile { path: path.to_owned(), size, cached }],
+        };
+        if repo::is_commit_hash(rev) && !self.options.force && !self.options.dry_run {
+            let file = self.cache.snapshot_file(rev, path);
+            if file.exists() {
+                return Ok(single(rev.clone(), file, None, true));
+            }
+        }
+        if self.offline() {
+            return match self.cached_file(path) {
+                Some((commit, file)) => Ok(single(commit, file, None, true)),
+                None => Err(self.not_cached(format!("`{path}`"))),
+            };
+        }
+        let token = self.hub.request_token().await?;
+        let meta = match self.head(path, token.as_ref()).await {
+            Ok(meta) => meta,
+            Err(e) => {
+                if !self.options.force
+                    && !e.is_definitive()
+                    && let Some((commit, file)) = self.cached_file(path)
+                {
+                    return Ok(single(commit, file, None, true));
+                }
+                return Err(e.into_error());
+            }
+        };
+        let pointer = self.cache.snapshot_file(&meta.commit, path);
+        let cached = pointer.exists() && !self.options.force;
+        if self.options.dry_run {
+            let cached = cached || (self.cache.blob(&meta.etag).exists() && !self.options.force);
+            return Ok(single(meta.commit, pointer, meta.size, cached));
+        }
+        self.cache.prepare()?;
+        self.cache.write_ref(rev, &meta.commit)?;
+        if cached {
+            return Ok(single(meta.commit, pointer, meta.size, true));
+        }
+        let size = meta.size.ok_or_else(|| {
+            DownloadError::Protocol(format!("the Hub did not say the size of `{path}`, so it cannot be verified"))
+        })?;
+        self.progress.planned(1, size);
+        let target = self.target(path, &meta.etag, size, meta.location.clone(), token);
+        self.fetch_and_place(&meta.commit, path, target).await?;
+        Ok(single(meta.commit, pointer, Some(size), false))
+    }
+
+    /// The metadata HEAD, retried while the failure is spurious.
+    async fn head(&self, path: &str, token: Option<&ResolvedToken>) -> Result<crate::api::FileMetadata, HeadError> {
+        let client = self.hub.client().map_err(HeadError::Other)?;
+        let policy = self.policy();
+        let began = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match client.file_metadata(self.repo, &self.options.revision, path, token).await {
+                Ok(meta) => return Ok(meta),
+                Err(e) if is_spurious(&e) && attempt < policy.retries => {
+                    let delay = policy.delay(attempt, None);
+                    self.progress.retrying(path, attempt + 1, delay, &e.to_string());
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    if let ApiError::Status { error_code: Some(code), repo_commit: Some(commit), .. } = &e
+                        && code == "EntryNotFound"
+                    {
+                        let _ = self.cache.mark_missing(commit, path);
+                        let _ = self.cache.write_ref(&self.options.revision, commit);
+                    }
+                    let spurious = is_spurious(&e);
+                    let error = self.classify(e, Some(path), token);
+                    return Err(if spurious && attempt > 0 {
+                        HeadError::Other(
+                            DownloadError::RetriesExhausted {
+                                url: repo::resolve_url(
+                                    &self.hub.config().endpoint,
+                                    self.repo,
+                                    &self.options.revision,
+                                    path,
+                                ),
+                                tries: attempt + 1,
+                                elapsed: began.elapsed(),
+                                last: error.to_string().lines().next().unwrap_or_default().to_owned(),
+                            }
+                            .into(),
+                        )
+                    } else {
+                        HeadError::Classified(error)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Turns an API error into a download error with the repo's context.
+    fn classify(&self, error: ApiError, path: Option<&str>, token: Option<&ResolvedToken>) -> DownloadError {
+        let token_source = token.map(|t| t.source.clone());
+        let repo = self.repo.clone();
+        let revision = self.options.revision.clone();
+        if let ApiError::Status { error_code: Some(code), .. } = &error {
+            match code.as_str() {
+                "GatedRepo" => {
+                    return DownloadError::Gated { repo, endpoint: self.hub.config().endpoint.clone(), token_source };
+                }
+                "RepoNotFound" => return DownloadError::RepoNotFound { repo, token_source },
+                "RevisionNotFound" => return DownloadError::RevisionNotFound { repo, revision },
+                "EntryNotFound" => {
+                    return DownloadError::EntryNotFound { repo, revision, path: path.unwrap_or_default().to_owned() };
+                }
+                _ => {}
+            }
+        }
+        if let ApiError::Status { server_message: Some(m), .. } = &error
+            && m.starts_with("Access to this resource is disabled.")
+        {
+            return DownloadError::Disabled { repo };
+        }
+        DownloadError::Api(error)
+    }
+
+    fn target(&self, path: &str, etag: &str, size: u64, url: String, token: Option<ResolvedToken>) -> Target {
+        let endpoint = reqwest::Url::parse(&self.hub.config().endpoint).expect("the endpoint was validated");
+        Target {
+            url,
+            token,
+            endpoint,
+            size,
+            etag: etag.to_owned(),
+            kind: HashKind::of_etag(etag).unwrap_or(HashKind::GitSha1),
+            display: path.to_owned(),
+            partial: self.cache.partial(etag),
+            record: Some(self.cache.progress(etag)),
+        }
+    }
+
+    /// Fetches a blob (unless present), then links the snapshot to it.
+    async fn fetch_and_place(&self, commit: &str, path: &str, target: Target) -> Result<()> {
+        if HashKind::of_etag(&target.etag).is_none() {
+            return Err(DownloadError::Protocol(format!(
+                "the etag of `{path}` ({}) is neither a sha256 nor a git sha1, so the download cannot be verified",
+                target.etag
+            ))
+            .into());
+        }
+        let blob = self.cache.blob(&target.etag);
+        if !blob.exists() || self.options.force {
+            check_space(self.cache.root(), target.size, &target.partial)?;
+            let _lock = if self.options.use_locks {
+                Some(LockedFile::acquire(&self.cache.lock(&target.etag), LOCK_TIMEOUT).map_err(DownloadError::from)?)
+            } else {
+                None
+            };
+            // Another process may have placed it while we waited for the lock.
+            if !blob.exists() || self.options.force {
+                self.fetch_verified(&target).await?;
+                place(&target.partial, &blob)?;
+            }
+        }
+        self.cache.link(commit, path, &target.etag)?;
+        self.progress.file_finished(path);
+        Ok(())
+    }
+
+    /// Fetches into the partial file; a verification failure is retried once from scratch.
+    async fn fetch_verified(&self, target: &Target) -> Result<()> {
+        let client = self.hub.client()?;
+        let transfer = Transfer { client, settings: &self.hub.config().transfer, progress: self.progress };
+        match transfer.fetch(target).await {
+            Err(DownloadError::Verification { .. }) => Ok(transfer.fetch(target).await?),
+            other => Ok(other?),
+        }
+    }
+
+    async fn snapshot(&self) -> Result<Downloaded> {
+        let rev = self.options.revision.clone();
+        let snapshot_result = |commit: String, dir: PathBuf, files| Downloaded { path: dir, commit, files };
+        if self.offline() {
+            return match self.cache.resolve_local(&rev) {
+                Some(commit) if self.cache.snapshot_dir(&commit).is_dir() => {
+                    let dir = self.cache.snapshot_dir(&commit);
+                    Ok(snapshot_result(commit, dir, Vec::new()))
+                }
+                _ => Err(self.not_cached("a snapshot".to_owned())),
+            };
+        }
+        let token = self.hub.request_token().await?;
+        let listing = self.list(token.as_ref()).await;
+        let (commit, entries) = match listing {
+            Ok(found) => found,
+            Err(e) => {
+                // Like huggingface_hub: when the Hub cannot be asked, a cached snapshot answers.
+                if !e.is_definitive()
+                    && !self.options.force
+                    && let Some(commit) = self.cache.resolve_local(&rev)
+                    && self.cache.snapshot_dir(&commit).is_dir()
+                {
+                    let dir = self.cache.snapshot_dir(&commit);
+                    return Ok(snapshot_result(commit, dir, Vec::new()));
+                }
+                return Err(e.into_error());
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries.into_iter().filter(|e| e.kind == "file") {
+            repo::validate_path(&entry.path).map_err(DownloadError::from)?;
+            if keep(&entry.path, &self.options.include, &self.options.exclude) {
+                files.push(entry);
+            }
+        }
+        if let Some(local) = &self.options.local_dir {
+            return local_dir::snapshot(self, local, &commit, files, token).await;
+        }
+        let plan: Vec<PlannedFile> = files
+            .iter()
+            .map(|e| PlannedFile {
+                path: e.path.clone(),
+                size: Some(e.lfs.as_ref().map_or(e.size, |l| l.size)),
+                cached: !self.options.force && self.cache.snapshot_file(&commit, &e.path).exists(),
+            })
+            .collect();
+        if self.options.dry_run {
+            self.cache.write_ref(&rev, &commit).ok();
+            return Ok(snapshot_result(commit.clone(), self.cache.snapshot_dir(&commit), plan));
+        }
+        self.cache.prepare()?;
+        self.cache.write_ref(&rev, &commit)?;
+        std::fs::create_dir_all(self.cache.snapshot_dir(&commit))
+            .map_err(|e| FsError::new("create folder", &self.cache.snapshot_dir(&commit), e))?;
+        let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
+        let missing_bytes: u64 = todo
+            .iter()
+            .filter(|e| self.options.force || !self.cache.blob(e.etag()).exists())
+            .map(|e| e.lfs.as_ref().map_or(e.size, |l| l.size))
+            .sum();
+        check_space(self.cache.root(), missing_bytes, &self.cache.folder())?;
+        self.progress.planned(todo.len(), todo.iter().map(|e| e.lfs.as_ref().map_or(e.size, |l| l.size)).sum());
+        let endpoint = self.hub.config().endpoint.clone();
+        let workers = self.hub.config().transfer.workers.max(1);
+        let token = token.map(Arc::new);
+        let results = run_bounded(
+            workers,
+            todo.iter().map(|entry| {
+                let token = token.as_deref().cloned();
+                let url = repo::resolve_url(&endpoint, self.repo, &commit, &entry.path);
+                let size = entry.lfs.as_ref().map_or(entry.size, |l| l.size);
+                let target = self.target(&entry.path, entry.etag(), size, url, token);
+                let commit = commit.clone();
+                async move { self.fetch_and_place(&commit, &entry.path, target).await }
+            }),
+        )
+        .await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(snapshot_result(commit.clone(), self.cache.snapshot_dir(&commit), plan))
+    }
+
+    /// The commit of the revision and its files, retried while failures are spurious.
+    async fn list(&self, token: Option<&ResolvedToken>) -> Result<(String, Vec<TreeEntry>), HeadError> {
+        let client = self.hub.client().map_err(HeadError::Other)?;
+        let policy = self.policy();
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let rev = &self.options.revision;
+                let commit = if repo::is_commit_hash(rev) {
+                    rev.clone()
+                } else {
+                    client.repo_info(self.repo, rev, token).await?.sha
+                };
+                let entries = client.list_tree(self.repo, &commit, token).await?;
+                Ok::<_, ApiError>((commit, entries))
+            }
+            .await;
+            match result {
+                Ok(found) => return Ok(found),
+                Err(e) if is_spurious(&e) && attempt < policy.retries => {
+                    let delay = policy.delay(attempt, None);
+                    self.progress.retrying("(file listing)", attempt + 1, delay, &e.to_string());
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(HeadError::Classified(self.classify(e, None, token))),
+            }
+        }
+    }
+}
+
+/// A metadata failure, with whether the cache may still answer.
+enum HeadError {
+    Classified(DownloadError),
+    Other(Error),
+}
+
+impl HeadError {
+    /// Revision and entry errors are answers about what exists: the cache must not hide them.
+    fn is_definitive(&self) -> bool {
+        matches!(self, Self::Classified(DownloadError::RevisionNotFound { .. } | DownloadError::EntryNotFound { .. }))
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Self::Classified(e) => e.into(),
+            Self::Other(e) => e,
+        }
+    }
+}
+
+/// Network failures and retryable statuses.
+fn is_spurious(error: &ApiError) -> bool {
+    match error {
+        ApiError::Unreachable { .. } => true,
+        ApiError::Status { status, .. } => retry::is_retryable_status(status.as_u16()),
+        _ => false,
+    }
+}
+
+/// Renames a verified partial file into place. If another process placed the same blob
+/// first, our partial file is gone and theirs is the blob: that is success too.
+fn place(partial: &Path, blob: &Path) -> Result<(), DownloadError> {
+    match std::fs::rename(partial, blob) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && blob.exists() => Ok(()),
+        Err(e) => Err(FsError::new("place", blob, e).into()),
+    }
+}
+
+/// Fails before downloading when the disk cannot hold what is left to fetch.
+fn check_space(root: &Path, needed: u64, near: &Path) -> Result<(), DownloadError> {
+    if needed == 0 {
+        return Ok(());
+    }
+    let _ = std::fs::create_dir_all(root);
+    // Bytes already in a partial file do not need new space.
+    let present = std::fs::metadata(near).map(|m| if m.is_file() { m.len() } else { 0 }).unwrap_or(0);
+    let needed = needed.saturating_sub(present.min(needed));
+    let Ok(available) = fs4::available_space(root) else { return Ok(()) };
+    if available < needed {
+        return Err(DownloadError::NoSpace { path: root.to_owned(), needed, available });
+    }
+    Ok(())
+}
+
+/// Runs futures with at most `limit` at a time, keeping their order in the results.
+async fn run_bounded<F: std::future::Future>(limit: usize, futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(futures).buffered(limit).collect().await
+}

@@ -1,0 +1,24 @@
+//! How downloads report what they are doing. The library never prints: the CLI draws bars
+//! from these calls, a program can log them, and [`NoProgress`] ignores them.
+
+use std::time::Duration;
+
+/// Receives download events. Every method has an empty default.
+pub trait Progress: Send + Sync {
+    /// The files and bytes about to be fetched (cached files excluded).
+    fn planned(&self, _files: usize, _bytes: u64) {}
+    /// A file transfer starts; `resumed` bytes are already on disk.
+    fn file_started(&self, _path: &str, _size: u64, _resumed: u64) {}
+    /// `bytes` more bytes of `path` arrived.
+    fn advanced(&self, _path: &str, _bytes: u64) {}
+    /// A file is in place.
+    fn file_finished(&self, _path: &str) {}
+    /// A request failed and will be tried again after `delay`.
+    fn retrying(&self, _path: &str, _attempt: u32, _delay: Duration, _reason: &str) {}
+}
+
+/// Ignores every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

@@ -1,0 +1,418 @@
+//! Moving the bytes of one file into its partial file, fast and safely.
+//!
+//! A file is cut into chunks of `chunk_size` bytes; up to `connections` workers fetch
+//! chunks with `Range` requests over one connection pool and write them at their offsets,
+//! so memory stays flat whatever the file size. A broken or stalled stream (no byte for
+//! `stall_timeout`) resumes from the last byte written; spurious failures are retried per
+//! [`super::retry`]. Completed chunks are recorded next to the lock
+//! (`.locks/<repo>/<etag>.progress`), so a process killed mid-way and run again fetches
+//! only what is missing. The result is verified against the etag (sha256 or git sha1)
+//! before the caller places it; correctness rests on that check, not on locks: two
+//! processes writing the same partial file write the same bytes.
+//!
+//! Tokens travel only to the endpoint's origin; a redirect elsewhere (the CDN) is followed
+//! without `Authorization`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use reqwest::{StatusCode, Url, header};
+use serde::{Deserialize, Serialize};
+
+use super::error::DownloadError;
+use super::progress::Progress;
+use super::retry::{self, RetryPolicy};
+use super::verify::{HashKind, Hasher};
+use crate::api::{ApiError, HubClient, authorize, same_origin};
+use crate::auth::ResolvedToken;
+use crate::config::TransferSettings;
+use crate::fs::FsError;
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 20;
+
+/// One file to fetch.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Where to start (the resolve URL or a CDN location).
+    pub(crate) url: String,
+    /// Sent only to `endpoint`'s origin.
+    pub(crate) token: Option<ResolvedToken>,
+    /// The Hub's origin.
+    pub(crate) endpoint: Url,
+    /// Expected size.
+    pub(crate) size: u64,
+    /// Expected hash.
+    pub(crate) etag: String,
+    /// How the etag is computed.
+    pub(crate) kind: HashKind,
+    /// The file's path in the repo, for messages and progress.
+    pub(crate) display: String,
+    /// The partial file.
+    pub(crate) partial: PathBuf,
+    /// The record of completed chunks (`None`: no cross-run resume).
+    pub(crate) record: Option<PathBuf>,
+}
+
+/// The completed chunks of a partial file, as saved between runs.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Record {
+    size: u64,
+    chunk_size: u64,
+    done: BTreeSet<u64>,
+}
+
+/// The shared state of one file's workers.
+struct Job<'a> {
+    target: &'a Target,
+    file: File,
+    location: Mutex<String>,
+    queue: Mutex<VecDeque<u64>>,
+    done: Mutex<BTreeSet<u64>>,
+    chunk_size: u64,
+    chunks: u64,
+    /// A single in-order stream hashes as it goes; parallel chunks are hashed after.
+    inline_hash: Mutex<Option<Hasher>>,
+}
+
+/// Fetches files with one client, one policy and one progress sink.
+pub(crate) struct Transfer<'a> {
+    pub(crate) client: &'a HubClient,
+    pub(crate) settings: &'a TransferSettings,
+    pub(crate) progress: &'a dyn Progress,
+}
+
+impl Transfer<'_> {
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy { retries: self.settings.retries, base: self.settings.retry_base }
+    }
+
+    /// Fetches `target` into its partial file and verifies it. On a hash mismatch the
+    /// partial file and its record are deleted and the error says both hashes.
+    pub(crate) async fn fetch(&self, target: &Target) -> Result<(), DownloadError> {
+        let chunk_size = self.settings.chunk_size.max(1);
+        let chunks = target.size.div_ceil(chunk_size);
+        let file = open_partial(&target.partial, target.size)?;
+        let mut done = BTreeSet::new();
+        if chunks > 1
+            && let Some(path) = &target.record
+            && let Some(record) = load_record(path)
+            && record.size == target.size
+            && record.chunk_size == chunk_size
+        {
+            done = record.done;
+        }
+        let resumed = done.len() as u64 * chunk_size;
+        self.progress.file_started(&target.display, target.size, resumed.min(target.size));
+        let queue: VecDeque<u64> = (0..chunks).filter(|c| !done.contains(c)).collect();
+        let workers = self.settings.connections.clamp(1, queue.len().max(1));
+        let inline = (chunks <= 1).then(|| Hasher::new(target.kind, target.size));
+        let job = Job {
+            target,
+            file,
+            location: Mutex::new(target.url.clone()),
+            queue: Mutex::new(queue),
+            done: Mutex::new(done),
+            chunk_size,
+            chunks,
+            inline_hash: Mutex::new(inline),
+        };
+        let results = futures_join_all((0..workers).map(|_| self.worker(&job))).await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+
+        let inline = job.inline_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let actual = match inline {
+            Some(hasher) => hasher.finish(),
+            None => hash_file(job.file, target.kind, target.size, &target.partial).await?,
+        };
+        if let Some(record) = &target.record {
+            let _ = std::fs::remove_file(record);
+        }
+        if actual != target.etag {
+            let _ = std::fs::remove_file(&target.partial);
+            return Err(DownloadError::Verification {
+                path: target.display.clone(),
+                algorithm: target.kind.name(),
+                expected: target.etag.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    async fn worker(&self, job: &Job<'_>) -> Result<(), DownloadError> {
+        loop {
+            let next = job.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop_front();
+            let Some(chunk) = next else { return Ok(()) };
+            let start = chunk * job.chunk_size;
+            let end = (start + job.chunk_size).min(job.target.size);
+            self.fetch_range(job, start, end).await?;
+            let mut done = job.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            done.insert(chunk);
+            if let Some(path) = &job.target.record
+                && job.chunks > 1
+            {
+                let record = Record { size: job.target.size, chunk_size: job.chunk_size, done: done.clone() };
+                save_record(path, &record);
+            }
+        }
+    }
+
+    /// Fetches bytes `[start, end)` into the partial file, resuming and retrying.
+    async fn fetch_range(&self, job: &Job<'_>, start: u64, end: u64) -> Result<(), DownloadError> {
+        let policy = self.policy();
+        let began = Instant::now();
+        let mut pos = start;
+        let mut failures = 0;
+        while pos < end {
+            let outcome = self.stream_once(job, pos, end).await;
+            match outcome {
+                Ok(reached) => {
+                    if reached > pos {
+                        failures = 0;
+                    }
+                    pos = reached;
+                    if pos >= end {
+                        break;
+                    }
+                    // The server closed the body early: resume.
+                    failures += 1;
+                    if failures > policy.retries {
+                        return Err(self.exhausted(
+                            job,
+                            failures,
+                            began,
+                            "the server closed the connection early".into(),
+                        ));
+                    }
+                    let delay = policy.delay(failures - 1, None);
+                    self.progress.retrying(&job.target.display, failures, delay, "connection closed early");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retry { reached, reason, hint }) => {
+                    if reached > pos {
+                        failures = 0;
+                    }
+                    pos = reached;
+                    failures += 1;
+                    if failures > policy.retries {
+                        return Err(self.exhausted(job, failures, began, reason));
+                    }
+                    let delay = policy.delay(failures - 1, hint);
+                    self.progress.retrying(&job.target.display, failures, delay, &reason);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn exhausted(&self, job: &Job<'_>, tries: u32, began: Instant, last: String) -> DownloadError {
+        let url = job.location.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        DownloadError::RetriesExhausted { url, tries, elapsed: began.elapsed(), last }
+    }
+
+    /// One request for `[pos, end)`; returns how far it got.
+    async fn stream_once(&self, job: &Job<'_>, pos: u64, end: u64) -> Result<u64, Attempt> {
+        let range = format!("bytes={pos}-{}", end - 1);
+        let mut response = self.get_following(job, &range).await?;
+        let status = response.status();
+        let mut cursor = pos;
+        // A 200 answers with the whole file: skip what is before `pos`.
+        let mut skip = if status == StatusCode::OK { pos } else { 0 };
+        if status == StatusCode::PARTIAL_CONTENT {
+            let content_start = response
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("bytes "))
+                .and_then(|v| v.split('-').next())
+                .and_then(|v| v.parse::<u64>().ok());
+            if content_start != Some(pos) {
+                return Err(Attempt::Fatal(DownloadError::Protocol(format!(
+                    "the server answered `Range: {range}` for `{}` with another range ({:?})",
+                    job.target.display,
+                    response.headers().get(header::CONTENT_RANGE)
+                ))));
+            }
+        }
+        loop {
+            let piece = match tokio::time::timeout(self.settings.stall_timeout, response.chunk()).await {
+                Err(_) => {
+                    let secs = self.settings.stall_timeout.as_secs_f64();
+                    return Err(Attempt::Retry {
+                        reached: cursor,
+                        reason: format!("no data for {secs:.1}s (stalled)"),
+                        hint: None,
+                    });
+                }
+                Ok(Err(e)) => {
+                    let reason = format!("the transfer broke: {}", describe_body_error(&e));
+                    return Err(Attempt::Retry { reached: cursor, reason, hint: None });
+                }
+                Ok(Ok(None)) => return Ok(cursor),
+                Ok(Ok(Some(bytes))) => bytes,
+            };
+            let mut data = &piece[..];
+            if skip > 0 {
+                let n = skip.min(data.len() as u64) as usize;
+                skip -= n as u64;
+                data = &data[n..];
+            }
+            let room = usize::try_from(end - cursor).unwrap_or(usize::MAX);
+            let data = &data[..data.len().min(room)];
+            if data.is_empty() {
+                if cursor >= end {
+                    return Ok(cursor);
+                }
+                continue;
+            }
+            job.file
+                .write_all_at(data, cursor)
+                .map_err(|e| Attempt::Fatal(DownloadError::Fs(FsError::new("write", &job.target.partial, e))))?;
+            if let Some(hasher) = job.inline_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+                hasher.update(data);
+            }
+            cursor += data.len() as u64;
+            self.progress.advanced(&job.target.display, data.len() as u64);
+            if cursor >= end {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    /// GETs the current location with `range`, following redirects; the token goes only to
+    /// the endpoint's origin. Error statuses become [`Attempt`]s.
+    async fn get_following(&self, job: &Job<'_>, range: &str) -> Result<reqwest::Response, Attempt> {
+        let mut url = job.location.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        for _ in 0..MAX_REDIRECTS {
+            let parsed =
+                Url::parse(&url).map_err(|e| Attempt::Fatal(DownloadError::Protocol(format!("bad URL {url}: {e}"))))?;
+            let mut request = self.client.http().get(parsed.clone()).header(header::RANGE, range);
+            let token = job.target.token.as_ref().filter(|_| same_origin(&parsed, &job.target.endpoint));
+            if let Some(token) = token {
+                request = authorize(request, token).map_err(|e| Attempt::Fatal(e.into()))?;
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let reason = self.client.transport_error(&url, &e).to_string();
+                    let reason = reason.split("\n\n").next().unwrap_or_default().to_owned();
+                    return Err(Attempt::Retry { reached: range_start(range), reason, hint: None });
+                }
+            };
+            let status = response.status();
+            if status.is_redirection() {
+                let location =
+                    response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let Some(location) = location else {
+                    return Err(Attempt::Fatal(DownloadError::Protocol(format!(
+                        "{status} without Location from {url}"
+                    ))));
+                };
+                let next =
+                    parsed.join(&location).map_err(|e| Attempt::Fatal(DownloadError::Protocol(e.to_string())))?;
+                url = next.to_string();
+                *job.location.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = url.clone();
+                continue;
+            }
+            if status.is_success() {
+                return Ok(response);
+            }
+            if retry::is_retryable_status(status.as_u16()) {
+                let hint = retry::server_hint(response.headers());
+                return Err(Attempt::Retry {
+                    reached: range_start(range),
+                    reason: format!("{status} from {url}"),
+                    hint,
+                });
+            }
+            let source = token.map(|t| &t.source);
+            let error: ApiError = self.client.error_from(response, &url, source).await;
+            return Err(Attempt::Fatal(error.into()));
+        }
+        Err(Attempt::Fatal(DownloadError::Protocol(format!("too many redirects from {url}"))))
+    }
+}
+
+/// The outcome of a failed request.
+enum Attempt {
+    /// Worth another try, resuming at `reached`.
+    Retry { reached: u64, reason: String, hint: Option<std::time::Duration> },
+    /// Not worth another try.
+    Fatal(DownloadError),
+}
+
+fn range_start(range: &str) -> u64 {
+    range.trim_start_matches("bytes=").split('-').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn describe_body_error(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() { "timed out".to_owned() } else { "connection error".to_owned() };
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// Opens (or creates) the partial file without truncating it, sized to `size`.
+fn open_partial(path: &Path, size: u64) -> Result<File, DownloadError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| FsError::new("create", path, e))?;
+    let len = file.metadata().map_err(|e| FsError::new("inspect", path, e))?.len();
+    if len != size {
+        file.set_len(size).map_err(|e| FsError::new("size", path, e))?;
+    }
+    Ok(file)
+}
+
+fn load_record(path: &Path) -> Option<Record> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn save_record(path: &Path, record: &Record) {
+    if let Ok(bytes) = serde_json::to_vec(record) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        // Best effort: without the record a later run refetches, which is still correct.
+        let _ = crate::fs::write_atomic(path, &bytes, 0o644);
+    }
+}
+
+/// Hashes a finished partial file through its open handle (it may have been renamed by a
+/// concurrent process that finished first).
+async fn hash_file(file: File, kind: HashKind, size: u64, path: &Path) -> Result<String, DownloadError> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut hasher = Hasher::new(kind, size);
+        let mut buf = vec![0; 4 << 20];
+        let mut offset = 0;
+        while offset < size {
+            let want = usize::try_from((size - offset).min(buf.len() as u64)).unwrap_or(buf.len());
+            file.read_exact_at(&mut buf[..want], offset).map_err(|e| FsError::new("read", &path, e))?;
+            hasher.update(&buf[..want]);
+            offset += want as u64;
+        }
+        Ok(hasher.finish())
+    })
+    .await
+    .map_err(|e| DownloadError::Protocol(format!("hashing stopped: {e}")))?
+}
+
+/// Runs futures concurrently on the current task and collects their results in order.
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures_util::future::join_all(futures).await
+}

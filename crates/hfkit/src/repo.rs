@@ -1,0 +1,302 @@
+//! What a repository is called: [`RepoType`], [`RepoId`], revisions and file paths, checked
+//! before any request is made, and the URL and cache-folder names built from them.
+//!
+//! The rules are huggingface_hub 2.4's: a repo id is `name` or `namespace/name` of ASCII
+//! letters, digits, `-`, `_` and `.`, each part starting and ending with a letter, digit or
+//! `_`, at most 96 characters, without `--`, `..` or a `.git` ending. A file path inside a repo
+//! is relative, has no `..` segment and no backslash or drive prefix, so a path from the
+//! server can never escape the folder it is written to.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The kind of repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RepoType {
+    /// A model (the default).
+    Model,
+    /// A dataset.
+    Dataset,
+    /// A Space.
+    Space,
+    /// A kernel.
+    Kernel,
+}
+
+impl RepoType {
+    /// Singular name: `model`, `dataset`, `space`, `kernel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Dataset => "dataset",
+            Self::Space => "space",
+            Self::Kernel => "kernel",
+        }
+    }
+
+    /// Plural name, used in API URLs and cache folders: `models`, `datasets`…
+    pub fn plural(self) -> &'static str {
+        match self {
+            Self::Model => "models",
+            Self::Dataset => "datasets",
+            Self::Space => "spaces",
+            Self::Kernel => "kernels",
+        }
+    }
+
+    /// The prefix of `/resolve/` URLs: empty for models, `datasets/` and so on otherwise.
+    pub fn url_prefix(self) -> &'static str {
+        match self {
+            Self::Model => "",
+            Self::Dataset => "datasets/",
+            Self::Space => "spaces/",
+            Self::Kernel => "kernels/",
+        }
+    }
+
+    /// Capitalised name for messages: `Model`, `Dataset`…
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Model => "Model",
+            Self::Dataset => "Dataset",
+            Self::Space => "Space",
+            Self::Kernel => "Kernel",
+        }
+    }
+
+    /// Every type, for parsing URL prefixes.
+    pub const ALL: [Self; 4] = [Self::Model, Self::Dataset, Self::Space, Self::Kernel];
+}
+
+impl fmt::Display for RepoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RepoType {
+    type Err = RepoError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s || t.plural() == s)
+            .ok_or_else(|| RepoError::InvalidType(s.to_owned()))
+    }
+}
+
+/// A name that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// Not `name` or `namespace/name`, or bad characters.
+    #[error(
+        "Invalid repo id '{id}': {reason}.\n\nhint: a repo id looks like `namespace/name` (letters, digits, '-', '_' and '.'); pass the type with --repo-type, not in the id"
+    )]
+    InvalidId {
+        /// The id.
+        id: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Not a repo type.
+    #[error("Invalid repo type '{0}': expected one of model, dataset, space, kernel")]
+    InvalidType(String),
+    /// A path that could escape its folder, or is empty.
+    #[error("Invalid file path '{path}' in the repository: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A revision that cannot be used.
+    #[error("Invalid revision '{0}': it is empty or contains a line break")]
+    InvalidRevision(String),
+}
+
+/// A validated repository id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoId(String);
+
+impl RepoId {
+    /// Validates `id` as huggingface_hub does.
+    pub fn new(id: &str) -> Result<Self, RepoError> {
+        let invalid = |reason| Err(RepoError::InvalidId { id: id.to_owned(), reason });
+        let parts: Vec<&str> = id.split('/').collect();
+        if parts.len() > 2 {
+            return invalid("it must be 'name' or 'namespace/name'");
+        }
+        for part in &parts {
+            let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            if part.is_empty() || part.len() > 96 {
+                return invalid("each part must have 1 to 96 characters");
+            }
+            if !part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+                return invalid("only letters, digits, '-', '_' and '.' are allowed");
+            }
+            if !edge_ok(part.chars().next()) || !edge_ok(part.chars().last()) {
+                return invalid("a part cannot start or end with '-' or '.'");
+            }
+        }
+        if id.contains("--") || id.contains("..") {
+            return invalid("it cannot contain '--' or '..'");
+        }
+        if id.ends_with(".git") {
+            return invalid("it cannot end with '.git'");
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RepoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A repository: its type and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Repo {
+    /// The type.
+    pub kind: RepoType,
+    /// The id.
+    pub id: RepoId,
+}
+
+impl Repo {
+    /// A repository of `kind` named `id` (validated).
+    pub fn new(kind: RepoType, id: &str) -> Result<Self, RepoError> {
+        Ok(Self { kind, id: RepoId::new(id)? })
+    }
+
+    /// A model repository.
+    pub fn model(id: &str) -> Result<Self, RepoError> {
+        Self::new(RepoType::Model, id)
+    }
+
+    /// The cache folder name: `models--acme--tiny`.
+    pub fn folder_name(&self) -> String {
+        format!("{}--{}", self.kind.plural(), self.id.as_str().replace('/', "--"))
+    }
+
+    /// `Model 'acme/tiny'`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} '{}'", self.kind.label(), self.id)
+    }
+}
+
+impl fmt::Display for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.kind.url_prefix(), self.id)
+    }
+}
+
+/// Whether `revision` is a full commit hash (40 lowercase hex digits).
+pub fn is_commit_hash(revision: &str) -> bool {
+    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a revision: not empty, no line breaks (it becomes a file name under `refs/`).
+pub fn validate_revision(revision: &str) -> Result<(), RepoError> {
+    let bad = revision.is_empty()
+        || revision.contains(['\n', '\r', '\0'])
+        || revision.split('/').any(|s| s == ".." || s == "." || s.is_empty());
+    if bad { Err(RepoError::InvalidRevision(revision.to_owned())) } else { Ok(()) }
+}
+
+/// Checks a path inside a repository: relative, `/`-separated, no `.`/`..`/empty segments,
+/// no backslash, no drive or UNC prefix, no NUL. Refuses what could escape a folder.
+pub fn validate_path(path: &str) -> Result<(), RepoError> {
+    let invalid = |reason| Err(RepoError::InvalidPath { path: path.to_owned(), reason });
+    if path.is_empty() {
+        return invalid("it is empty");
+    }
+    if path.starts_with('/') {
+        return invalid("it is absolute");
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return invalid("it contains a backslash or NUL");
+    }
+    if path.as_bytes().get(1) == Some(&b':') {
+        return invalid("it starts with a drive letter");
+    }
+    if path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return invalid("it has an empty, '.' or '..' segment");
+    }
+    Ok(())
+}
+
+/// Percent-encodes every byte but unreserved characters (`A-Z a-z 0-9 - . _ ~`), and keeps
+/// `/` when `keep_slash`: Python's `quote(s, safe="")` for revisions, `quote(s)` for paths.
+pub fn quote(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `/resolve/` URL of a file.
+pub fn resolve_url(endpoint: &str, repo: &Repo, revision: &str, path: &str) -> String {
+    format!("{endpoint}/{repo}/resolve/{}/{}", quote(revision, false), quote(path, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_ids_follow_python() {
+        for ok in ["foo", "foo/bar", "123", "Foo-BAR_foo.bar123", "_a/_b"] {
+            RepoId::new(ok).unwrap();
+        }
+        for bad in ["datasets/foo/bar", ".repo_id", "foo--bar", "foo.git", "a..b", "-a", "a-", "café", "", "a/", "a b"]
+        {
+            assert!(RepoId::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(RepoId::new(&"a".repeat(97)).is_err());
+    }
+
+    #[test]
+    fn folder_names() {
+        assert_eq!(Repo::model("acme/tiny").unwrap().folder_name(), "models--acme--tiny");
+        assert_eq!(Repo::model("gpt2").unwrap().folder_name(), "models--gpt2");
+        assert_eq!(Repo::new(RepoType::Dataset, "acme/ds").unwrap().folder_name(), "datasets--acme--ds");
+    }
+
+    #[test]
+    fn urls_encode_like_python() {
+        let repo = Repo::model("acme/tiny").unwrap();
+        assert_eq!(
+            resolve_url("http://h", &repo, "refs/pr/1", "weird dir/a b+c#d%e?.txt"),
+            "http://h/acme/tiny/resolve/refs%2Fpr%2F1/weird%20dir/a%20b%2Bc%23d%25e%3F.txt"
+        );
+        let ds = Repo::new(RepoType::Dataset, "acme/ds").unwrap();
+        assert_eq!(resolve_url("http://h/m", &ds, "main", "x"), "http://h/m/datasets/acme/ds/resolve/main/x");
+    }
+
+    #[test]
+    fn paths_cannot_escape() {
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a\\b", "C:/x", "a//b", "./a", "", "a/."] {
+            assert!(validate_path(bad).is_err(), "{bad:?}");
+        }
+        validate_path("sub/dir/file.bin").unwrap();
+        validate_path(".gitattributes").unwrap();
+    }
+
+    #[test]
+    fn commit_hashes() {
+        assert!(is_commit_hash(&"a".repeat(40)));
+        assert!(!is_commit_hash(&"A".repeat(40)));
+        assert!(!is_commit_hash("main"));
+    }
+}
