@@ -56,6 +56,9 @@ pub(crate) enum Command {
     /// Manage authentication (login, logout, etc.).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Download files from the Hub into the cache (or a local folder).
+    #[command(after_help = DOWNLOAD_HELP)]
+    Download(DownloadArgs),
     /// Print information about the environment.
     Env,
     /// Print the version.
@@ -133,10 +136,78 @@ pub(crate) struct ServeArgs {
     /// JSON file of users, organizations, tokens and trusted publishers.
     #[arg(long, value_name = "FILE")]
     pub(crate) accounts: Option<PathBuf>,
+    /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) host: String,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub(crate) port: u16,
+}
+
+const DOWNLOAD_HELP: &str = "\
+Transfer settings (environment):
+  HF_HUB_DOWNLOAD_CONNECTIONS     parallel ranged connections for one large file (default 8)
+  HF_HUB_DOWNLOAD_CHUNK_SIZE      bytes per ranged request (default 16777216)
+  HF_HUB_DOWNLOAD_WORKERS         files downloaded at once (default 8; --max-workers)
+  HF_HUB_DOWNLOAD_RETRIES         retries of a failed request (default 5)
+  HF_HUB_DOWNLOAD_RETRY_BASE_MS   first retry delay, doubled each time (default 1000)
+  HF_HUB_DOWNLOAD_STALL_TIMEOUT   seconds without data before a transfer is resumed (default 10)
+  HF_HUB_OFFLINE=1                answer from the cache only
+  HF_HUB_DISABLE_PROGRESS_BARS=1  no progress bars
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE, REQUESTS_CA_BUNDLE are honoured.
+
+Every file is verified (sha256 for LFS files, git sha1 otherwise) before it is placed.";
+
+#[derive(Debug, Args)]
+pub(crate) struct DownloadArgs {
+    /// The repository: `namespace/name`, `datasets/namespace/name`, or an hf:// URI.
+    pub(crate) repo_id: String,
+    /// Files to download (all files when none; a name ending in `/` is a folder).
+    pub(crate) filenames: Vec<String>,
+    /// Type of the repository.
+    #[arg(long = "repo-type", visible_alias = "type", value_name = "TYPE", value_parser = ["model", "dataset", "space", "kernel"])]
+    pub(crate) repo_type: Option<String>,
+    /// Branch, tag, `refs/pr/N` or commit (default `main`).
+    #[arg(long)]
+    pub(crate) revision: Option<String>,
+    /// Glob patterns of files to download (repeatable).
+    #[arg(long)]
+    pub(crate) include: Vec<String>,
+    /// Glob patterns of files to skip (repeatable).
+    #[arg(long)]
+    pub(crate) exclude: Vec<String>,
+    /// Cache folder (default HF_HUB_CACHE).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Write real files into this folder instead of the cache.
+    #[arg(long)]
+    pub(crate) local_dir: Option<PathBuf>,
+    /// Download even files that are cached.
+    #[arg(long, overrides_with = "no_force_download")]
+    pub(crate) force_download: bool,
+    #[arg(long, hide = true)]
+    pub(crate) no_force_download: bool,
+    /// Only say what would be downloaded.
+    #[arg(long, overrides_with = "no_dry_run")]
+    pub(crate) dry_run: bool,
+    #[arg(long, hide = true)]
+    pub(crate) no_dry_run: bool,
+    /// A token (prefer `hf auth login` or HF_TOKEN).
+    #[arg(long)]
+    pub(crate) token: Option<String>,
+    /// Files downloaded at once.
+    #[arg(long)]
+    pub(crate) max_workers: Option<usize>,
+    /// Parallel connections for one large file.
+    #[arg(long)]
+    pub(crate) connections: Option<usize>,
+    /// Bytes per ranged request.
+    #[arg(long)]
+    pub(crate) chunk_size: Option<u64>,
+    /// Answer from the cache only, like HF_HUB_OFFLINE=1.
+    #[arg(long)]
+    pub(crate) offline: bool,
 }

@@ -10,7 +10,7 @@ mod settings;
 use clap::Parser;
 
 use cli::{AuthCommand, Cli, Command};
-use commands::{auth, completion, env, serve, status, version};
+use commands::{auth, completion, download, env, serve, status, version};
 use output::{Format, Printer};
 use settings::{Context, UsageError};
 
@@ -43,6 +43,7 @@ fn run(cli: &Cli) -> i32 {
             AuthCommand::Whoami => auth::whoami(&ctx),
             AuthCommand::Status(args) => status::status(&ctx, args),
         },
+        Command::Download(args) => download::download(&ctx, args),
         Command::Env => env::env(&ctx),
         Command::Version => Ok(version::version(&ctx)),
         Command::Completion { shell } => Ok(completion::completion(*shell)),

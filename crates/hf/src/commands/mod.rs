@@ -2,6 +2,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod completion;
+pub(crate) mod download;
 pub(crate) mod env;
 pub(crate) mod serve;
 pub(crate) mod status;

@@ -5,14 +5,19 @@ use hfkit_server::{Accounts, HubState};
 
 use super::auth::Status;
 use crate::cli::ServeArgs;
-use crate::settings::{self, Context};
+use crate::settings::Context;
 
 pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
     let accounts = match &args.accounts {
         Some(path) => Accounts::load(path)?,
         None => Accounts::default(),
     };
-    let rt = settings::runtime()?;
+    let repos = match &args.cache {
+        Some(dir) => hfkit_server::repos::load_cache(dir)
+            .with_context(|| format!("cannot read the cache folder {}", dir.display()))?,
+        None => Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
@@ -23,7 +28,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        hfkit_server::serve(listener, HubState::new(accounts), shutdown).await?;
+        hfkit_server::serve(listener, HubState::with_repos(accounts, repos), shutdown).await?;
         Ok(0)
     })
 }

@@ -37,3 +37,43 @@ pub fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// Bytes of the LFS weights in [`repo_hub`] (3 MiB + 5: several chunks and a ragged end).
+pub const WEIGHTS_LEN: usize = (3 << 20) + 5;
+
+/// A Hub with repositories: public `acme/tiny` (regular and LFS files, nested folders,
+/// branch, tag and PR), gated `acme/gated` (bob is granted), private `acme/secret`
+/// (alice is a member of acme), and dataset `acme/ds`.
+pub fn repo_hub() -> RunningHub {
+    use hfkit_test::{RepoFixture, pseudo_random};
+    let tiny = RepoFixture::model("acme/tiny")
+        .file("config.json", r#"{"hidden_size": 8}"#)
+        .file("README.md", "# tiny\n")
+        .commit()
+        .tag("v1")
+        .file("config.json", r#"{"hidden_size": 16}"#)
+        .file("sub/dir/data.txt", "nested\n")
+        .lfs("model.safetensors", pseudo_random(7, WEIGHTS_LEN))
+        .branch("dev")
+        .branch("refs/pr/1");
+    HubFixture::new()
+        .user("alice")
+        .user("bob")
+        .user("carol")
+        .org("acme", &["alice"])
+        .token("alice", "my-read", "read", READ)
+        .token("bob", "bob-write", "write", WRITE)
+        .token("carol", "carol", "read", FINE)
+        .repo(tiny)
+        .repo(RepoFixture::model("acme/gated").file("config.json", "{}").lfs("w.bin", pseudo_random(2, 1000)).gated().grant("bob"))
+        .repo(RepoFixture::model("acme/secret").file("config.json", "{\"secret\": true}").private())
+        .repo(RepoFixture::dataset("acme/ds").file("data/train.csv", "a,b\n1,2\n"))
+        .start()
+}
+
+/// The commit a branch or tag of a fixture repo points to.
+pub fn commit_of(hub: &RunningHub, id: &str, revision: &str) -> String {
+    let repos = hub.state().repos();
+    let repo = repos.values().find(|r| r.id == id).expect("repo exists");
+    repo.resolve(revision).expect("revision exists").to_owned()
+}

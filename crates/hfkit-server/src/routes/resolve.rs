@@ -96,6 +96,6 @@ fn cdn(state: &HubState, sha256: &str, headers: &HeaderMap, head: bool) -> Respo
     };
     let mut extra = HeaderMap::new();
     extra.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha256}\"")).expect("hex"));
-    let fault = if head { None } else { state.take_fault(sha256) };
+    let fault = if head { None } else { state.take_fault(&format!("/lfs/{sha256}")) };
     file_response(&file.content, file.size, headers, extra, head, fault)
 }

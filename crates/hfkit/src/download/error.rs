@@ -30,7 +30,7 @@ pub enum DownloadError {
         token_source: Option<TokenSource>,
     },
     /// The branch, tag or commit does not exist.
-    #[error("Revision '{revision}' not found in {}.\n\nhint: check the branch, tag or commit name", .repo.describe())]
+    #[error("Revision '{revision}' not found in {} '{}'.\n\nhint: check the branch, tag or commit name", .repo.kind, .repo.id)]
     RevisionNotFound {
         /// The repo.
         repo: Repo,
@@ -38,7 +38,7 @@ pub enum DownloadError {
         revision: String,
     },
     /// The file does not exist at that revision.
-    #[error("File '{path}' not found in {} at revision '{revision}'.", .repo.describe())]
+    #[error("File '{path}' not found in {} '{}' at revision '{revision}'.", .repo.kind, .repo.id)]
     EntryNotFound {
         /// The repo.
         repo: Repo,

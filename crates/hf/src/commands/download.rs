@@ -1,0 +1,239 @@
+//! `hf download`: huggingface_hub's command, with its arguments, output and exit codes, on
+//! hfkit's verified, parallel, resumable downloads.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use hfkit::download::{DownloadOptions, Downloaded, Progress};
+use hfkit::repo::{Repo, RepoType};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::auth::Status;
+use crate::cli::DownloadArgs;
+use crate::output::Format;
+use crate::settings::{Context, UsageError};
+
+pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
+    let p = &ctx.printer;
+    let (repo, uri_revision, uri_path) = parse_repo(&args.repo_id, args.repo_type.as_deref(), args.revision.is_some())?;
+    if args.local_dir.is_some() && args.cache_dir.is_some() {
+        bail!("Cannot use both `--local-dir` and `--cache-dir` at the same time. Use one or the other.");
+    }
+    let mut filenames = args.filenames.clone();
+    if let Some(path) = uri_path {
+        if !filenames.is_empty() {
+            bail!("A path in the hf:// URI cannot be combined with file names.");
+        }
+        filenames.push(path);
+    }
+    let folders: Vec<&String> = filenames.iter().filter(|f| f.ends_with('/')).collect();
+    if !folders.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
+        bail!(
+            "Cannot combine subfolder argument ('{}') with `--include`. Please use `--include \"{}*\"` instead.",
+            folders[0],
+            folders[0]
+        );
+    }
+    if !filenames.is_empty() && folders.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
+        p.warning("Ignoring `--include` and `--exclude` since filenames have been explicitly set.");
+    }
+    let explicit = ctx.explicit_token(args.token.as_deref(), true)?;
+    let mut config = ctx.config.clone();
+    if let Some(n) = args.max_workers {
+        config.transfer.workers = n.max(1);
+    }
+    if let Some(n) = args.connections {
+        config.transfer.connections = n.max(1);
+    }
+    if let Some(n) = args.chunk_size {
+        config.transfer.chunk_size = n.max(1);
+    }
+    let hub = hfkit::Hub::new(config, explicit);
+    let single = filenames.len() == 1 && folders.is_empty();
+    let options = DownloadOptions {
+        revision: uri_revision.or_else(|| args.revision.clone()).unwrap_or_else(|| "main".to_owned()),
+        cache_dir: args.cache_dir.clone(),
+        local_dir: args.local_dir.clone(),
+        force: args.force_download,
+        offline: args.offline.then_some(true),
+        include: if filenames.is_empty() { args.include.clone() } else { filenames.clone() },
+        exclude: if filenames.is_empty() { args.exclude.clone() } else { Vec::new() },
+        dry_run: args.dry_run,
+        use_locks: true,
+    };
+    let bars = Bars::new(show_bars(ctx) && !args.dry_run);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let handle = hub.repo(repo);
+    let outcome = runtime.block_on(async {
+        if single {
+            handle.download_file(&filenames[0], &options, &bars).await
+        } else {
+            handle.snapshot(&options, &bars).await
+        }
+    });
+    bars.finish();
+    let outcome = outcome?;
+    if args.dry_run {
+        print_dry_run(ctx, &outcome);
+    } else {
+        p.result("Downloaded", &[("path", Some(outcome.path.display().to_string()))]);
+    }
+    Ok(0)
+}
+
+/// Splits `repo_id` into a repo, and for hf:// URIs a revision and a path.
+fn parse_repo(raw: &str, repo_type: Option<&str>, has_revision: bool) -> Result<(Repo, Option<String>, Option<String>)> {
+    let explicit_type: Option<RepoType> = repo_type.map(str::parse).transpose()?;
+    if let Some(uri) = raw.strip_prefix("hf://") {
+        if explicit_type.is_some() || has_revision {
+            return Err(UsageError("`--repo-type` and `--revision` cannot be used with an hf:// URI; put them in the URI".into()).into());
+        }
+        let (kind, rest) = split_type(uri);
+        if rest.starts_with("buckets/") {
+            bail!("Buckets are not supported by `hf download`.");
+        }
+        let mut parts = rest.splitn(3, '/');
+        let (ns, name_rev) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let path = parts.next().map(str::to_owned).filter(|p| !p.is_empty());
+        let (name, revision) = match name_rev.split_once('@') {
+            Some((n, r)) => (n, Some(r.replace("%2F", "/"))),
+            None => (name_rev, None),
+        };
+        return Ok((Repo::new(kind.unwrap_or(RepoType::Model), &format!("{ns}/{name}"))?, revision, path));
+    }
+    let (prefixed, rest) = split_type(raw);
+    let kind = match (prefixed, explicit_type) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(UsageError(format!("Ambiguous repo type: '{raw}' and --repo-type {b}")).into());
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => RepoType::Model,
+    };
+    let id = if prefixed.is_some() && rest.contains('/') { rest } else { raw };
+    Ok((Repo::new(kind, id)?, None, None))
+}
+
+fn split_type(s: &str) -> (Option<RepoType>, &str) {
+    for kind in [RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel] {
+        if let Some(rest) = s.strip_prefix(&format!("{}/", kind.plural())) {
+            return (Some(kind), rest);
+        }
+    }
+    (None, s)
+}
+
+fn show_bars(ctx: &Context) -> bool {
+    match ctx.config.disable_progress_bars {
+        Some(disabled) => !disabled,
+        None => ctx.printer.format() == Format::Human && std::io::stderr().is_terminal(),
+    }
+}
+
+fn print_dry_run(ctx: &Context, outcome: &Downloaded) {
+    let mut files = outcome.files.clone();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    if ctx.printer.format() == Format::Json {
+        let items: Vec<_> = files
+            .iter()
+            .map(|f| serde_json::json!({"file": f.path, "size": f.size, "will_download": !f.cached}))
+            .collect();
+        ctx.printer.json(&serde_json::Value::Array(items));
+        return;
+    }
+    let todo: Vec<_> = files.iter().filter(|f| !f.cached).collect();
+    let total = todo.iter().map(|f| f.size).sum::<Option<u64>>();
+    let size = total.map_or_else(|| "an unknown size".to_owned(), human_size);
+    ctx.printer.data(&format!("[dry-run] Will download {} files (out of {}) totalling {size}.", todo.len(), files.len()));
+    let rows: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| vec![f.path.clone(), if f.cached { "-".to_owned() } else { f.size.map_or_else(|| "?".into(), human_size) }])
+        .collect();
+    ctx.printer.table(&["FILE", "SIZE"], &rows);
+}
+
+/// 1000-based sizes with one decimal, as huggingface_hub prints them (`8.0`, `5.0K`).
+pub(crate) fn human_size(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["", "K", "M", "G", "T"] {
+        if value < 1000.0 {
+            return format!("{value:.1}{unit}");
+        }
+        value /= 1000.0;
+    }
+    format!("{value:.1}P")
+}
+
+/// Progress bars on stderr: one for the whole download, one per file in flight.
+struct Bars {
+    multi: Option<MultiProgress>,
+    files: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(enabled: bool) -> Self {
+        let multi = enabled.then(MultiProgress::new);
+        Self { multi, files: std::sync::Mutex::default() }
+    }
+
+    fn finish(&self) {
+        for bar in self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn style(template: &str) -> ProgressStyle {
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+    }
+}
+
+impl Progress for Bars {
+    fn planned(&self, files: usize, bytes: u64) {
+        let Some(multi) = &self.multi else { return };
+        let bar = multi.add(ProgressBar::new(bytes));
+        bar.set_style(Self::style("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
+        bar.set_message(format!("{files} file(s)"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        // The total bar lives under the empty key, beside the per-file bars.
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(String::new(), bar);
+    }
+
+    fn file_started(&self, path: &str, size: u64, resumed: u64) {
+        let Some(multi) = &self.multi else { return };
+        let bar = multi.add(ProgressBar::new(size));
+        bar.set_style(Self::style("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}"));
+        bar.set_message(short(path));
+        bar.set_position(resumed);
+        if let Some(total) = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get("") {
+            total.inc(resumed);
+        }
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.to_owned(), bar);
+    }
+
+    fn advanced(&self, path: &str, bytes: u64) {
+        let files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bar) = files.get(path) {
+            bar.inc(bytes);
+        }
+        if let Some(total) = files.get("") {
+            total.inc(bytes);
+        }
+    }
+
+    fn file_finished(&self, path: &str) {
+        if let Some(bar) = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(path) {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn retrying(&self, path: &str, attempt: u32, delay: Duration, reason: &str) {
+        if let Some(multi) = &self.multi {
+            let _ = multi.println(format!("retrying {path} (try {attempt}) in {:.1}s: {reason}", delay.as_secs_f64()));
+        }
+    }
+}
+
+fn short(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.chars().count() > 12 { format!("{}…", name.chars().take(11).collect::<String>()) } else { name.to_owned() }
+}
