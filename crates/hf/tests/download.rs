@@ -10,7 +10,11 @@ use hfkit_server::{Fault, FaultKind};
 use hfkit_test::{TestContext, pseudo_random};
 
 fn path_of(run: &hfkit_test::Run) -> String {
-    run.stdout.lines().find_map(|l| l.strip_prefix("  path: ")).unwrap_or_else(|| panic!("no path in {}", run.stdout)).to_owned()
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  path: "))
+        .unwrap_or_else(|| panic!("no path in {}", run.stdout))
+        .to_owned()
 }
 
 fn fast(t: &mut TestContext) {
@@ -42,7 +46,10 @@ fn single_file_lands_where_python_puts_it() {
     assert_eq!(run.stdout.lines().count(), 2);
     // -q prints only the path, for scripts.
     let quiet = t.hf(&["download", "acme/tiny", "config.json", "-q"]);
-    assert_eq!(quiet.expect_code(0).stdout.trim(), cache(&t).join("snapshots").join(&main).join("config.json").display().to_string());
+    assert_eq!(
+        quiet.expect_code(0).stdout.trim(),
+        cache(&t).join("snapshots").join(&main).join("config.json").display().to_string()
+    );
     let json = t.hf(&["download", "acme/tiny", "config.json", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert!(v["path"].as_str().unwrap().ends_with("/config.json"));
@@ -56,7 +63,9 @@ fn snapshot_then_cached_rerun_fetches_nothing() {
     let run = t.hf(&["download", "acme/tiny"]);
     run.expect_code(0);
     let dir = Path::new(&path_of(&run)).to_owned();
-    for (file, content) in [("config.json", &b"{\"hidden_size\": 16}"[..]), ("sub/dir/data.txt", b"nested\n"), ("README.md", b"# tiny\n")] {
+    for (file, content) in
+        [("config.json", &b"{\"hidden_size\": 16}"[..]), ("sub/dir/data.txt", b"nested\n"), ("README.md", b"# tiny\n")]
+    {
         assert_eq!(std::fs::read(dir.join(file)).unwrap(), content, "{file}");
     }
     assert_eq!(std::fs::read_link(dir.join("sub/dir/data.txt")).unwrap().to_string_lossy().matches("../").count(), 4);
@@ -90,7 +99,8 @@ fn revisions_branch_tag_pr_and_commits() {
 fn include_exclude_and_dry_run() {
     let hub = repo_hub();
     let t = context(&hub);
-    let run = t.hf(&["download", "acme/tiny", "--include", "*.json", "--include", "sub/*", "--exclude", "*.md", "--dry-run"]);
+    let run =
+        t.hf(&["download", "acme/tiny", "--include", "*.json", "--include", "sub/*", "--exclude", "*.md", "--dry-run"]);
     insta::assert_snapshot!(t.snapshot(&run, &hub));
     let run = t.hf(&["download", "acme/tiny", "--include", "*.json", "--include", "sub/*"]);
     let dir = Path::new(&path_of(run.expect_code(0))).to_owned();
@@ -98,7 +108,8 @@ fn include_exclude_and_dry_run() {
     assert!(!dir.join("model.safetensors").exists() && !dir.join("README.md").exists());
     let run = t.hf(&["download", "acme/tiny", "--dry-run", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let will: Vec<_> = v.as_array().unwrap().iter().filter(|f| f["will_download"] == true).map(|f| f["file"].clone()).collect();
+    let will: Vec<_> =
+        v.as_array().unwrap().iter().filter(|f| f["will_download"] == true).map(|f| f["file"].clone()).collect();
     assert_eq!(will, vec![serde_json::json!("README.md"), serde_json::json!("model.safetensors")]);
 }
 
@@ -126,10 +137,16 @@ fn gated_private_and_missing_things_say_what_to_do() {
     t.set_env("HF_TOKEN", WRITE);
     t.hf(&["download", "acme/gated"]).expect_code(0);
     t.set_env("HF_TOKEN", FINE);
-    insta::assert_snapshot!("private_other_user", t.snapshot(&t.hf(&["download", "acme/secret", "config.json", "--revision", "v9"]), &hub));
+    insta::assert_snapshot!(
+        "private_other_user",
+        t.snapshot(&t.hf(&["download", "acme/secret", "config.json", "--revision", "v9"]), &hub)
+    );
     t.set_env("HF_TOKEN", READ);
     t.hf(&["download", "acme/secret", "config.json"]).expect_code(0);
-    insta::assert_snapshot!("missing_revision", t.snapshot(&t.hf(&["download", "acme/tiny", "config.json", "--revision", "v9"]), &hub));
+    insta::assert_snapshot!(
+        "missing_revision",
+        t.snapshot(&t.hf(&["download", "acme/tiny", "config.json", "--revision", "v9"]), &hub)
+    );
     insta::assert_snapshot!("missing_file", t.snapshot(&t.hf(&["download", "acme/tiny", "nope.bin"]), &hub));
     let main = commit_of(&hub, "acme/tiny", "main");
     assert!(cache(&t).join(".no_exist").join(&main).join("nope.bin").is_file());
@@ -148,7 +165,11 @@ fn offline_hits_and_misses() {
     let expected = path_of(online.expect_code(0));
     t.set_env("HF_HUB_OFFLINE", "1");
     let before = hub.requests().len();
-    assert_eq!(path_of(t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0)), expected, "main resolves through refs/");
+    assert_eq!(
+        path_of(t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0)),
+        expected,
+        "main resolves through refs/"
+    );
     assert!(t.hf(&["download", "acme/tiny"]).expect_code(0).stdout.contains("/snapshots/"));
     insta::assert_snapshot!("offline_miss", t.snapshot(&t.hf(&["download", "acme/tiny", "README.md"]), &hub));
     t.remove_env("HF_HUB_OFFLINE");
@@ -241,7 +262,9 @@ fn cut_and_stalled_streams_resume_from_the_bytes_on_disk() {
     fast(&mut t);
     t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", "100000000").set_env("HF_HUB_DOWNLOAD_STALL_TIMEOUT", "1");
     hub.state().inject(Fault::new(FaultKind::CutAfter(1_000_000), 1).on("/lfs/"));
-    hub.state().inject(Fault::new(FaultKind::Stall { after: 500_000, pause: std::time::Duration::from_secs(5) }, 1).on("/lfs/"));
+    hub.state().inject(
+        Fault::new(FaultKind::Stall { after: 500_000, pause: std::time::Duration::from_secs(5) }, 1).on("/lfs/"),
+    );
     let run = t.hf(&["download", "acme/tiny", "model.safetensors"]);
     assert_eq!(std::fs::read(path_of(run.expect_code(0))).unwrap(), pseudo_random(7, WEIGHTS_LEN));
     let ranges: Vec<_> = hub.requests().into_iter().filter(|r| r.listener == "cdn").collect();

@@ -39,6 +39,8 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// The `User-Agent` header, if any.
     pub user_agent: Option<String>,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
     /// The response status.
     pub status: u16,
 }
@@ -49,6 +51,7 @@ impl std::fmt::Debug for RecordedRequest {
             .field("listener", &self.listener)
             .field("method", &self.method)
             .field("path", &self.path)
+            .field("range", &self.range)
             .field("authorization", &self.authorization.as_ref().map(|_| "<present>"))
             .field("status", &self.status)
             .finish_non_exhaustive()
@@ -143,6 +146,11 @@ impl HubState {
         self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(fault);
     }
 
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
     pub(crate) fn take_fault(&self, path: &str) -> Option<FaultKind> {
         faults::take(&mut self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner), path)
     }
@@ -221,6 +229,7 @@ async fn record(listener: &'static str, State(state): State<Arc<HubState>>, requ
             path: request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), ToString::to_string),
             authorization: header("authorization"),
             user_agent: header("user-agent"),
+            range: header("range"),
             status: 0,
         }
     };

@@ -83,11 +83,18 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
 }
 
 /// Splits `repo_id` into a repo, and for hf:// URIs a revision and a path.
-fn parse_repo(raw: &str, repo_type: Option<&str>, has_revision: bool) -> Result<(Repo, Option<String>, Option<String>)> {
+fn parse_repo(
+    raw: &str,
+    repo_type: Option<&str>,
+    has_revision: bool,
+) -> Result<(Repo, Option<String>, Option<String>)> {
     let explicit_type: Option<RepoType> = repo_type.map(str::parse).transpose()?;
     if let Some(uri) = raw.strip_prefix("hf://") {
         if explicit_type.is_some() || has_revision {
-            return Err(UsageError("`--repo-type` and `--revision` cannot be used with an hf:// URI; put them in the URI".into()).into());
+            return Err(UsageError(
+                "`--repo-type` and `--revision` cannot be used with an hf:// URI; put them in the URI".into(),
+            )
+            .into());
         }
         let (kind, rest) = split_type(uri);
         if rest.starts_with("buckets/") {
@@ -144,10 +151,16 @@ fn print_dry_run(ctx: &Context, outcome: &Downloaded) {
     let todo: Vec<_> = files.iter().filter(|f| !f.cached).collect();
     let total = todo.iter().map(|f| f.size).sum::<Option<u64>>();
     let size = total.map_or_else(|| "an unknown size".to_owned(), human_size);
-    ctx.printer.data(&format!("[dry-run] Will download {} files (out of {}) totalling {size}.", todo.len(), files.len()));
+    ctx.printer.data(&format!(
+        "[dry-run] Will download {} files (out of {}) totalling {size}.",
+        todo.len(),
+        files.len()
+    ));
     let rows: Vec<Vec<String>> = files
         .iter()
-        .map(|f| vec![f.path.clone(), if f.cached { "-".to_owned() } else { f.size.map_or_else(|| "?".into(), human_size) }])
+        .map(|f| {
+            vec![f.path.clone(), if f.cached { "-".to_owned() } else { f.size.map_or_else(|| "?".into(), human_size) }]
+        })
         .collect();
     ctx.printer.table(&["FILE", "SIZE"], &rows);
 }
@@ -235,5 +248,9 @@ impl Progress for Bars {
 
 fn short(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
-    if name.chars().count() > 12 { format!("{}…", name.chars().take(11).collect::<String>()) } else { name.to_owned() }
+    if name.chars().count() > 12 {
+        format!("{}…", name.chars().take(11).collect::<String>())
+    } else {
+        name.to_owned()
+    }
 }

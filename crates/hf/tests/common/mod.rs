@@ -65,7 +65,13 @@ pub fn repo_hub() -> RunningHub {
         .token("bob", "bob-write", "write", WRITE)
         .token("carol", "carol", "read", FINE)
         .repo(tiny)
-        .repo(RepoFixture::model("acme/gated").file("config.json", "{}").lfs("w.bin", pseudo_random(2, 1000)).gated().grant("bob"))
+        .repo(
+            RepoFixture::model("acme/gated")
+                .file("config.json", "{}")
+                .lfs("w.bin", pseudo_random(2, 1000))
+                .gated()
+                .grant("bob"),
+        )
         .repo(RepoFixture::model("acme/secret").file("config.json", "{\"secret\": true}").private())
         .repo(RepoFixture::dataset("acme/ds").file("data/train.csv", "a,b\n1,2\n"))
         .start()
