@@ -31,10 +31,10 @@ pub enum Error {
     Fs(#[from] FsError),
     /// A request to the Hub failed.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// A download did not complete.
     #[error(transparent)]
-    Download(#[from] crate::download::DownloadError),
+    Download(Box<crate::download::DownloadError>),
     /// The git credential helper could not be updated.
     #[error(transparent)]
     GitCredential(#[from] GitCredentialError),
@@ -46,6 +46,18 @@ pub enum Error {
     /// Organization tokens cannot be used to log in.
     #[error("You must use your personal account token, not an organization token.")]
     OrgToken,
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Api(Box::new(e))
+    }
+}
+
+impl From<crate::download::DownloadError> for Error {
+    fn from(e: crate::download::DownloadError) -> Self {
+        Self::Download(Box::new(e))
+    }
 }
 
 /// hfkit's result type.

@@ -51,7 +51,8 @@ async fn login_saves_only_valid_tokens() {
     let lib = Hub::new(config(&hub, home.path(), &[]), None);
     let err = lib.login(Token::new("hf_unknown_token_000000000000000000")).await.unwrap_err();
     match &err {
-        Error::Api(ApiError::Unauthorized { token_source: Some(TokenSource::Explicit), .. }) => {}
+        Error::Api(api)
+            if matches!(**api, ApiError::Unauthorized { token_source: Some(TokenSource::Explicit), .. }) => {}
         other => panic!("{other:?}"),
     }
     assert!(!home.path().join("token").exists());

@@ -109,13 +109,19 @@ pub enum DownloadError {
     Name(#[from] RepoError),
     /// A request failed with an answer that is not retried.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// A file operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),
     /// A lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+}
+
+impl From<ApiError> for DownloadError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(Box::new(e))
+    }
 }
 
 fn token_note(source: Option<&TokenSource>) -> String {

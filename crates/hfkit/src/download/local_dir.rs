@@ -54,17 +54,18 @@ fn write_metadata(local: &Path, path: &str, commit: &str, etag: &str) -> Result<
     crate::fs::write_atomic(&meta, format!("{commit}\n{etag}\n{now}\n").as_bytes(), 0o644)
 }
 
-/// Fetches one file into the local dir unless its recorded etag already matches.
-async fn fetch_into(
-    ctx: &Ctx<'_>,
-    local: &Path,
-    commit: &str,
-    path: &str,
-    etag: &str,
+/// A file to bring into the local dir.
+struct Remote<'a> {
+    commit: &'a str,
+    path: &'a str,
+    etag: &'a str,
     size: u64,
     url: String,
-    token: Option<ResolvedToken>,
-) -> Result<()> {
+}
+
+/// Fetches one file into the local dir unless its recorded etag already matches.
+async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Option<ResolvedToken>) -> Result<()> {
+    let Remote { commit, path, etag, size, url } = remote;
     let dest = local.join(path);
     if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag) {
         return Ok(());
@@ -116,7 +117,8 @@ pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Re
     prepare(local)?;
     let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
     ctx.progress.planned(1, size);
-    fetch_into(ctx, local, &meta.commit, path, &meta.etag, size, meta.location.clone(), token).await?;
+    let remote = Remote { commit: &meta.commit, path, etag: &meta.etag, size, url: meta.location.clone() };
+    fetch_into(ctx, local, remote, token).await?;
     Ok(done(meta.commit, false))
 }
 
@@ -151,7 +153,8 @@ pub(super) async fn snapshot(
         todo.iter().map(|e| {
             let url = repo::resolve_url(&endpoint, ctx.repo, commit, &e.path);
             let token = token.clone();
-            async move { fetch_into(ctx, local, commit, &e.path, e.etag(), size_of(e), url, token).await }
+            let remote = Remote { commit, path: &e.path, etag: e.etag(), size: size_of(e), url };
+            async move { fetch_into(ctx, local, remote, token).await }
         }),
     )
     .await;

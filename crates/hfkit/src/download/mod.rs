@@ -316,7 +316,7 @@ impl Ctx<'_> {
         {
             return DownloadError::Disabled { repo };
         }
-        DownloadError::Api(error)
+        DownloadError::from(error)
     }
 
     fn target(&self, path: &str, etag: &str, size: u64, url: String, token: Option<ResolvedToken>) -> Target {
