@@ -134,6 +134,9 @@ fn gated_private_and_missing_things_say_what_to_do() {
     insta::assert_snapshot!("gated_anonymous", t.snapshot(&t.hf(&["download", "acme/gated", "config.json"]), &hub));
     t.set_env("HF_TOKEN", FINE);
     insta::assert_snapshot!("gated_not_granted", t.snapshot(&t.hf(&["download", "acme/gated", "w.bin"]), &hub));
+    let whole = t.hf(&["download", "acme/gated"]);
+    whole.expect_code(1);
+    assert!(whole.stderr.contains("Access denied. Model 'acme/gated' requires approval"), "a snapshot says it too: {}", whole.stderr);
     t.set_env("HF_TOKEN", WRITE);
     t.hf(&["download", "acme/gated"]).expect_code(0);
     t.set_env("HF_TOKEN", FINE);
@@ -207,6 +210,9 @@ fn local_dir_writes_real_files_and_skips_current_ones() {
 fn token_never_reaches_the_cdn() {
     let hub = repo_hub();
     let mut t = context(&hub);
+    let whole = t.hf(&["download", "acme/gated"]);
+    whole.expect_code(1);
+    assert!(whole.stderr.contains("Access denied. Model 'acme/gated' requires approval"), "a snapshot says it too: {}", whole.stderr);
     t.set_env("HF_TOKEN", WRITE);
     t.hf(&["download", "acme/gated"]).expect_code(0);
     let requests = hub.requests();

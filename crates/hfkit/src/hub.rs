@@ -212,6 +212,8 @@ pub struct Login {
 /// code on a private single-threaded runtime.
 pub mod blocking {
     use super::{Login, ResolvedToken, Result, Token, WhoAmI};
+    use crate::download::{DownloadOptions, Downloaded, Progress};
+    use crate::repo::Repo;
 
     /// The blocking [`Hub`](super::Hub).
     ///
@@ -259,6 +261,22 @@ pub mod blocking {
         /// See [`super::Hub::login`].
         pub fn login(&self, token: Token) -> Result<Login> {
             self.runtime.block_on(self.inner.login(token))
+        }
+
+        /// Downloads one file; see [`crate::download::RepoHandle::download_file`].
+        pub fn download_file(
+            &self,
+            repo: Repo,
+            path: &str,
+            options: &DownloadOptions,
+            progress: &dyn Progress,
+        ) -> Result<Downloaded> {
+            self.runtime.block_on(self.inner.repo(repo).download_file(path, options, progress))
+        }
+
+        /// Downloads a snapshot; see [`crate::download::RepoHandle::snapshot`].
+        pub fn snapshot(&self, repo: Repo, options: &DownloadOptions, progress: &dyn Progress) -> Result<Downloaded> {
+            self.runtime.block_on(self.inner.repo(repo).snapshot(options, progress))
         }
     }
 }

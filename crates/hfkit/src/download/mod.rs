@@ -363,11 +363,18 @@ impl Ctx<'_> {
     }
 
     /// Fetches into the partial file; a verification failure is retried once from scratch.
+    /// Refusals (gated, not found…) get the repo's context, as for the metadata request.
     async fn fetch_verified(&self, target: &Target) -> Result<()> {
         let client = self.hub.client()?;
         let transfer = Transfer { client, settings: &self.hub.config().transfer, progress: self.progress };
-        match transfer.fetch(target).await {
-            Err(DownloadError::Verification { .. }) => Ok(transfer.fetch(target).await?),
+        let outcome = match transfer.fetch(target).await {
+            Err(DownloadError::Verification { .. }) => transfer.fetch(target).await,
+            other => other,
+        };
+        match outcome {
+            Err(DownloadError::Api(api)) => {
+                Err(self.classify(*api, Some(&target.display), target.token.as_ref()).into())
+            }
             other => Ok(other?),
         }
     }
