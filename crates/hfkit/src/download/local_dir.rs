@@ -104,7 +104,7 @@ pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Re
         return if dest.exists() { Ok(done(String::new(), true)) } else { Err(ctx.not_cached(format!("`{path}`"))) };
     }
     let token = ctx.hub.request_token().await?;
-    let meta = match ctx.head(path, token.as_ref()).await {
+    let meta = match ctx.head(path, token.as_ref(), !dest.exists()).await {
         Ok(meta) => meta,
         Err(e) if !e.is_definitive() && dest.exists() => return Ok(done(String::new(), true)),
         Err(e) => return Err(e.into_error()),

@@ -214,7 +214,9 @@ impl Ctx<'_> {
             };
         }
         let token = self.hub.request_token().await?;
-        let meta = match self.head(path, token.as_ref()).await {
+        // With a cached copy to fall back on, one try is enough (as in huggingface_hub).
+        let patient = self.options.force || self.cached_file(path).is_none();
+        let meta = match self.head(path, token.as_ref(), patient).await {
             Ok(meta) => meta,
             Err(e) => {
                 if !self.options.force
@@ -246,10 +248,15 @@ impl Ctx<'_> {
         Ok(single(meta.commit, pointer, Some(size), false))
     }
 
-    /// The metadata HEAD, retried while the failure is spurious.
-    async fn head(&self, path: &str, token: Option<&ResolvedToken>) -> Result<crate::api::FileMetadata, HeadError> {
+    /// The metadata HEAD, retried while the failure is spurious (when `patient`).
+    async fn head(
+        &self,
+        path: &str,
+        token: Option<&ResolvedToken>,
+        patient: bool,
+    ) -> Result<crate::api::FileMetadata, HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
-        let policy = self.policy();
+        let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
         let began = Instant::now();
         let mut attempt = 0;
         loop {
@@ -392,7 +399,8 @@ impl Ctx<'_> {
             };
         }
         let token = self.hub.request_token().await?;
-        let listing = self.list(token.as_ref()).await;
+        let cached = self.cache.resolve_local(&rev).is_some_and(|c| self.cache.snapshot_dir(&c).is_dir());
+        let listing = self.list(token.as_ref(), self.options.force || !cached).await;
         let (commit, entries) = match listing {
             Ok(found) => found,
             Err(e) => {
@@ -461,10 +469,11 @@ impl Ctx<'_> {
         Ok(snapshot_result(commit.clone(), self.cache.snapshot_dir(&commit), plan))
     }
 
-    /// The commit of the revision and its files, retried while failures are spurious.
-    async fn list(&self, token: Option<&ResolvedToken>) -> Result<(String, Vec<TreeEntry>), HeadError> {
+    /// The commit of the revision and its files, retried while failures are spurious (when
+    /// `patient`; with a cached snapshot to fall back on, one try is enough).
+    async fn list(&self, token: Option<&ResolvedToken>, patient: bool) -> Result<(String, Vec<TreeEntry>), HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
-        let policy = self.policy();
+        let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
         let mut attempt = 0;
         loop {
             let result = async {
