@@ -6,7 +6,8 @@ repos of random data, serves it with `hf serve --cache` (release binary), and do
 repo with every client into a fresh, empty HF_HOME, alternating clients within each round (the
 order rotates from round to round). Per (link, repo, client) it reports the median throughput
 (decimal MB/s = repo bytes / wall seconds, start-up and metadata calls included), the median
-peak RSS of the client process (ru_maxrss from wait4) and the ratio to curl (and to curl16).
+peak RSS of the client process (ru_maxrss, via GNU time's wait4; see run_measured) and the
+ratio to curl (and to curl16).
 
     python3 bench/download.py [--runs N] [--link loopback|delayed|both] [--repos a,b] [--clients a,b]
 
@@ -58,6 +59,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HF = os.path.join(ROOT, "target", "release", "hf")
 PY_HF = os.path.join(ROOT, ".venv", "bin", "hf")
 CURL = "/usr/bin/curl"
+TIME = "/usr/bin/time"  # GNU time, for the peak RSS of the client (see run_measured)
 LINKDELAY = "/work/shared/tools/linkdelay/linkdelay.sh"
 DATA = os.environ.get("HFKIT_BENCH_DATA", "/tmp/hfkit-bench-cache")
 WORK = "/tmp/hfkit-bench-run"
@@ -136,6 +138,17 @@ def ensure_data(specs):
     with open(stamp, "w") as f:
         json.dump(want, f)
     print("data set ready", flush=True)
+
+
+def warm_page_cache():
+    """Read every blob once so that no client pays for the server's first, cold read."""
+    buf = bytearray(PIECE)
+    for dirpath, _, files in os.walk(DATA):
+        if os.path.basename(dirpath) == "blobs":
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb", buffering=0) as f:
+                    while f.readinto(buf):
+                        pass
 
 
 # ---------------------------------------------------------------- namespaces / processes
@@ -222,25 +235,41 @@ def dir_bytes(path):
 
 
 def run_measured(argv, env, cwd, netns, timeout, log):
-    """Spawn argv, wait4 it: (wall seconds, peak RSS KiB, exit status or None on timeout)."""
+    """Run argv: (wall seconds, peak RSS KiB, exit status or None on timeout).
+
+    The peak RSS comes from GNU time (%M, its wait4 of the client), not from our own wait4 of
+    the spawned pid: a child forked from this Python process inherits its high-water mark
+    (fork copies the mm; exec keeps the old peak in ru_maxrss), so our wait4 would report
+    max(python's peak, client's peak). /usr/bin/time is small (~1 MiB), so its floor is harmless.
+    """
+    rss_file = log + ".rss"
+    wrapped = [TIME, "-f", "%M", "-o", rss_file, *argv] if os.path.exists(TIME) else argv
     with open(log, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=enter_netns(netns))
+        proc = subprocess.Popen(wrapped, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=enter_netns(netns),
+                                start_new_session=True)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
+                os.killpg(proc.pid, signal.SIGKILL)
+                os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                return time.perf_counter() - start, usage.ru_maxrss, None
+                return time.perf_counter() - start, None, None
             time.sleep(0.005)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, proc.returncode
+    rss = usage.ru_maxrss
+    if wrapped is not argv:
+        try:
+            with open(rss_file) as f:
+                rss = int(f.read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            rss = None
+    return elapsed, rss, proc.returncode
 
 
 # ---------------------------------------------------------------- clients
@@ -302,6 +331,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
     server = None
     results = []
     try:
+        warm_page_cache()
         server = Server(host, netns_srv)
         endpoint = server.url
         print(f"\n== link: {link_desc}; server {endpoint}; {runs} run(s) per client", flush=True)
@@ -338,7 +368,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
                         else:
                             samples[name].append((wall, rss, got))
                             print(f"  {repo:<13} {name:<10} run {rnd+1}: {wall:7.2f} s  {total/1e6/wall:8.1f} MB/s"
-                                  f"  {rss/1024:7.1f} MiB", flush=True)
+                                  f"  {(rss or 0)/1024:7.1f} MiB", flush=True)
                     finally:
                         shutil.rmtree(home, ignore_errors=True)
             for name, _ in names:
@@ -349,7 +379,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
                     "peak_rss_kib": [r for _, r, _ in s],
                     "median_wall_s": statistics.median([w for w, _, _ in s]) if s else None,
                     "median_mb_s": statistics.median([total / 1e6 / w for w, _, _ in s]) if s else None,
-                    "median_rss_mib": statistics.median([r / 1024 for _, r, _ in s]) if s else None,
+                    "median_rss_mib": _median([r / 1024 for _, r, _ in s if r is not None]),
                     "failures": failures[name],
                 })
                 if failures[name]:
@@ -359,6 +389,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
             server.stop()
             with open(server.log) as f:
                 srv_err = f.read().strip()
+            srv_err = "\n".join(l for l in srv_err.splitlines() if not l.startswith("Hint:"))
             if srv_err:
                 notes.append("server stderr: " + srv_err[-800:])
         if link == "delayed":
@@ -371,6 +402,10 @@ def bench_link(link, runs, repos, clients, specs, timeout):
             ok = b and b["median_mb_s"] and r["median_mb_s"]
             r[f"ratio_vs_{base}"] = round(r["median_mb_s"] / b["median_mb_s"], 3) if ok else None
     return link_desc, results, notes
+
+
+def _median(values):
+    return statistics.median(values) if values else None
 
 
 def render(link, link_desc, runs, results, notes):
@@ -396,6 +431,7 @@ def main():
     ap.add_argument("--link", choices=["loopback", "delayed", "both"], default="loopback")
     ap.add_argument("--repos", default="bench/big,bench/single,bench/many")
     ap.add_argument("--clients", help="comma-separated subset of clients (default all)")
+    ap.add_argument("--tag", default="", help="suffix of the result files (download-<link>-<tag>.*)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per run before it is killed")
     args = ap.parse_args()
 
@@ -427,9 +463,9 @@ def main():
             link_desc, results, notes = bench_link(link, runs, repos, clients, specs, args.timeout)
             text = render(link, link_desc, runs, results, notes)
             print("\n" + text, flush=True)
-            with open(os.path.join(RESULTS, f"download-{link}.txt"), "w") as f:
+            with open(os.path.join(RESULTS, f"download-{link}{'-' + args.tag if args.tag else ''}.txt"), "w") as f:
                 f.write(text)
-            with open(os.path.join(RESULTS, f"download-{link}.json"), "w") as f:
+            with open(os.path.join(RESULTS, f"download-{link}{'-' + args.tag if args.tag else ''}.json"), "w") as f:
                 json.dump({"link": link, "link_desc": link_desc, "runs": runs,
                            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cores": os.cpu_count(),
                            "elapsed_s": round(time.time() - started, 1),
