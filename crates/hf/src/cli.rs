@@ -151,7 +151,7 @@ const DOWNLOAD_HELP: &str = "\
 Transfer settings (environment):
   HF_HUB_DOWNLOAD_CONNECTIONS     parallel ranged connections for one large file (default 8)
   HF_HUB_DOWNLOAD_CHUNK_SIZE      bytes per ranged request (default 16777216)
-  HF_HUB_DOWNLOAD_WORKERS         files downloaded at once (default 8; --max-workers)
+  HF_HUB_DOWNLOAD_WORKERS         files downloaded at once (default 16; --max-workers)
   HF_HUB_DOWNLOAD_RETRIES         retries of a failed request (default 5)
   HF_HUB_DOWNLOAD_RETRY_BASE_MS   first retry delay, doubled each time (default 1000)
   HF_HUB_DOWNLOAD_STALL_TIMEOUT   seconds without data before a transfer is resumed (default 10)

@@ -13,7 +13,7 @@ use crate::faults::FaultKind;
 use crate::repos::Content;
 
 /// Size of each piece of a streamed body.
-const PIECE: usize = 256 * 1024;
+const PIECE: usize = 1024 * 1024;
 
 /// A `Range: bytes=…` request, resolved against the file size.
 fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {

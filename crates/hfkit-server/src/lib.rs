@@ -195,7 +195,7 @@ pub async fn serve_cdn(
     state: Arc<HubState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, cdn_router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(no_delay(listener), cdn_router(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// Serves until `shutdown` resolves.
@@ -204,7 +204,16 @@ pub async fn serve(
     state: Arc<HubState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(no_delay(listener), router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Sends small responses at once: without `TCP_NODELAY`, a response written as headers then
+/// body waits for the client's delayed ACK (about 40 ms) on every reused connection.
+fn no_delay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
 }
 
 /// The address a listener is bound to, for printing.

@@ -115,9 +115,16 @@ impl RepoCache {
         create_parent(&link)?;
         let depth = path.matches('/').count() + 2;
         let target = PathBuf::from(format!("{}blobs/{etag}", "../".repeat(depth)));
+        // The common case, one inode creation: the link does not exist yet.
+        match std::os::unix::fs::symlink(&target, &link) {
+            Ok(()) => return Ok(link),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(FsError::new("create symlink", &link, e)),
+        }
         if std::fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
             return Ok(link);
         }
+        // Something else is there: replace it atomically.
         let tmp = link.with_file_name(format!(
             ".{}.{}.link",
             link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

@@ -93,7 +93,7 @@ impl Default for TransferSettings {
         Self {
             connections: 8,
             chunk_size: 16 * 1024 * 1024,
-            workers: 8,
+            workers: 16,
             retries: 5,
             retry_base: Duration::from_secs(1),
             stall_timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),

@@ -86,7 +86,7 @@ pub const HOME: &str = "HOME";
 pub const HF_HUB_DOWNLOAD_CONNECTIONS: &str = "HF_HUB_DOWNLOAD_CONNECTIONS";
 /// Bytes per ranged request of a large file (hfkit; default 16 MiB).
 pub const HF_HUB_DOWNLOAD_CHUNK_SIZE: &str = "HF_HUB_DOWNLOAD_CHUNK_SIZE";
-/// Files downloaded at once (hfkit; default 8, like `--max-workers`).
+/// Files downloaded at once (hfkit; default 16; `--max-workers` sets it per command).
 pub const HF_HUB_DOWNLOAD_WORKERS: &str = "HF_HUB_DOWNLOAD_WORKERS";
 /// Retries after a failed request (hfkit; default 5).
 pub const HF_HUB_DOWNLOAD_RETRIES: &str = "HF_HUB_DOWNLOAD_RETRIES";

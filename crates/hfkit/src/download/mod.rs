@@ -353,7 +353,12 @@ impl Ctx<'_> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
             check_space(self.cache.root(), target.size, &target.partial)?;
-            let _lock = if self.options.use_locks {
+            // Files of one chunk are fetched without the lock file: creating it costs as much
+            // as the file, and two writers of a small blob stay correct anyway (verified
+            // content, atomic rename). Larger files take huggingface_hub's lock so that two
+            // processes do not fetch the same bytes twice.
+            let small = target.size <= self.hub.config().transfer.chunk_size;
+            let _lock = if self.options.use_locks && !small {
                 Some(LockedFile::acquire(&self.cache.lock(&target.etag), LOCK_TIMEOUT).map_err(DownloadError::from)?)
             } else {
                 None

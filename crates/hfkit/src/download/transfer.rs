@@ -17,7 +17,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use reqwest::{StatusCode, Url, header};
@@ -69,14 +70,35 @@ struct Record {
 /// The shared state of one file's workers.
 struct Job<'a> {
     target: &'a Target,
-    file: File,
+    shared: Arc<Shared>,
     location: Mutex<String>,
     queue: Mutex<VecDeque<u64>>,
-    done: Mutex<BTreeSet<u64>>,
     chunk_size: u64,
     chunks: u64,
-    /// A single in-order stream hashes as it goes; parallel chunks are hashed after.
+    /// A single in-order stream hashes as it goes; parallel chunks are hashed by a
+    /// thread that follows the completed prefix of the file.
     inline_hash: Mutex<Option<Hasher>>,
+}
+
+/// What the workers and the hashing thread share.
+struct Shared {
+    file: File,
+    done: Mutex<BTreeSet<u64>>,
+    changed: Condvar,
+    failed: AtomicBool,
+}
+
+impl Shared {
+    fn lock_done(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+        self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wakes the hashing thread for good: a worker failed.
+    fn abort(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        let _guard = self.lock_done();
+        self.changed.notify_all();
+    }
 }
 
 /// Fetches files with one client, one policy and one progress sink.
@@ -111,23 +133,39 @@ impl Transfer<'_> {
         let queue: VecDeque<u64> = (0..chunks).filter(|c| !done.contains(c)).collect();
         let workers = self.settings.connections.clamp(1, queue.len().max(1));
         let inline = (chunks <= 1).then(|| Hasher::new(target.kind, target.size));
+        let shared =
+            Arc::new(Shared { file, done: Mutex::new(done), changed: Condvar::new(), failed: AtomicBool::new(false) });
+        let follower = (chunks > 1).then(|| {
+            let shared = Arc::clone(&shared);
+            let (kind, size, path) = (target.kind, target.size, target.partial.clone());
+            tokio::task::spawn_blocking(move || hash_following(&shared, kind, size, chunk_size, &path))
+        });
         let job = Job {
             target,
-            file,
+            shared: Arc::clone(&shared),
             location: Mutex::new(target.url.clone()),
             queue: Mutex::new(queue),
-            done: Mutex::new(done),
             chunk_size,
             chunks,
             inline_hash: Mutex::new(inline),
         };
         let results = futures_join_all((0..workers).map(|_| self.worker(&job))).await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-
+        let failure = results.into_iter().find_map(Result::err);
+        if failure.is_some() {
+            shared.abort();
+        }
+        let followed = match follower {
+            Some(handle) => Some(handle.await.map_err(|e| DownloadError::Protocol(format!("hashing stopped: {e}")))?),
+            None => None,
+        };
+        if let Some(error) = failure {
+            return Err(error);
+        }
         let inline = job.inline_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let actual = match inline {
-            Some(hasher) => hasher.finish(),
-            None => hash_file(job.file, target.kind, target.size, &target.partial).await?,
+        let actual = match (inline, followed) {
+            (Some(hasher), _) => hasher.finish(),
+            (None, Some(result)) => result?.ok_or_else(|| DownloadError::Protocol("hashing was interrupted".into()))?,
+            (None, None) => Hasher::new(target.kind, target.size).finish(),
         };
         if let Some(record) = &target.record {
             let _ = std::fs::remove_file(record);
@@ -151,8 +189,9 @@ impl Transfer<'_> {
             let start = chunk * job.chunk_size;
             let end = (start + job.chunk_size).min(job.target.size);
             self.fetch_range(job, start, end).await?;
-            let mut done = job.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut done = job.shared.lock_done();
             done.insert(chunk);
+            job.shared.changed.notify_all();
             if let Some(path) = &job.target.record
                 && job.chunks > 1
             {
@@ -272,7 +311,8 @@ impl Transfer<'_> {
                 }
                 continue;
             }
-            job.file
+            job.shared
+                .file
                 .write_all_at(data, cursor)
                 .map_err(|e| Attempt::Fatal(DownloadError::Fs(FsError::new("write", &job.target.partial, e))))?;
             if let Some(hasher) = job.inline_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
@@ -392,24 +432,38 @@ fn save_record(path: &Path, record: &Record) {
     }
 }
 
-/// Hashes a finished partial file through its open handle (it may have been renamed by a
-/// concurrent process that finished first).
-async fn hash_file(file: File, kind: HashKind, size: u64, path: &Path) -> Result<String, DownloadError> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut hasher = Hasher::new(kind, size);
-        let mut buf = vec![0; 4 << 20];
-        let mut offset = 0;
-        while offset < size {
-            let want = usize::try_from((size - offset).min(buf.len() as u64)).unwrap_or(buf.len());
-            file.read_exact_at(&mut buf[..want], offset).map_err(|e| FsError::new("read", &path, e))?;
+/// Hashes the partial file in order, chunk by chunk, as workers complete them, reading
+/// through the open handle (the file may be renamed by a concurrent process that finished
+/// first). `Ok(None)` when the workers failed.
+fn hash_following(
+    shared: &Shared,
+    kind: HashKind,
+    size: u64,
+    chunk_size: u64,
+    path: &Path,
+) -> Result<Option<String>, DownloadError> {
+    let mut hasher = Hasher::new(kind, size);
+    let mut buf = vec![0; 4 << 20];
+    let chunks = size.div_ceil(chunk_size);
+    for chunk in 0..chunks {
+        let mut done = shared.lock_done();
+        while !done.contains(&chunk) {
+            if shared.failed.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            done = shared.changed.wait(done).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(done);
+        let (start, end) = (chunk * chunk_size, ((chunk + 1) * chunk_size).min(size));
+        let mut offset = start;
+        while offset < end {
+            let want = usize::try_from((end - offset).min(buf.len() as u64)).unwrap_or(buf.len());
+            shared.file.read_exact_at(&mut buf[..want], offset).map_err(|e| FsError::new("read", path, e))?;
             hasher.update(&buf[..want]);
             offset += want as u64;
         }
-        Ok(hasher.finish())
-    })
-    .await
-    .map_err(|e| DownloadError::Protocol(format!("hashing stopped: {e}")))?
+    }
+    Ok(Some(hasher.finish()))
 }
 
 /// Runs futures concurrently on the current task and collects their results in order.
