@@ -56,6 +56,9 @@ pub(crate) enum Command {
     /// Manage authentication (login, logout, etc.).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Manage the local cache (list, …).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Download files from the Hub into the cache (or a local folder).
     #[command(after_help = DOWNLOAD_HELP)]
     Download(DownloadArgs),
@@ -210,4 +213,33 @@ pub(crate) struct DownloadArgs {
     /// Answer from the cache only, like HF_HUB_OFFLINE=1.
     #[arg(long)]
     pub(crate) offline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List cached repositories or revisions.
+    #[command(alias = "list")]
+    Ls(CacheLsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheLsArgs {
+    /// Cache directory to scan (defaults to HF_HUB_CACHE).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Include revisions in the output instead of aggregated repositories.
+    #[arg(long)]
+    pub(crate) revisions: bool,
+    /// Filter entries (e.g. 'size>1GB', 'type=model', 'accessed>7d'); repeatable, all must match.
+    #[arg(short, long = "filter", value_name = "EXPR")]
+    pub(crate) filters: Vec<String>,
+    /// Sort by accessed, modified, name or size, with :asc or :desc (default: name asc, others desc).
+    #[arg(long, value_name = "KEY[:ORDER]")]
+    pub(crate) sort: Option<String>,
+    /// Show only the first N entries (after sorting).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) limit: Option<i64>,
+    /// Show every cache inconsistency.
+    #[arg(long)]
+    pub(crate) show_warnings: bool,
 }

@@ -9,8 +9,8 @@ mod settings;
 
 use clap::Parser;
 
-use cli::{AuthCommand, Cli, Command};
-use commands::{auth, completion, download, env, serve, status, version};
+use cli::{AuthCommand, CacheCommand, Cli, Command};
+use commands::{auth, cache, completion, download, env, serve, status, version};
 use output::{Format, Printer};
 use settings::{Context, UsageError};
 
@@ -43,6 +43,7 @@ fn run(cli: &Cli) -> i32 {
             AuthCommand::Whoami => auth::whoami(&ctx),
             AuthCommand::Status(args) => status::status(&ctx, args),
         },
+        Command::Cache(CacheCommand::Ls(args)) => cache::ls(&ctx, args),
         Command::Download(args) => download::download(&ctx, args),
         Command::Env => env::env(&ctx),
         Command::Version => Ok(version::version(&ctx)),

@@ -25,6 +25,29 @@ pub(crate) struct Printer {
     format: Format,
     color_out: bool,
     color_err: bool,
+    /// Terminal width for tables (`None`: never shorten cells).
+    width: Option<usize>,
+}
+
+/// A table cell: text, or a list (joined with `, ` for people, a Python list for agents).
+#[derive(Debug, Clone)]
+pub(crate) enum Cell {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// A table as huggingface_hub's `out.table` prints it.
+#[derive(Debug)]
+pub(crate) struct Table<'a> {
+    /// Column keys (lower case; shown in SCREAMING_SNAKE for people).
+    pub(crate) headers: &'a [&'a str],
+    pub(crate) rows: Vec<Vec<Cell>>,
+    /// Columns aligned right.
+    pub(crate) right: &'a [&'a str],
+    /// The column printed in quiet mode.
+    pub(crate) id: &'a str,
+    /// The JSON items (every key, not only the displayed ones).
+    pub(crate) json: Vec<serde_json::Value>,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -36,7 +59,64 @@ const RESET: &str = "\x1b[0m";
 impl Printer {
     pub(crate) fn new(format: Format, no_color: bool) -> Self {
         let human = format == Format::Human && !no_color;
-        Self { format, color_out: human && io::stdout().is_terminal(), color_err: human && io::stderr().is_terminal() }
+        Self {
+            format,
+            color_out: human && io::stdout().is_terminal(),
+            color_err: human && io::stderr().is_terminal(),
+            width: Some(80),
+        }
+    }
+
+    /// Sets the width tables are shortened to (`None` with `--no-truncate`).
+    pub(crate) fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width;
+        self
+    }
+
+    /// A table in the current format: padded columns shortened to the terminal (human),
+    /// tab-separated raw values (agent), a JSON array (json), the id column (quiet).
+    pub(crate) fn out_table(&self, table: Table<'_>) {
+        if table.rows.is_empty() {
+            match self.format {
+                Format::Human | Format::Agent => self.data("No results found."),
+                Format::Json => self.data("[]"),
+                Format::Quiet => {}
+            }
+            return;
+        }
+        let column = |key: &str| table.headers.iter().position(|h| *h == key);
+        match self.format {
+            Format::Json => self.data(&py_json(&serde_json::Value::Array(table.json))),
+            Format::Quiet => {
+                let id = column(table.id).unwrap_or(0);
+                for row in &table.rows {
+                    self.data(&human_cell(&row[id]));
+                }
+            }
+            Format::Agent => {
+                let mut lines = vec![table.headers.join("\t")];
+                lines.extend(table.rows.iter().map(|row| row.iter().map(agent_cell).collect::<Vec<_>>().join("\t")));
+                self.data(&lines.join("\n"));
+            }
+            Format::Human => {
+                let headers: Vec<String> = table.headers.iter().map(|h| h.to_uppercase()).collect();
+                let mut rows: Vec<Vec<String>> =
+                    table.rows.iter().map(|r| r.iter().map(human_cell).collect()).collect();
+                let truncated = self.width.is_some_and(|w| truncate_columns(&headers, &mut rows, w));
+                let right: Vec<bool> = table.headers.iter().map(|h| table.right.contains(h)).collect();
+                self.data(&tabulate(&headers, &rows, &right));
+                if truncated {
+                    self.hint("Use `--no-truncate` or `--format json` to display full values.");
+                }
+            }
+        }
+    }
+
+    /// A line of text in human and agent modes only (huggingface_hub's `out.text`).
+    pub(crate) fn text(&self, line: &str) {
+        if matches!(self.format, Format::Human | Format::Agent) {
+            self.data(line);
+        }
     }
 
     pub(crate) fn format(&self) -> Format {
@@ -95,9 +175,9 @@ impl Printer {
         self.data(&out.join("\n"));
     }
 
-    /// A JSON value on stdout.
+    /// A JSON value on stdout, spaced like Python's `json.dumps`.
     pub(crate) fn json(&self, value: &serde_json::Value) {
-        self.data(&value.to_string());
+        self.data(&py_json(value));
     }
 
     /// A note on stderr (huggingface_hub's INFO log lines); silent in quiet mode.
@@ -139,6 +219,120 @@ impl Printer {
     }
 }
 
+fn human_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => single_line(t),
+        Cell::List(items) => items.iter().map(|i| single_line(i)).collect::<Vec<_>>().join(", "),
+    }
+}
+
+fn agent_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => single_line(t),
+        Cell::List(items) => {
+            let quoted: Vec<String> =
+                items.iter().map(|i| format!("'{}'", i.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
+            format!("[{}]", quoted.join(", "))
+        }
+    }
+}
+
+/// Collapses whitespace and escapes control characters, so cells cannot break the layout.
+fn single_line(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
+}
+
+/// huggingface_hub's `tabulate`: header row, dashes, space-separated padded columns.
+pub(crate) fn tabulate(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if right[i] { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
+            .collect();
+        padded.join(" ")
+    };
+    let mut out = vec![line(headers.iter().map(String::as_str).collect())];
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    out.push(line(rule.iter().map(String::as_str).collect()));
+    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.join("\n")
+}
+
+/// huggingface_hub's `_truncate_columns`: shrink the widest column one character at a time
+/// (never below its header or 4) until the table fits, then cut cells with `...`.
+fn truncate_columns(headers: &[String], rows: &mut [Vec<String>], width: usize) -> bool {
+    let n = headers.len();
+    let natural: Vec<usize> = (0..n)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([headers[c].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let budget = width.saturating_sub(n.saturating_sub(1));
+    if natural.iter().sum::<usize>() <= budget {
+        return false;
+    }
+    let mut caps = natural.clone();
+    let floors: Vec<usize> = headers.iter().map(|h| h.chars().count().max(4)).collect();
+    while caps.iter().sum::<usize>() > budget {
+        let widest = (0..n).filter(|&i| caps[i] > floors[i]).max_by_key(|&i| (caps[i], std::cmp::Reverse(i)));
+        let Some(i) = widest else { break };
+        caps[i] -= 1;
+    }
+    let mut truncated = false;
+    for row in rows.iter_mut() {
+        for (c, cell) in row.iter_mut().enumerate() {
+            if cell.chars().count() > caps[c] {
+                truncated = true;
+                *cell = format!("{}...", cell.chars().take(caps[c].saturating_sub(3)).collect::<String>());
+            }
+        }
+    }
+    truncated
+}
+
+/// `json.dumps(value)`: `, ` and `: ` separators, non-ASCII escaped as `\uXXXX`.
+pub(crate) fn py_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(py_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter().map(|(k, v)| format!("{}: {}", py_str(k), py_json(v))).collect::<Vec<_>>().join(", ")
+        ),
+        Value::String(s) => py_str(s),
+        other => other.to_string(),
+    }
+}
+
+fn py_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `json.dumps(dict)` of huggingface_hub: `{"k": "v", "n": null}`.
 fn json_object(fields: &[Field<'_>]) -> String {
     let parts: Vec<String> = fields
@@ -165,6 +359,12 @@ fn write_or_exit(out: &mut impl Write, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::json_object;
+
+    #[test]
+    fn py_json_spacing_and_escapes() {
+        let v = serde_json::json!({"a": [1, "é\n"], "b": null});
+        assert_eq!(super::py_json(&v), r#"{"a": [1, "\u00e9\n"], "b": null}"#);
+    }
 
     #[test]
     fn json_matches_python_dumps() {

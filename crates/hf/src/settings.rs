@@ -53,7 +53,15 @@ impl Context {
             FormatArg::Quiet => Format::Quiet,
         };
         let no_color = env(env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
-        let printer = Printer::new(format, no_color);
+        // Like Python's shutil.get_terminal_size: $COLUMNS, then the terminal, then 80.
+        let width = if cli.no_truncate {
+            None
+        } else {
+            let columns = env("COLUMNS").and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c > 0);
+            let terminal = terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
+            Some(columns.or(terminal).unwrap_or(80))
+        };
+        let printer = Printer::new(format, no_color).with_width(width);
         let config = Config::from_env_and_files(&env_files).context("the environment is not usable")?;
         Ok(Self { printer, config })
     }

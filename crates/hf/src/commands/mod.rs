@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub(crate) mod auth;
+pub(crate) mod cache;
 pub(crate) mod completion;
 pub(crate) mod download;
 pub(crate) mod env;

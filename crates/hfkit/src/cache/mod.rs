@@ -11,10 +11,14 @@
 //!
 //! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically.
 
+mod scan;
+
 use std::path::{Path, PathBuf};
 
 use crate::fs::{self as hffs, FsError};
 use crate::repo::Repo;
+
+pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 
 /// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).
 pub const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by huggingface_hub.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n";

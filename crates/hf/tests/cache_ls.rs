@@ -1,0 +1,89 @@
+//! `hf cache ls` gives what huggingface_hub 2.4's `hf cache ls` gives, on the same cache:
+//! same rows, sizes, times, refs, footer, warnings and hints, in every format.
+
+mod common;
+
+use common::{context, repo_hub};
+
+/// A cache with two repos (one with two revisions), a detached dataset, an inconsistent
+/// folder, a folder that is not a repo, and a partial download.
+fn populated(t: &hfkit_test::TestContext) {
+    for args in [
+        vec!["download", "acme/tiny"],
+        vec!["download", "acme/tiny", "config.json", "--revision", "v1"],
+        vec!["download", "datasets/acme/ds"],
+    ] {
+        t.hf(&args).expect_code(0);
+    }
+    let hub = t.hf_home().join("hub");
+    std::fs::create_dir_all(hub.join("models--broken--nosnap/blobs")).unwrap();
+    std::fs::create_dir_all(hub.join("not-a-repo")).unwrap();
+    std::fs::write(hub.join("models--acme--tiny/blobs/abc.1234abcd.incomplete"), vec![0u8; 1234]).unwrap();
+}
+
+#[test]
+fn same_output_as_python() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    populated(&t);
+    let cases: &[&[&str]] = &[
+        &["cache", "ls"],
+        &["cache", "ls", "--format", "json"],
+        &["cache", "ls", "--format", "agent"],
+        &["cache", "ls", "--format", "quiet"],
+        &["cache", "ls", "--revisions"],
+        &["cache", "ls", "--revisions", "--format", "json"],
+        &["cache", "ls", "--revisions", "-q"],
+        &["cache", "ls", "--show-warnings"],
+        &["cache", "ls", "--filter", "size>1KB", "--sort", "name:desc"],
+        &["cache", "ls", "--filter", "type=dataset"],
+        &["cache", "ls", "--filter", "refs=v1", "--revisions"],
+        &["cache", "ls", "-f", "accessed<1h", "-f", "modified<=7d", "--sort", "size"],
+        &["cache", "ls", "--sort", "size:asc", "--limit", "1"],
+        &["cache", "ls", "--filter", "size>1TB"],
+    ];
+    for args in cases {
+        let ours = t.hf(args);
+        let theirs = t.python_hf(args);
+        assert_eq!(ours.stdout, theirs.stdout, "stdout of {args:?}");
+        assert_eq!(ours.stderr, theirs.stderr, "stderr of {args:?}");
+        assert_eq!(ours.code, theirs.code, "exit code of {args:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_like_python() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    populated(&t);
+    for args in [
+        &["cache", "ls", "--filter", "foo=bar"][..],
+        &["cache", "ls", "--filter", "type>model"],
+        &["cache", "ls", "--filter", "size>12xb"],
+        &["cache", "ls", "--sort", "bogus"],
+        &["cache", "ls", "--limit", "-1"],
+    ] {
+        let ours = t.hf(args);
+        let theirs = t.python_hf(args);
+        assert_eq!((ours.code, theirs.code), (2, 2), "{args:?}: {}", ours.stderr);
+    }
+    let missing = t.hf(&["cache", "ls", "--cache-dir", "/nonexistent/cache"]);
+    missing.expect_code(1);
+    assert!(missing.stderr.contains("Cache directory not found: /nonexistent/cache"), "{}", missing.stderr);
+}
+
+#[test]
+fn symlinks_out_of_the_cache_are_not_followed() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0);
+    let outside = t.root().join("outside.bin");
+    std::fs::write(&outside, vec![1u8; 5000]).unwrap();
+    let snap = t.hf_home().join("hub/models--evil--repo/snapshots/1111111111111111111111111111111111111111");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::os::unix::fs::symlink(&outside, snap.join("weights.bin")).unwrap();
+    let run = t.hf(&["cache", "ls", "--show-warnings", "--format", "json"]);
+    run.expect_code(0);
+    assert!(!run.stdout.contains("evil"), "{}", run.stdout);
+    assert!(run.stderr.contains("points outside the cache"), "{}", run.stderr);
+}

@@ -1,0 +1,345 @@
+//! Reading a cache into repos → revisions → files, as huggingface_hub's `scan_cache_dir`
+//! does, so that `hf cache ls` of either tool gives the same numbers.
+//!
+//! Sizes count each blob once per revision, per repo and for the whole cache; refs are read
+//! per revision; times are the newest access and modification of the blobs. A repo that is
+//! inconsistent (no `snapshots/`, a broken symlink, a ref to a missing commit…) is left out
+//! with a warning in huggingface_hub's words; one bad repo never fails the scan. Unlike
+//! huggingface_hub, a snapshot symlink that points outside the cache is not followed: the
+//! repo is reported and left out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::repo::RepoType;
+
+/// Names skipped wherever huggingface_hub skips them.
+const IGNORED: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
+
+/// A whole cache.
+#[derive(Debug, Clone)]
+pub struct CacheInfo {
+    /// The cache folder.
+    pub root: PathBuf,
+    /// Readable repos, in folder-name order.
+    pub repos: Vec<CachedRepo>,
+    /// Bytes of every blob referenced by a snapshot, each counted once.
+    pub size_on_disk: u64,
+    /// Partial downloads (`*/blobs/*.incomplete`).
+    pub incomplete: Vec<IncompleteFile>,
+    /// Why some folders were left out, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// One repo of the cache.
+#[derive(Debug, Clone)]
+pub struct CachedRepo {
+    /// Its type.
+    pub kind: RepoType,
+    /// Its id, from the folder name.
+    pub id: String,
+    /// `models--ns--name`.
+    pub path: PathBuf,
+    /// Bytes of its distinct blobs.
+    pub size_on_disk: u64,
+    /// Number of distinct blobs.
+    pub nb_files: usize,
+    /// Newest access time of its blobs (the folder's when it has none), unix seconds.
+    pub last_accessed: f64,
+    /// Newest modification time of its blobs (the folder's when it has none).
+    pub last_modified: f64,
+    /// Its revisions, by commit.
+    pub revisions: Vec<CachedRevision>,
+}
+
+/// One snapshot.
+#[derive(Debug, Clone)]
+pub struct CachedRevision {
+    /// The commit hash (the snapshot folder's name).
+    pub commit: String,
+    /// `snapshots/<commit>`.
+    pub snapshot_path: PathBuf,
+    /// Refs pointing at it.
+    pub refs: BTreeSet<String>,
+    /// Bytes of its distinct blobs.
+    pub size_on_disk: u64,
+    /// Its files.
+    pub files: Vec<CachedFile>,
+    /// Newest modification of its blobs (the folder's when empty).
+    pub last_modified: f64,
+}
+
+/// One file of a snapshot.
+#[derive(Debug, Clone)]
+pub struct CachedFile {
+    /// Path inside the snapshot.
+    pub name: String,
+    /// `snapshots/<commit>/<name>`.
+    pub path: PathBuf,
+    /// The blob it points to (the file itself without symlinks).
+    pub blob_path: PathBuf,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// A partial download.
+#[derive(Debug, Clone)]
+pub struct IncompleteFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes on disk.
+    pub size: u64,
+}
+
+/// The cache folder cannot be scanned at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// It does not exist.
+    #[error("Cache directory not found: {}", .0.display())]
+    NotFound(PathBuf),
+    /// It is not a folder.
+    #[error("Scan cache expects a directory but found a file: {}", .0.display())]
+    NotADirectory(PathBuf),
+}
+
+impl CachedRepo {
+    /// `model/acme/tiny`, the id `hf cache ls/rm` use.
+    pub fn cache_id(&self) -> String {
+        format!("{}/{}", self.kind, self.id)
+    }
+
+    /// Every ref of every revision.
+    pub fn refs(&self) -> BTreeSet<String> {
+        self.revisions.iter().flat_map(|r| r.refs.iter().cloned()).collect()
+    }
+}
+
+impl CacheInfo {
+    /// Bytes of partial downloads.
+    pub fn incomplete_size(&self) -> u64 {
+        self.incomplete.iter().map(|f| f.size).sum()
+    }
+}
+
+/// Scans the cache at `root`.
+pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
+    let root = std::fs::canonicalize(root).map_err(|_| ScanError::NotFound(root.to_owned()))?;
+    if !root.is_dir() {
+        return Err(ScanError::NotADirectory(root));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .map_err(|_| ScanError::NotFound(root.clone()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut repos = Vec::new();
+    let mut warnings = Vec::new();
+    let mut incomplete = Vec::new();
+    for name in names {
+        if IGNORED.contains(&name.as_str())
+            || name == ".locks"
+            || name == "CACHEDIR.TAG"
+            || is_shared_store(&root, &name)
+        {
+            continue;
+        }
+        let path = root.join(&name);
+        collect_incomplete(&path, &mut incomplete);
+        match scan_repo(&root, &path, &name) {
+            Ok(repo) => repos.push(repo),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    let blobs: HashMap<&Path, u64> = repos
+        .iter()
+        .flat_map(|r| r.revisions.iter().flat_map(|v| v.files.iter().map(|f| (f.blob_path.as_path(), f.size))))
+        .collect();
+    let size_on_disk = blobs.values().sum();
+    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings })
+}
+
+/// huggingface_hub's shared blob store: a top-level `blobs/` marked by a file.
+fn is_shared_store(root: &Path, name: &str) -> bool {
+    name == "blobs" && root.join("blobs").join(".huggingface-shared-blobs").is_file()
+}
+
+fn collect_incomplete(repo: &Path, out: &mut Vec<IncompleteFile>) {
+    let Ok(entries) = std::fs::read_dir(repo.join("blobs")) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".incomplete")
+            && let Ok(meta) = entry.metadata()
+        {
+            out.push(IncompleteFile { path: entry.path(), size: meta.len() });
+        }
+    }
+}
+
+fn unix_time(secs: i64, nanos: i64) -> f64 {
+    secs as f64 + nanos as f64 / 1e9
+}
+
+fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String> {
+    let display = path.display();
+    if !path.is_dir() {
+        return Err(format!("Repo path is not a directory: {display}"));
+    }
+    let Some((prefix, rest)) = name.split_once("--") else {
+        return Err(format!("Repo path is not a valid HuggingFace cache directory: {display}"));
+    };
+    let kind = match prefix {
+        "models" => RepoType::Model,
+        "datasets" => RepoType::Dataset,
+        "spaces" => RepoType::Space,
+        "kernels" => RepoType::Kernel,
+        _ => {
+            return Err(format!(
+                "Repo type must be one of ['datasets', 'kernels', 'models', 'spaces'], found `{prefix}` ({display})."
+            ));
+        }
+    };
+    let snapshots = path.join("snapshots");
+    if !snapshots.is_dir() {
+        return Err(format!("Snapshots dir doesn't exist in cached repo: {}", snapshots.display()));
+    }
+    let refs_dir = path.join("refs");
+    let mut refs_by_commit: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if refs_dir.is_file() {
+        return Err(format!("Refs directory cannot be a file: {}", refs_dir.display()));
+    }
+    read_refs(&refs_dir, &refs_dir, &mut refs_by_commit);
+
+    let mut blob_stats: HashMap<PathBuf, std::fs::Metadata> = HashMap::new();
+    let mut revisions = Vec::new();
+    let mut commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .map_err(|e| format!("Cannot read {}: {e}", snapshots.display()))?
+        .flatten()
+        .filter(|e| !IGNORED.contains(&e.file_name().to_string_lossy().as_ref()))
+        .map(|e| e.path())
+        .collect();
+    commits.sort();
+    for revision_path in commits {
+        if revision_path.is_file() {
+            return Err(format!("Snapshots folder corrupted. Found a file: {}", revision_path.display()));
+        }
+        let mut files = Vec::new();
+        walk_files(&revision_path, &revision_path, &mut files);
+        let mut cached = Vec::new();
+        for (rel, file_path) in files {
+            let blob_path = match std::fs::read_link(&file_path) {
+                Ok(target) => normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target)),
+                Err(_) => file_path.clone(),
+            };
+            if !blob_path.starts_with(root) {
+                return Err(format!(
+                    "Snapshot file points outside the cache: {} -> {}",
+                    file_path.display(),
+                    blob_path.display()
+                ));
+            }
+            if !blob_stats.contains_key(&blob_path) {
+                let meta = std::fs::metadata(&blob_path)
+                    .map_err(|_| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
+                blob_stats.insert(blob_path.clone(), meta);
+            }
+            let size = blob_stats[&blob_path].len();
+            cached.push(CachedFile { name: rel, path: file_path, blob_path, size });
+        }
+        let commit = revision_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let distinct: BTreeSet<&PathBuf> = cached.iter().map(|f| &f.blob_path).collect();
+        let size_on_disk = distinct.iter().map(|b| blob_stats[*b].len()).sum();
+        let last_modified = if cached.is_empty() {
+            std::fs::metadata(&revision_path).map_or(0.0, |m| unix_time(m.mtime(), m.mtime_nsec()))
+        } else {
+            distinct
+                .iter()
+                .map(|b| unix_time(blob_stats[*b].mtime(), blob_stats[*b].mtime_nsec()))
+                .fold(f64::MIN, f64::max)
+        };
+        let refs = refs_by_commit.remove(&commit).unwrap_or_default();
+        revisions.push(CachedRevision {
+            commit,
+            snapshot_path: revision_path,
+            refs,
+            size_on_disk,
+            files: cached,
+            last_modified,
+        });
+    }
+    if !refs_by_commit.is_empty() {
+        let missing: Vec<String> = refs_by_commit
+            .iter()
+            .map(|(commit, refs)| {
+                let refs: Vec<String> = refs.iter().map(|r| format!("'{r}'")).collect();
+                format!("'{commit}': {{{}}}", refs.join(", "))
+            })
+            .collect();
+        return Err(format!("Reference(s) refer to missing commit hashes: {{{}}} ({display}).", missing.join(", ")));
+    }
+    let (last_accessed, last_modified) = if blob_stats.is_empty() {
+        let m = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        (unix_time(m.atime(), m.atime_nsec()), unix_time(m.mtime(), m.mtime_nsec()))
+    } else {
+        (
+            blob_stats.values().map(|m| unix_time(m.atime(), m.atime_nsec())).fold(f64::MIN, f64::max),
+            blob_stats.values().map(|m| unix_time(m.mtime(), m.mtime_nsec())).fold(f64::MIN, f64::max),
+        )
+    };
+    Ok(CachedRepo {
+        kind,
+        id: rest.replace("--", "/"),
+        path: path.to_owned(),
+        size_on_disk: blob_stats.values().map(std::fs::Metadata::len).sum(),
+        nb_files: blob_stats.len(),
+        last_accessed,
+        last_modified,
+        revisions,
+    })
+}
+
+/// Every ref file below `dir`, by the commit it holds (read raw, as huggingface_hub does).
+fn read_refs(base: &Path, dir: &Path, out: &mut BTreeMap<String, BTreeSet<String>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            read_refs(base, &path, out);
+        } else if !IGNORED.contains(&entry.file_name().to_string_lossy().as_ref())
+            && let Ok(commit) = std::fs::read_to_string(&path)
+        {
+            let name = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
+            out.entry(commit).or_default().insert(name);
+        }
+    }
+}
+
+/// Every non-folder below `dir` (folders reached through symlinks are not entered).
+fn walk_files(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_real_dir {
+            walk_files(base, &path, out);
+        } else if !path.is_dir() {
+            let rel = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
+            out.push((rel, path));
+        }
+    }
+}
+
+/// `os.path.abspath`: resolves `.` and `..` without following symlinks.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
