@@ -220,6 +220,38 @@ pub(crate) enum CacheCommand {
     /// List cached repositories or revisions.
     #[command(alias = "list")]
     Ls(CacheLsArgs),
+    /// Remove cached repositories, revisions or files (a picker on a terminal without targets).
+    Rm(CacheRmArgs),
+    /// Remove detached revisions, incomplete downloads and stale locks.
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheRmArgs {
+    /// Repo ids (model/acme/tiny), hf:// URIs (repo or file), or revision hashes.
+    pub(crate) targets: Vec<String>,
+    /// Cache directory (defaults to HF_HUB_CACHE).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Skip the confirmation prompt.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CachePruneArgs {
+    /// Cache directory (defaults to HF_HUB_CACHE).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Skip the confirmation prompt.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,8 +17,13 @@ pub(crate) enum Format {
     Quiet,
 }
 
-/// A value in a result: text, or JSON `null` (omitted outside JSON).
-pub(crate) type Field<'a> = (&'a str, Option<String>);
+/// A value in a result: shown as Python shows it; `null` is left out outside JSON.
+pub(crate) type Field<'a> = (&'a str, serde_json::Value);
+
+/// A result value from optional text (`None` becomes `null`).
+pub(crate) fn opt(value: Option<String>) -> serde_json::Value {
+    value.map_or(serde_json::Value::Null, serde_json::Value::String)
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Printer {
@@ -132,27 +137,54 @@ impl Printer {
         write_or_exit(&mut io::stdout().lock(), line);
     }
 
-    /// A success summary (huggingface_hub's `out.result`).
+    /// A success summary (huggingface_hub's `out.result`): `✓ message` and `key: value` lines
+    /// (human), `key=value` (agent), a JSON object (json), the first value (quiet). Null
+    /// values are left out except in JSON; booleans print as Python's `True`/`False`.
     pub(crate) fn result(&self, message: &str, fields: &[Field<'_>]) {
+        let shown = |v: &serde_json::Value| match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
         let text = match self.format {
             Format::Human => {
                 let mut lines = vec![Self::paint(self.color_out, GREEN, &format!("✓ {message}"))];
-                lines.extend(fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("  {k}: {v}"))));
+                lines.extend(fields.iter().filter_map(|(k, v)| shown(v).map(|v| format!("  {k}: {v}"))));
                 lines.join("\n")
             }
             Format::Agent => {
                 let pairs: Vec<String> =
-                    fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
+                    fields.iter().filter_map(|(k, v)| shown(v).map(|v| format!("{k}={v}"))).collect();
                 if pairs.is_empty() { message.to_owned() } else { pairs.join(" ") }
             }
-            Format::Json => json_object(fields),
+            Format::Json => {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+                py_json(&serde_json::Value::Object(map))
+            }
             Format::Quiet => match fields.first() {
-                Some((_, Some(v))) => v.clone(),
-                Some((_, None)) => "None".to_owned(),
+                Some((_, v)) => shown(v).unwrap_or_else(|| "None".to_owned()),
                 None => return,
             },
         };
         self.data(&text);
+    }
+
+    /// Asks a yes/no question on the terminal (default no), as click's `confirm` does.
+    pub(crate) fn confirm(&self, question: &str) -> bool {
+        matches!(self.ask(&format!("{question} [y/N]: ")).to_lowercase().as_str(), "y" | "yes")
+    }
+
+    /// Prints `prompt` on stdout without a newline and reads one line (trimmed) from stdin.
+    pub(crate) fn ask(&self, prompt: &str) -> String {
+        let mut out = io::stdout().lock();
+        let _ = write!(out, "{prompt}");
+        let _ = out.flush();
+        drop(out);
+        let mut answer = String::new();
+        let _ = io::stdin().read_line(&mut answer);
+        answer.trim().to_owned()
     }
 
     /// A table (huggingface_hub's `tabulate`): padded columns under a dashed rule.
@@ -333,19 +365,6 @@ fn py_str(s: &str) -> String {
     out
 }
 
-/// `json.dumps(dict)` of huggingface_hub: `{"k": "v", "n": null}`.
-fn json_object(fields: &[Field<'_>]) -> String {
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            let value =
-                v.as_ref().map_or_else(|| "null".to_owned(), |v| serde_json::Value::from(v.as_str()).to_string());
-            format!("{}: {value}", serde_json::Value::from(*k))
-        })
-        .collect();
-    format!("{{{}}}", parts.join(", "))
-}
-
 /// Writes a line; a closed pipe ends the program with status 0, as a pipe reader expects.
 fn write_or_exit(out: &mut impl Write, line: &str) {
     let result = writeln!(out, "{line}").and_then(|()| out.flush());
@@ -364,11 +383,5 @@ mod tests {
     fn py_json_spacing_and_escapes() {
         let v = serde_json::json!({"a": [1, "é\n"], "b": null});
         assert_eq!(super::py_json(&v), r#"{"a": [1, "\u00e9\n"], "b": null}"#);
-    }
-
-    #[test]
-    fn json_matches_python_dumps() {
-        let fields = [("user", Some("alice".to_owned())), ("orgs", None)];
-        assert_eq!(json_object(&fields), r#"{"user": "alice", "orgs": null}"#);
     }
 }

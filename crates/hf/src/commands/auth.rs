@@ -13,7 +13,7 @@ use hfkit::auth::{self, AuthStore, TokenSource};
 use hfkit::{Error, Hub, Token};
 
 use crate::cli::LoginArgs;
-use crate::output::{Format, Printer};
+use crate::output::{Format, Printer, opt};
 use crate::settings::{self, Context};
 
 /// Exit status of a command that ran.
@@ -362,12 +362,12 @@ fn print_whoami(ctx: &Context, hub: &Hub, who: &WhoAmI, source: &TokenSource) {
     ctx.printer.result(
         "Logged in",
         &[
-            ("user", Some(who.name.clone())),
-            ("orgs", who.org_names()),
-            ("endpoint", endpoint),
-            ("token_name", who.token_display_name().map(str::to_owned)),
-            ("role", who.token_role().map(str::to_owned)),
-            ("token_source", Some(source_label(ctx, source))),
+            ("user", who.name.clone().into()),
+            ("orgs", opt(who.org_names())),
+            ("endpoint", opt(endpoint)),
+            ("token_name", opt(who.token_display_name().map(str::to_owned))),
+            ("role", opt(who.token_role().map(str::to_owned))),
+            ("token_source", source_label(ctx, source).into()),
         ],
     );
 }

@@ -77,7 +77,7 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
     if args.dry_run {
         print_dry_run(ctx, &outcome);
     } else {
-        p.result("Downloaded", &[("path", Some(outcome.path.display().to_string()))]);
+        p.result("Downloaded", &[("path", outcome.path.display().to_string().into())]);
     }
     Ok(0)
 }

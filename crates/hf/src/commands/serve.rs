@@ -23,7 +23,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
             .await
             .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
         let url = hfkit_server::local_url(listener.local_addr()?);
-        ctx.printer.result("Serving", &[("url", Some(url.clone()))]);
+        ctx.printer.result("Serving", &[("url", url.clone().into())]);
         ctx.printer.hint(&format!("point clients at it with: export HF_ENDPOINT={url}"));
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

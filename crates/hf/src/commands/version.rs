@@ -14,7 +14,7 @@ pub(crate) const LONG_VERSION: &str =
 pub(crate) fn version(ctx: &Context) -> Status {
     ctx.printer.result(
         "hf version",
-        &[("version", Some(VERSION.to_owned())), ("huggingface_hub_compatibility", Some(COMPATIBLE_WITH.to_owned()))],
+        &[("version", VERSION.into()), ("huggingface_hub_compatibility", COMPATIBLE_WITH.into())],
     );
     0
 }

@@ -11,6 +11,7 @@
 //!
 //! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically.
 
+mod delete;
 mod scan;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::fs::{self as hffs, FsError};
 use crate::repo::Repo;
 
+pub use delete::{DeletePlan, stale_locks};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 
 /// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).

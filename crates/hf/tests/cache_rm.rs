@@ -1,0 +1,154 @@
+//! `hf cache rm` and `hf cache prune` do what huggingface_hub 2.4's do: the same cache is
+//! copied twice, Python's command runs on one copy and ours on the other, and the outputs
+//! and the remaining trees must be equal. Then each tool reads what the other left.
+
+mod common;
+
+use std::path::Path;
+
+use common::{context, repo_hub};
+use hfkit_test::TestContext;
+
+fn populated(t: &TestContext) {
+    for args in [
+        vec!["download", "acme/tiny"],
+        vec!["download", "acme/tiny", "config.json", "--revision", "v1"],
+        vec!["download", "datasets/acme/ds"],
+    ] {
+        t.hf(&args).expect_code(0);
+    }
+    let hub = t.hf_home().join("hub");
+    // A detached revision: its ref is gone.
+    std::fs::remove_file(hub.join("models--acme--tiny/refs/v1")).unwrap();
+    std::fs::write(hub.join("models--acme--tiny/blobs/abc.1234abcd.incomplete"), vec![0u8; 1234]).unwrap();
+    let _ = std::fs::remove_dir_all(hub.join(".locks")); // Python never prunes locks; compared separately
+}
+
+/// Every path below `dir` (with symlink targets), sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            match std::fs::read_link(&p) {
+                Ok(t) => out.push(format!("{rel} -> {}", t.display())),
+                Err(_) if p.is_dir() => {
+                    out.push(format!("{rel}/"));
+                    walk(base, &p, out);
+                }
+                Err(_) => out.push(rel),
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn copy_cache(t: &TestContext, name: &str) -> String {
+    let dest = t.root().join(name);
+    let status = std::process::Command::new("cp").arg("-a").arg(t.hf_home().join("hub")).arg(&dest).status().unwrap();
+    assert!(status.success());
+    dest.display().to_string()
+}
+
+#[test]
+fn same_effect_and_output_as_python() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    populated(&t);
+    let main = common::commit_of(&hub, "acme/tiny", "main");
+    let v1 = common::commit_of(&hub, "acme/tiny", "v1");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["cache".into(), "rm".into(), "model/acme/tiny".into(), "--dry-run".into()],
+        vec!["cache".into(), "rm".into(), v1.clone(), "-y".into()],
+        vec!["cache".into(), "rm".into(), main.to_uppercase(), "-y".into()],
+        vec!["cache".into(), "rm".into(), "hf://datasets/acme/ds".into(), "model/nope/nope".into(), "-y".into()],
+        vec!["cache".into(), "rm".into(), "hf://models/acme/tiny/config.json".into(), "-y".into()],
+        vec![
+            "cache".into(),
+            "rm".into(),
+            "hf://models/acme/tiny/config.json".into(),
+            "--dry-run".into(),
+            "--format".into(),
+            "json".into(),
+        ],
+        vec!["cache".into(), "rm".into(), "datasets/acme/ds".into()],
+        vec!["cache".into(), "rm".into(), v1.clone(), "--format".into(), "json".into()],
+        vec!["cache".into(), "prune".into(), "--dry-run".into()],
+        vec!["cache".into(), "prune".into(), "-y".into()],
+        vec!["cache".into(), "prune".into(), "-y".into(), "--format".into(), "agent".into()],
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let ours_dir = copy_cache(&t, &format!("ours{n}"));
+        let theirs_dir = copy_cache(&t, &format!("theirs{n}"));
+        let mut ours_args: Vec<&str> = case.iter().map(String::as_str).collect();
+        ours_args.extend(["--cache-dir", &ours_dir]);
+        let mut theirs_args: Vec<&str> = case.iter().map(String::as_str).collect();
+        theirs_args.extend(["--cache-dir", &theirs_dir]);
+        let ours = t.hf(&ours_args);
+        let theirs = t.python_hf(&theirs_args);
+        let clean = |s: &str, dir: &str| {
+            s.replace(dir, "[CACHE]").replace("Hint: set HF_DEBUG=1 as environment variable for full traceback.\n", "")
+        };
+        assert_eq!(clean(&ours.stdout, &ours_dir), clean(&theirs.stdout, &theirs_dir), "stdout of {case:?}");
+        assert_eq!(clean(&ours.stderr, &ours_dir), clean(&theirs.stderr, &theirs_dir), "stderr of {case:?}");
+        assert_eq!(ours.code, theirs.code, "exit code of {case:?}");
+        assert_eq!(tree(Path::new(&ours_dir)), tree(Path::new(&theirs_dir)), "tree after {case:?}");
+    }
+}
+
+#[test]
+fn each_tool_reads_what_the_other_left() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    populated(&t);
+    let main = common::commit_of(&hub, "acme/tiny", "main");
+    t.hf(&["cache", "rm", "hf://models/acme/tiny/README.md", "-y"]).expect_code(0);
+    let run = t.python(&format!(
+        "import os\nos.environ['HF_HUB_OFFLINE']='1'\nfrom huggingface_hub import scan_cache_dir, hf_hub_download\n\
+info = scan_cache_dir()\nprint(len(info.warnings), sorted((r.repo_id, r.nb_files) for r in info.repos))\n\
+print(os.path.getsize(hf_hub_download('acme/tiny', 'model.safetensors', revision='{main}')))\n"
+    ));
+    assert_eq!(run.expect_code(0).stdout, format!("0 [('acme/ds', 1), ('acme/tiny', 4)]\n{}\n", common::WEIGHTS_LEN));
+    t.python_hf(&["cache", "rm", "dataset/acme/ds", "-y"]).expect_code(0);
+    let ours = t.hf(&["cache", "ls", "-q"]);
+    assert_eq!(ours.expect_code(0).stdout, "model/acme/tiny\n");
+}
+
+#[test]
+fn prune_removes_stale_locks_and_resume_records_but_not_held_locks() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny"]).expect_code(0);
+    let locks = t.hf_home().join("hub/.locks/models--acme--tiny");
+    std::fs::create_dir_all(&locks).unwrap();
+    std::fs::write(locks.join("stale.lock"), "").unwrap();
+    std::fs::write(locks.join("deadbeef.progress"), "{}").unwrap();
+    let held_path = locks.join("held.lock");
+    let held = std::fs::File::create(&held_path).unwrap();
+    held.lock().unwrap();
+    let run = t.hf(&["cache", "prune", "-y"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("stale lock(s)"), "{}", run.stdout);
+    let left: Vec<String> =
+        std::fs::read_dir(&locks).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, vec!["held.lock".to_owned()], "only the lock a process holds is kept");
+    drop(held);
+}
+
+#[test]
+fn rm_asks_and_respects_no() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "datasets/acme/ds"]).expect_code(0);
+    let run = t.hf_with_stdin(&["cache", "rm", "dataset/acme/ds"], "n\n");
+    run.expect_code(1);
+    assert!(run.stdout.contains("Proceed with deletion? [y/N]: "), "{}", run.stdout);
+    assert!(t.hf_home().join("hub/datasets--acme--ds").exists());
+    t.hf_with_stdin(&["cache", "rm", "dataset/acme/ds"], "y\n").expect_code(0);
+    assert!(!t.hf_home().join("hub/datasets--acme--ds").exists());
+    let run = t.hf(&["cache", "rm"]);
+    assert_eq!(run.code, 2, "no target without a terminal is a usage error: {}", run.stderr);
+}
