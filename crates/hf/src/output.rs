@@ -377,7 +377,6 @@ fn write_or_exit(out: &mut impl Write, line: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::json_object;
 
     #[test]
     fn py_json_spacing_and_escapes() {
