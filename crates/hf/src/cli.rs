@@ -224,6 +224,35 @@ pub(crate) enum CacheCommand {
     Rm(CacheRmArgs),
     /// Remove detached revisions, incomplete downloads and stale locks.
     Prune(CachePruneArgs),
+    /// Verify checksums of a cached revision or a local directory against the Hub.
+    Verify(CacheVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheVerifyArgs {
+    /// The repository id.
+    pub(crate) repo_id: String,
+    /// Type of the repository.
+    #[arg(long = "repo-type", visible_alias = "type", default_value = "model", value_parser = ["model", "dataset", "space", "kernel"])]
+    pub(crate) repo_type: String,
+    /// Revision to verify (default: refs/main, or the only snapshot).
+    #[arg(long)]
+    pub(crate) revision: Option<String>,
+    /// Cache directory (defaults to HF_HUB_CACHE).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Verify files under this directory instead of the cache.
+    #[arg(long)]
+    pub(crate) local_dir: Option<PathBuf>,
+    /// Fail if some files exist on the remote but are missing locally.
+    #[arg(long)]
+    pub(crate) fail_on_missing_files: bool,
+    /// Fail if some files exist locally but not on the remote revision.
+    #[arg(long)]
+    pub(crate) fail_on_extra_files: bool,
+    /// A token (prefer `hf auth login` or HF_TOKEN).
+    #[arg(long)]
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ mod settings;
 use clap::Parser;
 
 use cli::{AuthCommand, CacheCommand, Cli, Command};
-use commands::{auth, cache, cache_rm, completion, download, env, serve, status, version};
+use commands::{auth, cache, cache_rm, cache_verify, completion, download, env, serve, status, version};
 use output::{Format, Printer};
 use settings::{Context, UsageError};
 
@@ -46,6 +46,7 @@ fn run(cli: &Cli) -> i32 {
         Command::Cache(CacheCommand::Ls(args)) => cache::ls(&ctx, args),
         Command::Cache(CacheCommand::Rm(args)) => cache_rm::rm(&ctx, args),
         Command::Cache(CacheCommand::Prune(args)) => cache_rm::prune(&ctx, args),
+        Command::Cache(CacheCommand::Verify(args)) => cache_verify::verify(&ctx, args),
         Command::Download(args) => download::download(&ctx, args),
         Command::Env => env::env(&ctx),
         Command::Version => Ok(version::version(&ctx)),

@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod cache_rm;
+pub(crate) mod cache_verify;
 pub(crate) mod completion;
 pub(crate) mod download;
 pub(crate) mod env;

@@ -13,6 +13,7 @@
 
 mod delete;
 mod scan;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
