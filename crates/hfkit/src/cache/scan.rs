@@ -134,20 +134,20 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    names.retain(|name| {
+        !(IGNORED.contains(&name.as_str())
+            || name == ".locks"
+            || name == "CACHEDIR.TAG"
+            || is_shared_store(&root, name))
+    });
+    // Repos are independent: scan them on every core, keeping the folder order.
+    let results = scan_all(&root, &names);
     let mut repos = Vec::new();
     let mut warnings = Vec::new();
     let mut incomplete = Vec::new();
-    for name in names {
-        if IGNORED.contains(&name.as_str())
-            || name == ".locks"
-            || name == "CACHEDIR.TAG"
-            || is_shared_store(&root, &name)
-        {
-            continue;
-        }
-        let path = root.join(&name);
-        collect_incomplete(&path, &mut incomplete);
-        match scan_repo(&root, &path, &name) {
+    for (result, partial) in results {
+        incomplete.extend(partial);
+        match result {
             Ok(repo) => repos.push(repo),
             Err(warning) => warnings.push(warning),
         }
@@ -158,6 +158,31 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         .collect();
     let size_on_disk = blobs.values().sum();
     Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings })
+}
+
+/// One folder's scan result and its partial downloads.
+type Scanned = (Result<CachedRepo, String>, Vec<IncompleteFile>);
+
+fn scan_all(root: &Path, names: &[String]) -> Vec<Scanned> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(names.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Scanned>>> = names.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(name) = names.get(i) else { break };
+                    let path = root.join(name);
+                    let mut partial = Vec::new();
+                    collect_incomplete(&path, &mut partial);
+                    let result = scan_repo(root, &path, name);
+                    *slots[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((result, partial));
+                }
+            });
+        }
+    });
+    slots.into_iter().filter_map(|s| s.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).collect()
 }
 
 /// huggingface_hub's shared blob store: a top-level `blobs/` marked by a file.
@@ -226,10 +251,10 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         let mut files = Vec::new();
         walk_files(&revision_path, &revision_path, &mut files);
         let mut cached = Vec::new();
-        for (rel, file_path) in files {
-            let blob_path = match std::fs::read_link(&file_path) {
-                Ok(target) => normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target)),
-                Err(_) => file_path.clone(),
+        for (rel, file_path, is_link) in files {
+            let blob_path = match is_link.then(|| std::fs::read_link(&file_path)) {
+                Some(Ok(target)) => normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target)),
+                _ => file_path.clone(),
             };
             if !blob_path.starts_with(root) {
                 return Err(format!(
@@ -242,6 +267,10 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
                 let meta = std::fs::metadata(&blob_path)
                     .map_err(|_| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
                 blob_stats.insert(blob_path.clone(), meta);
+            }
+            if blob_stats[&blob_path].is_dir() {
+                blob_stats.remove(&blob_path); // a link to a folder is not a file
+                continue;
             }
             let size = blob_stats[&blob_path].len();
             cached.push(CachedFile { name: rel, path: file_path, blob_path, size });
@@ -314,17 +343,18 @@ fn read_refs(base: &Path, dir: &Path, out: &mut BTreeMap<String, BTreeSet<String
     }
 }
 
-/// Every non-folder below `dir` (folders reached through symlinks are not entered).
-fn walk_files(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+/// Every non-folder entry below `dir`, with whether it is a symlink (folders reached through
+/// symlinks are not entered; the caller drops links to folders).
+fn walk_files(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, bool)>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_real_dir {
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
             walk_files(base, &path, out);
-        } else if !path.is_dir() {
+        } else {
             let rel = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
-            out.push((rel, path));
+            out.push((rel, path, kind.is_symlink()));
         }
     }
 }
