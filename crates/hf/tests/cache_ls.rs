@@ -87,3 +87,54 @@ fn symlinks_out_of_the_cache_are_not_followed() {
     assert!(!run.stdout.contains("evil"), "{}", run.stdout);
     assert!(run.stderr.contains("points outside the cache"), "{}", run.stderr);
 }
+
+/// A hostile cache: a snapshot folder that is a symlink to a folder outside the cache, a
+/// symlink loop, a file where a folder should be. It is listed with warnings, and neither
+/// `rm` nor `prune` touches anything outside the cache.
+#[test]
+fn hostile_cache_is_listed_with_warnings_and_nothing_outside_is_touched() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    let outside = t.root().join("precious");
+    std::fs::create_dir_all(outside.join("sub")).unwrap();
+    std::fs::write(outside.join("sub/keep.txt"), "do not delete").unwrap();
+    let evil = cache.join("models--evil--dirlink/snapshots");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::os::unix::fs::symlink(&outside, evil.join("2222222222222222222222222222222222222222")).unwrap();
+    let looped = cache.join("models--evil--loop/snapshots/3333333333333333333333333333333333333333");
+    std::fs::create_dir_all(&looped).unwrap();
+    std::os::unix::fs::symlink("loop.bin", looped.join("loop.bin")).unwrap();
+    std::fs::create_dir_all(cache.join("models--evil--file")).unwrap();
+    std::fs::write(cache.join("models--evil--file/snapshots"), "a file").unwrap();
+    let blob_out = cache.join("models--evil--blob/snapshots/4444444444444444444444444444444444444444");
+    std::fs::create_dir_all(&blob_out).unwrap();
+    std::os::unix::fs::symlink(outside.join("sub/keep.txt"), blob_out.join("w.bin")).unwrap();
+
+    let run = t.hf(&["cache", "ls", "--show-warnings"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("model/acme/tiny"), "{}", run.stdout);
+    assert!(!run.stdout.contains("evil"), "{}", run.stdout);
+    assert_eq!(run.stderr.matches("Repo ignored.").count(), 4, "{}", run.stderr);
+    for args in [&["cache", "rm", "model/evil/dirlink", "model/evil/blob", "-y"][..], &["cache", "prune", "-y"]] {
+        t.hf(args);
+    }
+    t.python_hf(&["cache", "ls"]).expect_code(0);
+    assert_eq!(std::fs::read_to_string(outside.join("sub/keep.txt")).unwrap(), "do not delete");
+}
+
+#[test]
+fn snapshots_of_human_and_json_output() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny", "--include", "*.json"]).expect_code(0);
+    t.hf(&["download", "datasets/acme/ds"]).expect_code(0);
+    let normalize = |run: &hfkit_test::Run| {
+        let main = common::commit_of(&hub, "acme/tiny", "main");
+        t.snapshot(run, &hub).replace(&main, "[COMMIT]").replace(&common::commit_of(&hub, "acme/ds", "main"), "[DS-COMMIT]")
+    };
+    insta::assert_snapshot!("ls_human", normalize(&t.hf(&["cache", "ls"])));
+    insta::assert_snapshot!("ls_revisions_json", normalize(&t.hf(&["cache", "ls", "--revisions", "--format", "json"])));
+    insta::assert_snapshot!("rm_dry_run", normalize(&t.hf(&["cache", "rm", "model/acme/tiny", "--dry-run"])));
+}

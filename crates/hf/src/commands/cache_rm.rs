@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
-use hfkit::cache::{CacheInfo, CachedRepo, DeletePlan, scan, stale_locks};
+use hfkit::cache::{CacheInfo, CachedRepo, DeletePlan, PrunePlan, scan};
 
 use super::auth::Status;
 use super::download::human_size;
@@ -172,52 +172,38 @@ fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &C
 pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     let p = &ctx.printer;
     let info = scan(&args.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
-    let mut selection = Selection::new();
-    for (i, repo) in info.repos.iter().enumerate() {
-        let detached: BTreeSet<String> =
-            repo.revisions.iter().filter(|r| r.refs.is_empty()).map(|r| r.commit.clone()).collect();
-        if !detached.is_empty() {
-            selection.insert(i, detached);
-        }
-    }
-    let locks = stale_locks(&info);
-    let (_, _, revisions) = counts(&info, &selection);
-    if revisions == 0 && info.incomplete.is_empty() && locks.is_empty() {
+    let prune = PrunePlan::new(&info);
+    if prune.is_empty() {
         p.text("No unreferenced revisions, incomplete downloads or shared blobs found. Nothing to prune.");
         return Ok(0);
     }
-    let mut plan = DeletePlan::default();
-    for (i, commits) in &selection {
-        plan.add_revisions(&info.repos[*i], commits);
-    }
-    plan.extra.extend(info.incomplete.iter().map(|f| f.path.clone()));
-    plan.extra.extend(locks.iter().cloned());
-    let total = plan.freed + info.incomplete_size();
+    let (revisions, total) = (prune.revisions, prune.freed);
     let mut parts = Vec::new();
     if revisions > 0 {
         parts.push(format!("{revisions} unreferenced revision(s)"));
     }
-    if !info.incomplete.is_empty() {
-        parts.push(format!("{} incomplete download(s)", info.incomplete.len()));
+    if prune.incomplete > 0 {
+        parts.push(format!("{} incomplete download(s)", prune.incomplete));
     }
-    if !locks.is_empty() {
-        parts.push(format!("{} stale lock(s)", locks.len()));
+    if prune.stale_locks > 0 {
+        parts.push(format!("{} stale lock(s)", prune.stale_locks));
     }
     let summary = match parts.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => parts.join(""),
     };
     p.text(&format!("About to delete {summary} ({} total).", human_size(total)));
-    print_selection(ctx, &info, &selection);
+    print_selection(ctx, &info, &prune.detached);
+    let stale = if prune.stale_locks == 0 { serde_json::Value::Null } else { prune.stale_locks.into() };
     if args.dry_run {
         p.result(
             "Dry run: no files were deleted.",
             &[
                 ("dry_run", true.into()),
                 ("revisions", revisions.into()),
-                ("incomplete", info.incomplete.len().into()),
+                ("incomplete", prune.incomplete.into()),
                 ("shared_blobs", 0.into()),
-                ("stale_locks", if locks.is_empty() { serde_json::Value::Null } else { locks.len().into() }),
+                ("stale_locks", stale.clone()),
                 ("size", human_size(total).into()),
             ],
         );
@@ -226,16 +212,16 @@ pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     if !confirmed(ctx, "Proceed?", args.yes)? {
         return Ok(1);
     }
-    for problem in plan.execute() {
+    for problem in prune.plan.execute() {
         p.warning(&problem);
     }
     p.result(
         &format!("Deleted {summary}; freed {}.", human_size(total)),
         &[
             ("revisions_deleted", revisions.into()),
-            ("incomplete_deleted", info.incomplete.len().into()),
+            ("incomplete_deleted", prune.incomplete.into()),
             ("shared_blobs_deleted", 0.into()),
-            ("stale_locks_deleted", if locks.is_empty() { serde_json::Value::Null } else { locks.len().into() }),
+            ("stale_locks_deleted", stale),
             ("freed", human_size(total).into()),
         ],
     );

@@ -122,6 +122,52 @@ impl DeletePlan {
     }
 }
 
+/// What `prune` removes: detached revisions (no ref points to them), partial downloads and
+/// stale locks.
+#[derive(Debug, Clone, Default)]
+pub struct PrunePlan {
+    /// The deletion.
+    pub plan: DeletePlan,
+    /// Detached revisions per repo (index into [`CacheInfo::repos`]).
+    pub detached: std::collections::BTreeMap<usize, BTreeSet<String>>,
+    /// Number of detached revisions.
+    pub revisions: usize,
+    /// Number of partial downloads.
+    pub incomplete: usize,
+    /// Number of stale locks and resume records.
+    pub stale_locks: usize,
+    /// Bytes freed (revisions and partial downloads).
+    pub freed: u64,
+}
+
+impl PrunePlan {
+    /// Plans a prune of `info`.
+    pub fn new(info: &CacheInfo) -> Self {
+        let mut out = Self::default();
+        for (i, repo) in info.repos.iter().enumerate() {
+            let detached: BTreeSet<String> =
+                repo.revisions.iter().filter(|r| r.refs.is_empty()).map(|r| r.commit.clone()).collect();
+            if !detached.is_empty() {
+                out.revisions += detached.len();
+                out.plan.add_revisions(repo, &detached);
+                out.detached.insert(i, detached);
+            }
+        }
+        out.plan.extra.extend(info.incomplete.iter().map(|f| f.path.clone()));
+        out.incomplete = info.incomplete.len();
+        let locks = stale_locks(info);
+        out.stale_locks = locks.len();
+        out.plan.extra.extend(locks);
+        out.freed = out.plan.freed + info.incomplete_size();
+        out
+    }
+
+    /// Whether there is nothing to prune.
+    pub fn is_empty(&self) -> bool {
+        self.revisions == 0 && self.incomplete == 0 && self.stale_locks == 0
+    }
+}
+
 /// Stale lock files: `.locks/**/*.lock` that no process holds, and resume records whose
 /// partial file is gone.
 pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {

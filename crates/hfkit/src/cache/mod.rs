@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::fs::{self as hffs, FsError};
 use crate::repo::Repo;
 
-pub use delete::{DeletePlan, stale_locks};
+pub use delete::{DeletePlan, PrunePlan, stale_locks};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 
 /// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).

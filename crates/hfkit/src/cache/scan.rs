@@ -116,6 +116,11 @@ impl CachedRepo {
 }
 
 impl CacheInfo {
+    /// Scans the cache at `root` (see [`scan`]).
+    pub fn scan(root: &Path) -> Result<Self, ScanError> {
+        scan(root)
+    }
+
     /// Bytes of partial downloads.
     pub fn incomplete_size(&self) -> u64 {
         self.incomplete.iter().map(|f| f.size).sum()
@@ -245,7 +250,9 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         .collect();
     commits.sort();
     for revision_path in commits {
-        if revision_path.is_file() {
+        let is_link = std::fs::symlink_metadata(&revision_path).is_ok_and(|m| m.file_type().is_symlink());
+        if revision_path.is_file() || is_link {
+            // A symlinked snapshot folder could lead anywhere: it is never entered.
             return Err(format!("Snapshots folder corrupted. Found a file: {}", revision_path.display()));
         }
         let mut files = Vec::new();
