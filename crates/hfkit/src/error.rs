@@ -32,6 +32,9 @@ pub enum Error {
     /// A request to the Hub failed.
     #[error(transparent)]
     Api(Box<ApiError>),
+    /// A repo id, type, revision or path that cannot be used.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::RepoError),
     /// A download did not complete.
     #[error(transparent)]
     Download(Box<crate::download::DownloadError>),
