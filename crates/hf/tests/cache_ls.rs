@@ -132,7 +132,9 @@ fn snapshots_of_human_and_json_output() {
     t.hf(&["download", "datasets/acme/ds"]).expect_code(0);
     let normalize = |run: &hfkit_test::Run| {
         let main = common::commit_of(&hub, "acme/tiny", "main");
-        t.snapshot(run, &hub).replace(&main, "[COMMIT]").replace(&common::commit_of(&hub, "acme/ds", "main"), "[DS-COMMIT]")
+        t.snapshot(run, &hub)
+            .replace(&main, "[COMMIT]")
+            .replace(&common::commit_of(&hub, "acme/ds", "main"), "[DS-COMMIT]")
     };
     insta::assert_snapshot!("ls_human", normalize(&t.hf(&["cache", "ls"])));
     insta::assert_snapshot!("ls_revisions_json", normalize(&t.hf(&["cache", "ls", "--revisions", "--format", "json"])));

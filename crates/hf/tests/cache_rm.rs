@@ -152,3 +152,26 @@ fn rm_asks_and_respects_no() {
     let run = t.hf(&["cache", "rm"]);
     assert_eq!(run.code, 2, "no target without a terminal is a usage error: {}", run.stderr);
 }
+
+#[test]
+fn show_warnings_reports_orphan_blobs_and_stale_locks_and_prune_clears_interrupted_deletions() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    std::fs::write(cache.join("models--acme--tiny/blobs/0123456789abcdef0123456789abcdef01234567"), "orphan").unwrap();
+    std::fs::create_dir_all(cache.join(".locks/models--acme--tiny")).unwrap();
+    std::fs::write(cache.join(".locks/models--acme--tiny/x.lock"), "").unwrap();
+    std::fs::create_dir_all(cache.join(".locks/.deleting-1-0-models--old--repo/snapshots")).unwrap();
+    let plain = t.hf(&["cache", "ls"]);
+    assert_eq!(plain.stderr, "", "the default output stays huggingface_hub's");
+    let run = t.hf(&["cache", "ls", "--show-warnings"]);
+    assert!(run.stderr.contains("Blob not used by any snapshot"), "{}", run.stderr);
+    assert!(run.stderr.contains("Found 2 stale lock(s)"), "{}", run.stderr);
+    t.hf(&["cache", "prune", "-y"]).expect_code(0);
+    assert!(!cache.join(".locks/.deleting-1-0-models--old--repo").exists());
+    t.hf(&["cache", "rm", "model/acme/tiny", "-y"]).expect_code(0);
+    let leftovers: Vec<_> = std::fs::read_dir(cache.join(".locks")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(leftovers.iter().all(|n| !n.to_string_lossy().starts_with(".deleting-")), "{leftovers:?}");
+    assert!(!cache.join("models--acme--tiny").exists());
+}

@@ -147,6 +147,17 @@ fn report_problems(ctx: &Context, info: &CacheInfo, show: bool) {
             ));
         }
     }
+    if show {
+        // hfkit's own checks, shown only on request so that the default output stays
+        // huggingface_hub's.
+        for blob in &info.orphan_blobs {
+            p.warning(&format!("Blob not used by any snapshot: {} ({}).", blob.path.display(), human_size(blob.size)));
+        }
+        let locks = hfkit::cache::stale_locks(info);
+        if !locks.is_empty() {
+            p.hint(&format!("Found {} stale lock(s). Remove them with 'hf cache prune'.", locks.len()));
+        }
+    }
     if !info.incomplete.is_empty() {
         p.hint(&format!(
             "Found {} incomplete download(s) totalling {}. Remove them with 'hf cache prune'.",

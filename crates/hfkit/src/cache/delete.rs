@@ -1,10 +1,13 @@
 //! Deletion plans over a scanned cache: what goes, what stays, and how many bytes it frees.
 //!
-//! A plan is computed first (for `--dry-run` and confirmation) and executed after, in
-//! huggingface_hub's order: files, whole repos, snapshots, refs, then blobs that nothing
-//! kept points to. A blob shared with a revision (or file) that stays is kept. Paths come
-//! from the scan, which never leaves the cache, and folders are removed without following
-//! symlinks.
+//! A plan is computed first (for `--dry-run` and confirmation) and executed after, in an
+//! order where every intermediate state is a cache both tools read without complaint:
+//! files; whole repos, each first renamed out of sight into `.locks/` (atomic) and then
+//! removed; refs before their snapshots (huggingface_hub deletes snapshots first, so an
+//! interruption can leave refs to missing commits, which makes the repo "corrupt"); then
+//! blobs that nothing kept points to. A blob shared with a revision (or file) that stays is
+//! kept. Paths come from the scan, which never leaves the cache, and folders are removed
+//! without following symlinks.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -109,14 +112,37 @@ impl DeletePlan {
         for p in &self.files {
             remove(p, false);
         }
-        for p in &self.repos {
-            remove(p, true);
+        for (n, p) in self.repos.iter().enumerate() {
+            // Out of the cache's sight in one step, then removed at leisure.
+            let hidden = p.parent().zip(p.file_name()).map(|(root, name)| {
+                root.join(".locks").join(format!(".deleting-{}-{n}-{}", std::process::id(), name.to_string_lossy()))
+            });
+            match hidden {
+                Some(hidden)
+                    if hidden.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+                        && std::fs::rename(p, &hidden).is_ok() =>
+                {
+                    remove(&hidden, true);
+                    // Leave no empty `.locks/` behind that was made only for this.
+                    if let Some(locks) = hidden.parent() {
+                        let _ = std::fs::remove_dir(locks);
+                    }
+                }
+                _ => remove(p, true),
+            }
+        }
+        for p in &self.refs {
+            remove(p, false);
         }
         for p in &self.snapshots {
             remove(p, true);
         }
-        for p in self.refs.iter().chain(&self.blobs).chain(&self.extra) {
+        for p in &self.blobs {
             remove(p, false);
+        }
+        for p in &self.extra {
+            let is_dir = std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+            remove(p, is_dir);
         }
         problems
     }
@@ -168,12 +194,16 @@ impl PrunePlan {
     }
 }
 
-/// Stale lock files: `.locks/**/*.lock` that no process holds, and resume records whose
-/// partial file is gone.
+/// Stale lock files: `.locks/**/*.lock` that no process holds, resume records whose
+/// partial file is gone, and repos an interrupted deletion left in `.locks/.deleting-*`.
 pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
     let mut stale = Vec::new();
     let Ok(folders) = std::fs::read_dir(info.root.join(".locks")) else { return stale };
     for folder in folders.flatten() {
+        if folder.file_name().to_string_lossy().starts_with(".deleting-") {
+            stale.push(folder.path());
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(folder.path()) else { continue };
         let repo = info.root.join(folder.file_name());
         for entry in entries.flatten() {

@@ -30,6 +30,8 @@ pub struct CacheInfo {
     pub incomplete: Vec<IncompleteFile>,
     /// Why some folders were left out, one sentence each.
     pub warnings: Vec<String>,
+    /// Blobs of readable repos that no snapshot points to (partial downloads excluded).
+    pub orphan_blobs: Vec<IncompleteFile>,
 }
 
 /// One repo of the cache.
@@ -162,7 +164,8 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         .flat_map(|r| r.revisions.iter().flat_map(|v| v.files.iter().map(|f| (f.blob_path.as_path(), f.size))))
         .collect();
     let size_on_disk = blobs.values().sum();
-    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings })
+    let orphan_blobs = repos.iter().flat_map(orphans).collect();
+    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs })
 }
 
 /// One folder's scan result and its partial downloads.
@@ -188,6 +191,21 @@ fn scan_all(root: &Path, names: &[String]) -> Vec<Scanned> {
         }
     });
     slots.into_iter().filter_map(|s| s.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).collect()
+}
+
+/// Files in a repo's `blobs/` that none of its snapshots points to.
+fn orphans(repo: &CachedRepo) -> Vec<IncompleteFile> {
+    let used: std::collections::HashSet<&Path> =
+        repo.revisions.iter().flat_map(|r| r.files.iter().map(|f| f.blob_path.as_path())).collect();
+    let Ok(entries) = std::fs::read_dir(repo.path.join("blobs")) else { return Vec::new() };
+    let mut out: Vec<IncompleteFile> = entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".incomplete"))
+        .filter(|e| !used.contains(e.path().as_path()))
+        .map(|e| IncompleteFile { size: e.metadata().map_or(0, |m| m.len()), path: e.path() })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 /// huggingface_hub's shared blob store: a top-level `blobs/` marked by a file.
