@@ -259,19 +259,19 @@ pub(crate) struct CacheVerifyArgs {
 pub(crate) struct CacheRmArgs {
     /// Repo ids (model/acme/tiny), hf:// URIs (repo or file), or revision hashes.
     pub(crate) targets: Vec<String>,
-    /// Cache directory (defaults to HF_HUB_CACHE).
-    #[arg(long)]
-    pub(crate) cache_dir: Option<PathBuf>,
-    /// Skip the confirmation prompt.
-    #[arg(short, long)]
-    pub(crate) yes: bool,
-    /// Show what would be deleted, delete nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) delete: DeleteFlags,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct CachePruneArgs {
+    #[command(flatten)]
+    pub(crate) delete: DeleteFlags,
+}
+
+/// The options every deleting cache command takes.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteFlags {
     /// Cache directory (defaults to HF_HUB_CACHE).
     #[arg(long)]
     pub(crate) cache_dir: Option<PathBuf>,

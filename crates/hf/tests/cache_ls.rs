@@ -8,13 +8,7 @@ use common::{context, repo_hub};
 /// A cache with two repos (one with two revisions), a detached dataset, an inconsistent
 /// folder, a folder that is not a repo, and a partial download.
 fn populated(t: &hfkit_test::TestContext) {
-    for args in [
-        vec!["download", "acme/tiny"],
-        vec!["download", "acme/tiny", "config.json", "--revision", "v1"],
-        vec!["download", "datasets/acme/ds"],
-    ] {
-        t.hf(&args).expect_code(0);
-    }
+    common::download_sample(t);
     let hub = t.hf_home().join("hub");
     std::fs::create_dir_all(hub.join("models--broken--nosnap/blobs")).unwrap();
     std::fs::create_dir_all(hub.join("not-a-repo")).unwrap();

@@ -10,13 +10,7 @@ use common::{context, repo_hub};
 use hfkit_test::TestContext;
 
 fn populated(t: &TestContext) {
-    for args in [
-        vec!["download", "acme/tiny"],
-        vec!["download", "acme/tiny", "config.json", "--revision", "v1"],
-        vec!["download", "datasets/acme/ds"],
-    ] {
-        t.hf(&args).expect_code(0);
-    }
+    common::download_sample(t);
     let hub = t.hf_home().join("hub");
     // A detached revision: its ref is gone.
     std::fs::remove_file(hub.join("models--acme--tiny/refs/v1")).unwrap();

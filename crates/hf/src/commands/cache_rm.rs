@@ -8,8 +8,8 @@ use hfkit::cache::{CacheInfo, CachedRepo, DeletePlan, PrunePlan, scan};
 
 use super::auth::Status;
 use super::download::human_size;
-use crate::cli::{CachePruneArgs, CacheRmArgs};
-use crate::output::Format;
+use crate::cli::{CachePruneArgs, CacheRmArgs, DeleteFlags};
+use crate::output::{Field, Format};
 use crate::settings::{self, Context, UsageError};
 
 /// Selected revisions per repo (by index into the scan).
@@ -17,7 +17,7 @@ type Selection = BTreeMap<usize, BTreeSet<String>>;
 
 pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
     let p = &ctx.printer;
-    let info = scan(&args.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
+    let info = scan(&args.delete.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
     let mut targets: Vec<String> = args.targets.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
     if targets.is_empty() {
         if !(settings::interactive() && p.format() == Format::Human) {
@@ -104,33 +104,21 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
     }
     p.text(&format!("About to delete {} totalling {}.", parts.join(" and "), human_size(plan.freed)));
     print_selection(ctx, &info, &selection);
-    if args.dry_run {
-        p.result(
-            "Dry run: no files were deleted.",
-            &[
-                ("dry_run", true.into()),
-                ("repos", repos.into()),
-                ("revisions", total.into()),
-                ("size", human_size(plan.freed).into()),
-            ],
-        );
-        return Ok(0);
-    }
-    if !confirmed(ctx, "Proceed with deletion?", args.yes)? {
-        return Ok(1);
-    }
-    for problem in plan.execute() {
-        p.warning(&problem);
-    }
-    p.result(
-        &format!("Deleted {repos} repo(s) and {total} revision(s); freed {}.", human_size(plan.freed)),
+    let freed = human_size(plan.freed);
+    conclude(
+        ctx,
+        &args.delete,
+        "Proceed with deletion?",
+        &plan,
         &[
-            ("repos_deleted", repos.into()),
-            ("revisions_deleted", total.into()),
-            ("freed", human_size(plan.freed).into()),
+            ("dry_run", true.into()),
+            ("repos", repos.into()),
+            ("revisions", total.into()),
+            ("size", freed.clone().into()),
         ],
-    );
-    Ok(0)
+        &format!("Deleted {repos} repo(s) and {total} revision(s); freed {freed}."),
+        &[("repos_deleted", repos.into()), ("revisions_deleted", total.into()), ("freed", freed.clone().into())],
+    )
 }
 
 fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &CacheRmArgs) -> Result<Status> {
@@ -149,29 +137,20 @@ fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &C
     for label in &labels {
         p.text(&format!("  - {label}"));
     }
-    if args.dry_run {
-        p.result(
-            "Dry run: no files were deleted.",
-            &[("dry_run", true.into()), ("files", labels.len().into()), ("size", size.into())],
-        );
-        return Ok(0);
-    }
-    if !confirmed(ctx, "Proceed with deletion?", args.yes)? {
-        return Ok(1);
-    }
-    for problem in plan.execute() {
-        p.warning(&problem);
-    }
-    p.result(
+    conclude(
+        ctx,
+        &args.delete,
+        "Proceed with deletion?",
+        &plan,
+        &[("dry_run", true.into()), ("files", labels.len().into()), ("size", size.clone().into())],
         &format!("Deleted {} file(s); freed {size}.", labels.len()),
         &[("files_deleted", labels.len().into()), ("freed", size.clone().into())],
-    );
-    Ok(0)
+    )
 }
 
 pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     let p = &ctx.printer;
-    let info = scan(&args.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
+    let info = scan(&args.delete.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
     let prune = PrunePlan::new(&info);
     if prune.is_empty() {
         p.text("No unreferenced revisions, incomplete downloads or shared blobs found. Nothing to prune.");
@@ -195,36 +174,53 @@ pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     p.text(&format!("About to delete {summary} ({} total).", human_size(total)));
     print_selection(ctx, &info, &prune.detached);
     let stale = if prune.stale_locks == 0 { serde_json::Value::Null } else { prune.stale_locks.into() };
-    if args.dry_run {
-        p.result(
-            "Dry run: no files were deleted.",
-            &[
-                ("dry_run", true.into()),
-                ("revisions", revisions.into()),
-                ("incomplete", prune.incomplete.into()),
-                ("shared_blobs", 0.into()),
-                ("stale_locks", stale.clone()),
-                ("size", human_size(total).into()),
-            ],
-        );
-        return Ok(0);
-    }
-    if !confirmed(ctx, "Proceed?", args.yes)? {
-        return Ok(1);
-    }
-    for problem in prune.plan.execute() {
-        p.warning(&problem);
-    }
-    p.result(
-        &format!("Deleted {summary}; freed {}.", human_size(total)),
+    let freed = human_size(total);
+    conclude(
+        ctx,
+        &args.delete,
+        "Proceed?",
+        &prune.plan,
+        &[
+            ("dry_run", true.into()),
+            ("revisions", revisions.into()),
+            ("incomplete", prune.incomplete.into()),
+            ("shared_blobs", 0.into()),
+            ("stale_locks", stale.clone()),
+            ("size", freed.clone().into()),
+        ],
+        &format!("Deleted {summary}; freed {freed}."),
         &[
             ("revisions_deleted", revisions.into()),
             ("incomplete_deleted", prune.incomplete.into()),
             ("shared_blobs_deleted", 0.into()),
             ("stale_locks_deleted", stale),
-            ("freed", human_size(total).into()),
+            ("freed", freed.clone().into()),
         ],
-    );
+    )
+}
+
+/// The end of every deletion: the dry-run summary; or the confirmation, the deletion, its
+/// problems as warnings, and the result.
+fn conclude(
+    ctx: &Context,
+    flags: &DeleteFlags,
+    question: &str,
+    plan: &DeletePlan,
+    dry_run: &[Field<'_>],
+    done: &str,
+    done_fields: &[Field<'_>],
+) -> Result<Status> {
+    if flags.dry_run {
+        ctx.printer.result("Dry run: no files were deleted.", dry_run);
+        return Ok(0);
+    }
+    if !confirmed(ctx, question, flags.yes)? {
+        return Ok(1);
+    }
+    for problem in plan.execute() {
+        ctx.printer.warning(&problem);
+    }
+    ctx.printer.result(done, done_fields);
     Ok(0)
 }
 

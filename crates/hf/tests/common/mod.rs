@@ -83,3 +83,15 @@ pub fn commit_of(hub: &RunningHub, id: &str, revision: &str) -> String {
     let repo = repos.values().find(|r| r.id == id).expect("repo exists");
     repo.resolve(revision).expect("revision exists").to_owned()
 }
+
+/// Fills the test's cache: all of `acme/tiny` at main, its `config.json` at v1, and the
+/// dataset `acme/ds`.
+pub fn download_sample(t: &TestContext) {
+    for args in [
+        &["download", "acme/tiny"][..],
+        &["download", "acme/tiny", "config.json", "--revision", "v1"],
+        &["download", "datasets/acme/ds"],
+    ] {
+        t.hf(args).expect_code(0);
+    }
+}
