@@ -329,40 +329,9 @@ fn truncate_columns(headers: &[String], rows: &mut [Vec<String>], width: usize) 
     truncated
 }
 
-/// `json.dumps(value)`: `, ` and `: ` separators, non-ASCII escaped as `\uXXXX`.
+/// `json.dumps(value)` (see [`hfkit::pyjson`]).
 pub(crate) fn py_json(value: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(py_json).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter().map(|(k, v)| format!("{}: {}", py_str(k), py_json(v))).collect::<Vec<_>>().join(", ")
-        ),
-        Value::String(s) => py_str(s),
-        other => other.to_string(),
-    }
-}
-
-fn py_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    hfkit::pyjson::dumps(value)
 }
 
 /// Writes a line; a closed pipe ends the program with status 0, as a pipe reader expects.
@@ -372,15 +341,5 @@ fn write_or_exit(out: &mut impl Write, line: &str) {
         && e.kind() == io::ErrorKind::BrokenPipe
     {
         std::process::exit(0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-
-    #[test]
-    fn py_json_spacing_and_escapes() {
-        let v = serde_json::json!({"a": [1, "é\n"], "b": null});
-        assert_eq!(super::py_json(&v), r#"{"a": [1, "\u00e9\n"], "b": null}"#);
     }
 }

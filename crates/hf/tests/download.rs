@@ -325,3 +325,22 @@ fn disk_space_is_checked_before_downloading() {
     assert!(run.stderr.contains(&format!("{} bytes are needed", 1u64 << 60)), "{}", run.stderr);
     assert!(hub.requests().iter().all(|r| r.listener != "cdn"), "nothing was fetched");
 }
+
+#[test]
+fn offline_partial_snapshot_is_reported_when_the_listing_proves_it() {
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    t.hf(&["download", "acme/tiny", "--include", "*.json"]).expect_code(0);
+    t.set_env("HF_HUB_OFFLINE", "1");
+    t.hf(&["download", "acme/tiny", "--include", "*.json"]).expect_code(0);
+    let run = t.hf(&["download", "acme/tiny"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("is incomplete: 3 file(s) are missing (README.md, model.safetensors, sub/dir/data.txt)"),
+        "{}",
+        run.stderr
+    );
+    // Python agrees.
+    let py = t.python("from huggingface_hub import snapshot_download\ntry:\n    snapshot_download('acme/tiny')\nexcept Exception as e:\n    print(type(e).__name__)");
+    assert_eq!(py.expect_code(0).stdout, "IncompleteSnapshotError\n");
+}

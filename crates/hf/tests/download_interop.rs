@@ -93,3 +93,17 @@ fn python_and_we_share_a_local_dir() {
     let fetched: Vec<_> = hub.requests().into_iter().skip(before).filter(|r| !r.path.starts_with("/api/")).collect();
     assert!(fetched.is_empty(), "files Python wrote are recognised as current: {fetched:?}");
 }
+
+#[test]
+fn tree_listing_cache_is_byte_identical_to_pythons() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.python("from huggingface_hub import snapshot_download; snapshot_download('acme/tiny')").expect_code(0);
+    let ours = t.root().join("ours");
+    t.hf(&["download", "acme/tiny", "--cache-dir", ours.to_str().unwrap()]).expect_code(0);
+    let main = commit_of(&hub, "acme/tiny", "main");
+    let rel = format!("models--acme--tiny/trees/{main}.json");
+    let theirs = std::fs::read_to_string(t.hf_home().join("hub").join(&rel)).unwrap();
+    assert_eq!(std::fs::read_to_string(ours.join(&rel)).unwrap(), theirs);
+    assert_eq!(common::mode(&ours.join(&rel)), 0o600);
+}

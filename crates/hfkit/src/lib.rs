@@ -29,6 +29,7 @@ pub mod envfile;
 mod error;
 pub mod fs;
 mod hub;
+pub mod pyjson;
 pub mod repo;
 pub mod secret;
 

@@ -88,6 +88,45 @@ impl RepoCache {
         self.folder().join(".no_exist").join(commit).join(path)
     }
 
+    /// `trees/<commit>.json`, huggingface_hub's cached file listing of a commit.
+    pub fn tree_file(&self, commit: &str) -> PathBuf {
+        self.folder().join("trees").join(format!("{commit}.json"))
+    }
+
+    /// Writes the file listing of `commit` as huggingface_hub's `snapshot_download` does
+    /// (`{"format_version": 1, "files": {…}}`, indent 1, mode 0600), unless it is there.
+    /// Its offline mode uses it to tell a complete snapshot from a partial one.
+    pub fn write_tree(&self, commit: &str, entries: &[crate::api::TreeEntry]) -> Result<(), FsError> {
+        let path = self.tree_file(commit);
+        if path.exists() {
+            return Ok(());
+        }
+        let mut files: Vec<&crate::api::TreeEntry> = entries.iter().filter(|e| e.kind == "file").collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut map = serde_json::Map::new();
+        for e in files {
+            let mut info = serde_json::Map::new();
+            info.insert("size".into(), e.size.into());
+            info.insert("blob_id".into(), e.oid.clone().into());
+            if let Some(lfs) = &e.lfs {
+                info.insert("lfs_sha256".into(), lfs.oid.clone().into());
+                info.insert("lfs_size".into(), lfs.size.into());
+            }
+            map.insert(e.path.clone(), info.into());
+        }
+        let doc = serde_json::json!({"format_version": 1, "files": map});
+        create_parent(&path)?;
+        hffs::write_atomic(&path, crate::pyjson::dumps_indent(&doc, 1).as_bytes(), 0o600)
+    }
+
+    /// The file paths of a cached listing, or `None` when there is none (or it is unreadable).
+    pub fn read_tree(&self, commit: &str) -> Option<Vec<String>> {
+        let text = std::fs::read_to_string(self.tree_file(commit)).ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+        (doc.get("format_version")?.as_u64()? == 1).then_some(())?;
+        Some(doc.get("files")?.as_object()?.keys().cloned().collect())
+    }
+
     /// `refs/<revision>` (`refs/pr/1` nests folders).
     pub fn ref_file(&self, revision: &str) -> PathBuf {
         self.folder().join("refs").join(revision)

@@ -65,6 +65,22 @@ pub enum DownloadError {
         /// The cache folder searched.
         cache: PathBuf,
     },
+    /// The cached snapshot lacks files its cached listing names, and the Hub cannot be asked.
+    #[error("The cached snapshot for '{}' (revision '{revision}', commit {commit}) is incomplete: {} file(s) are missing ({}). {reason} Re-run the download with network access to complete the snapshot.\n\nhint: the partial snapshot is at {}", .repo.id, .missing.len(), sample(.missing), .snapshot.display())]
+    IncompleteSnapshot {
+        /// The repo.
+        repo: Repo,
+        /// The revision asked for.
+        revision: String,
+        /// Its commit.
+        commit: String,
+        /// Missing paths.
+        missing: Vec<String>,
+        /// Why the Hub was not asked.
+        reason: String,
+        /// The snapshot folder.
+        snapshot: PathBuf,
+    },
     /// The content does not match its hash, even after a second try.
     #[error(
         "`{path}` failed verification: expected {algorithm} {expected}, got {actual}. The download was discarded; nothing was placed in the cache.\n\nhint: the server or a proxy sent wrong bytes; try again later"
@@ -122,6 +138,14 @@ impl From<ApiError> for DownloadError {
     fn from(e: ApiError) -> Self {
         Self::Api(Box::new(e))
     }
+}
+
+fn sample(missing: &[String]) -> String {
+    let mut text = missing.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if missing.len() > 3 {
+        text.push_str(&format!(", ... ({} more)", missing.len() - 3));
+    }
+    text
 }
 
 fn token_note(source: Option<&TokenSource>) -> String {

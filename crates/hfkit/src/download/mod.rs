@@ -397,6 +397,7 @@ impl Ctx<'_> {
         if self.offline() {
             return match self.cache.resolve_local(&rev) {
                 Some(commit) if self.cache.snapshot_dir(&commit).is_dir() => {
+                    self.check_complete(&commit, "Outgoing traffic is disabled (offline mode).")?;
                     let dir = self.cache.snapshot_dir(&commit);
                     Ok(snapshot_result(commit, dir, Vec::new()))
                 }
@@ -415,12 +416,15 @@ impl Ctx<'_> {
                     && let Some(commit) = self.cache.resolve_local(&rev)
                     && self.cache.snapshot_dir(&commit).is_dir()
                 {
+                    let reason = format!("The Hub could not be reached ({}).", e.first_line());
+                    self.check_complete(&commit, &reason)?;
                     let dir = self.cache.snapshot_dir(&commit);
                     return Ok(snapshot_result(commit, dir, Vec::new()));
                 }
                 return Err(e.into_error());
             }
         };
+        let entries_for_tree = entries.clone();
         let mut files = Vec::new();
         for entry in entries.into_iter().filter(|e| e.kind == "file") {
             repo::validate_path(&entry.path).map_err(DownloadError::from)?;
@@ -445,6 +449,7 @@ impl Ctx<'_> {
         }
         self.cache.prepare()?;
         self.cache.write_ref(&rev, &commit)?;
+        self.cache.write_tree(&commit, &entries_for_tree)?;
         std::fs::create_dir_all(self.cache.snapshot_dir(&commit))
             .map_err(|e| FsError::new("create folder", &self.cache.snapshot_dir(&commit), e))?;
         let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
@@ -472,6 +477,29 @@ impl Ctx<'_> {
         .await;
         results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(snapshot_result(commit.clone(), self.cache.snapshot_dir(&commit), plan))
+    }
+
+    /// Fails when the cached listing of `commit` names wanted files the snapshot lacks (as
+    /// huggingface_hub's `IncompleteSnapshotError`); without a cached listing, nothing is known.
+    fn check_complete(&self, commit: &str, reason: &str) -> Result<()> {
+        let Some(paths) = self.cache.read_tree(commit) else { return Ok(()) };
+        let missing: Vec<String> = paths
+            .into_iter()
+            .filter(|p| keep(p, &self.options.include, &self.options.exclude))
+            .filter(|p| !self.cache.snapshot_file(commit, p).exists())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(DownloadError::IncompleteSnapshot {
+            repo: self.repo.clone(),
+            revision: self.options.revision.clone(),
+            commit: commit.to_owned(),
+            missing,
+            reason: reason.to_owned(),
+            snapshot: self.cache.snapshot_dir(commit),
+        }
+        .into())
     }
 
     /// The commit of the revision and its files, retried while failures are spurious (when
@@ -516,6 +544,14 @@ impl HeadError {
     /// Revision and entry errors are answers about what exists: the cache must not hide them.
     fn is_definitive(&self) -> bool {
         matches!(self, Self::Classified(DownloadError::RevisionNotFound { .. } | DownloadError::EntryNotFound { .. }))
+    }
+
+    fn first_line(&self) -> String {
+        let text = match self {
+            Self::Classified(e) => e.to_string(),
+            Self::Other(e) => e.to_string(),
+        };
+        text.lines().next().unwrap_or_default().to_owned()
     }
 
     fn into_error(self) -> Error {
