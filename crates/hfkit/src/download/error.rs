@@ -66,21 +66,8 @@ pub enum DownloadError {
         cache: PathBuf,
     },
     /// The cached snapshot lacks files its cached listing names, and the Hub cannot be asked.
-    #[error("The cached snapshot for '{}' (revision '{revision}', commit {commit}) is incomplete: {} file(s) are missing ({}). {reason} Re-run the download with network access to complete the snapshot.\n\nhint: the partial snapshot is at {}", .repo.id, .missing.len(), sample(.missing), .snapshot.display())]
-    IncompleteSnapshot {
-        /// The repo.
-        repo: Repo,
-        /// The revision asked for.
-        revision: String,
-        /// Its commit.
-        commit: String,
-        /// Missing paths.
-        missing: Vec<String>,
-        /// Why the Hub was not asked.
-        reason: String,
-        /// The snapshot folder.
-        snapshot: PathBuf,
-    },
+    #[error("The cached snapshot for '{}' (revision '{}', commit {}) is incomplete: {} file(s) are missing ({}). {} Re-run the download with network access to complete the snapshot.\n\nhint: the partial snapshot is at {}", .0.repo.id, .0.revision, .0.commit, .0.missing.len(), sample(&.0.missing), .0.reason, .0.snapshot.display())]
+    IncompleteSnapshot(Box<IncompleteSnapshot>),
     /// The content does not match its hash, even after a second try.
     #[error(
         "`{path}` failed verification: expected {algorithm} {expected}, got {actual}. The download was discarded; nothing was placed in the cache.\n\nhint: the server or a proxy sent wrong bytes; try again later"
@@ -138,6 +125,23 @@ impl From<ApiError> for DownloadError {
     fn from(e: ApiError) -> Self {
         Self::Api(Box::new(e))
     }
+}
+
+/// What an incomplete snapshot lacks.
+#[derive(Debug)]
+pub struct IncompleteSnapshot {
+    /// The repo.
+    pub repo: Repo,
+    /// The revision asked for.
+    pub revision: String,
+    /// Its commit.
+    pub commit: String,
+    /// Missing paths.
+    pub missing: Vec<String>,
+    /// Why the Hub was not asked.
+    pub reason: String,
+    /// The snapshot folder.
+    pub snapshot: PathBuf,
 }
 
 fn sample(missing: &[String]) -> String {

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use error::DownloadError;
+pub use error::{DownloadError, IncompleteSnapshot};
 pub use filter::{keep, matches};
 pub use progress::{NoProgress, Progress};
 pub use verify::{HashKind, Hasher, hash_reader};
@@ -491,14 +491,14 @@ impl Ctx<'_> {
         if missing.is_empty() {
             return Ok(());
         }
-        Err(DownloadError::IncompleteSnapshot {
+        Err(DownloadError::IncompleteSnapshot(Box::new(error::IncompleteSnapshot {
             repo: self.repo.clone(),
             revision: self.options.revision.clone(),
             commit: commit.to_owned(),
             missing,
             reason: reason.to_owned(),
             snapshot: self.cache.snapshot_dir(commit),
-        }
+        }))
         .into())
     }
 
