@@ -35,7 +35,13 @@ fn killed_download_resumes_without_refetching() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill once a few chunks have been served (however slow the machine is).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while hub.requests().iter().filter(|r| r.listener == "cdn" && r.status == 206).count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the download never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // let the progress record catch up
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     hub.state().clear_faults();

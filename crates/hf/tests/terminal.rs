@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{FINE, READ, context, hub};
 use hfkit_test::{Run, TestContext};
 
-/// Runs `hf args` inside a pty, typing `input` once the program is waiting.
-fn in_terminal(t: &TestContext, args: &str, input: &str) -> Run {
+/// Runs `hf args` inside a pty; once the output contains `wait_for`, types `input`.
+fn in_terminal(t: &TestContext, args: &str, wait_for: &str, input: &str) -> Run {
     let command = format!("{} {args}", t.hf_bin().display());
     let mut child = t
         .command("script")
@@ -22,30 +22,49 @@ fn in_terminal(t: &TestContext, args: &str, input: &str) -> Run {
         .spawn()
         .expect("util-linux `script` runs");
     let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    stdin.write_all(input.as_bytes()).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains(wait_for) && std::time::Instant::now() < deadline {
+        if let Ok(bytes) = rx.recv_timeout(Duration::from_millis(50)) {
+            seen.extend(bytes);
+        }
     }
+    std::thread::sleep(Duration::from_millis(100)); // the prompt is printed just before the read
+    stdin.write_all(input.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(rx.try_iter().flatten());
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&seen).into_owned(), stderr }
 }
 
 #[test]
 fn login_prompts_without_echoing_the_token() {
     let hub = hub();
     let t = context(&hub);
-    let run = in_terminal(&t, "auth login", &format!("{READ}\n"));
+    let run = in_terminal(&t, "auth login", "Enter your token", &format!("{READ}\n"));
     run.expect_code(0);
     assert!(run.stdout.contains("Enter your token (input will not be visible):"), "{}", run.stdout);
     assert!(run.stdout.contains("Login successful."), "{}", run.stdout);
     assert!(!run.stdout.contains(READ), "the typed token is not echoed:\n{}", run.stdout);
     assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), READ);
     // Logged in now: a second login on the terminal is a no-op without --force.
-    let run = in_terminal(&t, "auth login", "");
+    let run = in_terminal(&t, "auth login", "already logged in", "");
     assert!(run.stdout.contains("User is already logged in."), "{}", run.stdout);
 }
 
@@ -55,7 +74,7 @@ fn switch_offers_a_numbered_picker() {
     let t = context(&hub);
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
     t.hf(&["auth", "login", "--token", FINE]).expect_code(0);
-    let run = in_terminal(&t, "auth switch", "x\n2\n");
+    let run = in_terminal(&t, "auth switch", "Enter a number", "x\n2\n");
     run.expect_code(0);
     for line in
         ["Select a token to switch to:", "  1) fine one", "  2) my-read", "Please enter one of the numbers shown."]
