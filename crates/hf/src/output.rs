@@ -189,22 +189,8 @@ impl Printer {
 
     /// A table (huggingface_hub's `tabulate`): padded columns under a dashed rule.
     pub(crate) fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
-        let widths: Vec<usize> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| rows.iter().map(|r| r[i].chars().count()).chain([h.chars().count()]).max().unwrap_or(0))
-            .collect();
-        let line = |cells: Vec<&str>| -> String {
-            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            padded.join(" ")
-        };
-        let mut out = vec![line(headers.to_vec())];
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        out.push(line(rule.iter().map(String::as_str).collect()));
-        for row in rows {
-            out.push(line(row.iter().map(String::as_str).collect()));
-        }
-        self.data(&out.join("\n"));
+        let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+        self.data(&tabulate(&headers, rows, &vec![false; headers.len()]));
     }
 
     /// A JSON value on stdout, spaced like Python's `json.dumps`.

@@ -196,6 +196,48 @@ impl fmt::Display for Repo {
     }
 }
 
+/// An `hf://[<type>s/]<namespace>/<name>[@<revision>][/<path>]` URI, as huggingface_hub's
+/// CLI accepts it. The type defaults to model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HfUri {
+    /// The repo.
+    pub repo: Repo,
+    /// `@revision` (with `%2F` decoded), if any.
+    pub revision: Option<String>,
+    /// A path inside the repo, if any (a trailing `/` removed).
+    pub path: Option<String>,
+}
+
+impl HfUri {
+    /// Parses a URI that starts with `hf://`; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Result<Self, RepoError>> {
+        let rest = raw.strip_prefix("hf://")?;
+        let (kind, rest) = split_type_prefix(rest);
+        let mut parts = rest.splitn(3, '/');
+        let (ns, name_rev) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let path = parts.next().map(|p| p.trim_end_matches('/').to_owned()).filter(|p| !p.is_empty());
+        let (name, revision) = match name_rev.split_once('@') {
+            Some((n, r)) => (n, Some(r.replace("%2F", "/").replace("%2f", "/"))),
+            None => (name_rev, None),
+        };
+        Some(Repo::new(kind.unwrap_or(RepoType::Model), &format!("{ns}/{name}")).map(|repo| Self {
+            repo,
+            revision,
+            path,
+        }))
+    }
+}
+
+/// Splits a `models/`, `datasets/`, `spaces/` or `kernels/` prefix off a repo reference.
+pub fn split_type_prefix(s: &str) -> (Option<RepoType>, &str) {
+    for kind in RepoType::ALL {
+        if let Some(rest) = s.strip_prefix(kind.plural()).and_then(|r| r.strip_prefix('/')) {
+            return (Some(kind), rest);
+        }
+    }
+    (None, s)
+}
+
 /// Whether `revision` is a full commit hash (40 lowercase hex digits).
 pub fn is_commit_hash(revision: &str) -> bool {
     revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -291,6 +333,18 @@ mod tests {
         }
         validate_path("sub/dir/file.bin").unwrap();
         validate_path(".gitattributes").unwrap();
+    }
+
+    #[test]
+    fn hf_uris() {
+        let u = HfUri::parse("hf://datasets/acme/ds@refs%2Fpr%2F1/data/train.csv").unwrap().unwrap();
+        assert_eq!((u.repo.kind, u.repo.id.as_str()), (RepoType::Dataset, "acme/ds"));
+        assert_eq!(u.revision.as_deref(), Some("refs/pr/1"));
+        assert_eq!(u.path.as_deref(), Some("data/train.csv"));
+        let u = HfUri::parse("hf://acme/tiny").unwrap().unwrap();
+        assert_eq!((u.repo.kind, u.revision, u.path), (RepoType::Model, None, None));
+        assert!(HfUri::parse("acme/tiny").is_none());
+        assert!(HfUri::parse("hf://a--b/c").unwrap().is_err());
     }
 
     #[test]

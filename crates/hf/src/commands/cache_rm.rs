@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use hfkit::cache::{CacheInfo, CachedRepo, DeletePlan, PrunePlan, scan};
+use hfkit::repo::HfUri;
 
 use super::auth::Status;
 use super::download::human_size;
@@ -37,8 +38,8 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
     let mut selection = Selection::new();
     let uris: Vec<&String> = targets.iter().filter(|t| t.starts_with("hf://")).collect();
     for target in &targets {
-        if let Some(uri) = target.strip_prefix("hf://") {
-            let (cache_id, path) = parse_uri(uri)?;
+        if let Some(uri) = parse_uri(target) {
+            let (cache_id, path) = uri?;
             match (find_repo(&info, &cache_id), path) {
                 (None, _) => missing.push(target.clone()),
                 (Some(i), Some(path)) => {
@@ -71,8 +72,7 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
             }
         }
     }
-    let file_uri_count =
-        uris.iter().filter(|u| parse_uri(u.trim_start_matches("hf://")).is_ok_and(|(_, p)| p.is_some())).count();
+    let file_uri_count = uris.iter().filter(|u| matches!(parse_uri(u), Some(Ok((_, Some(_)))))).count();
     if file_uri_count > 0 && file_uri_count != targets.iter().collect::<BTreeSet<_>>().len() {
         bail!("File targets cannot be mixed with repository or revision targets.");
     }
@@ -281,25 +281,16 @@ fn find_repo(info: &CacheInfo, cache_id: &str) -> Option<usize> {
     info.repos.iter().position(|r| r.cache_id().to_lowercase() == wanted)
 }
 
-/// `[types/]ns/name[/path]` of an hf:// URI → (cache id, path).
-fn parse_uri(uri: &str) -> Result<(String, Option<String>)> {
-    if uri.contains('@') {
-        bail!("Revisions in hf:// URIs are not supported by `hf cache rm`. Pass the revision hash instead.");
-    }
-    let (kind, rest) = match uri.split_once('/') {
-        Some(("models", rest)) => ("model", rest),
-        Some(("datasets", rest)) => ("dataset", rest),
-        Some(("spaces", rest)) => ("space", rest),
-        Some(("kernels", rest)) => ("kernel", rest),
-        _ => ("model", uri),
-    };
-    let mut parts = rest.splitn(3, '/');
-    let (ns, name) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if ns.is_empty() || name.is_empty() {
-        bail!("Invalid HF URI: hf://{uri}. Expected hf://[<type>s/]<namespace>/<name>[/<path>].");
-    }
-    let path = parts.next().map(|p| p.trim_end_matches('/').to_owned()).filter(|p| !p.is_empty());
-    Ok((format!("{kind}/{ns}/{name}"), path))
+/// The cache id and path of an hf:// URI target (`None` when it is not a URI).
+fn parse_uri(target: &str) -> Option<Result<(String, Option<String>)>> {
+    let uri = HfUri::parse(target)?;
+    Some(match uri {
+        Err(e) => Err(e.into()),
+        Ok(u) if u.revision.is_some() => Err(anyhow::anyhow!(
+            "Revisions in hf:// URIs are not supported by `hf cache rm`. Pass the revision hash instead."
+        )),
+        Ok(u) => Ok((format!("{}/{}", u.repo.kind, u.repo.id), u.path)),
+    })
 }
 
 /// A numbered list of cached repos, answered with numbers; plain lines a screen reader reads.

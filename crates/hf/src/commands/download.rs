@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use hfkit::download::{DownloadOptions, Downloaded, Progress};
-use hfkit::repo::{Repo, RepoType};
+use hfkit::repo::{HfUri, Repo, RepoType, split_type_prefix};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::auth::Status;
@@ -89,27 +89,20 @@ fn parse_repo(
     has_revision: bool,
 ) -> Result<(Repo, Option<String>, Option<String>)> {
     let explicit_type: Option<RepoType> = repo_type.map(str::parse).transpose()?;
-    if let Some(uri) = raw.strip_prefix("hf://") {
+    if let Some(uri) = HfUri::parse(raw) {
         if explicit_type.is_some() || has_revision {
             return Err(UsageError(
                 "`--repo-type` and `--revision` cannot be used with an hf:// URI; put them in the URI".into(),
             )
             .into());
         }
-        let (kind, rest) = split_type(uri);
-        if rest.starts_with("buckets/") {
+        if raw.trim_start_matches("hf://").starts_with("buckets/") {
             bail!("Buckets are not supported by `hf download`.");
         }
-        let mut parts = rest.splitn(3, '/');
-        let (ns, name_rev) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        let path = parts.next().map(str::to_owned).filter(|p| !p.is_empty());
-        let (name, revision) = match name_rev.split_once('@') {
-            Some((n, r)) => (n, Some(r.replace("%2F", "/"))),
-            None => (name_rev, None),
-        };
-        return Ok((Repo::new(kind.unwrap_or(RepoType::Model), &format!("{ns}/{name}"))?, revision, path));
+        let uri = uri?;
+        return Ok((uri.repo, uri.revision, uri.path));
     }
-    let (prefixed, rest) = split_type(raw);
+    let (prefixed, rest) = split_type_prefix(raw);
     let kind = match (prefixed, explicit_type) {
         (Some(a), Some(b)) if a != b => {
             return Err(UsageError(format!("Ambiguous repo type: '{raw}' and --repo-type {b}")).into());
@@ -119,15 +112,6 @@ fn parse_repo(
     };
     let id = if prefixed.is_some() && rest.contains('/') { rest } else { raw };
     Ok((Repo::new(kind, id)?, None, None))
-}
-
-fn split_type(s: &str) -> (Option<RepoType>, &str) {
-    for kind in [RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel] {
-        if let Some(rest) = s.strip_prefix(&format!("{}/", kind.plural())) {
-            return (Some(kind), rest);
-        }
-    }
-    (None, s)
 }
 
 fn show_bars(ctx: &Context) -> bool {
