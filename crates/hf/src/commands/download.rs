@@ -164,16 +164,20 @@ pub(crate) fn human_size(bytes: u64) -> String {
 /// Progress bars on stderr: one for the whole download, one per file in flight.
 struct Bars {
     multi: Option<MultiProgress>,
+    total: std::sync::OnceLock<ProgressBar>,
     files: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
 }
 
 impl Bars {
     fn new(enabled: bool) -> Self {
         let multi = enabled.then(MultiProgress::new);
-        Self { multi, files: std::sync::Mutex::default() }
+        Self { multi, total: std::sync::OnceLock::new(), files: std::sync::Mutex::default() }
     }
 
     fn finish(&self) {
+        if let Some(total) = self.total.get() {
+            total.finish_and_clear();
+        }
         for bar in self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
             bar.finish_and_clear();
         }
@@ -191,8 +195,7 @@ impl Progress for Bars {
         bar.set_style(Self::style("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
         bar.set_message(format!("{files} file(s)"));
         bar.enable_steady_tick(Duration::from_millis(200));
-        // The total bar lives under the empty key, beside the per-file bars.
-        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(String::new(), bar);
+        let _ = self.total.set(bar);
     }
 
     fn file_started(&self, path: &str, size: u64, resumed: u64) {
@@ -201,7 +204,7 @@ impl Progress for Bars {
         bar.set_style(Self::style("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}"));
         bar.set_message(short(path));
         bar.set_position(resumed);
-        if let Some(total) = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get("") {
+        if let Some(total) = self.total.get() {
             total.inc(resumed);
         }
         self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.to_owned(), bar);
@@ -212,7 +215,7 @@ impl Progress for Bars {
         if let Some(bar) = files.get(path) {
             bar.inc(bytes);
         }
-        if let Some(total) = files.get("") {
+        if let Some(total) = self.total.get() {
             total.inc(bytes);
         }
     }
