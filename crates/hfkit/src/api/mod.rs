@@ -9,7 +9,6 @@
 mod files;
 mod network;
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -437,12 +436,6 @@ fn trace_id() -> String {
     let b = RandomState::new().hash_one(a);
     let hex = format!("{a:016x}{b:016x}");
     format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
-}
-
-impl fmt::Display for WhoAmI {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::transfer::Target;
-use super::{Ctx, DownloadError, Downloaded, HashKind, PlannedFile, place, run_bounded};
+use super::{Ctx, DownloadError, Downloaded, PlannedFile, place, run_bounded};
 use crate::api::TreeEntry;
 use crate::auth::ResolvedToken;
 use crate::error::Result;
@@ -70,16 +70,13 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
     if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag) {
         return Ok(());
     }
-    let kind = HashKind::of_etag(etag)
-        .ok_or_else(|| DownloadError::Protocol(format!("the etag of `{path}` ({etag}) cannot be verified")))?;
+    let mut target: Target = ctx.target(path, etag, size, url, token)?;
     let partial = meta_root(local).join("download").join(format!("{path}.{etag}.hfkit.incomplete"));
     if let Some(dir) = partial.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
     }
     let mut record = partial.clone().into_os_string();
     record.push(".progress");
-    let mut target: Target = ctx.target(path, etag, size, url, token);
-    target.kind = kind;
     target.partial = partial.clone();
     target.record = Some(PathBuf::from(record));
     super::check_space(local, size, &partial)?;

@@ -26,7 +26,6 @@ mod transfer;
 mod verify;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::{DownloadError, IncompleteSnapshot};
@@ -243,7 +242,10 @@ impl Ctx<'_> {
             DownloadError::Protocol(format!("the Hub did not say the size of `{path}`, so it cannot be verified"))
         })?;
         self.progress.planned(1, size);
-        let target = self.target(path, &meta.etag, size, meta.location.clone(), token);
+        let target = self.target(path, &meta.etag, size, meta.location.clone(), token)?;
+        if !self.cache.blob(&target.etag).exists() || self.options.force {
+            check_space(self.cache.root(), size, &target.partial)?;
+        }
         self.fetch_and_place(&meta.commit, path, target).await?;
         Ok(single(meta.commit, pointer, Some(size), false))
     }
@@ -326,33 +328,40 @@ impl Ctx<'_> {
         DownloadError::from(error)
     }
 
-    fn target(&self, path: &str, etag: &str, size: u64, url: String, token: Option<ResolvedToken>) -> Target {
+    /// What to fetch for `path`; an etag that is neither a sha256 nor a git sha1 is refused,
+    /// since the content could not be verified.
+    fn target(
+        &self,
+        path: &str,
+        etag: &str,
+        size: u64,
+        url: String,
+        token: Option<ResolvedToken>,
+    ) -> Result<Target, DownloadError> {
+        let kind = HashKind::of_etag(etag).ok_or_else(|| {
+            DownloadError::Protocol(format!(
+                "the etag of `{path}` ({etag}) is neither a sha256 nor a git sha1, so the download cannot be verified"
+            ))
+        })?;
         let endpoint = reqwest::Url::parse(&self.hub.config().endpoint).expect("the endpoint was validated");
-        Target {
+        Ok(Target {
             url,
             token,
             endpoint,
             size,
             etag: etag.to_owned(),
-            kind: HashKind::of_etag(etag).unwrap_or(HashKind::GitSha1),
+            kind,
             display: path.to_owned(),
             partial: self.cache.partial(etag),
             record: Some(self.cache.progress(etag)),
-        }
+        })
     }
 
     /// Fetches a blob (unless present), then links the snapshot to it.
+    /// The caller has checked the free space for it.
     async fn fetch_and_place(&self, commit: &str, path: &str, target: Target) -> Result<()> {
-        if HashKind::of_etag(&target.etag).is_none() {
-            return Err(DownloadError::Protocol(format!(
-                "the etag of `{path}` ({}) is neither a sha256 nor a git sha1, so the download cannot be verified",
-                target.etag
-            ))
-            .into());
-        }
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
-            check_space(self.cache.root(), target.size, &target.partial)?;
             // Files of one chunk are fetched without the lock file: creating it costs as much
             // as the file, and two writers of a small blob stay correct anyway (verified
             // content, atomic rename). Larger files take huggingface_hub's lock so that two
@@ -424,12 +433,11 @@ impl Ctx<'_> {
                 return Err(e.into_error());
             }
         };
-        let entries_for_tree = entries.clone();
         let mut files = Vec::new();
-        for entry in entries.into_iter().filter(|e| e.kind == "file") {
+        for entry in entries.iter().filter(|e| e.kind == "file") {
             repo::validate_path(&entry.path).map_err(DownloadError::from)?;
             if keep(&entry.path, &self.options.include, &self.options.exclude) {
-                files.push(entry);
+                files.push(entry.clone());
             }
         }
         if let Some(local) = &self.options.local_dir {
@@ -449,7 +457,7 @@ impl Ctx<'_> {
         }
         self.cache.prepare()?;
         self.cache.write_ref(&rev, &commit)?;
-        self.cache.write_tree(&commit, &entries_for_tree)?;
+        self.cache.write_tree(&commit, &entries)?;
         std::fs::create_dir_all(self.cache.snapshot_dir(&commit))
             .map_err(|e| FsError::new("create folder", &self.cache.snapshot_dir(&commit), e))?;
         let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
@@ -462,16 +470,14 @@ impl Ctx<'_> {
         self.progress.planned(todo.len(), todo.iter().map(|e| e.lfs.as_ref().map_or(e.size, |l| l.size)).sum());
         let endpoint = self.hub.config().endpoint.clone();
         let workers = self.hub.config().transfer.workers.max(1);
-        let token = token.map(Arc::new);
         let results = run_bounded(
             workers,
             todo.iter().map(|entry| {
-                let token = token.as_deref().cloned();
                 let url = repo::resolve_url(&endpoint, self.repo, &commit, &entry.path);
                 let size = entry.lfs.as_ref().map_or(entry.size, |l| l.size);
-                let target = self.target(&entry.path, entry.etag(), size, url, token);
+                let target = self.target(&entry.path, entry.etag(), size, url, token.clone());
                 let commit = commit.clone();
-                async move { self.fetch_and_place(&commit, &entry.path, target).await }
+                async move { self.fetch_and_place(&commit, &entry.path, target?).await }
             }),
         )
         .await;

@@ -149,7 +149,7 @@ impl Transfer<'_> {
             chunks,
             inline_hash: Mutex::new(inline),
         };
-        let results = futures_join_all((0..workers).map(|_| self.worker(&job))).await;
+        let results = futures_util::future::join_all((0..workers).map(|_| self.worker(&job))).await;
         let failure = results.into_iter().find_map(Result::err);
         if failure.is_some() {
             shared.abort();
@@ -208,30 +208,8 @@ impl Transfer<'_> {
         let mut pos = start;
         let mut failures = 0;
         while pos < end {
-            let outcome = self.stream_once(job, pos, end).await;
-            match outcome {
-                Ok(reached) => {
-                    if reached > pos {
-                        failures = 0;
-                    }
-                    pos = reached;
-                    if pos >= end {
-                        break;
-                    }
-                    // The server closed the body early: resume.
-                    failures += 1;
-                    if failures > policy.retries {
-                        return Err(self.exhausted(
-                            job,
-                            failures,
-                            began,
-                            "the server closed the connection early".into(),
-                        ));
-                    }
-                    let delay = policy.delay(failures - 1, None);
-                    self.progress.retrying(&job.target.display, failures, delay, "connection closed early");
-                    tokio::time::sleep(delay).await;
-                }
+            match self.stream_once(job, pos, end).await {
+                Ok(reached) => pos = reached,
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retry { reached, reason, hint }) => {
                     if reached > pos {
@@ -292,6 +270,10 @@ impl Transfer<'_> {
                 }
                 Ok(Err(e)) => {
                     let reason = format!("the transfer broke: {}", describe_body_error(&e));
+                    return Err(Attempt::Retry { reached: cursor, reason, hint: None });
+                }
+                Ok(Ok(None)) if cursor < end => {
+                    let reason = "the server closed the connection early".to_owned();
                     return Err(Attempt::Retry { reached: cursor, reason, hint: None });
                 }
                 Ok(Ok(None)) => return Ok(cursor),
@@ -464,9 +446,4 @@ fn hash_following(
         }
     }
     Ok(Some(hasher.finish()))
-}
-
-/// Runs futures concurrently on the current task and collects their results in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    futures_util::future::join_all(futures).await
 }
