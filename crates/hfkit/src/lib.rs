@@ -28,10 +28,12 @@ pub mod env_vars;
 pub mod envfile;
 mod error;
 pub mod fs;
+pub mod hashes;
 mod hub;
 pub mod pyjson;
 pub mod repo;
 pub mod secret;
+pub mod untrusted;
 
 pub use api::WhoAmI;
 pub use auth::{ResolvedToken, TokenSource};

@@ -102,7 +102,7 @@ pub enum RepoError {
     #[error("Invalid repo type '{0}': expected one of model, dataset, space, kernel")]
     InvalidType(String),
     /// A path that could escape its folder, or is empty.
-    #[error("Invalid file path '{path}' in the repository: {reason}")]
+    #[error("Invalid file path {} in the repository: {reason}", crate::untrusted::escape(.path))]
     InvalidPath {
         /// The path.
         path: String,
@@ -110,7 +110,10 @@ pub enum RepoError {
         reason: &'static str,
     },
     /// A revision that cannot be used.
-    #[error("Invalid revision '{0}': it is empty or contains a line break")]
+    #[error(
+        "Invalid revision {}: a revision is a branch, tag or commit name, without control characters or empty, '.' or '..' segments",
+        crate::untrusted::escape(.0)
+    )]
     InvalidRevision(String),
 }
 
@@ -243,16 +246,19 @@ pub fn is_commit_hash(revision: &str) -> bool {
     revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Checks a revision: not empty, no line breaks (it becomes a file name under `refs/`).
+/// Checks a revision: it becomes a file name under `refs/`, so it is not empty and has no
+/// control characters, backslashes, or empty, `.` or `..` segments.
 pub fn validate_revision(revision: &str) -> Result<(), RepoError> {
     let bad = revision.is_empty()
-        || revision.contains(['\n', '\r', '\0'])
+        || revision.chars().any(crate::untrusted::is_unsafe_char)
+        || revision.contains('\\')
         || revision.split('/').any(|s| s == ".." || s == "." || s.is_empty());
     if bad { Err(RepoError::InvalidRevision(revision.to_owned())) } else { Ok(()) }
 }
 
 /// Checks a path inside a repository: relative, `/`-separated, no `.`/`..`/empty segments,
-/// no backslash, no drive or UNC prefix, no NUL. Refuses what could escape a folder.
+/// no backslash, no drive or UNC prefix, no control characters. Refuses what could escape a
+/// folder or disturb a terminal.
 pub fn validate_path(path: &str) -> Result<(), RepoError> {
     let invalid = |reason| Err(RepoError::InvalidPath { path: path.to_owned(), reason });
     if path.is_empty() {
@@ -261,8 +267,8 @@ pub fn validate_path(path: &str) -> Result<(), RepoError> {
     if path.starts_with('/') {
         return invalid("it is absolute");
     }
-    if path.contains('\\') || path.contains('\0') {
-        return invalid("it contains a backslash or NUL");
+    if path.contains('\\') || path.chars().any(crate::untrusted::is_unsafe_char) {
+        return invalid("it contains a backslash or a control character");
     }
     if path.as_bytes().get(1) == Some(&b':') {
         return invalid("it starts with a drive letter");

@@ -4,32 +4,44 @@
 //! Redirects are followed by hand, as huggingface_hub does: a `Location` on the same origin
 //! (a renamed repo) is followed with the token; a `Location` on another origin (the CDN)
 //! is not followed for metadata, and is requested later without `Authorization`.
+//!
+//! What the server says is checked here, once: the commit (`X-Repo-Commit`, `sha`) must be a
+//! [`CommitHash`], the etag an [`Etag`], every tree path a safe relative path without control
+//! characters, and the next page of a listing must be on the endpoint's origin (the token
+//! goes there), never seen before, and within [`MAX_TREE_PAGES`].
+
+use std::collections::HashSet;
 
 use reqwest::{Method, StatusCode, Url, header};
 use serde::Deserialize;
 
 use super::{ApiError, HubClient, authorize};
 use crate::auth::ResolvedToken;
+use crate::hashes::{CommitHash, Etag};
 use crate::repo::{Repo, quote};
 
 /// Most redirects followed before giving up.
 const MAX_REDIRECTS: usize = 20;
+/// Most pages of one tree listing (the Hub sends 1,000 entries a page, or 50 with `expand`).
+pub(crate) const MAX_TREE_PAGES: usize = 100_000;
 
 /// What the metadata HEAD of a file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMetadata {
     /// The commit the revision resolved to (`X-Repo-Commit`).
-    pub commit: String,
+    pub commit: CommitHash,
     /// The blob id: sha256 for LFS files, git blob sha1 otherwise (`X-Linked-Etag`/`ETag`).
-    pub etag: String,
+    pub etag: Etag,
     /// The size, when the server says (`X-Linked-Size`/`Content-Length`).
     pub size: Option<u64>,
     /// Where the content is (the CDN for LFS files, else the resolve URL itself).
     pub location: String,
 }
 
-/// One file of a tree listing.
+/// One file or folder of a tree listing, checked: a safe path, and for a file an etag that
+/// is a content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawTreeEntry")]
 pub struct TreeEntry {
     /// `file` or `directory`.
     #[serde(rename = "type")]
@@ -45,6 +57,40 @@ pub struct TreeEntry {
     /// LFS details, for LFS files.
     #[serde(default)]
     pub lfs: Option<LfsInfo>,
+    /// The etag the cache names a file's blob by (`None` for folders).
+    #[serde(skip)]
+    blob: Option<Etag>,
+}
+
+/// A tree entry as it arrives, before [`TreeEntry`] checks it.
+#[derive(Deserialize)]
+struct RawTreeEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+    #[serde(default)]
+    oid: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    lfs: Option<LfsInfo>,
+}
+
+impl TryFrom<RawTreeEntry> for TreeEntry {
+    type Error = String;
+
+    fn try_from(raw: RawTreeEntry) -> Result<Self, String> {
+        crate::repo::validate_path(&raw.path).map_err(|e| e.to_string())?;
+        let blob = if raw.kind == "file" {
+            let id = raw.lfs.as_ref().map_or(&raw.oid, |l| &l.oid);
+            let etag = Etag::parse(id)
+                .map_err(|e| format!("the etag of {}: {e}", crate::untrusted::escape(&raw.path)))?;
+            Some(etag)
+        } else {
+            None
+        };
+        Ok(Self { kind: raw.kind, path: raw.path, oid: raw.oid, size: raw.size, lfs: raw.lfs, blob })
+    }
 }
 
 /// The `lfs` block of a tree entry.
@@ -57,19 +103,30 @@ pub struct LfsInfo {
 }
 
 impl TreeEntry {
-    /// The etag the cache names the blob by.
-    pub fn etag(&self) -> &str {
-        self.lfs.as_ref().map_or(&self.oid, |l| &l.oid)
+    /// A file entry (for tests and servers that build listings in code).
+    pub fn file(path: &str, oid: &str, size: u64, lfs: Option<LfsInfo>) -> Result<Self, String> {
+        let raw = RawTreeEntry { kind: "file".to_owned(), path: path.to_owned(), oid: oid.to_owned(), size, lfs };
+        Self::try_from(raw)
+    }
+
+    /// The etag the cache names a file's blob by; `None` for a folder.
+    pub fn etag(&self) -> Option<&Etag> {
+        self.blob.as_ref()
+    }
+
+    /// The size of the content (the LFS size for LFS files).
+    pub fn content_size(&self) -> u64 {
+        self.lfs.as_ref().map_or(self.size, |l| l.size)
     }
 }
 
 /// The fields of repo info that downloads use.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoInfo {
     /// The repo id as the Hub names it.
     pub id: String,
     /// The commit of the requested revision.
-    pub sha: String,
+    pub sha: CommitHash,
 }
 
 /// Whether two URLs share scheme, host and port.
@@ -92,7 +149,7 @@ impl HubClient {
             if let Some(token) = token {
                 request = authorize(request, token)?;
             }
-            let response = self.send(request, &url, token.map(|t| &t.source)).await?;
+            let response = self.send_metadata(request, &url, token.map(|t| &t.source)).await?;
             let headers = response.headers();
             let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let location = get("location");
@@ -108,15 +165,28 @@ impl HubClient {
             let commit = get("x-repo-commit").ok_or_else(|| {
                 invalid(&url, "the 'X-Repo-Commit' header is missing, so it does not seem to be served by a Hugging Face Hub endpoint")
             })?;
-            let etag = get("x-linked-etag")
-                .or_else(|| get("etag"))
-                .map(|e| normalize_etag(&e))
-                .ok_or_else(|| invalid(&url, "the response has no ETag, so the file cannot be identified reliably"))?;
-            let size = get("x-linked-size")
-                .or_else(|| if is_redirect { None } else { get("content-length") })
-                .and_then(|s| s.parse().ok());
+            let commit = CommitHash::parse(&commit).map_err(|e| self.bad_value(&url, "X-Repo-Commit header", e))?;
+            let (etag_header, etag) = match get("x-linked-etag") {
+                Some(etag) => ("X-Linked-Etag header", etag),
+                None => ("ETag header", get("etag").ok_or_else(|| {
+                    invalid(&url, "the response has no ETag, so the file cannot be identified reliably")
+                })?),
+            };
+            let etag = Etag::from_header(&etag).map_err(|e| self.bad_value(&url, etag_header, e))?;
+            let size_header = get("x-linked-size").or_else(|| if is_redirect { None } else { get("content-length") });
+            let size = match size_header {
+                Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                    self.bad_value(&url, "size header", format!("{} is not a size", crate::untrusted::escape(&s)))
+                })?),
+                None => None,
+            };
             let location = match location {
-                Some(loc) if is_redirect => Url::parse(&url).and_then(|u| u.join(&loc)).map_or(loc, |u| u.to_string()),
+                Some(loc) if is_redirect => Url::parse(&url)
+                    .and_then(|u| u.join(&loc))
+                    .map_err(|_| {
+                        self.bad_value(&url, "Location header", format!("{} is not a URL", crate::untrusted::escape(&loc)))
+                    })?
+                    .to_string(),
                 _ => url.clone(),
             };
             return Ok(FileMetadata { commit, etag, size, location });
@@ -134,29 +204,70 @@ impl HubClient {
         let url =
             format!("{}/api/{}/{}/revision/{}", self.endpoint(), repo.kind.plural(), repo.id, quote(revision, false));
         let response = self.get_json(&url, token).await?;
-        super::parse_json(response, &url).await
+        #[derive(Deserialize)]
+        struct Raw {
+            id: String,
+            sha: String,
+        }
+        let raw: Raw = self.parse_json(response, &url).await?;
+        let sha = CommitHash::parse(&raw.sha).map_err(|e| self.bad_value(&url, "sha", e))?;
+        Ok(RepoInfo { id: raw.id, sha })
     }
 
-    /// Every file and folder of `commit`, following `Link: rel="next"` pages.
+    /// Every file and folder of `revision` (a commit, for downloads), following `Link: rel="next"` pages on the
+    /// endpoint's origin.
     pub async fn list_tree(
         &self,
         repo: &Repo,
-        commit: &str,
+        revision: &str,
         token: Option<&ResolvedToken>,
     ) -> Result<Vec<TreeEntry>, ApiError> {
-        let mut url = Some(format!(
+        let first = format!(
             "{}/api/{}/{}/tree/{}?recursive=true&expand=false",
             self.endpoint(),
             repo.kind.plural(),
             repo.id,
-            quote(commit, false)
-        ));
+            quote(revision, false)
+        );
+        let endpoint = Url::parse(self.endpoint()).map_err(|e| invalid(self.endpoint(), &e.to_string()))?;
+        let mut url = Some(Url::parse(&first).map_err(|e| invalid(&first, &e.to_string()))?);
+        let mut seen = HashSet::new();
         let mut entries = Vec::new();
         while let Some(current) = url.take() {
-            let response = self.get_json(&current, token).await?;
-            url = next_link(response.headers());
-            let page: Vec<TreeEntry> = super::parse_json(response, &current).await?;
+            if !seen.insert(current.clone()) {
+                return Err(self.bad_value(current.as_str(), "Link header", "points back to a page already read (a loop)"));
+            }
+            if seen.len() > MAX_TREE_PAGES {
+                return Err(self.bad_value(current.as_str(), "Link header", format!("leads past {MAX_TREE_PAGES} pages")));
+            }
+            let response = self.get_json(current.as_str(), token).await?;
+            let next = super::headers::next_link(response.headers(), &current).map_err(|raw| {
+                self.bad_value(current.as_str(), "Link header", format!("{} is not a URL", crate::untrusted::escape(&raw)))
+            })?;
+            if let Some(next) = &next
+                && !same_origin(next, &endpoint)
+            {
+                return Err(self.bad_value(
+                    current.as_str(),
+                    "Link header",
+                    format!(
+                        "points to another origin ({}); the token is only sent to {}",
+                        crate::untrusted::escape(next.as_str()),
+                        self.endpoint()
+                    ),
+                ));
+            }
+            let page: Vec<TreeEntry> = self.parse_json(response, current.as_str()).await.map_err(|e| match e {
+                ApiError::InvalidResponse { url, detail } => {
+                    {
+                    let detail = detail.trim_start_matches("not the JSON expected: ");
+                    self.bad_value(&url, "tree listing", format!("has an entry that cannot be used: {detail}"))
+                }
+                }
+                other => other,
+            })?;
             entries.extend(page);
+            url = next;
         }
         Ok(entries)
     }
@@ -166,7 +277,7 @@ impl HubClient {
         if let Some(token) = token {
             request = authorize(request, token)?;
         }
-        let response = self.send(request, url, token.map(|t| &t.source)).await?;
+        let response = self.send_metadata(request, url, token.map(|t| &t.source)).await?;
         if response.status() != StatusCode::OK {
             return Err(invalid(url, &format!("unexpected status {}", response.status())));
         }
@@ -178,34 +289,26 @@ fn invalid(url: &str, detail: &str) -> ApiError {
     ApiError::InvalidResponse { url: url.to_owned(), detail: detail.to_owned() }
 }
 
-/// huggingface_hub's etag normalisation: drop a weak `W/` prefix and surrounding quotes.
-pub fn normalize_etag(raw: &str) -> String {
-    raw.trim_start_matches(['W', '/']).trim_matches('"').to_owned()
-}
-
-/// The URL of `Link: <url>; rel="next"`.
-fn next_link(headers: &header::HeaderMap) -> Option<String> {
-    let link = headers.get(header::LINK)?.to_str().ok()?;
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        params.contains("rel=\"next\"").then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
-    })
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn etags_normalize_like_python() {
-        assert_eq!(normalize_etag("W/\"abc\""), "abc");
-        assert_eq!(normalize_etag("\"abc\""), "abc");
-    }
-
-    #[test]
-    fn link_next() {
-        let mut h = header::HeaderMap::new();
-        h.insert(header::LINK, "<http://x/a?cursor=2>; rel=\"next\"".parse().unwrap());
-        assert_eq!(next_link(&h).as_deref(), Some("http://x/a?cursor=2"));
+    fn tree_entries_are_checked_as_they_are_read() {
+        let sha1 = "ce013625030ba8dba906f756967f9e9ca394464a";
+        let ok: TreeEntry =
+            serde_json::from_str(&format!(r#"{{"type":"file","path":"a/b.txt","oid":"{sha1}","size":6}}"#)).unwrap();
+        assert_eq!(ok.etag().map(Etag::as_str), Some(sha1));
+        let dir: TreeEntry = serde_json::from_str(r#"{"type":"directory","path":"a","oid":"x","size":0}"#).unwrap();
+        assert_eq!(dir.etag(), None);
+        for bad in [
+            format!(r#"{{"type":"file","path":"../x","oid":"{sha1}"}}"#),
+            format!(r#"{{"type":"file","path":"a[2Jb","oid":"{sha1}"}}"#),
+            r#"{"type":"file","path":"a","oid":"../../etc"}"#.to_owned(),
+            format!(r#"{{"type":"file","path":"a","oid":"{sha1}","lfs":{{"oid":"nope","size":1}}}}"#),
+        ] {
+            assert!(serde_json::from_str::<TreeEntry>(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -5,11 +5,27 @@
 //! [`ApiError`]s that say what went wrong and what to do: a 401 names the token's source and
 //! how to replace it, an unreachable endpoint names the URL and `HF_HUB_OFFLINE`, and the
 //! Hub's own `X-Error-Message` is always shown.
+//!
+//! Every answer is outside input, bounded before it is trusted:
+//!
+//! - **Time.** A metadata request (the `HEAD` of a file, repo info, a tree page, whoami) must
+//!   answer within `HF_HUB_ETAG_TIMEOUT` seconds, and each read of its body must come within
+//!   that time too, with [`METADATA_BODY_DEADLINE`] for the whole body, so a server that
+//!   trickles cannot hold a command for minutes. File transfers have `HF_HUB_DOWNLOAD_TIMEOUT`
+//!   to connect and to answer, and per read (see `download::transfer`).
+//! - **Size.** A JSON body larger than [`MAX_JSON_BODY`] is refused; of an error body only the
+//!   first [`MAX_ERROR_BODY`] bytes are read.
+//! - **Values.** Commit hashes, etags, paths and links are parsed into checked types where they
+//!   are read ([`crate::hashes`], [`files`]); a bad one is [`ApiError::BadValue`], naming the
+//!   URL, the field and the value, escaped.
+//! - **Text.** The Hub's messages are kept with their control characters escaped
+//!   ([`crate::untrusted`]), so an error can be printed as it is.
 
 mod files;
+pub mod headers;
 mod network;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
@@ -19,7 +35,16 @@ use crate::auth::{ResolvedToken, TokenSource};
 use crate::config::Config;
 use crate::secret::Token;
 
-pub use files::{FileMetadata, LfsInfo, RepoInfo, TreeEntry, normalize_etag, same_origin};
+pub use files::{FileMetadata, LfsInfo, RepoInfo, TreeEntry, same_origin};
+
+/// Largest JSON body read (repo info, a page of a tree listing, whoami).
+pub const MAX_JSON_BODY: usize = 32 << 20;
+/// How much of an error body is read for its message.
+pub const MAX_ERROR_BODY: usize = 64 << 10;
+/// Longest time the body of a metadata answer may take, however it trickles.
+pub const METADATA_BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// Longest server message kept for display.
+const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// hfkit's version, sent in the user agent.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -72,12 +97,49 @@ pub enum ApiError {
         server_message: Option<String>,
         /// `X-Request-Id`, when sent.
         request_id: Option<String>,
-        /// `X-Repo-Commit`, when sent (a missing file at a known commit).
-        repo_commit: Option<String>,
+        /// `X-Repo-Commit`, when sent and a commit hash (a missing file at a known commit).
+        repo_commit: Option<crate::hashes::CommitHash>,
+        /// How long the server asked to wait before trying again (`Retry-After`, `RateLimit`).
+        retry_after: Option<Duration>,
     },
     /// The answer was not what the Hub sends.
     #[error("unexpected answer from {url}: {detail}")]
     InvalidResponse {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The server sent a value that cannot be what it claims: a commit that is not a hash, a
+    /// path that leaves its folder, a link to another origin. Nothing was written.
+    #[error(
+        "refused the answer of {url}: its {field} {problem}. Nothing was written.\n\nhint: the server at {endpoint} does not behave like the Hub; check HF_ENDPOINT and any proxy or mirror in between"
+    )]
+    BadValue {
+        /// The URL that answered.
+        url: String,
+        /// The endpoint in use.
+        endpoint: String,
+        /// Which part of the answer (`sha`, `X-Repo-Commit` header, `path` of a tree entry…).
+        field: String,
+        /// What is wrong with it, the value escaped.
+        problem: String,
+    },
+    /// The body is larger than hfkit reads for its kind of answer.
+    #[error(
+        "refused the answer of {url}: its body is larger than {} MiB, far beyond any Hub answer of this kind.\n\nhint: check HF_ENDPOINT and any proxy or mirror in between",
+        limit >> 20
+    )]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The request could not be made on this side (a URL that cannot be built, a header that
+    /// cannot be sent). Not a network failure, so not retried.
+    #[error("cannot send the request to {url}: {detail}")]
+    Request {
         /// The URL.
         url: String,
         /// What was wrong.
@@ -201,6 +263,8 @@ pub struct HubClient {
     endpoint: String,
     offline: bool,
     ca_bundle: Option<std::path::PathBuf>,
+    etag_timeout: Duration,
+    download_timeout: Duration,
 }
 
 impl HubClient {
@@ -213,8 +277,9 @@ impl HubClient {
         }
         let mut builder = reqwest::Client::builder()
             .user_agent(user_agent)
-            .connect_timeout(config.download_timeout)
-            .read_timeout(Duration::from_secs(60).max(config.download_timeout))
+            // The tighter limits of each kind of request are applied per request.
+            .connect_timeout(config.download_timeout.max(config.etag_timeout))
+            .read_timeout(config.download_timeout.max(config.etag_timeout))
             // Redirects are followed by hand so that a token never follows a redirect to
             // another host.
             .redirect(reqwest::redirect::Policy::none())
@@ -231,7 +296,14 @@ impl HubClient {
             endpoint: config.endpoint.clone(),
             offline: config.offline,
             ca_bundle: config.network.ca_bundle.clone(),
+            etag_timeout: config.etag_timeout,
+            download_timeout: config.download_timeout,
         })
+    }
+
+    /// `HF_HUB_DOWNLOAD_TIMEOUT`: to connect and get an answer for a file transfer.
+    pub fn download_timeout(&self) -> Duration {
+        self.download_timeout
     }
 
     /// The underlying HTTP client (its pool is shared by every request).
@@ -248,8 +320,8 @@ impl HubClient {
     pub async fn whoami(&self, token: &ResolvedToken) -> Result<WhoAmI, ApiError> {
         let url = format!("{}/api/whoami-v2", self.endpoint);
         let request = self.request(Method::GET, &url)?;
-        let response = self.send(authorize(request, token)?, &url, Some(&token.source)).await?;
-        parse_json(response, &url).await
+        let response = self.send_metadata(authorize(request, token)?, &url, Some(&token.source)).await?;
+        self.parse_json(response, &url).await
     }
 
     /// Performs an OIDC exchange, returning the Hub token and its lifetime.
@@ -268,14 +340,16 @@ impl HubClient {
             resource: plan.resource.clone(),
         };
         let request = self.request(Method::POST, &url).map_err(|e| OidcError::Exchange(e.to_string()))?;
-        let response =
-            self.send(request.json(&body), &url, None).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let response = self
+            .send_metadata(request.json(&body), &url, None)
+            .await
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
         #[derive(Deserialize)]
         struct Answer {
             access_token: String,
             expires_in: Option<u64>,
         }
-        let answer: Answer = parse_json(response, &url).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let answer: Answer = self.parse_json(response, &url).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
         Ok((Token::new(answer.access_token), Duration::from_secs(answer.expires_in.unwrap_or(3600))))
     }
 
@@ -287,7 +361,7 @@ impl HubClient {
             .get(url.clone())
             .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request_token.expose()));
         let response = self
-            .send(request, url.as_str(), None)
+            .send_metadata(request, url.as_str(), None)
             .await
             .map_err(|e| OidcError::Exchange(format!("GitHub Actions refused to mint an id token: {e}")))?;
         #[derive(Deserialize)]
@@ -295,7 +369,7 @@ impl HubClient {
             value: String,
         }
         let answer: Answer =
-            parse_json(response, url.as_str()).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
+            self.parse_json(response, url.as_str()).await.map_err(|e| OidcError::Exchange(e.to_string()))?;
         Ok(Token::new(answer.value))
     }
 
@@ -305,6 +379,83 @@ impl HubClient {
             return Err(ApiError::Offline { url: url.to_owned() });
         }
         Ok(self.http.request(method, url).header("x-amzn-trace-id", trace_id()))
+    }
+
+    /// Sends a metadata request: its answer must come within `HF_HUB_ETAG_TIMEOUT`.
+    pub async fn send_metadata(
+        &self,
+        request: RequestBuilder,
+        url: &str,
+        source: Option<&TokenSource>,
+    ) -> Result<Response, ApiError> {
+        let limit = self.etag_timeout;
+        match tokio::time::timeout(limit, self.send(request, url, source)).await {
+            Ok(result) => result,
+            Err(_) => Err(ApiError::Unreachable {
+                url: url.to_owned(),
+                endpoint: self.endpoint.clone(),
+                detail: format!("no answer within {}s (HF_HUB_ETAG_TIMEOUT)", limit.as_secs()),
+            }),
+        }
+    }
+
+    /// Reads a metadata body of at most `limit` bytes: each read within
+    /// `HF_HUB_ETAG_TIMEOUT`, the whole within [`METADATA_BODY_DEADLINE`].
+    pub async fn read_body(&self, mut response: Response, url: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::TooLarge { url: url.to_owned(), limit });
+        }
+        let deadline = Instant::now() + METADATA_BODY_DEADLINE.max(self.etag_timeout);
+        let mut body = Vec::new();
+        loop {
+            let wait = self.etag_timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let piece = match tokio::time::timeout(wait, response.chunk()).await {
+                Ok(Ok(Some(piece))) => piece,
+                Ok(Ok(None)) => return Ok(body),
+                Ok(Err(e)) => {
+                    return Err(ApiError::Unreachable {
+                        url: url.to_owned(),
+                        endpoint: self.endpoint.clone(),
+                        detail: format!("the answer broke off: {}", describe(&e)),
+                    });
+                }
+                Err(_) => {
+                    let detail = if Instant::now() >= deadline {
+                        format!("the answer took longer than {}s", METADATA_BODY_DEADLINE.as_secs())
+                    } else {
+                        format!("the answer stalled for {}s (HF_HUB_ETAG_TIMEOUT)", self.etag_timeout.as_secs())
+                    };
+                    return Err(ApiError::Unreachable { url: url.to_owned(), endpoint: self.endpoint.clone(), detail });
+                }
+            };
+            if body.len() + piece.len() > limit {
+                return Err(ApiError::TooLarge { url: url.to_owned(), limit });
+            }
+            body.extend_from_slice(&piece);
+        }
+    }
+
+    /// Reads a JSON answer of at most [`MAX_JSON_BODY`] bytes.
+    pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: Response,
+        url: &str,
+    ) -> Result<T, ApiError> {
+        let bytes = self.read_body(response, url, MAX_JSON_BODY).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidResponse {
+            url: url.to_owned(),
+            detail: crate::untrusted::sanitize(&format!("not the JSON expected: {e}")),
+        })
+    }
+
+    /// A [`ApiError::BadValue`] for `field` of the answer of `url`.
+    pub(crate) fn bad_value(&self, url: &str, field: &str, problem: impl std::fmt::Display) -> ApiError {
+        ApiError::BadValue {
+            url: url.to_owned(),
+            endpoint: self.endpoint.clone(),
+            field: field.to_owned(),
+            problem: problem.to_string(),
+        }
     }
 
     /// Sends a request and turns error statuses into [`ApiError`]s. `source` is the origin of
@@ -332,10 +483,13 @@ impl HubClient {
         };
         let error_code = header("x-error-code");
         let header_message = header("x-error-message");
-        let request_id = header("x-request-id");
-        let repo_commit = header("x-repo-commit");
-        let body = response.text().await.unwrap_or_default();
-        let server_message = merge_messages(header_message, body_message(&body));
+        let request_id = header("x-request-id").map(|r| crate::untrusted::sanitize(&r));
+        let repo_commit = header("x-repo-commit").and_then(|c| crate::hashes::CommitHash::parse(&c).ok());
+        let retry_after = headers::server_wait(status.as_u16(), response.headers());
+        let body = read_error_body(response).await;
+        let clean = |m: String| crate::untrusted::sanitize(&truncate_chars(&m, MAX_MESSAGE_CHARS));
+        let server_message =
+            merge_messages(header_message.map(clean), body_message(&String::from_utf8_lossy(&body)).map(clean));
         if status == StatusCode::UNAUTHORIZED && error_code.is_none() {
             return ApiError::Unauthorized {
                 url: url.to_owned(),
@@ -344,12 +498,16 @@ impl HubClient {
                 server_message,
             };
         }
-        ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id, repo_commit }
+        let error_code = error_code.map(|c| crate::untrusted::sanitize(&c));
+        ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id, repo_commit, retry_after }
     }
 
     /// Turns a failure to connect (refused, DNS, TLS, timeout) into an error naming the
     /// URL, and for TLS the host and the CA file in use.
     pub fn transport_error(&self, url: &str, error: &reqwest::Error) -> ApiError {
+        if error.is_builder() {
+            return ApiError::Request { url: url.to_owned(), detail: error_chain(error) };
+        }
         let mut detail = describe(error);
         let mut source = std::error::Error::source(error);
         while let Some(inner) = source {
@@ -394,11 +552,38 @@ pub fn authorize(request: RequestBuilder, token: &ResolvedToken) -> Result<Reque
     Ok(request.header(reqwest::header::AUTHORIZATION, value))
 }
 
-pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
-    let bytes =
-        response.bytes().await.map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: describe(&e) })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::InvalidResponse { url: url.to_owned(), detail: format!("not the JSON expected: {e}") })
+/// The first [`MAX_ERROR_BODY`] bytes of an error body (what is left is not read).
+async fn read_error_body(mut response: Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    let read = async {
+        while body.len() < MAX_ERROR_BODY
+            && let Ok(Some(piece)) = response.chunk().await
+        {
+            body.extend_from_slice(&piece[..piece.len().min(MAX_ERROR_BODY - body.len())]);
+        }
+    };
+    // An error body is a courtesy: a stalled one is not waited for.
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    body
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The error and its causes, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
 }
 
 /// The `error` (and `error_description`) of a JSON error body; a short plain-text body as is.

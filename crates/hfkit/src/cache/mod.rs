@@ -9,7 +9,9 @@
 //! <cache>/models--ns--name/.no_exist/<commit>/<path> (empty: the file does not exist there)
 //! ```
 //!
-//! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically.
+//! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically. Commit
+//! hashes and etags arrive as [`CommitHash`] and [`Etag`], checked where they were read, so
+//! no value from a server is joined into a path unchecked.
 
 mod delete;
 mod scan;
@@ -18,6 +20,7 @@ pub mod verify;
 use std::path::{Path, PathBuf};
 
 use crate::fs::{self as hffs, FsError};
+use crate::hashes::{CommitHash, Etag};
 use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
@@ -53,50 +56,50 @@ impl RepoCache {
     }
 
     /// `blobs/<etag>`.
-    pub fn blob(&self, etag: &str) -> PathBuf {
-        self.folder().join("blobs").join(etag)
+    pub fn blob(&self, etag: &Etag) -> PathBuf {
+        self.folder().join("blobs").join(etag.as_str())
     }
 
     /// The partial file of a download in progress: `blobs/<etag>.hfkit.incomplete`. One name
     /// per blob, so a later run (or another process) resumes it.
-    pub fn partial(&self, etag: &str) -> PathBuf {
+    pub fn partial(&self, etag: &Etag) -> PathBuf {
         self.folder().join("blobs").join(format!("{etag}.hfkit.incomplete"))
     }
 
     /// `.locks/<folder>/<etag>.lock`, the lock huggingface_hub takes too.
-    pub fn lock(&self, etag: &str) -> PathBuf {
+    pub fn lock(&self, etag: &Etag) -> PathBuf {
         self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.lock"))
     }
 
     /// Which parts of a partial file are complete: `.locks/<folder>/<etag>.progress`.
-    pub fn progress(&self, etag: &str) -> PathBuf {
+    pub fn progress(&self, etag: &Etag) -> PathBuf {
         self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.progress"))
     }
 
     /// `snapshots/<commit>`.
-    pub fn snapshot_dir(&self, commit: &str) -> PathBuf {
-        self.folder().join("snapshots").join(commit)
+    pub fn snapshot_dir(&self, commit: &CommitHash) -> PathBuf {
+        self.folder().join("snapshots").join(commit.as_str())
     }
 
     /// `snapshots/<commit>/<path>`.
-    pub fn snapshot_file(&self, commit: &str, path: &str) -> PathBuf {
+    pub fn snapshot_file(&self, commit: &CommitHash, path: &str) -> PathBuf {
         self.snapshot_dir(commit).join(path)
     }
 
     /// `.no_exist/<commit>/<path>`.
-    pub fn no_exist(&self, commit: &str, path: &str) -> PathBuf {
-        self.folder().join(".no_exist").join(commit).join(path)
+    pub fn no_exist(&self, commit: &CommitHash, path: &str) -> PathBuf {
+        self.folder().join(".no_exist").join(commit.as_str()).join(path)
     }
 
     /// `trees/<commit>.json`, huggingface_hub's cached file listing of a commit.
-    pub fn tree_file(&self, commit: &str) -> PathBuf {
+    pub fn tree_file(&self, commit: &CommitHash) -> PathBuf {
         self.folder().join("trees").join(format!("{commit}.json"))
     }
 
     /// Writes the file listing of `commit` as huggingface_hub's `snapshot_download` does
     /// (`{"format_version": 1, "files": {…}}`, indent 1, mode 0600), unless it is there.
     /// Its offline mode uses it to tell a complete snapshot from a partial one.
-    pub fn write_tree(&self, commit: &str, entries: &[crate::api::TreeEntry]) -> Result<(), FsError> {
+    pub fn write_tree(&self, commit: &CommitHash, entries: &[crate::api::TreeEntry]) -> Result<(), FsError> {
         let path = self.tree_file(commit);
         if path.exists() {
             return Ok(());
@@ -120,43 +123,50 @@ impl RepoCache {
     }
 
     /// The file paths of a cached listing, or `None` when there is none (or it is unreadable).
-    pub fn read_tree(&self, commit: &str) -> Option<Vec<String>> {
+    pub fn read_tree(&self, commit: &CommitHash) -> Option<Vec<String>> {
         let text = std::fs::read_to_string(self.tree_file(commit)).ok()?;
         let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
         (doc.get("format_version")?.as_u64()? == 1).then_some(())?;
         Some(doc.get("files")?.as_object()?.keys().cloned().collect())
     }
 
-    /// `refs/<revision>` (`refs/pr/1` nests folders).
-    pub fn ref_file(&self, revision: &str) -> PathBuf {
-        self.folder().join("refs").join(revision)
+    /// `refs/<revision>` (`refs/pr/1` nests folders); `None` for a revision that is not a
+    /// safe relative name (see [`crate::repo::validate_revision`]).
+    pub fn ref_file(&self, revision: &str) -> Option<PathBuf> {
+        crate::repo::validate_revision(revision).ok()?;
+        Some(self.folder().join("refs").join(revision))
     }
 
-    /// The commit a ref points to. A trailing newline (which breaks huggingface_hub) is
-    /// tolerated here.
-    pub fn read_ref(&self, revision: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.ref_file(revision)).ok()?;
-        let commit = text.trim();
-        crate::repo::is_commit_hash(commit).then(|| commit.to_owned())
+    /// The commit a ref points to, if the ref holds one. A trailing newline (which breaks
+    /// huggingface_hub) is tolerated here; anything else in the file is not a commit.
+    pub fn read_ref(&self, revision: &str) -> Option<CommitHash> {
+        let path = self.ref_file(revision)?;
+        let mut text = String::new();
+        // A ref is 40 bytes; a larger "ref" (a FIFO, a device, a huge file) is not read.
+        std::io::Read::read_to_string(&mut std::io::Read::take(std::fs::File::open(path).ok()?, 64), &mut text).ok()?;
+        CommitHash::parse(text.trim()).ok()
     }
 
     /// Records that `revision` is `commit` (atomically, only when it changes).
-    pub fn write_ref(&self, revision: &str, commit: &str) -> Result<(), FsError> {
-        if revision == commit || self.read_ref(revision).as_deref() == Some(commit) {
+    pub fn write_ref(&self, revision: &str, commit: &CommitHash) -> Result<(), FsError> {
+        if revision == commit.as_str() || self.read_ref(revision).as_ref() == Some(commit) {
             return Ok(());
         }
-        let path = self.ref_file(revision);
+        let Some(path) = self.ref_file(revision) else {
+            let error = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a safe revision name");
+            return Err(FsError::new("write ref", &self.folder().join("refs"), error));
+        };
         create_parent(&path)?;
-        hffs::write_atomic(&path, commit.as_bytes(), FILE_MODE)
+        hffs::write_atomic(&path, commit.as_str().as_bytes(), FILE_MODE)
     }
 
     /// The commit `revision` names: itself if it is a hash, else what `refs/` says.
-    pub fn resolve_local(&self, revision: &str) -> Option<String> {
-        if crate::repo::is_commit_hash(revision) { Some(revision.to_owned()) } else { self.read_ref(revision) }
+    pub fn resolve_local(&self, revision: &str) -> Option<CommitHash> {
+        CommitHash::parse(revision).ok().or_else(|| self.read_ref(revision))
     }
 
     /// Points `snapshots/<commit>/<path>` at `blobs/<etag>` with a relative symlink.
-    pub fn link(&self, commit: &str, path: &str, etag: &str) -> Result<PathBuf, FsError> {
+    pub fn link(&self, commit: &CommitHash, path: &str, etag: &Etag) -> Result<PathBuf, FsError> {
         let link = self.snapshot_file(commit, path);
         create_parent(&link)?;
         let depth = path.matches('/').count() + 2;
@@ -183,7 +193,7 @@ impl RepoCache {
     }
 
     /// Records that `path` does not exist at `commit`.
-    pub fn mark_missing(&self, commit: &str, path: &str) -> Result<(), FsError> {
+    pub fn mark_missing(&self, commit: &CommitHash, path: &str) -> Result<(), FsError> {
         let marker = self.no_exist(commit, path);
         create_parent(&marker)?;
         std::fs::OpenOptions::new()
@@ -229,11 +239,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = RepoCache::new(dir.path(), &Repo::model("acme/tiny").unwrap());
         c.prepare().unwrap();
-        let commit = "a".repeat(40);
+        let commit = CommitHash::parse(&"a".repeat(40)).unwrap();
         c.write_ref("refs/pr/1", &commit).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("models--acme--tiny/refs/refs/pr/1")).unwrap(), commit);
-        let link = c.link(&commit, "sub/dir/data.txt", "e1").unwrap();
-        assert_eq!(std::fs::read_link(link).unwrap(), PathBuf::from("../../../../blobs/e1"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("models--acme--tiny/refs/refs/pr/1")).unwrap(),
+            commit.as_str()
+        );
+        let etag = Etag::parse(&"e".repeat(40)).unwrap();
+        let link = c.link(&commit, "sub/dir/data.txt", &etag).unwrap();
+        assert_eq!(std::fs::read_link(link).unwrap(), PathBuf::from(format!("../../../../blobs/{etag}")));
+        assert!(c.write_ref("../../../escape", &commit).is_err());
+        assert!(!dir.path().join("escape").exists());
         assert_eq!(std::fs::read_to_string(dir.path().join("CACHEDIR.TAG")).unwrap().len(), 191);
     }
 }

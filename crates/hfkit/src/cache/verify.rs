@@ -39,6 +39,9 @@ pub struct Verification {
 /// huggingface_hub chooses it: a commit hash, else `refs/<revision>`, else `refs/main`, else
 /// the only snapshot.
 pub fn cached_snapshot(repo_folder: &Path, revision: Option<&str>) -> Result<(PathBuf, String), String> {
+    if let Some(rev) = revision {
+        crate::repo::validate_revision(rev).map_err(|e| e.to_string())?;
+    }
     if !repo_folder.exists() {
         return Err(format!(
             "Repo is not present in cache: {}. Use 'hf download' first or pass --local-dir.",
@@ -51,13 +54,13 @@ pub fn cached_snapshot(repo_folder: &Path, revision: Option<&str>) -> Result<(Pa
         Some(rev) if crate::repo::is_commit_hash(rev) => rev.to_owned(),
         Some(rev) => {
             let path = refs.join(rev);
-            std::fs::read_to_string(&path).map(|c| c.trim().to_owned()).map_err(|_| {
+            read_ref(&path).ok_or_else(|| {
                 format!("Revision '{rev}' could not be resolved in cache (expected file '{}').", path.display())
             })?
         }
-        None => match std::fs::read_to_string(refs.join("main")) {
-            Ok(c) => c.trim().to_owned(),
-            Err(_) => {
+        None => match read_ref(&refs.join("main")) {
+            Some(commit) => commit,
+            None => {
                 let Ok(entries) = std::fs::read_dir(&snapshots) else {
                     return Err(format!(
                         "Cache repo is missing snapshots directory: {}. Provide --revision explicitly.",
@@ -84,6 +87,17 @@ pub fn cached_snapshot(repo_folder: &Path, revision: Option<&str>) -> Result<(Pa
         return Err(format!("Snapshot directory does not exist for revision '{commit}': {}.", dir.display()));
     }
     Ok((dir, commit))
+}
+
+/// The commit hash a ref file holds; `None` when it holds anything else (or is not a small
+/// regular file), so what a ref says never becomes a path unchecked.
+fn read_ref(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 64 {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    crate::hashes::CommitHash::parse(text.trim()).ok().map(|c| c.as_str().to_owned())
 }
 
 /// Every file below `root` by repo path (symlinks followed), without `.git/` and

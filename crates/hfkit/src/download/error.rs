@@ -135,7 +135,7 @@ pub struct IncompleteSnapshot {
     /// The revision asked for.
     pub revision: String,
     /// Its commit.
-    pub commit: String,
+    pub commit: crate::hashes::CommitHash,
     /// Missing paths.
     pub missing: Vec<String>,
     /// Why the Hub was not asked.

@@ -11,6 +11,7 @@ use crate::api::TreeEntry;
 use crate::auth::ResolvedToken;
 use crate::error::Result;
 use crate::fs::FsError;
+use crate::hashes::{CommitHash, Etag};
 use crate::repo;
 
 /// `<dir>/.cache/huggingface`.
@@ -45,7 +46,7 @@ fn recorded_etag(local: &Path, path: &str) -> Option<String> {
     (modified <= stamp + 1.0).then(|| etag.trim().to_owned())
 }
 
-fn write_metadata(local: &Path, path: &str, commit: &str, etag: &str) -> Result<(), FsError> {
+fn write_metadata(local: &Path, path: &str, commit: &CommitHash, etag: &Etag) -> Result<(), FsError> {
     let meta = metadata_path(local, path);
     if let Some(dir) = meta.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
@@ -56,9 +57,9 @@ fn write_metadata(local: &Path, path: &str, commit: &str, etag: &str) -> Result<
 
 /// A file to bring into the local dir.
 struct Remote<'a> {
-    commit: &'a str,
+    commit: &'a CommitHash,
     path: &'a str,
-    etag: &'a str,
+    etag: &'a Etag,
     size: u64,
     url: String,
 }
@@ -67,10 +68,10 @@ struct Remote<'a> {
 async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Option<ResolvedToken>) -> Result<()> {
     let Remote { commit, path, etag, size, url } = remote;
     let dest = local.join(path);
-    if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag) {
+    if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag.as_str()) {
         return Ok(());
     }
-    let mut target: Target = ctx.target(path, etag, size, url, token)?;
+    let mut target: Target = ctx.target(path, etag, size, url, token);
     let partial = meta_root(local).join("download").join(format!("{path}.{etag}.hfkit.incomplete"));
     if let Some(dir) = partial.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
@@ -92,65 +93,64 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
 
 pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Result<Downloaded> {
     let dest = local.join(path);
-    let done = |commit: String, cached| Downloaded {
+    let done = |commit: Option<CommitHash>, cached| Downloaded {
         path: dest.clone(),
         commit,
         files: vec![PlannedFile { path: path.to_owned(), size: None, cached }],
     };
     if ctx.offline() {
-        return if dest.exists() { Ok(done(String::new(), true)) } else { Err(ctx.not_cached(format!("`{path}`"))) };
+        return if dest.exists() { Ok(done(None, true)) } else { Err(ctx.not_cached(format!("`{path}`"))) };
     }
     let token = ctx.hub.request_token().await?;
     let meta = match ctx.head(path, token.as_ref(), !dest.exists()).await {
         Ok(meta) => meta,
-        Err(e) if !e.is_definitive() && dest.exists() => return Ok(done(String::new(), true)),
+        Err(e) if !e.is_definitive() && dest.exists() => return Ok(done(None, true)),
         Err(e) => return Err(e.into_error()),
     };
     let current =
         !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(meta.etag.as_str());
     if ctx.options.dry_run || current {
-        return Ok(done(meta.commit, current));
+        return Ok(done(Some(meta.commit), current));
     }
     prepare(local)?;
     let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
     ctx.progress.planned(1, size);
     let remote = Remote { commit: &meta.commit, path, etag: &meta.etag, size, url: meta.location.clone() };
     fetch_into(ctx, local, remote, token).await?;
-    Ok(done(meta.commit, false))
+    Ok(done(Some(meta.commit), false))
 }
 
 pub(super) async fn snapshot(
     ctx: &Ctx<'_>,
     local: &Path,
-    commit: &str,
+    commit: &CommitHash,
     files: Vec<TreeEntry>,
     token: Option<ResolvedToken>,
 ) -> Result<Downloaded> {
-    let size_of = |e: &TreeEntry| e.lfs.as_ref().map_or(e.size, |l| l.size);
     let plan: Vec<PlannedFile> = files
         .iter()
         .map(|e| PlannedFile {
             path: e.path.clone(),
-            size: Some(size_of(e)),
+            size: Some(e.content_size()),
             cached: !ctx.options.force
                 && local.join(&e.path).exists()
-                && recorded_etag(local, &e.path).as_deref() == Some(e.etag()),
+                && recorded_etag(local, &e.path).as_deref() == e.etag().map(Etag::as_str),
         })
         .collect();
-    let result = Downloaded { path: local.to_owned(), commit: commit.to_owned(), files: plan.clone() };
+    let result = Downloaded { path: local.to_owned(), commit: Some(commit.clone()), files: plan.clone() };
     if ctx.options.dry_run {
         return Ok(result);
     }
     prepare(local)?;
     let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
-    ctx.progress.planned(todo.len(), todo.iter().map(|e| size_of(e)).sum());
+    ctx.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).sum());
     let endpoint = ctx.hub.config().endpoint.clone();
     let results = run_bounded(
         ctx.hub.config().transfer.workers.max(1),
-        todo.iter().map(|e| {
-            let url = repo::resolve_url(&endpoint, ctx.repo, commit, &e.path);
+        todo.iter().filter_map(|e| Some((e, e.etag()?))).map(|(e, etag)| {
+            let url = repo::resolve_url(&endpoint, ctx.repo, commit.as_str(), &e.path);
             let token = token.clone();
-            let remote = Remote { commit, path: &e.path, etag: e.etag(), size: size_of(e), url };
+            let remote = Remote { commit, path: &e.path, etag, size: e.content_size(), url };
             async move { fetch_into(ctx, local, remote, token).await }
         }),
     )

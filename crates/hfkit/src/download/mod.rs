@@ -38,6 +38,7 @@ use crate::auth::ResolvedToken;
 use crate::cache::RepoCache;
 use crate::error::{Error, Result};
 use crate::fs::{FsError, LockedFile};
+use crate::hashes::{CommitHash, Etag};
 use crate::hub::Hub;
 use crate::repo::{self, Repo};
 use retry::RetryPolicy;
@@ -101,8 +102,9 @@ pub struct PlannedFile {
 pub struct Downloaded {
     /// The file (single download) or the snapshot folder / local dir.
     pub path: PathBuf,
-    /// The commit the revision resolved to.
-    pub commit: String,
+    /// The commit the revision resolved to (`None`: a local dir answered offline, and its
+    /// files do not say).
+    pub commit: Option<CommitHash>,
     /// The files considered, with what had to be fetched.
     pub files: Vec<PlannedFile>,
 }
@@ -187,7 +189,7 @@ impl Ctx<'_> {
     }
 
     /// The cached copy of `path` at the revision, if any.
-    fn cached_file(&self, path: &str) -> Option<(String, PathBuf)> {
+    fn cached_file(&self, path: &str) -> Option<(CommitHash, PathBuf)> {
         let commit = self.cache.resolve_local(&self.options.revision)?;
         let file = self.cache.snapshot_file(&commit, path);
         file.exists().then_some((commit, file))
@@ -195,15 +197,18 @@ impl Ctx<'_> {
 
     async fn download_file(&self, path: &str) -> Result<Downloaded> {
         let rev = &self.options.revision;
-        let single = |commit: String, file: PathBuf, size, cached| Downloaded {
+        let single = |commit: CommitHash, file: PathBuf, size, cached| Downloaded {
             path: file,
-            commit,
+            commit: Some(commit),
             files: vec![PlannedFile { path: path.to_owned(), size, cached }],
         };
-        if repo::is_commit_hash(rev) && !self.options.force && !self.options.dry_run {
-            let file = self.cache.snapshot_file(rev, path);
+        if let Ok(commit) = CommitHash::parse(rev)
+            && !self.options.force
+            && !self.options.dry_run
+        {
+            let file = self.cache.snapshot_file(&commit, path);
             if file.exists() {
-                return Ok(single(rev.clone(), file, None, true));
+                return Ok(single(commit, file, None, true));
             }
         }
         if self.offline() {
@@ -242,7 +247,7 @@ impl Ctx<'_> {
             DownloadError::Protocol(format!("the Hub did not say the size of `{path}`, so it cannot be verified"))
         })?;
         self.progress.planned(1, size);
-        let target = self.target(path, &meta.etag, size, meta.location.clone(), token)?;
+        let target = self.target(path, &meta.etag, size, meta.location.clone(), token);
         if !self.cache.blob(&target.etag).exists() || self.options.force {
             check_space(self.cache.root(), size, &target.partial)?;
         }
@@ -328,38 +333,25 @@ impl Ctx<'_> {
         DownloadError::from(error)
     }
 
-    /// What to fetch for `path`; an etag that is neither a sha256 nor a git sha1 is refused,
-    /// since the content could not be verified.
-    fn target(
-        &self,
-        path: &str,
-        etag: &str,
-        size: u64,
-        url: String,
-        token: Option<ResolvedToken>,
-    ) -> Result<Target, DownloadError> {
-        let kind = HashKind::of_etag(etag).ok_or_else(|| {
-            DownloadError::Protocol(format!(
-                "the etag of `{path}` ({etag}) is neither a sha256 nor a git sha1, so the download cannot be verified"
-            ))
-        })?;
+    /// What to fetch for `path` (the etag, checked where it was read, says how to verify it).
+    fn target(&self, path: &str, etag: &Etag, size: u64, url: String, token: Option<ResolvedToken>) -> Target {
         let endpoint = reqwest::Url::parse(&self.hub.config().endpoint).expect("the endpoint was validated");
-        Ok(Target {
+        Target {
             url,
             token,
             endpoint,
             size,
-            etag: etag.to_owned(),
-            kind,
+            etag: etag.clone(),
+            kind: HashKind::of(etag),
             display: path.to_owned(),
             partial: self.cache.partial(etag),
             record: Some(self.cache.progress(etag)),
-        })
+        }
     }
 
     /// Fetches a blob (unless present), then links the snapshot to it.
     /// The caller has checked the free space for it.
-    async fn fetch_and_place(&self, commit: &str, path: &str, target: Target) -> Result<()> {
+    async fn fetch_and_place(&self, commit: &CommitHash, path: &str, target: Target) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
             // Files of one chunk are fetched without the lock file: creating it costs as much
@@ -402,7 +394,8 @@ impl Ctx<'_> {
 
     async fn snapshot(&self) -> Result<Downloaded> {
         let rev = self.options.revision.clone();
-        let snapshot_result = |commit: String, dir: PathBuf, files| Downloaded { path: dir, commit, files };
+        let snapshot_result =
+            |commit: CommitHash, dir: PathBuf, files| Downloaded { path: dir, commit: Some(commit), files };
         if self.offline() {
             return match self.cache.resolve_local(&rev) {
                 Some(commit) if self.cache.snapshot_dir(&commit).is_dir() => {
@@ -433,13 +426,12 @@ impl Ctx<'_> {
                 return Err(e.into_error());
             }
         };
-        let mut files = Vec::new();
-        for entry in entries.iter().filter(|e| e.kind == "file") {
-            repo::validate_path(&entry.path).map_err(DownloadError::from)?;
-            if keep(&entry.path, &self.options.include, &self.options.exclude) {
-                files.push(entry.clone());
-            }
-        }
+        // Entries were checked as they were read: safe paths, and content hashes for files.
+        let files: Vec<TreeEntry> = entries
+            .iter()
+            .filter(|e| e.etag().is_some() && keep(&e.path, &self.options.include, &self.options.exclude))
+            .cloned()
+            .collect();
         if let Some(local) = &self.options.local_dir {
             return local_dir::snapshot(self, local, &commit, files, token).await;
         }
@@ -447,7 +439,7 @@ impl Ctx<'_> {
             .iter()
             .map(|e| PlannedFile {
                 path: e.path.clone(),
-                size: Some(e.lfs.as_ref().map_or(e.size, |l| l.size)),
+                size: Some(e.content_size()),
                 cached: !self.options.force && self.cache.snapshot_file(&commit, &e.path).exists(),
             })
             .collect();
@@ -463,21 +455,21 @@ impl Ctx<'_> {
         let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
         let missing_bytes: u64 = todo
             .iter()
-            .filter(|e| self.options.force || !self.cache.blob(e.etag()).exists())
-            .map(|e| e.lfs.as_ref().map_or(e.size, |l| l.size))
+            .filter_map(|e| e.etag().map(|etag| (e, etag)))
+            .filter(|(_, etag)| self.options.force || !self.cache.blob(etag).exists())
+            .map(|(e, _)| e.content_size())
             .sum();
         check_space(self.cache.root(), missing_bytes, &self.cache.folder())?;
-        self.progress.planned(todo.len(), todo.iter().map(|e| e.lfs.as_ref().map_or(e.size, |l| l.size)).sum());
+        self.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).sum());
         let endpoint = self.hub.config().endpoint.clone();
         let workers = self.hub.config().transfer.workers.max(1);
         let results = run_bounded(
             workers,
-            todo.iter().map(|entry| {
-                let url = repo::resolve_url(&endpoint, self.repo, &commit, &entry.path);
-                let size = entry.lfs.as_ref().map_or(entry.size, |l| l.size);
-                let target = self.target(&entry.path, entry.etag(), size, url, token.clone());
+            todo.iter().filter_map(|entry| Some((entry, entry.etag()?))).map(|(entry, etag)| {
+                let url = repo::resolve_url(&endpoint, self.repo, commit.as_str(), &entry.path);
+                let target = self.target(&entry.path, etag, entry.content_size(), url, token.clone());
                 let commit = commit.clone();
-                async move { self.fetch_and_place(&commit, &entry.path, target?).await }
+                async move { self.fetch_and_place(&commit, &entry.path, target).await }
             }),
         )
         .await;
@@ -487,7 +479,7 @@ impl Ctx<'_> {
 
     /// Fails when the cached listing of `commit` names wanted files the snapshot lacks (as
     /// huggingface_hub's `IncompleteSnapshotError`); without a cached listing, nothing is known.
-    fn check_complete(&self, commit: &str, reason: &str) -> Result<()> {
+    fn check_complete(&self, commit: &CommitHash, reason: &str) -> Result<()> {
         let Some(paths) = self.cache.read_tree(commit) else { return Ok(()) };
         let missing: Vec<String> = paths
             .into_iter()
@@ -500,7 +492,7 @@ impl Ctx<'_> {
         Err(DownloadError::IncompleteSnapshot(Box::new(error::IncompleteSnapshot {
             repo: self.repo.clone(),
             revision: self.options.revision.clone(),
-            commit: commit.to_owned(),
+            commit: commit.clone(),
             missing,
             reason: reason.to_owned(),
             snapshot: self.cache.snapshot_dir(commit),
@@ -510,19 +502,22 @@ impl Ctx<'_> {
 
     /// The commit of the revision and its files, retried while failures are spurious (when
     /// `patient`; with a cached snapshot to fall back on, one try is enough).
-    async fn list(&self, token: Option<&ResolvedToken>, patient: bool) -> Result<(String, Vec<TreeEntry>), HeadError> {
+    async fn list(
+        &self,
+        token: Option<&ResolvedToken>,
+        patient: bool,
+    ) -> Result<(CommitHash, Vec<TreeEntry>), HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
         let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
         let mut attempt = 0;
         loop {
             let result = async {
                 let rev = &self.options.revision;
-                let commit = if repo::is_commit_hash(rev) {
-                    rev.clone()
-                } else {
-                    client.repo_info(self.repo, rev, token).await?.sha
+                let commit = match CommitHash::parse(rev) {
+                    Ok(commit) => commit,
+                    Err(_) => client.repo_info(self.repo, rev, token).await?.sha,
                 };
-                let entries = client.list_tree(self.repo, &commit, token).await?;
+                let entries = client.list_tree(self.repo, commit.as_str(), token).await?;
                 Ok::<_, ApiError>((commit, entries))
             }
             .await;

@@ -48,7 +48,7 @@ pub(crate) struct Target {
     /// Expected size.
     pub(crate) size: u64,
     /// Expected hash.
-    pub(crate) etag: String,
+    pub(crate) etag: crate::hashes::Etag,
     /// How the etag is computed.
     pub(crate) kind: HashKind,
     /// The file's path in the repo, for messages and progress.
@@ -170,12 +170,12 @@ impl Transfer<'_> {
         if let Some(record) = &target.record {
             let _ = std::fs::remove_file(record);
         }
-        if actual != target.etag {
+        if actual != target.etag.as_str() {
             let _ = std::fs::remove_file(&target.partial);
             return Err(DownloadError::Verification {
                 path: target.display.clone(),
                 algorithm: target.kind.name(),
-                expected: target.etag.clone(),
+                expected: target.etag.to_string(),
                 actual,
             });
         }

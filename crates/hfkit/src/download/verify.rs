@@ -15,14 +15,14 @@ pub enum HashKind {
 }
 
 impl HashKind {
+    /// The kind a (checked) etag implies.
+    pub fn of(etag: &crate::hashes::Etag) -> Self {
+        if etag.is_sha256() { Self::Sha256 } else { Self::GitSha1 }
+    }
+
     /// The kind an etag implies, or `None` for an etag that is neither.
     pub fn of_etag(etag: &str) -> Option<Self> {
-        let hex = etag.bytes().all(|b| b.is_ascii_hexdigit());
-        match etag.len() {
-            64 if hex => Some(Self::Sha256),
-            40 if hex => Some(Self::GitSha1),
-            _ => None,
-        }
+        crate::hashes::Etag::parse(etag).ok().map(|e| Self::of(&e))
     }
 
     /// `sha256` or `git-sha1`.
