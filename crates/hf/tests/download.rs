@@ -304,7 +304,11 @@ fn path_traversal_from_the_server_is_refused() {
     let t = context(&hub);
     let run = t.hf(&["download", "evil/repo"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("its tree listing has an entry that cannot be used: Invalid file path"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("its tree listing has an entry that cannot be used: Invalid file path"),
+        "{}",
+        run.stderr
+    );
     assert!(!t.hf_home().join("escape.txt").exists() && !t.hf_home().join("hub/escape.txt").exists());
 }
 

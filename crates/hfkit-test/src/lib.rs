@@ -20,6 +20,10 @@ use std::thread::JoinHandle;
 
 use std::collections::BTreeMap;
 
+mod hostile;
+
+pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
+
 use hfkit_server::{
     AccessToken, Accounts, FileEntry, HubState, Org, RecordedRequest, Role, StoredRepo, TrustedPublisher, User,
     Visibility,
@@ -389,6 +393,11 @@ pub struct TestContext {
 impl TestContext {
     /// A context for a test of the crate at `manifest_dir` (pass `env!("CARGO_MANIFEST_DIR")`).
     pub fn new(manifest_dir: &str, hub: &RunningHub) -> Self {
+        Self::with_endpoint(manifest_dir, hub.url())
+    }
+
+    /// A context whose `HF_ENDPOINT` is `endpoint` (a [`HostileHub`], say).
+    pub fn with_endpoint(manifest_dir: &str, endpoint: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("hfkit-test").tempdir().expect("temp dir");
         for sub in ["home", "hf", "work"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("create folder");
@@ -402,7 +411,7 @@ impl TestContext {
             ("HOME".into(), home.clone()),
             ("XDG_CONFIG_HOME".into(), format!("{home}/.config")),
             ("HF_HOME".into(), hf_home),
-            ("HF_ENDPOINT".into(), hub.url().to_owned()),
+            ("HF_ENDPOINT".into(), endpoint.to_owned()),
             ("HF_HUB_DISABLE_UPDATE_CHECK".into(), "1".into()),
             ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
             ("LANG".into(), "C.UTF-8".into()),

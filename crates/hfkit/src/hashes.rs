@@ -166,5 +166,4 @@ mod tests {
         assert_eq!(serde_json::to_string(&ok).unwrap(), format!("\"{}\"", "c".repeat(40)));
         assert!(serde_json::from_str::<CommitHash>("\"../../etc\"").is_err());
     }
-
 }

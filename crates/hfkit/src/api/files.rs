@@ -83,8 +83,8 @@ impl TryFrom<RawTreeEntry> for TreeEntry {
         crate::repo::validate_path(&raw.path).map_err(|e| e.to_string())?;
         let blob = if raw.kind == "file" {
             let id = raw.lfs.as_ref().map_or(&raw.oid, |l| &l.oid);
-            let etag = Etag::parse(id)
-                .map_err(|e| format!("the etag of {}: {e}", crate::untrusted::escape(&raw.path)))?;
+            let etag =
+                Etag::parse(id).map_err(|e| format!("the etag of {}: {e}", crate::untrusted::escape(&raw.path)))?;
             Some(etag)
         } else {
             None
@@ -168,9 +168,12 @@ impl HubClient {
             let commit = CommitHash::parse(&commit).map_err(|e| self.bad_value(&url, "X-Repo-Commit header", e))?;
             let (etag_header, etag) = match get("x-linked-etag") {
                 Some(etag) => ("X-Linked-Etag header", etag),
-                None => ("ETag header", get("etag").ok_or_else(|| {
-                    invalid(&url, "the response has no ETag, so the file cannot be identified reliably")
-                })?),
+                None => (
+                    "ETag header",
+                    get("etag").ok_or_else(|| {
+                        invalid(&url, "the response has no ETag, so the file cannot be identified reliably")
+                    })?,
+                ),
             };
             let etag = Etag::from_header(&etag).map_err(|e| self.bad_value(&url, etag_header, e))?;
             let size_header = get("x-linked-size").or_else(|| if is_redirect { None } else { get("content-length") });
@@ -184,7 +187,11 @@ impl HubClient {
                 Some(loc) if is_redirect => Url::parse(&url)
                     .and_then(|u| u.join(&loc))
                     .map_err(|_| {
-                        self.bad_value(&url, "Location header", format!("{} is not a URL", crate::untrusted::escape(&loc)))
+                        self.bad_value(
+                            &url,
+                            "Location header",
+                            format!("{} is not a URL", crate::untrusted::escape(&loc)),
+                        )
                     })?
                     .to_string(),
                 _ => url.clone(),
@@ -235,14 +242,26 @@ impl HubClient {
         let mut entries = Vec::new();
         while let Some(current) = url.take() {
             if !seen.insert(current.clone()) {
-                return Err(self.bad_value(current.as_str(), "Link header", "points back to a page already read (a loop)"));
+                return Err(self.bad_value(
+                    current.as_str(),
+                    "Link header",
+                    "points back to a page already read (a loop)",
+                ));
             }
             if seen.len() > MAX_TREE_PAGES {
-                return Err(self.bad_value(current.as_str(), "Link header", format!("leads past {MAX_TREE_PAGES} pages")));
+                return Err(self.bad_value(
+                    current.as_str(),
+                    "Link header",
+                    format!("leads past {MAX_TREE_PAGES} pages"),
+                ));
             }
             let response = self.get_json(current.as_str(), token).await?;
             let next = super::headers::next_link(response.headers(), &current).map_err(|raw| {
-                self.bad_value(current.as_str(), "Link header", format!("{} is not a URL", crate::untrusted::escape(&raw)))
+                self.bad_value(
+                    current.as_str(),
+                    "Link header",
+                    format!("{} is not a URL", crate::untrusted::escape(&raw)),
+                )
             })?;
             if let Some(next) = &next
                 && !same_origin(next, &endpoint)
@@ -259,10 +278,8 @@ impl HubClient {
             }
             let page: Vec<TreeEntry> = self.parse_json(response, current.as_str()).await.map_err(|e| match e {
                 ApiError::InvalidResponse { url, detail } => {
-                    {
                     let detail = detail.trim_start_matches("not the JSON expected: ");
                     self.bad_value(&url, "tree listing", format!("has an entry that cannot be used: {detail}"))
-                }
                 }
                 other => other,
             })?;
@@ -288,7 +305,6 @@ impl HubClient {
 fn invalid(url: &str, detail: &str) -> ApiError {
     ApiError::InvalidResponse { url: url.to_owned(), detail: detail.to_owned() }
 }
-
 
 #[cfg(test)]
 mod tests {

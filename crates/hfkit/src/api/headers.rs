@@ -21,8 +21,9 @@ pub fn next_link(headers: &HeaderMap, current: &Url) -> Result<Option<Url>, Stri
         let Some((target, params)) = part.split_once(';') else { continue };
         let is_next = params.split(';').any(|p| {
             let p = p.trim();
-            p.strip_prefix("rel=")
-                .is_some_and(|rel| rel.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+            p.strip_prefix("rel=").is_some_and(|rel| {
+                rel.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+            })
         });
         if !is_next {
             continue;
@@ -103,7 +104,8 @@ impl ContentRange {
         let rest = value.trim().strip_prefix("bytes ")?;
         let (range, total) = rest.split_once('/')?;
         let (first, last) = range.split_once('-')?;
-        let digits = |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok())?;
+        let digits =
+            |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok())?;
         let (first, last) = (digits(first)?, digits(last)?);
         let total = if total == "*" { None } else { Some(digits(total)?) };
         if last < first || total.is_some_and(|t| last >= t) {

@@ -85,7 +85,7 @@ pub enum ApiError {
         server_message: Option<String>,
     },
     /// Any other error status.
-    #[error("{status} for {url}{}{}", request_id.as_ref().map(|r| format!(" (Request ID: {r})")).unwrap_or_default(), server_message.as_ref().map(|m| format!("\n\n{m}")).unwrap_or_default())]
+    #[error("{status} for {url}{}{}", details.request_id.as_ref().map(|r| format!(" (Request ID: {r})")).unwrap_or_default(), server_message.as_ref().map(|m| format!("\n\n{m}")).unwrap_or_default())]
     Status {
         /// The HTTP status.
         status: StatusCode,
@@ -95,12 +95,8 @@ pub enum ApiError {
         error_code: Option<String>,
         /// `X-Error-Message` and/or the body's `error`.
         server_message: Option<String>,
-        /// `X-Request-Id`, when sent.
-        request_id: Option<String>,
-        /// `X-Repo-Commit`, when sent and a commit hash (a missing file at a known commit).
-        repo_commit: Option<crate::hashes::CommitHash>,
-        /// How long the server asked to wait before trying again (`Retry-After`, `RateLimit`).
-        retry_after: Option<Duration>,
+        /// What else the answer said.
+        details: Box<StatusDetails>,
     },
     /// The answer was not what the Hub sends.
     #[error("unexpected answer from {url}: {detail}")]
@@ -178,6 +174,14 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
 }
 
 impl ApiError {
+    /// How long the server asked to wait before trying again, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { details, .. } => details.retry_after,
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the Hub answered.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
@@ -186,6 +190,17 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// The less used parts of an error answer (boxed, to keep [`ApiError`] small).
+#[derive(Debug, Clone, Default)]
+pub struct StatusDetails {
+    /// `X-Request-Id`, when sent.
+    pub request_id: Option<String>,
+    /// `X-Repo-Commit`, when sent and a commit hash (a missing file at a known commit).
+    pub repo_commit: Option<crate::hashes::CommitHash>,
+    /// How long the server asked to wait before trying again (`Retry-After`, `RateLimit`).
+    pub retry_after: Option<Duration>,
 }
 
 /// The answer of `GET /api/whoami-v2`, the fields clients use.
@@ -499,7 +514,8 @@ impl HubClient {
             };
         }
         let error_code = error_code.map(|c| crate::untrusted::sanitize(&c));
-        ApiError::Status { status, url: url.to_owned(), error_code, server_message, request_id, repo_commit, retry_after }
+        let details = Box::new(StatusDetails { request_id, repo_commit, retry_after });
+        ApiError::Status { status, url: url.to_owned(), error_code, server_message, details }
     }
 
     /// Turns a failure to connect (refused, DNS, TLS, timeout) into an error naming the

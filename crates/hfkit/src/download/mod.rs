@@ -255,7 +255,61 @@ impl Ctx<'_> {
         Ok(single(meta.commit, pointer, Some(size), false))
     }
 
-    /// The metadata HEAD, retried while the failure is spurious (when `patient`).
+    /// Runs a metadata request, retrying spurious failures (none unless `patient`: with a
+    /// cached copy to fall back on, one try is enough, as in huggingface_hub) and reporting
+    /// each wait as `what`.
+    async fn with_retries<T, F, Fut>(&self, what: &str, patient: bool, mut request: F) -> Result<T, Failed>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
+        let began = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let error = match request().await {
+                Ok(found) => return Ok(found),
+                Err(e) => e,
+            };
+            if !is_spurious(&error) || attempt >= policy.retries {
+                return Err(Failed { error, tries: attempt + 1, began, refused_wait: None });
+            }
+            let delay = match policy.delay(attempt, error.retry_after()) {
+                Ok(delay) => delay,
+                Err(wait) => return Err(Failed { error, tries: attempt + 1, began, refused_wait: Some(wait) }),
+            };
+            let reason = error.to_string();
+            self.progress.retrying(what, attempt + 1, delay, reason.lines().next().unwrap_or_default());
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// What a metadata request that failed for good becomes: the error with the repo's
+    /// context, or, after retries, how many tries over how long.
+    fn metadata_failure(
+        &self,
+        failed: Failed,
+        url: String,
+        path: Option<&str>,
+        token: Option<&ResolvedToken>,
+    ) -> HeadError {
+        let Failed { error, tries, began, refused_wait } = failed;
+        if let Some(wait) = refused_wait {
+            return HeadError::Other(DownloadError::Protocol(retry::too_long(&url, wait)).into());
+        }
+        let spurious = is_spurious(&error);
+        let error = self.classify(error, path, token);
+        if spurious && tries > 1 {
+            let last = error.to_string().lines().next().unwrap_or_default().to_owned();
+            return HeadError::Other(
+                DownloadError::RetriesExhausted { url, tries, elapsed: began.elapsed(), last }.into(),
+            );
+        }
+        HeadError::Classified(error)
+    }
+
+    /// The metadata HEAD of `path`, retried while the failure is spurious (when `patient`).
     async fn head(
         &self,
         path: &str,
@@ -263,48 +317,19 @@ impl Ctx<'_> {
         patient: bool,
     ) -> Result<crate::api::FileMetadata, HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
-        let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
-        let began = Instant::now();
-        let mut attempt = 0;
-        loop {
-            match client.file_metadata(self.repo, &self.options.revision, path, token).await {
-                Ok(meta) => return Ok(meta),
-                Err(e) if is_spurious(&e) && attempt < policy.retries => {
-                    let delay = policy.delay(attempt, None);
-                    self.progress.retrying(path, attempt + 1, delay, &e.to_string());
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    if let ApiError::Status { error_code: Some(code), repo_commit: Some(commit), .. } = &e
-                        && code == "EntryNotFound"
-                    {
-                        let _ = self.cache.mark_missing(commit, path);
-                        let _ = self.cache.write_ref(&self.options.revision, commit);
-                    }
-                    let spurious = is_spurious(&e);
-                    let error = self.classify(e, Some(path), token);
-                    return Err(if spurious && attempt > 0 {
-                        HeadError::Other(
-                            DownloadError::RetriesExhausted {
-                                url: repo::resolve_url(
-                                    &self.hub.config().endpoint,
-                                    self.repo,
-                                    &self.options.revision,
-                                    path,
-                                ),
-                                tries: attempt + 1,
-                                elapsed: began.elapsed(),
-                                last: error.to_string().lines().next().unwrap_or_default().to_owned(),
-                            }
-                            .into(),
-                        )
-                    } else {
-                        HeadError::Classified(error)
-                    });
-                }
+        let rev = &self.options.revision;
+        let result = self.with_retries(path, patient, || client.file_metadata(self.repo, rev, path, token)).await;
+        result.map_err(|failed| {
+            if let ApiError::Status { error_code: Some(code), details, .. } = &failed.error
+                && let Some(commit) = &details.repo_commit
+                && code == "EntryNotFound"
+            {
+                let _ = self.cache.mark_missing(commit, path);
+                let _ = self.cache.write_ref(rev, commit);
             }
-        }
+            let url = repo::resolve_url(&self.hub.config().endpoint, self.repo, rev, path);
+            self.metadata_failure(failed, url, Some(path), token)
+        })
     }
 
     /// Turns an API error into a download error with the repo's context.
@@ -508,31 +533,32 @@ impl Ctx<'_> {
         patient: bool,
     ) -> Result<(CommitHash, Vec<TreeEntry>), HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
-        let policy = if patient { self.policy() } else { RetryPolicy { retries: 0, ..self.policy() } };
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let rev = &self.options.revision;
+        let rev = &self.options.revision;
+        let what = format!("the file list of {}", self.repo);
+        let result = self
+            .with_retries(&what, patient, || async {
                 let commit = match CommitHash::parse(rev) {
                     Ok(commit) => commit,
                     Err(_) => client.repo_info(self.repo, rev, token).await?.sha,
                 };
                 let entries = client.list_tree(self.repo, commit.as_str(), token).await?;
-                Ok::<_, ApiError>((commit, entries))
-            }
+                Ok((commit, entries))
+            })
             .await;
-            match result {
-                Ok(found) => return Ok(found),
-                Err(e) if is_spurious(&e) && attempt < policy.retries => {
-                    let delay = policy.delay(attempt, None);
-                    self.progress.retrying("(file listing)", attempt + 1, delay, &e.to_string());
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(HeadError::Classified(self.classify(e, None, token))),
-            }
-        }
+        result.map_err(|failed| {
+            let url = format!("{}/api/{}/{}", self.hub.config().endpoint, self.repo.kind.plural(), self.repo.id);
+            self.metadata_failure(failed, url, None, token)
+        })
     }
+}
+
+/// A metadata request that failed for good.
+struct Failed {
+    error: ApiError,
+    tries: u32,
+    began: Instant,
+    /// The server asked to wait longer than we do.
+    refused_wait: Option<std::time::Duration>,
 }
 
 /// A metadata failure, with whether the cache may still answer.
@@ -543,8 +569,15 @@ enum HeadError {
 
 impl HeadError {
     /// Revision and entry errors are answers about what exists: the cache must not hide them.
+    /// So are values a server had no business sending: the user must hear of a lying server.
     fn is_definitive(&self) -> bool {
-        matches!(self, Self::Classified(DownloadError::RevisionNotFound { .. } | DownloadError::EntryNotFound { .. }))
+        match self {
+            Self::Classified(DownloadError::RevisionNotFound { .. } | DownloadError::EntryNotFound { .. }) => true,
+            Self::Classified(DownloadError::Api(api)) => {
+                matches!(**api, ApiError::BadValue { .. } | ApiError::TooLarge { .. })
+            }
+            _ => false,
+        }
     }
 
     fn first_line(&self) -> String {

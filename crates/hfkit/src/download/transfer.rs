@@ -28,6 +28,7 @@ use super::error::DownloadError;
 use super::progress::Progress;
 use super::retry::{self, RetryPolicy};
 use super::verify::{HashKind, Hasher};
+use crate::api::headers::ContentRange;
 use crate::api::{ApiError, HubClient, authorize, same_origin};
 use crate::auth::ResolvedToken;
 use crate::config::TransferSettings;
@@ -220,7 +221,13 @@ impl Transfer<'_> {
                     if failures > policy.retries {
                         return Err(self.exhausted(job, failures, began, reason));
                     }
-                    let delay = policy.delay(failures - 1, hint);
+                    let delay = match policy.delay(failures - 1, hint) {
+                        Ok(delay) => delay,
+                        Err(wait) => {
+                            let url = job.location.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                            return Err(DownloadError::Protocol(retry::too_long(&url, wait)));
+                        }
+                    };
                     self.progress.retrying(&job.target.display, failures, delay, &reason);
                     tokio::time::sleep(delay).await;
                 }
@@ -243,14 +250,15 @@ impl Transfer<'_> {
         // A 200 answers with the whole file: skip what is before `pos`.
         let mut skip = if status == StatusCode::OK { pos } else { 0 };
         if status == StatusCode::PARTIAL_CONTENT {
-            let content_start = response
+            let range_sent = response
                 .headers()
                 .get(header::CONTENT_RANGE)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("bytes "))
-                .and_then(|v| v.split('-').next())
-                .and_then(|v| v.parse::<u64>().ok());
-            if content_start != Some(pos) {
+                .and_then(ContentRange::parse);
+            let fits = range_sent.is_some_and(|r| {
+                r.first == pos && r.last < end && r.total.is_none_or(|total| total == job.target.size)
+            });
+            if !fits {
                 return Err(Attempt::Fatal(DownloadError::Protocol(format!(
                     "the server answered `Range: {range}` for `{}` with another range ({:?})",
                     job.target.display,
@@ -320,11 +328,19 @@ impl Transfer<'_> {
             if let Some(token) = token {
                 request = authorize(request, token).map_err(|e| Attempt::Fatal(e.into()))?;
             }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let reason = self.client.transport_error(&url, &e).to_string();
-                    let reason = reason.split("\n\n").next().unwrap_or_default().to_owned();
+            let limit = self.client.download_timeout();
+            let response = match tokio::time::timeout(limit, request.send()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    let error = self.client.transport_error(&url, &e);
+                    if matches!(error, ApiError::Request { .. }) {
+                        return Err(Attempt::Fatal(error.into()));
+                    }
+                    let reason = error.to_string().split("\n\n").next().unwrap_or_default().to_owned();
+                    return Err(Attempt::Retry { reached: range_start(range), reason, hint: None });
+                }
+                Err(_) => {
+                    let reason = format!("no answer from {url} within {}s (HF_HUB_DOWNLOAD_TIMEOUT)", limit.as_secs());
                     return Err(Attempt::Retry { reached: range_start(range), reason, hint: None });
                 }
             };
@@ -347,7 +363,7 @@ impl Transfer<'_> {
                 return Ok(response);
             }
             if retry::is_retryable_status(status.as_u16()) {
-                let hint = retry::server_hint(response.headers());
+                let hint = crate::api::headers::server_wait(status.as_u16(), response.headers());
                 return Err(Attempt::Retry {
                     reached: range_start(range),
                     reason: format!("{status} from {url}"),
