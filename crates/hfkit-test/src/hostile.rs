@@ -227,7 +227,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
     match &reply.body {
         Body::Bytes(b) => head.push_str(&format!("Content-Length: {}\r\n", b.len())),
         Body::StallAfter(b, promised) => {
-            head.push_str(&format!("Content-Length: {}\r\n", promised.max(&(b.len() as u64))))
+            head.push_str(&format!("Content-Length: {}\r\n", promised.max(&(b.len() as u64))));
         }
         Body::Endless(..) => {}
     }
