@@ -13,7 +13,7 @@ use hfkit::auth::{self, AuthStore, TokenSource};
 use hfkit::{Error, Hub, Token};
 
 use crate::cli::LoginArgs;
-use crate::output::{Format, Printer, opt};
+use crate::output::{Format, Printer, opt, shown};
 use crate::settings::{self, Context};
 
 /// Exit status of a command that ran.
@@ -61,7 +61,11 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         None => p.info("Token is valid."),
     }
     let store = hub.auth_store();
-    p.info(&format!("The token `{}` has been saved to {}", login.token_name, store.stored_tokens_path().display()));
+    p.info(&format!(
+        "The token `{}` has been saved to {}",
+        shown(&login.token_name),
+        store.stored_tokens_path().display()
+    ));
     if args.add_to_git_credential {
         save_to_git_credential(ctx, &login.token);
     }
@@ -72,10 +76,14 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
             "Note: Environment variable `{}` is set and is the current active token independently from the token you've just configured.",
             env_name(&env.source)
         )),
-        None => p.info(&format!("The current active token is: `{}`", login.token_name)),
+        None => p.info(&format!("The current active token is: `{}`", shown(&login.token_name))),
     }
     if p.format() == Format::Agent {
-        p.data(&format!("Login successful: logged in as {} (token saved as '{}').", login.who.name, login.token_name));
+        p.data(&format!(
+            "Login successful: logged in as {} (token saved as '{}').",
+            shown(&login.who.name),
+            shown(&login.token_name)
+        ));
     }
     Ok(0)
 }
@@ -226,7 +234,7 @@ pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) 
 fn pick(p: &Printer, title: &str, choices: &[String]) -> Result<String> {
     p.info(title);
     for (i, choice) in choices.iter().enumerate() {
-        p.info(&format!("  {}) {choice}", i + 1));
+        p.info(&format!("  {}) {}", i + 1, shown(choice)));
     }
     loop {
         eprint_prompt(&format!("Enter a number (1-{}): ", choices.len()));

@@ -335,7 +335,9 @@ impl HubClient {
         let request_id = header("x-request-id");
         let repo_commit = header("x-repo-commit");
         let body = response.text().await.unwrap_or_default();
-        let server_message = merge_messages(header_message, body_message(&body));
+        // The server's words are shown to a person: escape them where they enter (crate::text).
+        let safe = |m: String| crate::text::escape_line(&m).into_owned();
+        let server_message = merge_messages(header_message.map(safe), body_message(&body).map(safe));
         if status == StatusCode::UNAUTHORIZED && error_code.is_none() {
             return ApiError::Unauthorized {
                 url: url.to_owned(),
