@@ -49,7 +49,7 @@ fn check_winner(ctx: &Context, explicit: Option<Token>) -> Check {
             who.token_role().map(str::to_owned),
         )),
         Ok(None) => Err("no token to check".to_owned()),
-        Err(e) => Err(format!("{e:#}")),
+        Err(e) => Err(crate::report::error_text(&e, Some(&ctx.config))),
     }
 }
 
@@ -83,7 +83,8 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             }
             lines.push(format!("  role: {}", role.as_deref().unwrap_or("unknown")));
         }
-        Some(Err(e)) => lines.push(format!("  check failed: {}", e.lines().next().unwrap_or_default())),
+        // The reason is printed once, as the error below.
+        Some(Err(_)) => lines.push("  check: failed".to_owned()),
         None => {}
     }
     p.data(&lines.join("\n"));

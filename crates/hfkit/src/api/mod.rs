@@ -106,6 +106,8 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
             format!("update or unset {name} (it takes precedence over `hf auth login`)")
         }
         TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
+        TokenSource::Stdin => "pipe the new token to `hf auth login`".to_owned(),
+        TokenSource::Prompt => "run `hf auth login` again and paste the new token".to_owned(),
         TokenSource::Oidc { resource } => {
             format!("check the trusted-publisher settings of `{resource}` on the Hub")
         }
