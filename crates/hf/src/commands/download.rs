@@ -274,10 +274,10 @@ impl Progress for Bars {
             None => format!("`{}`", shown(path)),
         };
         let line = format!("Retrying {what} in {:.1}s (attempt {attempt}): {}", delay.as_secs_f64(), shown(why));
-        match &self.multi {
+        match self.multi.as_ref().filter(|m| !m.is_hidden()) {
             Some(multi) => {
                 let _ = multi.println(escape_text(&line));
-                if delay >= Duration::from_secs(2) {
+                if delay >= Duration::from_secs(1) {
                     countdown(multi, what, delay);
                 }
             }
