@@ -73,7 +73,7 @@ fn cache_names_are_shown_escaped() {
     let evil = cache.join(format!("models--acme--{}", HOSTILE.replace('/', "")));
     std::fs::create_dir_all(evil.join("snapshots").join(&main)).unwrap();
     std::fs::create_dir_all(evil.join("refs")).unwrap();
-    std::fs::write(evil.join("refs").join(format!("ma\u{1b}[1min")), &main).unwrap();
+    std::fs::write(evil.join("refs").join("ma\u{1b}[1min"), &main).unwrap();
     std::fs::write(evil.join("snapshots").join(&main).join("f"), "y").unwrap();
 
     let verify = t.hf(&["cache", "verify", "acme/tiny", "--fail-on-extra-files"]);
