@@ -166,7 +166,8 @@ impl Printer {
         let shown = |v: &serde_json::Value| match v {
             serde_json::Value::Null => None,
             serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
-            serde_json::Value::String(s) => Some(s.clone()),
+            // A value is one line: a server's name cannot add lines to the result.
+            serde_json::Value::String(s) => Some(escape_line(s).into_owned()),
             other => Some(other.to_string()),
         };
         let text = match self.format {
