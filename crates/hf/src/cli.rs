@@ -93,7 +93,8 @@ pub(crate) enum AuthCommand {
         /// Also save the token to the git credential helper.
         #[arg(long, overrides_with = "no_add_to_git_credential")]
         add_to_git_credential: bool,
-        #[arg(long, hide = true)]
+        /// Python's negation of the flag above (the default).
+        #[arg(long, hide_short_help = true)]
         no_add_to_git_credential: bool,
     },
     /// List all stored access tokens.
@@ -115,12 +116,14 @@ pub(crate) struct LoginArgs {
     /// Save to git credential helper. Useful only if you plan to run git commands directly.
     #[arg(long, overrides_with = "no_add_to_git_credential")]
     pub(crate) add_to_git_credential: bool,
-    #[arg(long, hide = true)]
+    /// Python's negation of the flag above (the default).
+    #[arg(long, hide_short_help = true)]
     pub(crate) no_add_to_git_credential: bool,
     /// Force re-login even if already logged in.
     #[arg(long, overrides_with = "no_force")]
     pub(crate) force: bool,
-    #[arg(long, hide = true)]
+    /// Python's negation of the flag above (the default).
+    #[arg(long, hide_short_help = true)]
     pub(crate) no_force: bool,
 }
 
@@ -191,12 +194,14 @@ pub(crate) struct DownloadArgs {
     /// Download even files that are cached.
     #[arg(long, overrides_with = "no_force_download")]
     pub(crate) force_download: bool,
-    #[arg(long, hide = true)]
+    /// Python's negation of the flag above (the default).
+    #[arg(long, hide_short_help = true)]
     pub(crate) no_force_download: bool,
     /// Only say what would be downloaded.
     #[arg(long, overrides_with = "no_dry_run")]
     pub(crate) dry_run: bool,
-    #[arg(long, hide = true)]
+    /// Python's negation of the flag above (the default).
+    #[arg(long, hide_short_help = true)]
     pub(crate) no_dry_run: bool,
     /// A token (prefer `hf auth login` or HF_TOKEN).
     #[arg(long)]
@@ -279,8 +284,11 @@ pub(crate) struct DeleteFlags {
     #[arg(short, long)]
     pub(crate) yes: bool,
     /// Show what would be deleted, delete nothing.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_dry_run")]
     pub(crate) dry_run: bool,
+    /// Python's negation of --dry-run (the default).
+    #[arg(long, hide_short_help = true)]
+    pub(crate) no_dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -289,8 +297,11 @@ pub(crate) struct CacheLsArgs {
     #[arg(long)]
     pub(crate) cache_dir: Option<PathBuf>,
     /// Include revisions in the output instead of aggregated repositories.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_revisions")]
     pub(crate) revisions: bool,
+    /// Python's negation of --revisions (the default).
+    #[arg(long, hide_short_help = true)]
+    pub(crate) no_revisions: bool,
     /// Filter entries (e.g. 'size>1GB', 'type=model', 'accessed>7d'); repeatable, all must match.
     #[arg(short, long = "filter", value_name = "EXPR")]
     pub(crate) filters: Vec<String>,
@@ -301,6 +312,9 @@ pub(crate) struct CacheLsArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) limit: Option<i64>,
     /// Show every cache inconsistency.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_show_warnings")]
     pub(crate) show_warnings: bool,
+    /// Python's negation of --show-warnings (the default).
+    #[arg(long, hide_short_help = true)]
+    pub(crate) no_show_warnings: bool,
 }

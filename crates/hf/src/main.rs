@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod output;
+mod report;
 mod settings;
 
 use clap::Parser;
@@ -27,7 +28,7 @@ fn run(cli: &Cli) -> i32 {
         Ok(ctx) => ctx,
         Err(e) => {
             let code = if e.is::<UsageError>() { 2 } else { 1 };
-            Printer::new(Format::Human, true).error(&format!("{e:#}"));
+            Printer::new(Format::Human, true).error(&report::error_text(&e, None));
             return code;
         }
     };
@@ -56,7 +57,7 @@ fn run(cli: &Cli) -> i32 {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            ctx.printer.error(&format!("{e:#}"));
+            ctx.printer.error(&report::error_text(&e, Some(&ctx.config)));
             if e.is::<UsageError>() { 2 } else { 1 }
         }
     }

@@ -5,8 +5,28 @@
 //! `key: value` lines), `agent` (`key=value`), `json` (one document, `null` kept) and
 //! `quiet` (the first value only). Colours are used only on a terminal and never with
 //! `NO_COLOR`. A closed pipe ends the program quietly with status 0.
+//!
+//! Nothing reaches the terminal raw: every line is passed through
+//! [`hfkit::text::escape_text`] before the printer adds its own colours, so a server's
+//! message or a file name cannot clear, recolour or rewrite the user's terminal. Values from
+//! outside that are placed inside a message go through [`shown`] (or [`shown_path`]) so that
+//! their newlines cannot fake a line either.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+
+use hfkit::text::{escape_line, escape_text};
+
+/// A value from outside (a name, a server's message) as one safe line, to place in a message.
+pub(crate) fn shown(text: &str) -> Cow<'_, str> {
+    escape_line(text)
+}
+
+/// A path from outside (the cache, a server's listing) as one safe line.
+pub(crate) fn shown_path(path: &Path) -> String {
+    escape_line(&path.display().to_string()).into_owned()
+}
 
 /// A resolved output format (`auto` is decided before this point).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +148,15 @@ impl Printer {
         self.format
     }
 
+    /// `text` made safe, then coloured when `color` is set.
     fn paint(color: bool, code: &str, text: &str) -> String {
-        if color { format!("{code}{text}{RESET}") } else { text.to_owned() }
+        let text = escape_text(text);
+        if color { format!("{code}{text}{RESET}") } else { text.into_owned() }
     }
 
     /// A line of data on stdout, in every format.
     pub(crate) fn data(&self, line: &str) {
-        write_or_exit(&mut io::stdout().lock(), line);
+        write_or_exit(&mut io::stdout().lock(), &escape_text(line));
     }
 
     /// A success summary (huggingface_hub's `out.result`): `✓ message` and `key: value` lines
@@ -144,14 +166,20 @@ impl Printer {
         let shown = |v: &serde_json::Value| match v {
             serde_json::Value::Null => None,
             serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
-            serde_json::Value::String(s) => Some(s.clone()),
+            // A value is one line: a server's name cannot add lines to the result.
+            serde_json::Value::String(s) => Some(escape_line(s).into_owned()),
             other => Some(other.to_string()),
         };
         let text = match self.format {
             Format::Human => {
                 let mut lines = vec![Self::paint(self.color_out, GREEN, &format!("✓ {message}"))];
-                lines.extend(fields.iter().filter_map(|(k, v)| shown(v).map(|v| format!("  {k}: {v}"))));
-                lines.join("\n")
+                lines.extend(
+                    fields
+                        .iter()
+                        .filter_map(|(k, v)| shown(v).map(|v| escape_text(&format!("  {k}: {v}")).into_owned())),
+                );
+                write_or_exit(&mut io::stdout().lock(), &lines.join("\n"));
+                return;
             }
             Format::Agent => {
                 let pairs: Vec<String> =
@@ -179,7 +207,7 @@ impl Printer {
     /// Prints `prompt` on stdout without a newline and reads one line (trimmed) from stdin.
     pub(crate) fn ask(&self, prompt: &str) -> String {
         let mut out = io::stdout().lock();
-        let _ = write!(out, "{prompt}");
+        let _ = write!(out, "{}", escape_text(prompt));
         let _ = out.flush();
         drop(out);
         let mut answer = String::new();
@@ -190,7 +218,8 @@ impl Printer {
     /// A table (huggingface_hub's `tabulate`): padded columns under a dashed rule.
     pub(crate) fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
         let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
-        self.data(&tabulate(&headers, rows, &vec![false; headers.len()]));
+        let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| single_line(c)).collect()).collect();
+        self.data(&tabulate(&headers, &rows, &vec![false; headers.len()]));
     }
 
     /// A JSON value on stdout, spaced like Python's `json.dumps`.
@@ -201,14 +230,14 @@ impl Printer {
     /// A note on stderr (huggingface_hub's INFO log lines); silent in quiet mode.
     pub(crate) fn info(&self, message: &str) {
         if self.format != Format::Quiet {
-            write_or_exit(&mut io::stderr().lock(), message);
+            write_or_exit(&mut io::stderr().lock(), &escape_text(message));
         }
     }
 
     /// A plain notice on stderr, in every format (huggingface_hub's WARNING log lines,
     /// which carry no prefix).
     pub(crate) fn notice(&self, message: &str) {
-        write_or_exit(&mut io::stderr().lock(), message);
+        write_or_exit(&mut io::stderr().lock(), &escape_text(message));
     }
 
     /// A warning on stderr, in every format.
@@ -231,7 +260,7 @@ impl Printer {
         let mut text = Self::paint(self.color_err, RED_BOLD, &format!("Error: {head}"));
         if !rest.is_empty() {
             text.push_str("\n\n");
-            text.push_str(rest);
+            text.push_str(&escape_text(rest));
         }
         write_or_exit(&mut io::stderr().lock(), &text);
     }
@@ -248,21 +277,19 @@ fn agent_cell(cell: &Cell) -> String {
     match cell {
         Cell::Text(t) => single_line(t),
         Cell::List(items) => {
-            let quoted: Vec<String> =
-                items.iter().map(|i| format!("'{}'", i.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
+            let quoted: Vec<String> = items
+                .iter()
+                .map(|i| format!("'{}'", single_line(i).replace('\\', "\\\\").replace('\'', "\\'")))
+                .collect();
             format!("[{}]", quoted.join(", "))
         }
     }
 }
 
-/// Collapses whitespace and escapes control characters, so cells cannot break the layout.
+/// Escapes control and bidi characters (line breaks included), so cells cannot break the
+/// layout or the terminal.
 fn single_line(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
-        .collect()
+    escape_line(text).into_owned()
 }
 
 /// huggingface_hub's `tabulate`: header row, dashes, space-separated padded columns.
@@ -320,7 +347,7 @@ pub(crate) fn py_json(value: &serde_json::Value) -> String {
     hfkit::pyjson::dumps(value)
 }
 
-/// Writes a line; a closed pipe ends the program with status 0, as a pipe reader expects.
+/// Writes a line that is already safe (the only raw write); a closed pipe ends the program with status 0, as a pipe reader expects.
 fn write_or_exit(out: &mut impl Write, line: &str) {
     let result = writeln!(out, "{line}").and_then(|()| out.flush());
     if let Err(e) = result

@@ -172,7 +172,8 @@ fn status_check_fails_for_a_revoked_token() {
     t.set_env("HF_TOKEN", UNKNOWN);
     let run = t.hf(&["auth", "status", "--check"]);
     run.expect_code(1);
-    assert!(run.stdout.contains("check failed: Invalid user token."), "{}", run.stdout);
+    assert!(run.stdout.contains("check: failed"), "{}", run.stdout);
+    assert!(run.stderr.contains("Error: Invalid user token."), "{}", run.stderr);
 }
 
 #[test]

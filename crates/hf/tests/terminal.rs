@@ -7,12 +7,13 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{FINE, READ, context, hub};
+use common::{FINE, READ, UNKNOWN, context, hub};
 use hfkit_test::{Run, TestContext};
 
 /// Runs `hf args` inside a pty; once the output contains `wait_for`, types `input`.
 fn in_terminal(t: &TestContext, args: &str, wait_for: &str, input: &str) -> Run {
-    let command = format!("{} {args}", t.hf_bin().display());
+    // A terminal of a real size: without one, progress display stays hidden.
+    let command = format!("stty cols 120 rows 40 2>/dev/null; {} {args}", t.hf_bin().display());
     let mut child = t
         .command("script")
         .args(["-qec", &command, "/dev/null"])
@@ -82,4 +83,33 @@ fn switch_offers_a_numbered_picker() {
         assert!(run.stdout.contains(line), "{line:?} missing:\n{}", run.stdout);
     }
     assert_eq!(std::fs::read_to_string(t.hf_home().join("token")).unwrap(), READ);
+}
+
+#[test]
+fn the_prompt_is_named_in_login_errors_and_an_empty_answer_says_so() {
+    let hub = hub();
+    let t = context(&hub);
+    let run = in_terminal(&t, "auth login", "Enter your token", "\n");
+    run.expect_code(1);
+    assert!(run.stdout.contains("no token was entered at the prompt"), "{}", run.stdout);
+    let run = in_terminal(&t, "auth login", "Enter your token", &format!("{UNKNOWN}\n"));
+    run.expect_code(1);
+    assert!(run.stdout.contains("The token from the login prompt is invalid or expired"), "{}", run.stdout);
+    assert!(run.stdout.contains("run `hf auth login` again and paste the new token"), "{}", run.stdout);
+    assert!(!t.hf_home().join("token").exists());
+}
+
+#[test]
+fn a_retry_wait_counts_down_on_a_terminal() {
+    let hub = hub();
+    let mut t = context(&hub);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    t.set_env("HF_ENDPOINT", &format!("http://127.0.0.1:{port}"))
+        .set_env("HF_HUB_DOWNLOAD_RETRIES", "1")
+        .set_env("HF_HUB_DOWNLOAD_RETRY_BASE_MS", "2000")
+        .set_env("TERM", "xterm"); // without TERM, progress is not drawn (a dumb terminal)
+    let run = in_terminal(&t, "download acme/tiny", "Error:", "");
+    run.expect_code(1);
+    assert!(run.stdout.contains("Retrying file listing in "), "{}", run.stdout);
+    assert!(run.stdout.contains("s before retrying file listing"), "a countdown while waiting:\n{}", run.stdout);
 }

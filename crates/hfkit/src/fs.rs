@@ -60,26 +60,33 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), FsErro
     Ok(())
 }
 
-/// Writes a secret: creates the parent folder as 0700 (and sets it to 0700, as
-/// huggingface_hub does), then writes the file atomically as 0600.
+/// Writes a secret: creates the parent folder as 0700 if it is missing, then writes the
+/// file atomically as 0600.
 pub fn write_secret(path: &Path, content: &[u8]) -> Result<(), FsError> {
     ensure_secret_dir(path)?;
     write_atomic(path, content, SECRET_FILE_MODE)
 }
 
-/// Creates the folder of a secret file with mode 0700 and sets that mode if it exists.
+/// Creates the folder of a secret file, and any missing parent, with mode 0700.
+///
+/// A folder that already exists keeps its mode: it is the user's (a shared `HF_HOME`
+/// whose cache a group reads, say), and the secret file itself is 0600. huggingface_hub
+/// 2.4 sets the folder to 0700 on every login; see docs/compatibility.md.
 pub fn ensure_secret_dir(path: &Path) -> Result<(), FsError> {
     let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
     };
+    if dir.is_dir() {
+        return Ok(());
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(SECRET_DIR_MODE)
         .create(dir)
         .map_err(|e| FsError::new("create folder", dir, e))?;
-    // Best effort, like huggingface_hub: a folder we do not own stays as it is.
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(SECRET_DIR_MODE));
-    Ok(())
+    // The umask may have narrowed the mode; set it exactly on the folder we made.
+    fs::set_permissions(dir, fs::Permissions::from_mode(SECRET_DIR_MODE))
+        .map_err(|e| FsError::new("set the mode of", dir, e))
 }
 
 /// Removes a file; a file that is already gone is not an error.
@@ -188,6 +195,22 @@ mod tests {
         assert_eq!(fs::metadata(&home).unwrap().permissions().mode() & 0o777, 0o700);
         let leftovers: Vec<_> = fs::read_dir(&home).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_folder_the_user_made_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("hf");
+        fs::create_dir(&home).unwrap();
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o750)).unwrap();
+        write_secret(&home.join("token"), b"one").unwrap();
+        assert_eq!(fs::metadata(&home).unwrap().permissions().mode() & 0o777, 0o750);
+        assert_eq!(fs::metadata(home.join("token")).unwrap().permissions().mode() & 0o777, 0o600);
+        let nested = dir.path().join("a/b/token");
+        write_secret(&nested, b"two").unwrap();
+        for made in ["a", "a/b"] {
+            assert_eq!(fs::metadata(dir.path().join(made)).unwrap().permissions().mode() & 0o777, 0o700, "{made}");
+        }
     }
 
     #[test]

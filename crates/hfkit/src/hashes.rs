@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::untrusted::escape;
+use crate::text::quoted as escape;
 
 /// A value that is not the identifier it claims to be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,7 +146,7 @@ mod tests {
             assert!(CommitHash::parse(bad).is_err(), "{bad:?}");
         }
         let err = CommitHash::parse("../x\x1b[2J").unwrap_err().to_string();
-        assert!(err.starts_with("\"../x\\u{1b}[2J\" is not a commit hash"), "{err}");
+        assert!(err.starts_with("\"../x\\x1b[2J\" is not a commit hash"), "{err}");
     }
 
     #[test]

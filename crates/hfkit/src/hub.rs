@@ -186,10 +186,16 @@ impl Hub {
     /// Validates `token` with the Hub, stores it under the name the Hub reports, and makes
     /// it the active token. Nothing is written unless the Hub accepts the token.
     pub async fn login(&self, token: Token) -> Result<Login> {
+        self.login_from(token, TokenSource::Explicit).await
+    }
+
+    /// [`Hub::login`] with a token that came from `source` (standard input, a prompt), so
+    /// that a refusal names where the token came from.
+    pub async fn login_from(&self, token: Token, source: TokenSource) -> Result<Login> {
         if token.is_org_token() {
             return Err(Error::OrgToken);
         }
-        let resolved = ResolvedToken { token, source: TokenSource::Explicit };
+        let resolved = ResolvedToken { token, source };
         let who = self.whoami_with(&resolved).await?;
         let token_name = who.storage_name();
         self.auth_store().save_and_activate(&token_name, StoredToken::new(&resolved.token))?;

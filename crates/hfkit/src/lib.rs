@@ -33,7 +33,7 @@ mod hub;
 pub mod pyjson;
 pub mod repo;
 pub mod secret;
-pub mod untrusted;
+pub mod text;
 
 pub use api::WhoAmI;
 pub use auth::{ResolvedToken, TokenSource};

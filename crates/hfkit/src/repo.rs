@@ -102,7 +102,7 @@ pub enum RepoError {
     #[error("Invalid repo type '{0}': expected one of model, dataset, space, kernel")]
     InvalidType(String),
     /// A path that could escape its folder, or is empty.
-    #[error("Invalid file path {} in the repository: {reason}", crate::untrusted::escape(.path))]
+    #[error("Invalid file path {} in the repository: {reason}", crate::text::quoted(.path))]
     InvalidPath {
         /// The path.
         path: String,
@@ -112,7 +112,7 @@ pub enum RepoError {
     /// A revision that cannot be used.
     #[error(
         "Invalid revision {}: a revision is a branch, tag or commit name, without control characters or empty, '.' or '..' segments",
-        crate::untrusted::escape(.0)
+        crate::text::quoted(.0)
     )]
     InvalidRevision(String),
 }
@@ -250,7 +250,7 @@ pub fn is_commit_hash(revision: &str) -> bool {
 /// control characters, backslashes, or empty, `.` or `..` segments.
 pub fn validate_revision(revision: &str) -> Result<(), RepoError> {
     let bad = revision.is_empty()
-        || revision.chars().any(crate::untrusted::is_unsafe_char)
+        || revision.chars().any(crate::text::is_unsafe)
         || revision.contains('\\')
         || revision.split('/').any(|s| s == ".." || s == "." || s.is_empty());
     if bad { Err(RepoError::InvalidRevision(revision.to_owned())) } else { Ok(()) }
@@ -267,7 +267,7 @@ pub fn validate_path(path: &str) -> Result<(), RepoError> {
     if path.starts_with('/') {
         return invalid("it is absolute");
     }
-    if path.contains('\\') || path.chars().any(crate::untrusted::is_unsafe_char) {
+    if path.contains('\\') || path.chars().any(crate::text::is_unsafe) {
         return invalid("it contains a backslash or a control character");
     }
     if path.as_bytes().get(1) == Some(&b':') {

@@ -13,7 +13,7 @@ use hfkit::auth::{self, AuthStore, TokenSource};
 use hfkit::{Error, Hub, Token};
 
 use crate::cli::LoginArgs;
-use crate::output::{Format, Printer, opt};
+use crate::output::{Format, Printer, opt, shown};
 use crate::settings::{self, Context};
 
 /// Exit status of a command that ran.
@@ -21,11 +21,11 @@ pub(crate) type Status = i32;
 
 pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
     let p = &ctx.printer;
-    let token = match args.token.as_deref() {
-        Some(raw) => ctx.explicit_token(Some(raw), false)?.expect("a raw token was given"),
+    let (token, source) = match args.token.as_deref() {
+        Some(raw) => (ctx.explicit_token(Some(raw), false)?.expect("a raw token was given"), TokenSource::Explicit),
         None => match token_from_stdin()? {
-            Some(token) => token,
-            None => {
+            Stdin::Token(token) => (token, TokenSource::Stdin),
+            stdin => {
                 if matches!(p.format(), Format::Json | Format::Quiet) {
                     bail!(
                         "`hf auth login` is interactive and does not support --format json/quiet. Pass --token for a non-interactive login."
@@ -40,12 +40,17 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
                     }
                     p.info("Note: a token is already saved on this machine. Logging in again will replace the active token.");
                 }
+                if stdin == Stdin::Empty {
+                    bail!(
+                        "no token to log in with: standard input was empty\n\nhint: pipe the token, for example `printf %s \"$TOKEN\" | hf auth login`, or pass --token"
+                    );
+                }
                 if !settings::interactive() || p.format() != Format::Human {
                     bail!(
                         "no token to log in with: standard input is not a terminal\n\nhint: pass --token, or pipe the token: `printf %s \"$TOKEN\" | hf auth login`"
                     );
                 }
-                prompt_token(ctx)?
+                (prompt_token(ctx)?, TokenSource::Prompt)
             }
         },
     };
@@ -55,13 +60,17 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         );
     }
     let hub = ctx.hub(None);
-    let login = settings::runtime()?.block_on(hub.login(token))?;
+    let login = settings::runtime()?.block_on(hub.login_from(token, source))?;
     match login.who.token_role() {
         Some(role) => p.info(&format!("Token is valid (permission: {role}).")),
         None => p.info("Token is valid."),
     }
     let store = hub.auth_store();
-    p.info(&format!("The token `{}` has been saved to {}", login.token_name, store.stored_tokens_path().display()));
+    p.info(&format!(
+        "The token `{}` has been saved to {}",
+        shown(&login.token_name),
+        store.stored_tokens_path().display()
+    ));
     if args.add_to_git_credential {
         save_to_git_credential(ctx, &login.token);
     }
@@ -72,28 +81,40 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
             "Note: Environment variable `{}` is set and is the current active token independently from the token you've just configured.",
             env_name(&env.source)
         )),
-        None => p.info(&format!("The current active token is: `{}`", login.token_name)),
+        None => p.info(&format!("The current active token is: `{}`", shown(&login.token_name))),
     }
     if p.format() == Format::Agent {
-        p.data(&format!("Login successful: logged in as {} (token saved as '{}').", login.who.name, login.token_name));
+        p.data(&format!(
+            "Login successful: logged in as {} (token saved as '{}').",
+            shown(&login.who.name),
+            shown(&login.token_name)
+        ));
     }
     Ok(0)
 }
 
-/// A token piped on stdin (`printf %s "$T" | hf auth login`); `None` on a terminal.
-fn token_from_stdin() -> Result<Option<Token>> {
-    if settings::interactive() || std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return Ok(None);
+/// What standard input offers `hf auth login`.
+#[derive(Debug, PartialEq, Eq)]
+enum Stdin {
+    /// A terminal: ask.
+    Terminal,
+    /// A pipe or file with nothing in it (or `/dev/null`).
+    Empty,
+    /// A piped token (`printf %s "$T" | hf auth login`).
+    Token(Token),
+}
+
+fn token_from_stdin() -> Result<Stdin> {
+    let stdin = std::io::stdin();
+    if settings::interactive() || std::io::IsTerminal::is_terminal(&stdin) {
+        return Ok(Stdin::Terminal);
     }
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
+    stdin.lock().read_to_string(&mut input)?;
     if input.trim().is_empty() {
-        return Ok(None);
+        return Ok(Stdin::Empty);
     }
-    // A pipe usually ends with a newline: clean as huggingface_hub cleans stored tokens,
-    // then refuse anything that still could not be sent.
-    let cleaned = auth::clean_token(&input).map(|t| t.expose().to_owned()).unwrap_or_default();
-    Ok(Some(auth::validate_explicit(&cleaned)?))
+    Ok(Stdin::Token(entered_token(&input, &TokenSource::Stdin)?))
 }
 
 fn prompt_token(ctx: &Context) -> Result<Token> {
@@ -102,8 +123,23 @@ fn prompt_token(ctx: &Context) -> Result<Token> {
         ctx.config.endpoint
     ));
     let raw = rpassword::prompt_password("Enter your token (input will not be visible): ")?;
-    let cleaned = auth::clean_token(&raw).map(|t| t.expose().to_owned()).unwrap_or_default();
-    Ok(auth::validate_explicit(&cleaned)?)
+    if raw.trim().is_empty() {
+        bail!(
+            "no token was entered at the prompt\n\nhint: copy a token from {}/settings/tokens, run `hf auth login` again and paste it, then press Enter",
+            ctx.config.endpoint
+        );
+    }
+    entered_token(&raw, &TokenSource::Prompt)
+}
+
+/// A token read from stdin or the prompt: line breaks and surrounding spaces dropped (as
+/// huggingface_hub cleans stored tokens), then refused if it still cannot be sent.
+fn entered_token(raw: &str, source: &TokenSource) -> Result<Token> {
+    let token = auth::clean_token(raw).expect("the caller checked that the input is not blank");
+    if !auth::is_sendable(token.expose()) {
+        return Err(auth::TokenError::Unsendable { source_desc: source.to_string() }.into());
+    }
+    Ok(token)
 }
 
 fn save_to_git_credential(ctx: &Context, token: &Token) {
@@ -226,7 +262,7 @@ pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) 
 fn pick(p: &Printer, title: &str, choices: &[String]) -> Result<String> {
     p.info(title);
     for (i, choice) in choices.iter().enumerate() {
-        p.info(&format!("  {}) {choice}", i + 1));
+        p.info(&format!("  {}) {}", i + 1, shown(choice)));
     }
     loop {
         eprint_prompt(&format!("Enter a number (1-{}): ", choices.len()));

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::auth::Status;
 use super::download::human_size;
 use crate::cli::CacheLsArgs;
-use crate::output::{Cell, Table};
+use crate::output::{Cell, Table, shown, shown_path};
 use crate::settings::{Context, UsageError};
 
 /// A row: a repo, and a revision in `--revisions` mode.
@@ -138,7 +138,7 @@ fn report_problems(ctx: &Context, info: &CacheInfo, show: bool) {
     if !info.warnings.is_empty() {
         if show {
             for w in &info.warnings {
-                p.warning(&format!("{}. Repo ignored.", w.trim_end_matches('.')));
+                p.warning(&format!("{}. Repo ignored.", shown(w.trim_end_matches('.'))));
             }
         } else {
             p.warning(&format!(
@@ -151,7 +151,11 @@ fn report_problems(ctx: &Context, info: &CacheInfo, show: bool) {
         // hfkit's own checks, shown only on request so that the default output stays
         // huggingface_hub's.
         for blob in &info.orphan_blobs {
-            p.warning(&format!("Blob not used by any snapshot: {} ({}).", blob.path.display(), human_size(blob.size)));
+            p.warning(&format!(
+                "Blob not used by any snapshot: {} ({}).",
+                shown_path(&blob.path),
+                human_size(blob.size)
+            ));
         }
         let locks = hfkit::cache::stale_locks(info);
         if !locks.is_empty() {

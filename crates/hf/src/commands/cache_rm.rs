@@ -10,7 +10,7 @@ use hfkit::repo::HfUri;
 use super::auth::Status;
 use super::download::human_size;
 use crate::cli::{CachePruneArgs, CacheRmArgs, DeleteFlags};
-use crate::output::{Field, Format};
+use crate::output::{Field, Format, shown};
 use crate::settings::{self, Context, UsageError};
 
 /// Selected revisions per repo (by index into the scan).
@@ -77,7 +77,7 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
         bail!("File targets cannot be mixed with repository or revision targets.");
     }
     if !missing.is_empty() {
-        let details: Vec<String> = missing.iter().map(|m| format!("  - {m}")).collect();
+        let details: Vec<String> = missing.iter().map(|m| format!("  - {}", shown(m))).collect();
         p.warning(&format!("Could not find in cache:\n{}", details.join("\n")));
     }
     if !files.is_empty() {
@@ -128,7 +128,7 @@ fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &C
     for (i, path) in files {
         let repo = &info.repos[*i];
         for commit in plan.add_file(repo, path) {
-            labels.push(format!("{}@{commit}/{path}", repo.cache_id()));
+            labels.push(shown(&format!("{}@{commit}/{path}", repo.cache_id())).into_owned());
         }
     }
     labels.sort();
@@ -218,7 +218,7 @@ fn conclude(
         return Ok(1);
     }
     for problem in plan.execute() {
-        ctx.printer.warning(&problem);
+        ctx.printer.warning(&shown(&problem));
     }
     ctx.printer.result(done, done_fields);
     Ok(0)
@@ -245,15 +245,15 @@ fn print_selection(ctx: &Context, info: &CacheInfo, selection: &Selection) {
     repos.sort_by_key(|(r, _)| (r.kind, r.id.to_lowercase()));
     for (repo, commits) in repos {
         if commits.len() == repo.revisions.len() {
-            ctx.printer.text(&format!("  - {} (entire repo)", repo.cache_id()));
+            ctx.printer.text(&format!("  - {} (entire repo)", shown(&repo.cache_id())));
             continue;
         }
-        ctx.printer.text(&format!("  - {}:", repo.cache_id()));
+        ctx.printer.text(&format!("  - {}:", shown(&repo.cache_id())));
         for revision in repo.revisions.iter().filter(|r| commits.contains(&r.commit)) {
             let refs = if revision.refs.is_empty() {
                 "(detached)".to_owned()
             } else {
-                revision.refs.iter().cloned().collect::<Vec<_>>().join(" ")
+                revision.refs.iter().map(|r| shown(r).into_owned()).collect::<Vec<_>>().join(" ")
             };
             ctx.printer.text(&format!("      {} [{refs}] {}", revision.commit, human_size(revision.size_on_disk)));
         }
@@ -305,7 +305,7 @@ fn pick_repos(ctx: &Context, info: &CacheInfo) -> Result<Vec<String>> {
         ctx.printer.text(&format!(
             "  {}) {}, {}, {} revision(s)",
             i + 1,
-            repo.cache_id(),
+            shown(&repo.cache_id()),
             human_size(repo.size_on_disk),
             repo.revisions.len()
         ));

@@ -7,6 +7,7 @@ use hfkit::repo::Repo;
 
 use super::auth::Status;
 use crate::cli::CacheVerifyArgs;
+use crate::output::{shown, shown_path};
 use crate::settings::{self, Context, UsageError};
 
 pub(crate) fn verify(ctx: &Context, args: &CacheVerifyArgs) -> Result<Status> {
@@ -42,7 +43,7 @@ pub(crate) fn verify(ctx: &Context, args: &CacheVerifyArgs) -> Result<Status> {
         let details: Vec<String> = result
             .mismatches
             .iter()
-            .map(|m| format!("  - {}: expected {} ({}), got {}", m.path, m.expected, m.algorithm, m.actual))
+            .map(|m| format!("  - {}: expected {} ({}), got {}", shown(&m.path), m.expected, m.algorithm, m.actual))
             .collect();
         p.text(&format!("❌ Checksum verification failed for the following file(s):\n{}", details.join("\n")));
         failed = true;
@@ -65,7 +66,7 @@ pub(crate) fn verify(ctx: &Context, args: &CacheVerifyArgs) -> Result<Status> {
             continue;
         }
         if flag {
-            let details: Vec<String> = paths.iter().map(|p| format!("  - {p}")).collect();
+            let details: Vec<String> = paths.iter().map(|p| format!("  - {}", shown(p))).collect();
             p.text(&format!("❌ {title}:\n{}", details.join("\n")));
             failed = true;
         } else {
@@ -77,7 +78,7 @@ pub(crate) fn verify(ctx: &Context, args: &CacheVerifyArgs) -> Result<Status> {
             "Verification failed for '{}' ({}) in {}.\n  Revision: {revision}",
             args.repo_id,
             repo.kind,
-            root.display()
+            shown_path(&root)
         ));
         return Ok(1);
     }

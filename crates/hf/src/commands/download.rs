@@ -11,8 +11,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::auth::Status;
 use crate::cli::DownloadArgs;
-use crate::output::Format;
+use hfkit::text::escape_text;
+
+use crate::output::{Format, Printer, shown};
 use crate::settings::{Context, UsageError};
+
+/// The exit status after Ctrl-C, as a shell reports a command ended by SIGINT (128 + 2).
+const INTERRUPTED: Status = 130;
 
 pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
     let p = &ctx.printer;
@@ -62,17 +67,29 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
         dry_run: args.dry_run,
         use_locks: true,
     };
-    let bars = Bars::new(show_bars(ctx) && !args.dry_run);
+    let bars = Bars::new(show_bars(ctx) && !args.dry_run, p.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let handle = hub.repo(repo);
     let outcome = runtime.block_on(async {
-        if single {
-            handle.download_file(&filenames[0], &options, &bars).await
-        } else {
-            handle.snapshot(&options, &bars).await
+        let work = async {
+            if single {
+                handle.download_file(&filenames[0], &options, &bars).await
+            } else {
+                handle.snapshot(&options, &bars).await
+            }
+        };
+        tokio::select! {
+            outcome = work => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
         }
     });
     bars.finish();
+    let Some(outcome) = outcome else {
+        // What is on disk stays: partial files and their records are what a rerun resumes from.
+        runtime.shutdown_background();
+        p.notice("Download stopped (interrupted). Run the same command again to resume it: what was already downloaded is kept.");
+        return Ok(INTERRUPTED);
+    };
     let outcome = outcome?;
     if args.dry_run {
         print_dry_run(ctx, &outcome);
@@ -161,20 +178,39 @@ pub(crate) fn human_size(bytes: u64) -> String {
     format!("{value:.1}P")
 }
 
-/// Progress bars on stderr: one for the whole download, one per file in flight.
+/// Progress on stderr: a spinner until the plan is known, then one bar for the whole
+/// download and one per file in flight; one line per retry wait, terminal or not, with a
+/// countdown on a terminal so that a wait is never silent.
 struct Bars {
     multi: Option<MultiProgress>,
+    printer: Printer,
+    starting: std::sync::Mutex<Option<ProgressBar>>,
     total: std::sync::OnceLock<ProgressBar>,
     files: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
 }
 
 impl Bars {
-    fn new(enabled: bool) -> Self {
+    fn new(enabled: bool, printer: Printer) -> Self {
         let multi = enabled.then(MultiProgress::new);
-        Self { multi, total: std::sync::OnceLock::new(), files: std::sync::Mutex::default() }
+        let starting = multi.as_ref().map(|multi| {
+            let spinner = multi.add(ProgressBar::new_spinner());
+            spinner.set_message("Fetching the file list…");
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner
+        });
+        Self {
+            multi,
+            printer,
+            starting: std::sync::Mutex::new(starting),
+            total: std::sync::OnceLock::new(),
+            files: std::sync::Mutex::default(),
+        }
     }
 
     fn finish(&self) {
+        if let Some(spinner) = self.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            spinner.finish_and_clear();
+        }
         if let Some(total) = self.total.get() {
             total.finish_and_clear();
         }
@@ -191,6 +227,9 @@ impl Bars {
 impl Progress for Bars {
     fn planned(&self, files: usize, bytes: u64) {
         let Some(multi) = &self.multi else { return };
+        if let Some(spinner) = self.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            spinner.finish_and_clear();
+        }
         let bar = multi.add(ProgressBar::new(bytes));
         bar.set_style(Self::style("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
         bar.set_message(format!("{files} file(s)"));
@@ -227,10 +266,38 @@ impl Progress for Bars {
     }
 
     fn retrying(&self, path: &str, attempt: u32, delay: Duration, reason: &str) {
-        if let Some(multi) = &self.multi {
-            let _ = multi.println(format!("retrying {path} (try {attempt}) in {:.1}s: {reason}", delay.as_secs_f64()));
+        // The library's reason is a whole error; its first line says why, its hint would
+        // only repeat at every wait.
+        let why = reason.split("\n\n").next().unwrap_or_default();
+        let what = match path.strip_prefix('(').and_then(|p| p.strip_suffix(')')) {
+            Some(phase) => phase.to_owned(),
+            None => format!("`{}`", shown(path)),
+        };
+        let line = format!("Retrying {what} in {:.1}s (attempt {attempt}): {}", delay.as_secs_f64(), shown(why));
+        match self.multi.as_ref().filter(|m| !m.is_hidden()) {
+            Some(multi) => {
+                let _ = multi.println(escape_text(&line));
+                if delay >= Duration::from_secs(1) {
+                    countdown(multi, what, delay);
+                }
+            }
+            None => self.printer.notice(&line),
         }
     }
+}
+
+/// A bar that counts a wait down and disappears when it is over.
+fn countdown(multi: &MultiProgress, what: String, delay: Duration) {
+    let bar = multi.add(ProgressBar::new_spinner());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    std::thread::spawn(move || {
+        let end = std::time::Instant::now() + delay;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            bar.set_message(format!("waiting {}s before retrying {what}", left.as_secs() + 1));
+            std::thread::sleep(left.min(Duration::from_millis(250)));
+        }
+        bar.finish_and_clear();
+    });
 }
 
 fn short(path: &str) -> String {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::auth::Status;
 use crate::cli::StatusArgs;
-use crate::output::Format;
+use crate::output::{Format, shown, shown_path};
 use crate::settings::{self, Context};
 
 pub(crate) fn status(ctx: &Context, args: &StatusArgs) -> Result<Status> {
@@ -49,7 +49,7 @@ fn check_winner(ctx: &Context, explicit: Option<Token>) -> Check {
             who.token_role().map(str::to_owned),
         )),
         Ok(None) => Err("no token to check".to_owned()),
-        Err(e) => Err(format!("{e:#}")),
+        Err(e) => Err(crate::report::error_text(&e, Some(&ctx.config))),
     }
 }
 
@@ -60,14 +60,14 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
         let marker = if report.winner == Some(i) { "→" } else { " " };
         let number = if s.name == "HUGGINGFACE_TOKEN" { "  ".to_owned() } else { format!("{}.", i + 1) };
         let token = s.token.as_ref().map(Token::masked).unwrap_or_default();
-        let place = s.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+        let place = s.path.as_ref().map(|p| format!(" ({})", shown_path(p))).unwrap_or_default();
         lines.push(format!("{marker} {number} {:<24} {:<9} {:<12} {}{place}", s.name, s.state.as_str(), token, s.note));
     }
     lines.push(String::new());
     match report.winning() {
         Some(w) => {
             let token = w.token.as_ref().map_or_else(|| "exchanged at use".to_owned(), Token::masked);
-            let stored = report.active_name.as_ref().map(|n| format!(", stored as `{n}`")).unwrap_or_default();
+            let stored = report.active_name.as_ref().map(|n| format!(", stored as `{}`", shown(n))).unwrap_or_default();
             lines.push(format!("Active token: {token} from {}{stored}", w.name));
         }
         None => lines.push("No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned()),
@@ -83,7 +83,8 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             }
             lines.push(format!("  role: {}", role.as_deref().unwrap_or("unknown")));
         }
-        Some(Err(e)) => lines.push(format!("  check failed: {}", e.lines().next().unwrap_or_default())),
+        // The reason is printed once, as the error below.
+        Some(Err(_)) => lines.push("  check: failed".to_owned()),
         None => {}
     }
     p.data(&lines.join("\n"));

@@ -83,8 +83,7 @@ impl TryFrom<RawTreeEntry> for TreeEntry {
         crate::repo::validate_path(&raw.path).map_err(|e| e.to_string())?;
         let blob = if raw.kind == "file" {
             let id = raw.lfs.as_ref().map_or(&raw.oid, |l| &l.oid);
-            let etag =
-                Etag::parse(id).map_err(|e| format!("the etag of {}: {e}", crate::untrusted::escape(&raw.path)))?;
+            let etag = Etag::parse(id).map_err(|e| format!("the etag of {}: {e}", crate::text::quoted(&raw.path)))?;
             Some(etag)
         } else {
             None
@@ -179,7 +178,7 @@ impl HubClient {
             let size_header = get("x-linked-size").or_else(|| if is_redirect { None } else { get("content-length") });
             let size = match size_header {
                 Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
-                    self.bad_value(&url, "size header", format!("{} is not a size", crate::untrusted::escape(&s)))
+                    self.bad_value(&url, "size header", format!("{} is not a size", crate::text::quoted(&s)))
                 })?),
                 None => None,
             };
@@ -187,11 +186,7 @@ impl HubClient {
                 Some(loc) if is_redirect => Url::parse(&url)
                     .and_then(|u| u.join(&loc))
                     .map_err(|_| {
-                        self.bad_value(
-                            &url,
-                            "Location header",
-                            format!("{} is not a URL", crate::untrusted::escape(&loc)),
-                        )
+                        self.bad_value(&url, "Location header", format!("{} is not a URL", crate::text::quoted(&loc)))
                     })?
                     .to_string(),
                 _ => url.clone(),
@@ -257,11 +252,7 @@ impl HubClient {
             }
             let response = self.get_json(current.as_str(), token).await?;
             let next = super::headers::next_link(response.headers(), &current).map_err(|raw| {
-                self.bad_value(
-                    current.as_str(),
-                    "Link header",
-                    format!("{} is not a URL", crate::untrusted::escape(&raw)),
-                )
+                self.bad_value(current.as_str(), "Link header", format!("{} is not a URL", crate::text::quoted(&raw)))
             })?;
             if let Some(next) = &next
                 && !same_origin(next, &endpoint)
@@ -271,7 +262,7 @@ impl HubClient {
                     "Link header",
                     format!(
                         "points to another origin ({}); the token is only sent to {}",
-                        crate::untrusted::escape(next.as_str()),
+                        crate::text::quoted(next.as_str()),
                         self.endpoint()
                     ),
                 ));

@@ -19,7 +19,7 @@
 //!   are read ([`crate::hashes`], [`files`]); a bad one is [`ApiError::BadValue`], naming the
 //!   URL, the field and the value, escaped.
 //! - **Text.** The Hub's messages are kept with their control characters escaped
-//!   ([`crate::untrusted`]), so an error can be printed as it is.
+//!   ([`crate::text`]), so an error can be printed as it is.
 
 mod files;
 pub mod headers;
@@ -164,6 +164,8 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
             format!("update or unset {name} (it takes precedence over `hf auth login`)")
         }
         TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
+        TokenSource::Stdin => "pipe the new token to `hf auth login`".to_owned(),
+        TokenSource::Prompt => "run `hf auth login` again and paste the new token".to_owned(),
         TokenSource::Oidc { resource } => {
             format!("check the trusted-publisher settings of `{resource}` on the Hub")
         }
@@ -459,7 +461,7 @@ impl HubClient {
         let bytes = self.read_body(response, url, MAX_JSON_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidResponse {
             url: url.to_owned(),
-            detail: crate::untrusted::sanitize(&format!("not the JSON expected: {e}")),
+            detail: crate::text::escape_line(&format!("not the JSON expected: {e}")).into_owned(),
         })
     }
 
@@ -498,11 +500,11 @@ impl HubClient {
         };
         let error_code = header("x-error-code");
         let header_message = header("x-error-message");
-        let request_id = header("x-request-id").map(|r| crate::untrusted::sanitize(&r));
+        let request_id = header("x-request-id").map(|r| crate::text::escape_line(&r).into_owned());
         let repo_commit = header("x-repo-commit").and_then(|c| crate::hashes::CommitHash::parse(&c).ok());
         let retry_after = headers::server_wait(status.as_u16(), response.headers());
         let body = read_error_body(response).await;
-        let clean = |m: String| crate::untrusted::sanitize(&truncate_chars(&m, MAX_MESSAGE_CHARS));
+        let clean = |m: String| crate::text::escape_line(&truncate_chars(&m, MAX_MESSAGE_CHARS)).into_owned();
         let server_message =
             merge_messages(header_message.map(clean), body_message(&String::from_utf8_lossy(&body)).map(clean));
         if status == StatusCode::UNAUTHORIZED && error_code.is_none() {
@@ -513,7 +515,7 @@ impl HubClient {
                 server_message,
             };
         }
-        let error_code = error_code.map(|c| crate::untrusted::sanitize(&c));
+        let error_code = error_code.map(|c| crate::text::escape_line(&c).into_owned());
         let details = Box::new(StatusDetails { request_id, repo_commit, retry_after });
         ApiError::Status { status, url: url.to_owned(), error_code, server_message, details }
     }

@@ -47,6 +47,10 @@ pub enum TokenSource {
     Env(&'static str),
     /// The token file.
     File(PathBuf),
+    /// Piped to `hf auth login` on standard input.
+    Stdin,
+    /// Typed at `hf auth login`'s prompt.
+    Prompt,
 }
 
 impl TokenSource {
@@ -57,6 +61,8 @@ impl TokenSource {
             Self::Oidc { .. } => "oidc".to_owned(),
             Self::Env(name) => format!("env:{name}"),
             Self::File(_) => "file".to_owned(),
+            Self::Stdin => "stdin".to_owned(),
+            Self::Prompt => "prompt".to_owned(),
         }
     }
 }
@@ -68,6 +74,8 @@ impl fmt::Display for TokenSource {
             Self::Oidc { resource } => write!(f, "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"),
             Self::Env(name) => write!(f, "the {name} environment variable"),
             Self::File(path) => write!(f, "the token file {}", path.display()),
+            Self::Stdin => f.write_str("standard input"),
+            Self::Prompt => f.write_str("the login prompt"),
         }
     }
 }

@@ -301,7 +301,8 @@ impl Ctx<'_> {
         let spurious = is_spurious(&error);
         let error = self.classify(error, path, token);
         if spurious && tries > 1 {
-            let last = error.to_string().lines().next().unwrap_or_default().to_owned();
+            // The last failure whole: its first line says why, its hint what to do.
+            let last = error.to_string();
             return HeadError::Other(
                 DownloadError::RetriesExhausted { url, tries, elapsed: began.elapsed(), last }.into(),
             );
@@ -534,9 +535,8 @@ impl Ctx<'_> {
     ) -> Result<(CommitHash, Vec<TreeEntry>), HeadError> {
         let client = self.hub.client().map_err(HeadError::Other)?;
         let rev = &self.options.revision;
-        let what = format!("the file list of {}", self.repo);
         let result = self
-            .with_retries(&what, patient, || async {
+            .with_retries("(file listing)", patient, || async {
                 let commit = match CommitHash::parse(rev) {
                     Ok(commit) => commit,
                     Err(_) => client.repo_info(self.repo, rev, token).await?.sha,

@@ -13,7 +13,8 @@ pub trait Progress: Send + Sync {
     fn advanced(&self, _path: &str, _bytes: u64) {}
     /// A file is in place.
     fn file_finished(&self, _path: &str) {}
-    /// A request failed and will be tried again after `delay`.
+    /// A request failed and will be tried again after `delay`. `path` is the file, or a phase
+    /// in parentheses (`(file listing)`); `reason` is the first line of the failure.
     fn retrying(&self, _path: &str, _attempt: u32, _delay: Duration, _reason: &str) {}
 }
 

@@ -1,0 +1,225 @@
+//! What a new user meets on the way: which token source a login error names, OS errors
+//! with the variable that moves the folder, folder modes, `--check` failures, `hf env` in
+//! JSON, retry waits, Ctrl-C, `hf` alone, and every flag Python's `hf` accepts.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{READ, UNKNOWN, context, hub, mode, repo_hub};
+
+#[test]
+fn login_errors_name_where_the_token_came_from() {
+    let hub = hub();
+    let t = context(&hub);
+    let run = t.hf_with_stdin(&["auth", "login"], &format!("{UNKNOWN}\n"));
+    run.expect_code(1);
+    assert!(run.stderr.contains("The token from standard input is invalid or expired"), "{}", run.stderr);
+    assert!(run.stderr.contains("pipe the new token to `hf auth login`"), "{}", run.stderr);
+    let run = t.hf(&["auth", "login", "--token", UNKNOWN]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("The token from the --token option is invalid"), "{}", run.stderr);
+    let run = t.hf_with_stdin(&["auth", "login"], "hf_t\u{f6}k\u{e9}n\n");
+    run.expect_code(1);
+    assert!(run.stderr.contains("the token from standard input contains characters"), "{}", run.stderr);
+    for empty in ["", "\n", "  \r\n"] {
+        let run = t.hf_with_stdin(&["auth", "login"], empty);
+        run.expect_code(1);
+        assert!(run.stderr.contains("standard input was empty"), "{empty:?}: {}", run.stderr);
+    }
+    assert!(!t.hf_home().join("token").exists(), "nothing was saved");
+}
+
+#[test]
+fn login_keeps_the_mode_of_a_folder_the_user_made() {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = hub();
+    let mut t = context(&hub);
+    std::fs::set_permissions(t.hf_home(), std::fs::Permissions::from_mode(0o750)).unwrap();
+    t.hf(&["auth", "login", "--token", READ]).expect_code(0);
+    assert_eq!(mode(&t.hf_home()), 0o750, "the user's HF_HOME keeps its mode");
+    assert_eq!(mode(&t.hf_home().join("token")), 0o600);
+    assert_eq!(mode(&t.hf_home().join("stored_tokens")), 0o600);
+    // What hf creates, it creates private, parents included.
+    let fresh = t.root().join("new/hf");
+    t.set_env("HF_HOME", fresh.to_str().unwrap());
+    t.hf(&["auth", "login", "--token", READ]).expect_code(0);
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&t.root().join("new")), 0o700);
+    assert_eq!(mode(&fresh.join("token")), 0o600);
+}
+
+#[test]
+fn an_os_error_is_printed_once_with_the_variable_that_moves_the_folder() {
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    // A folder that cannot be made: its parent is a file (root ignores permission bits).
+    let file = t.root().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    t.set_env("HF_HOME", file.join("hf").to_str().unwrap());
+    let run = t.hf(&["auth", "login", "--token", READ]);
+    run.expect_code(1);
+    assert_eq!(run.stderr.matches("Not a directory").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&file.join("hf").display().to_string()), "{}", run.stderr);
+    assert!(run.stderr.contains("set HF_HOME to a folder you can write"), "{}", run.stderr);
+
+    t.set_env("HF_HOME", t.hf_home().to_str().unwrap()).set_env("HF_HUB_CACHE", file.join("hub").to_str().unwrap());
+    let run = t.hf(&["download", "acme/tiny", "config.json"]);
+    run.expect_code(1);
+    assert_eq!(run.stderr.matches("Not a directory").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("set HF_HUB_CACHE (the cache only) or HF_HOME"), "{}", run.stderr);
+}
+
+#[test]
+fn auth_status_check_prints_a_failure_once() {
+    let hub = hub();
+    let mut t = context(&hub);
+    t.set_env("HF_TOKEN", UNKNOWN);
+    let run = t.hf(&["auth", "status", "--check"]);
+    run.expect_code(1);
+    assert_eq!(run.all_output().matches("is invalid or expired").count(), 1, "{}", run.all_output());
+    assert!(run.stdout.contains("check: failed"), "{}", run.stdout);
+}
+
+#[test]
+fn env_in_json_is_json() {
+    let hub = hub();
+    let t = context(&hub);
+    let run = t.hf(&["env", "--format", "json"]);
+    run.expect_code(0);
+    let env: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(env["HF_TOKEN_PATH"], t.hf_home().join("token").display().to_string());
+    assert_eq!(env["HF_HUB_OFFLINE"], false);
+    assert_eq!(env["token_source"], serde_json::Value::Null);
+    let text = t.hf(&["env"]);
+    assert!(text.stdout.contains("- HF_HUB_OFFLINE: False"), "{}", text.stdout);
+}
+
+#[test]
+fn retry_waits_are_one_line_each() {
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    // A port nobody listens on: every try is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    t.set_env("HF_ENDPOINT", &format!("http://127.0.0.1:{port}"))
+        .set_env("HF_HUB_DOWNLOAD_RETRIES", "3")
+        .set_env("HF_HUB_DOWNLOAD_RETRY_BASE_MS", "10");
+    let run = t.hf(&["download", "acme/tiny"]);
+    run.expect_code(1);
+    let waits: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("Retrying ")).collect();
+    assert_eq!(waits.len(), 3, "one line per wait:\n{}", run.stderr);
+    for (i, line) in waits.iter().enumerate() {
+        assert!(line.contains(&format!("(attempt {}): Cannot reach", i + 1)), "{line}");
+        assert!(line.contains("s (attempt"), "says how long: {line}");
+    }
+    assert_eq!(run.stderr.matches("hint:").count(), 1, "the hint once, with the error:\n{}", run.stderr);
+}
+
+#[test]
+fn ctrl_c_stops_a_download_that_a_rerun_resumes() {
+    use hfkit_server::{Fault, FaultKind};
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", "262144").set_env("HF_HUB_DOWNLOAD_CONNECTIONS", "1");
+    hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause: Duration::from_millis(300) }, 1000).on("/lfs/"));
+    let child = t
+        .command(t.hf_bin())
+        .args(["download", "acme/tiny", "model.safetensors"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while hub.requests().iter().filter(|r| r.listener == "cdn" && r.status == 206).count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the download never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(t.command("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Download stopped"), "{stderr}");
+    assert!(stderr.contains("Run the same command again to resume"), "{stderr}");
+    hub.state().clear_faults();
+    let run = t.hf(&["download", "acme/tiny", "model.safetensors"]);
+    run.expect_code(0);
+    let ranges: Vec<_> = hub.requests().into_iter().filter_map(|r| r.range).collect();
+    assert!(ranges.iter().filter(|r| r.starts_with("bytes=0-")).count() == 1, "chunk 0 fetched once: {ranges:?}");
+}
+
+#[test]
+fn no_arguments_prints_help_like_python() {
+    let hub = hub();
+    let t = context(&hub);
+    let ours = t.hf(&[]);
+    let theirs = t.python_hf(&[]);
+    assert_eq!(ours.code, theirs.code, "the same exit code as huggingface_hub 2.4 (click's usage status)");
+    assert!(ours.stdout.is_empty() && theirs.stdout.is_empty());
+    assert!(ours.stderr.contains("Usage: hf"), "{}", ours.stderr);
+    assert!(ours.stderr.contains("download"), "{}", ours.stderr);
+}
+
+/// The flags an `--help` page lists in its options column (clap lists aliases below a
+/// flag as `[alias: --type]`).
+fn flags(help: &str) -> BTreeSet<String> {
+    help.lines()
+        .map(str::trim_start)
+        .filter_map(|l| {
+            if l.starts_with('-') {
+                l.split("  ").next()
+            } else {
+                l.strip_prefix("[alias: ").or_else(|| l.strip_prefix("[aliases: ")).map(|a| a.trim_end_matches(']'))
+            }
+        })
+        .flat_map(|column| {
+            column
+                .split([' ', ','])
+                .filter(|w| w.starts_with('-') && w.len() > 1)
+                .map(|w| w.split(['=', '[', '<']).next().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_flag_python_accepts_is_accepted() {
+    let hub = hub();
+    let t = context(&hub);
+    // Python's top-level options belong to commands hf does not have (`skills`) or to its
+    // shell-completion installer (`hf completion` here); docs/compatibility.md lists them.
+    let not_ours = ["--skills", "--install-completion", "--show-completion"];
+    let commands: [&[&str]; 16] = [
+        &[],
+        &["auth"],
+        &["auth", "login"],
+        &["auth", "logout"],
+        &["auth", "switch"],
+        &["auth", "list"],
+        &["auth", "token"],
+        &["auth", "whoami"],
+        &["download"],
+        &["cache"],
+        &["cache", "ls"],
+        &["cache", "rm"],
+        &["cache", "prune"],
+        &["cache", "verify"],
+        &["env"],
+        &["version"],
+    ];
+    for command in commands {
+        let help = |run: hfkit_test::Run| flags(&run.expect_code(0).stdout);
+        let args: Vec<&str> = command.iter().copied().chain(["--help"]).collect();
+        let theirs = help(t.python_hf(&args));
+        let ours = help(t.hf(&args));
+        let missing: Vec<_> = theirs.iter().filter(|f| !ours.contains(*f) && !not_ours.contains(&f.as_str())).collect();
+        assert!(missing.is_empty(), "`hf {}` lacks {missing:?} (ours: {ours:?})", command.join(" "));
+        assert!(theirs.len() > 1, "Python's help was read: {theirs:?}");
+    }
+    // The negations are accepted, last one wins.
+    std::fs::create_dir_all(t.hf_home().join("hub")).unwrap();
+    let run = t.hf(&["cache", "ls", "--revisions", "--no-revisions", "--show-warnings", "--no-show-warnings"]);
+    run.expect_code(0);
+    t.hf(&["cache", "prune", "--dry-run", "--no-dry-run", "--yes"]).expect_code(0);
+}
