@@ -1,0 +1,140 @@
+//! huggingface_hub 2.4's shared blob store: caches built with 2.4's own store functions
+//! (`publish_blob_to_shared_store`), then `hf cache ls/rm/prune/verify` of both tools run on
+//! copies of one cache: same output, exit code, remaining tree, manifests and bytes freed.
+//! Hostile store contents never lead either of our commands outside the cache.
+
+mod common;
+
+use std::path::Path;
+
+use common::{context, copy_cache, tree};
+use hfkit_test::{HubFixture, RepoFixture, RunningHub, TestContext, pseudo_random};
+
+/// The fake Xet hash our fixtures and these caches give a content (64 lowercase hex).
+const XET_OF: &str = "def xet(data): return hashlib.sha256(b'xet:' + data).hexdigest()\n";
+
+/// `acme/a` (two revisions, the newest sharing its weights with `acme/b`), `acme/b`,
+/// `acme/solo` (alone) and `acme/gone` (deleted by hand after publishing).
+fn shared_hub() -> RunningHub {
+    let a = RepoFixture::model("acme/a")
+        .file("config.json", "{}")
+        .lfs("w.bin", pseudo_random(13, 2000))
+        .commit()
+        .tag("v1")
+        .lfs("w.bin", pseudo_random(11, 5000))
+        .file("README.md", "# a\n");
+    HubFixture::new()
+        .repo(a)
+        .repo(RepoFixture::model("acme/b").file("config.json", "{\"b\": 1}").lfs("w.bin", pseudo_random(11, 5000)))
+        .repo(RepoFixture::model("acme/solo").lfs("big.bin", pseudo_random(12, 3000)))
+        .repo(RepoFixture::model("acme/gone").lfs("x.bin", pseudo_random(14, 1500)))
+        .start()
+}
+
+/// Downloads every repo with our `hf`, then moves the LFS blobs into the store with 2.4's
+/// function, deletes `acme/gone` by hand (its entry is left unreferenced), adds an entry
+/// whose manifest is unreadable, hostile lines to solo's manifest, and detaches `v1`.
+fn build_shared_cache(t: &TestContext) {
+    for args in [
+        &["download", "acme/a"][..],
+        &["download", "acme/a", "--revision", "v1"],
+        &["download", "acme/b"],
+        &["download", "acme/solo"],
+        &["download", "acme/gone"],
+    ] {
+        t.hf(args).expect_code(0);
+    }
+    t.python(&format!("{XET_OF}{BUILD}")).expect_code(0);
+}
+
+/// The Python half of [`build_shared_cache`].
+const BUILD: &str = r#"
+import hashlib, os, pathlib, shutil
+from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store
+cache = pathlib.Path(os.environ['HF_HOME']) / 'hub'
+for repo in sorted(cache.glob('models--*')):
+    for blob in sorted((repo / 'blobs').iterdir()):
+        if len(blob.name) == 64:
+            data = blob.read_bytes()
+            assert publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet(data), cache_dir=cache, expected_size=len(data))
+shutil.rmtree(cache / 'models--acme--gone')
+bad = 'cd' * 32
+(cache / 'blobs' / 'cd').mkdir(exist_ok=True)
+(cache / 'blobs' / 'cd' / bad).write_bytes(b'x' * 700)
+(cache / 'blobs' / 'cd' / (bad + '.refs')).write_bytes(b'\xff\xfe\n')
+solo = xet(next((cache / 'models--acme--solo' / 'snapshots').glob('*/big.bin')).read_bytes())
+with open(cache / 'blobs' / solo[:2] / (solo + '.refs'), 'a') as f:
+    f.write('../../../canary\n/etc/passwd\nmodels--acme--solo/blobs/../../../x\n\nmodels--acme--b/blobs/nope\nmodels--acme--b\n')
+shutil.rmtree(cache / '.locks', ignore_errors=True)
+os.remove(cache / 'models--acme--a' / 'refs' / 'v1')
+"#;
+
+/// Every manifest of the store with its content, sorted.
+fn manifests(cache: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = tree(cache)
+        .into_iter()
+        .filter(|p| p.ends_with(".refs"))
+        .map(|p| {
+            let content = std::fs::read(cache.join(&p)).unwrap();
+            (p, content)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn ls_rm_prune_verify_same_as_python_on_a_shared_store() {
+    let hub = shared_hub();
+    let t = context(&hub);
+    build_shared_cache(&t);
+    let cache = t.hf_home().join("hub");
+    assert!(cache.join("blobs/.huggingface-shared-blobs").is_file(), "2.4 made a store");
+    let v1 = common::commit_of(&hub, "acme/a", "v1");
+    let cases: &[&[&str]] = &[
+        &["cache", "ls"],
+        &["cache", "ls", "--format", "json"],
+        &["cache", "ls", "--revisions"],
+        &["cache", "ls", "--revisions", "--format", "json"],
+        &["cache", "ls", "--filter", "size>4KB"],
+        &["cache", "rm", "model/acme/a", "--dry-run"],
+        &["cache", "rm", "model/acme/a", "-y"],
+        &["cache", "rm", "model/acme/a", "model/acme/b", "-y"],
+        &["cache", "rm", "model/acme/b", "model/acme/a", "--dry-run", "--format", "json"],
+        &["cache", "rm", "model/acme/solo", "-y"],
+        &["cache", "rm", "hf://models/acme/b/w.bin", "-y"],
+        &["cache", "rm", &v1, "-y"],
+        &["cache", "prune", "--dry-run"],
+        &["cache", "prune", "--dry-run", "--format", "json"],
+        &["cache", "prune", "-y"],
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let ours_dir = copy_cache(&t, &format!("ours{n}"));
+        let theirs_dir = copy_cache(&t, &format!("theirs{n}"));
+        let ours = t.hf(&[case, &["--cache-dir", &ours_dir][..]].concat());
+        let theirs = t.python_hf(&[case, &["--cache-dir", &theirs_dir][..]].concat());
+        let clean = |s: &str, dir: &str| s.replace(dir, "[CACHE]");
+        assert_eq!(clean(&ours.stdout, &ours_dir), clean(&theirs.stdout, &theirs_dir), "stdout of {case:?}");
+        assert_eq!(clean(&ours.stderr, &ours_dir), clean(&theirs.stderr, &theirs_dir), "stderr of {case:?}");
+        assert_eq!(ours.code, theirs.code, "exit code of {case:?}");
+        assert_eq!(tree(Path::new(&ours_dir)), tree(Path::new(&theirs_dir)), "tree after {case:?}");
+        assert_eq!(manifests(Path::new(&ours_dir)), manifests(Path::new(&theirs_dir)), "manifests after {case:?}");
+        // The numbers both agree on, spelled out: a's own blobs are 2 + 4 + 2000 bytes, the
+        // shared weights 5000 (freed only with both repos), b's config 8, solo 3000, the
+        // unreferenced entry of gone 1500 and the entry with an unreadable manifest 700.
+        let expected = match n {
+            0 => "Found 3 repo(s) for a total of 4 revision(s) and 12.2K on disk.",
+            6 => "freed 2.0K",
+            7 => "freed 7.0K",
+            14 => "Deleted 1 unreferenced revision(s) and 1 unreferenced shared blob(s); freed 3.5K.",
+            _ => "",
+        };
+        assert!(ours.stdout.contains(expected), "{case:?}: {}", ours.stdout);
+    }
+    for args in [&["cache", "verify", "acme/a"][..], &["cache", "verify", "acme/b", "--format", "json"]] {
+        let ours = t.hf(args);
+        let theirs = t.python_hf(args);
+        assert_eq!((ours.stdout.as_str(), ours.code), (theirs.stdout.as_str(), theirs.code), "{args:?}");
+        ours.expect_code(0);
+    }
+}
