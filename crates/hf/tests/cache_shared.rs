@@ -138,3 +138,79 @@ fn ls_rm_prune_verify_same_as_python_on_a_shared_store() {
         ours.expect_code(0);
     }
 }
+
+/// Every file below `dir` with its content, sorted.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = tree(dir)
+        .into_iter()
+        .filter(|p| !p.ends_with('/') && !p.contains(" -> "))
+        .map(|p| {
+            let bytes = std::fs::read(dir.join(&p)).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn hostile_store_contents_never_lead_outside_the_cache() {
+    let hub = shared_hub();
+    let t = context(&hub);
+    build_shared_cache(&t);
+    let cache = t.hf_home().join("hub");
+    let outside = t.root().join("outside");
+    // A prefix folder that is a symlink out of the cache, holding an "entry" whose manifest
+    // names nothing (2.4 would list it as unreferenced and delete it).
+    let prefix = (0..=255u8).map(|b| format!("{b:02x}")).find(|p| !cache.join("blobs").join(p).exists()).unwrap();
+    let fake = prefix.repeat(32);
+    std::fs::create_dir_all(outside.join("store")).unwrap();
+    std::fs::write(outside.join("store").join(&fake), "canary entry").unwrap();
+    std::fs::write(outside.join("store").join(format!("{fake}.refs")), "").unwrap();
+    std::os::unix::fs::symlink(outside.join("store"), cache.join("blobs").join(&prefix)).unwrap();
+    // A repo blob linking through that prefix, and one linking straight out of the cache.
+    let solo_blobs = cache.join("models--acme--solo/blobs");
+    std::os::unix::fs::symlink(format!("../../blobs/{prefix}/{fake}"), solo_blobs.join("via-prefix")).unwrap();
+    std::fs::write(outside.join("canary"), "canary").unwrap();
+    std::os::unix::fs::symlink(outside.join("canary"), solo_blobs.join("out")).unwrap();
+    let solo_snapshot = std::fs::read_dir(cache.join("models--acme--solo/snapshots")).unwrap().next().unwrap().unwrap();
+    std::os::unix::fs::symlink("../../blobs/via-prefix", solo_snapshot.path().join("via-prefix.bin")).unwrap();
+    std::os::unix::fs::symlink("../../blobs/out", solo_snapshot.path().join("out.bin")).unwrap();
+    // The lock and the manifest of b's weights are symlinks out of the cache; its manifest
+    // also names paths that climb out.
+    let b_blob = std::fs::read_dir(cache.join("models--acme--b/blobs"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().len() == 64)
+        .unwrap()
+        .path();
+    let link = std::fs::read_link(&b_blob).unwrap();
+    let hash = link.file_name().unwrap().to_string_lossy().into_owned();
+    let entry_dir = cache.join("blobs").join(&hash[..2]);
+    let entry = entry_dir.join(&hash);
+    std::fs::write(outside.join("lock"), "lock").unwrap();
+    std::fs::remove_file(entry_dir.join(format!("{hash}.lock"))).unwrap();
+    std::os::unix::fs::symlink(outside.join("lock"), entry_dir.join(format!("{hash}.lock"))).unwrap();
+    let manifest = entry_dir.join(format!("{hash}.refs"));
+    let mut lines = std::fs::read_to_string(&manifest).unwrap();
+    lines.push_str("../outside/canary\nmodels--acme--b/blobs/../../../outside/canary\n/etc/passwd\n");
+    std::fs::write(outside.join("refs"), lines).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink(outside.join("refs"), &manifest).unwrap();
+    let before = contents(&outside);
+
+    for args in [
+        &["cache", "ls", "--revisions"][..],
+        &["cache", "prune", "-y"],
+        &["cache", "rm", "model/acme/solo", "-y"],
+        &["cache", "rm", "model/acme/a", "model/acme/b", "-y"],
+        &["cache", "prune", "-y"],
+    ] {
+        let run = t.hf(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.all_output());
+        assert_eq!(contents(&outside), before, "nothing outside the cache changed after {args:?}");
+    }
+    assert!(entry.exists(), "an entry whose lock or manifest is a planted symlink is kept, not deleted");
+    assert!(cache.join("blobs").join(&prefix).is_symlink(), "the symlinked prefix folder is left alone");
+    assert!(!cache.join("models--acme--solo").exists() && !cache.join("models--acme--b").exists());
+}
