@@ -214,3 +214,83 @@ fn hostile_store_contents_never_lead_outside_the_cache() {
     assert!(cache.join("blobs").join(&prefix).is_symlink(), "the symlinked prefix folder is left alone");
     assert!(!cache.join("models--acme--solo").exists() && !cache.join("models--acme--b").exists());
 }
+
+/// Requests for file content (not metadata) among `requests`.
+fn content_gets(requests: &[hfkit_server::RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.method == "GET" && (r.path.contains("/lfs/") || r.path.contains("/resolve/")))
+        .map(|r| format!("{} {}", r.listener, r.path))
+        .collect()
+}
+
+#[test]
+fn downloads_link_from_the_store_when_the_hub_names_a_usable_entry() {
+    let weights = pseudo_random(21, 4000);
+    let mut fixture = HubFixture::new();
+    for id in ["acme/y", "acme/x", "acme/z", "acme/off", "acme/noxet", "acme/short"] {
+        fixture = fixture.repo(RepoFixture::model(id).file("config.json", "{}").xet("w.bin", weights.clone()));
+    }
+    let hub = fixture.start();
+    let t = context(&hub);
+    let cache = t.hf_home().join("hub");
+    // 2.4 publishes y's weights into the store.
+    t.hf(&["download", "acme/y", "w.bin"]).expect_code(0);
+    t.python(&format!(
+        "import hashlib, os, pathlib\n{XET_OF}from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store\n\
+         cache = pathlib.Path(os.environ['HF_HOME']) / 'hub'\n\
+         blob = next(p for p in (cache / 'models--acme--y' / 'blobs').iterdir())\n\
+         data = blob.read_bytes()\n\
+         assert publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet(data), cache_dir=cache, expected_size=len(data))\n"
+    ))
+    .expect_code(0);
+    let y_blob = std::fs::read_dir(cache.join("models--acme--y/blobs")).unwrap().next().unwrap().unwrap().path();
+    let link = std::fs::read_link(&y_blob).expect("2.4 made y's blob a link into the store");
+    let etag = y_blob.file_name().unwrap().to_string_lossy().into_owned();
+    let hash = link.file_name().unwrap().to_string_lossy().into_owned();
+    let entry = cache.join("blobs").join(&hash[..2]).join(&hash);
+
+    // One file (the HEAD names the hash) and a snapshot (the listing names it): no GET of the
+    // bytes, the repo blob is a link into the store, and the manifest names it.
+    for args in [&["download", "acme/x", "w.bin"][..], &["download", "acme/z"]] {
+        let before = hub.requests().len();
+        t.hf(args).expect_code(0);
+        let gets = content_gets(&hub.requests()[before..]);
+        assert!(gets.iter().all(|g| !g.contains("w.bin") && !g.contains("/lfs/")), "{args:?} fetched bytes: {gets:?}");
+    }
+    for repo in ["x", "z"] {
+        let blob = cache.join(format!("models--acme--{repo}/blobs/{etag}"));
+        assert_eq!(std::fs::read_link(&blob).unwrap(), link, "{repo}'s blob links where 2.4's does");
+        let snapshot = std::fs::read_dir(cache.join(format!("models--acme--{repo}/snapshots"))).unwrap();
+        let file = snapshot.flatten().next().unwrap().path().join("w.bin");
+        assert_eq!(std::fs::read(file).unwrap(), weights);
+    }
+    let manifest = std::fs::read_to_string(entry.with_file_name(format!("{hash}.refs"))).unwrap();
+    assert_eq!(
+        manifest,
+        format!("models--acme--y/blobs/{etag}\nmodels--acme--x/blobs/{etag}\nmodels--acme--z/blobs/{etag}\n")
+    );
+
+    // HF_HUB_DISABLE_SHARED_BLOBS and HF_HUB_DISABLE_XET turn the store off, as in 2.4.
+    for (repo, var) in [("acme/off", "HF_HUB_DISABLE_SHARED_BLOBS"), ("acme/noxet", "HF_HUB_DISABLE_XET")] {
+        let before = hub.requests().len();
+        let mut cmd = t.command(t.hf_bin());
+        cmd.args(["download", repo, "w.bin"]).env(var, "1");
+        t.run(&mut cmd, None).expect_code(0);
+        assert!(!content_gets(&hub.requests()[before..]).is_empty(), "{var} fetches the bytes");
+        let blob = cache.join(format!("models--{}/blobs/{etag}", repo.replace('/', "--")));
+        assert!(blob.is_file() && !blob.is_symlink(), "{var}: a plain blob");
+    }
+
+    // An entry of the wrong size is not used: the bytes are fetched and verified.
+    std::fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&entry, &weights[..100]).unwrap();
+    let before = hub.requests().len();
+    t.hf(&["download", "acme/short", "w.bin"]).expect_code(0);
+    assert!(!content_gets(&hub.requests()[before..]).is_empty(), "a short entry is not used");
+    let blob = cache.join(format!("models--acme--short/blobs/{etag}"));
+    assert!(!blob.is_symlink());
+    assert_eq!(std::fs::read(&blob).unwrap(), weights);
+    let manifest_after = std::fs::read_to_string(entry.with_file_name(format!("{hash}.refs"))).unwrap();
+    assert_eq!(manifest_after, manifest, "no reference added for an unused entry");
+}

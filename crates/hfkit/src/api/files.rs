@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{ApiError, HubClient, authorize};
 use crate::auth::ResolvedToken;
+use crate::cache::XetHash;
 use crate::repo::{Repo, quote};
 
 /// Most redirects followed before giving up.
@@ -26,6 +27,9 @@ pub struct FileMetadata {
     pub size: Option<u64>,
     /// Where the content is (the CDN for LFS files, else the resolve URL itself).
     pub location: String,
+    /// The Xet hash of the content (`X-Xet-Hash`), naming its shared store entry; a value
+    /// that is not 64 lowercase hex is ignored, as huggingface_hub ignores it.
+    pub xet_hash: Option<XetHash>,
 }
 
 /// One file of a tree listing.
@@ -45,6 +49,16 @@ pub struct TreeEntry {
     /// LFS details, for LFS files.
     #[serde(default)]
     pub lfs: Option<LfsInfo>,
+    /// The Xet hash of Xet-backed files (`xetHash`); an invalid value is ignored.
+    #[serde(default, rename = "xetHash", deserialize_with = "lenient_xet_hash")]
+    pub xet_hash: Option<XetHash>,
+}
+
+/// `xetHash` as a checked [`XetHash`]; anything else (not a string, not 64 lowercase hex)
+/// is `None`: the hash is only a hint to reuse a local copy.
+fn lenient_xet_hash<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<XetHash>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_str().and_then(XetHash::parse))
 }
 
 /// The `lfs` block of a tree entry.
@@ -119,7 +133,8 @@ impl HubClient {
                 Some(loc) if is_redirect => Url::parse(&url).and_then(|u| u.join(&loc)).map_or(loc, |u| u.to_string()),
                 _ => url.clone(),
             };
-            return Ok(FileMetadata { commit, etag, size, location });
+            let xet_hash = get("x-xet-hash").as_deref().and_then(XetHash::parse);
+            return Ok(FileMetadata { commit, etag, size, location, xet_hash });
         }
         Err(invalid(&url, "too many redirects"))
     }
@@ -200,6 +215,18 @@ mod tests {
     fn etags_normalize_like_python() {
         assert_eq!(normalize_etag("W/\"abc\""), "abc");
         assert_eq!(normalize_etag("\"abc\""), "abc");
+    }
+
+    #[test]
+    fn xet_hashes_in_listings_are_checked() {
+        let good = "a".repeat(64);
+        let entries: Vec<TreeEntry> = serde_json::from_str(&format!(
+            r#"[{{"type":"file","path":"a","xetHash":"{good}"}},{{"type":"file","path":"b","xetHash":"../x"}},
+               {{"type":"file","path":"c","xetHash":7}},{{"type":"file","path":"d"}}]"#
+        ))
+        .unwrap();
+        let hashes: Vec<Option<&str>> = entries.iter().map(|e| e.xet_hash.as_ref().map(XetHash::as_str)).collect();
+        assert_eq!(hashes, vec![Some(good.as_str()), None, None, None]);
     }
 
     #[test]

@@ -297,6 +297,12 @@ impl SharedStore {
         Ok(stat.st_size as u64)
     }
 
+    /// Whether the entry of `hash` is a readable regular file of `size` bytes (without
+    /// touching the cache; what a dry run reports as cached).
+    pub fn has_usable_entry(&self, hash: &XetHash, size: u64) -> bool {
+        self.prefix(hash).is_ok_and(|p| p.usable(hash, size))
+    }
+
     /// Makes the repo blob `blob` a relative symlink to the entry of `hash` when the entry is
     /// a readable regular file of `size` bytes, as 2.4's `try_link_from_shared_store`: under
     /// the entry's lock, the reference is appended to the manifest and flushed before the
@@ -325,6 +331,13 @@ impl SharedStore {
 }
 
 impl Prefix {
+    /// Whether the entry of `hash` is a readable regular file of `size` bytes.
+    fn usable(&self, hash: &XetHash, size: u64) -> bool {
+        self.stat(hash.as_str())
+            .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile && s.st_size as u64 == size)
+            && rustix::fs::accessat(&self.fd, hash.as_str(), rustix::fs::Access::READ_OK, AtFlags::empty()).is_ok()
+    }
+
     /// `lstat` of a name in the folder.
     fn stat(&self, name: &str) -> std::io::Result<rustix::fs::Stat> {
         Ok(rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?)
