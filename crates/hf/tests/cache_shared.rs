@@ -294,3 +294,27 @@ fn downloads_link_from_the_store_when_the_hub_names_a_usable_entry() {
     let manifest_after = std::fs::read_to_string(entry.with_file_name(format!("{hash}.refs"))).unwrap();
     assert_eq!(manifest_after, manifest, "no reference added for an unused entry");
 }
+
+#[test]
+fn partial_files_count_the_bytes_they_hold() {
+    let hub = shared_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/solo"]).expect_code(0);
+    // A preallocated partial file, as ours are: 10 MB long, 4096 bytes written.
+    let partial = t.hf_home().join("hub/models--acme--solo/blobs/abc.hfkit.incomplete");
+    let file = std::fs::File::create(&partial).unwrap();
+    std::io::Write::write_all(&mut &file, &[7u8; 4096]).unwrap();
+    file.set_len(10_000_000).unwrap();
+    drop(file);
+    let held = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&partial).unwrap()) * 512;
+    if held >= 10_000_000 {
+        return; // a file system without sparse files: the length is what it holds
+    }
+    let expected = if held == 4096 { "4.1K" } else { "" };
+    let ls = t.hf(&["cache", "ls"]);
+    assert!(ls.stderr.contains(&format!("Found 1 incomplete download(s) totalling {expected}")), "{}", ls.stderr);
+    assert!(!ls.stderr.contains("10.0M"), "{}", ls.stderr);
+    let prune = t.hf(&["cache", "prune", "--dry-run"]);
+    assert!(prune.stdout.contains("About to delete 1 incomplete download(s) ("), "{}", prune.stdout);
+    assert!(!prune.stdout.contains("10.0M"), "{}", prune.stdout);
+}

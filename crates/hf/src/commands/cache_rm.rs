@@ -123,7 +123,7 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
 
 fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &CacheRmArgs) -> Result<Status> {
     let p = &ctx.printer;
-    let mut plan = DeletePlan::new(&info);
+    let mut plan = DeletePlan::new(info);
     let mut labels = Vec::new();
     for (i, path) in files {
         let repo = &info.repos[*i];

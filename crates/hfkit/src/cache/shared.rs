@@ -203,7 +203,7 @@ impl SharedStore {
     pub fn entry_size(&self, entry: &Path) -> Option<u64> {
         let hash = self.hash_of_entry(entry)?;
         let stat = self.prefix(&hash).ok()?.stat(hash.as_str()).ok()?;
-        (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then(|| stat.st_size as u64)
+        (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some(stat.st_size as u64)
     }
 
     /// The repo blobs that validly link to `hash` according to its manifest (2.4's
