@@ -39,8 +39,12 @@ pub struct DeletePlan {
     pub sweep: Vec<PathBuf>,
     /// Bytes freed.
     pub freed: u64,
-    /// Every blob path the plan unlinks, with its size (the basis of `freed`).
+    /// Every blob path the plan unlinks, with its size.
     unlinked: BTreeMap<PathBuf, u64>,
+    /// Bytes of the unlinked blobs that are not links into the shared store.
+    plain: u64,
+    /// The shared store entries unlinked blobs point to.
+    entries: BTreeSet<PathBuf>,
     /// The cache's shared store, when it has one.
     store: Option<SharedStore>,
 }
@@ -51,28 +55,29 @@ impl DeletePlan {
         Self { store: info.store.clone(), ..Self::default() }
     }
 
-    /// Records that `blob` (of `size` bytes) is unlinked, and recomputes the bytes freed: a
-    /// plain blob frees its size; a link into the shared store frees the entry's size once,
-    /// when every valid reference to it is unlinked (huggingface_hub 2.4's accounting).
+    /// Records that `blob` (of `size` bytes) is unlinked: a plain blob frees its size; a link
+    /// into the shared store is noted with its entry (see [`Self::settle`]).
     fn unlink(&mut self, blob: &Path, size: u64) {
-        self.unlinked.insert(blob.to_owned(), size);
+        if self.unlinked.insert(blob.to_owned(), size).is_some() {
+            return;
+        }
+        match self.store.as_ref().and_then(|s| s.target_of(blob)) {
+            Some(entry) => {
+                self.entries.insert(entry);
+            }
+            None => self.plain += size,
+        }
+    }
+
+    /// Recomputes the bytes freed: the plain blobs, plus each store entry whose every valid
+    /// reference is unlinked, once (huggingface_hub 2.4's accounting).
+    fn settle(&mut self) {
         let Some(store) = &self.store else {
-            self.freed = self.unlinked.values().sum();
+            self.freed = self.plain;
             return;
         };
-        let mut freed = 0;
-        let mut entries = BTreeSet::new();
-        for (blob, size) in &self.unlinked {
-            match store.target_of(blob) {
-                Some(entry) => {
-                    entries.insert(entry);
-                }
-                None => freed += size,
-            }
-        }
         let deleting: HashSet<PathBuf> = self.unlinked.keys().cloned().collect();
-        freed += entries.iter().map(|e| store.freed_if_deleted(e, &deleting)).sum::<u64>();
-        self.freed = freed;
+        self.freed = self.plain + self.entries.iter().map(|e| store.freed_if_deleted(e, &deleting)).sum::<u64>();
     }
 
     /// Deletes revisions (`commits` of `repo`); the whole repo folder when all go.
@@ -82,6 +87,7 @@ impl DeletePlan {
             for file in repo.revisions.iter().flat_map(|r| &r.files) {
                 self.unlink(&file.blob_path, file.size);
             }
+            self.settle();
             return;
         }
         let kept: HashSet<&PathBuf> = repo
@@ -106,6 +112,7 @@ impl DeletePlan {
             self.blobs.push(blob.clone());
             self.unlink(blob, size);
         }
+        self.settle();
     }
 
     /// Deletes the snapshot file `name` in every revision of `repo` that has it; a blob is
@@ -136,6 +143,7 @@ impl DeletePlan {
             }
             self.unlink(blob, size);
         }
+        self.settle();
         removed
     }
 

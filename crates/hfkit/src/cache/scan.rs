@@ -162,7 +162,7 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         !(IGNORED.contains(&name.as_str())
             || name == ".locks"
             || name == "CACHEDIR.TAG"
-            || is_shared_store(&root, name))
+            || (name == super::shared::STORE_DIR && SharedStore::open(&root).is_some()))
     });
     // Repos are independent: scan them on every core, keeping the folder order.
     let results = scan_all(&root, &names);
@@ -233,11 +233,6 @@ fn orphans(repo: &CachedRepo) -> Vec<IncompleteFile> {
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
-}
-
-/// huggingface_hub's shared blob store: a top-level `blobs/` marked by a file.
-fn is_shared_store(root: &Path, name: &str) -> bool {
-    name == "blobs" && root.join("blobs").join(".huggingface-shared-blobs").is_file()
 }
 
 fn collect_incomplete(repo: &Path, out: &mut Vec<IncompleteFile>) {
