@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{context, repo_hub};
+use common::{context, copy_cache, repo_hub, tree};
 use hfkit_test::TestContext;
 
 fn populated(t: &TestContext) {
@@ -16,35 +16,6 @@ fn populated(t: &TestContext) {
     std::fs::remove_file(hub.join("models--acme--tiny/refs/v1")).unwrap();
     std::fs::write(hub.join("models--acme--tiny/blobs/abc.1234abcd.incomplete"), vec![0u8; 1234]).unwrap();
     let _ = std::fs::remove_dir_all(hub.join(".locks")); // Python never prunes locks; compared separately
-}
-
-/// Every path below `dir` (with symlink targets), sorted.
-fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            match std::fs::read_link(&p) {
-                Ok(t) => out.push(format!("{rel} -> {}", t.display())),
-                Err(_) if p.is_dir() => {
-                    out.push(format!("{rel}/"));
-                    walk(base, &p, out);
-                }
-                Err(_) => out.push(rel),
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-fn copy_cache(t: &TestContext, name: &str) -> String {
-    let dest = t.root().join(name);
-    let status = std::process::Command::new("cp").arg("-a").arg(t.hf_home().join("hub")).arg(&dest).status().unwrap();
-    assert!(status.success());
-    dest.display().to_string()
 }
 
 #[test]

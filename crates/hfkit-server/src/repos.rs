@@ -38,6 +38,8 @@ pub struct FileEntry {
     pub oid: String,
     /// sha256 of the content, for LFS files.
     pub lfs_sha256: Option<String>,
+    /// The Xet hash sent as `X-Xet-Hash` and `xetHash`, for Xet-backed files.
+    pub xet_hash: Option<String>,
     /// The bytes.
     pub content: Content,
 }
@@ -50,6 +52,7 @@ impl FileEntry {
             size: content.len() as u64,
             oid: git_blob_sha1(&content),
             lfs_sha256: None,
+            xet_hash: None,
             content: Content::Bytes(content),
         }
     }
@@ -63,8 +66,20 @@ impl FileEntry {
             size,
             oid: git_blob_sha1(lfs_pointer(&sha256, size).as_bytes()),
             lfs_sha256: Some(sha256),
+            xet_hash: None,
             content: Content::Bytes(content),
         }
+    }
+
+    /// A Xet-backed LFS file. Its Xet hash stands in for the real one (a merkle hash the
+    /// test Hub does not compute): the sha256 of `xet:` and the content.
+    pub fn xet(content: impl Into<bytes::Bytes>) -> Self {
+        let content = content.into();
+        let mut h = sha2::Sha256::new();
+        sha2::Digest::update(&mut h, b"xet:");
+        sha2::Digest::update(&mut h, &content);
+        let xet = hex(&h.finalize());
+        Self { xet_hash: Some(xet), ..Self::lfs(content) }
     }
 
     /// The etag the Hub sends: sha256 for LFS files, the git blob id otherwise.
@@ -252,10 +267,11 @@ fn collect_snapshot(dir: &Path, prefix: &str, files: &mut BTreeMap<String, FileE
                 size,
                 oid: git_blob_sha1(lfs_pointer(&etag, size).as_bytes()),
                 lfs_sha256: Some(etag),
+                xet_hash: None,
                 content: Content::File(path),
             },
             Some(etag) if etag.len() == 40 => {
-                FileEntry { size, oid: etag, lfs_sha256: None, content: Content::File(path) }
+                FileEntry { size, oid: etag, lfs_sha256: None, xet_hash: None, content: Content::File(path) }
             }
             _ => {
                 // A real file (no symlinks in this cache): hash it once.

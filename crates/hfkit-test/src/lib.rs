@@ -99,6 +99,15 @@ impl RepoFixture {
         self
     }
 
+    /// Adds (or replaces) a Xet-backed LFS file: the Hub names its Xet hash (`X-Xet-Hash`,
+    /// `xetHash`), the sha256 of `xet:` and the content.
+    #[must_use]
+    pub fn xet(mut self, path: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_owned(), FileEntry::xet(content.into()));
+        self.pending = true;
+        self
+    }
+
     /// Removes a file from the next commit.
     #[must_use]
     pub fn remove(mut self, path: &str) -> Self {

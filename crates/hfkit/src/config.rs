@@ -194,6 +194,13 @@ pub fn is_true(value: Option<&str>) -> bool {
 }
 
 impl Config {
+    /// Whether downloads may link from huggingface_hub 2.4's shared blob store: neither
+    /// `HF_HUB_DISABLE_SHARED_BLOBS` nor `HF_HUB_DISABLE_XET` is set (2.4's
+    /// `shared_blobs_enabled`).
+    pub fn shared_blobs_enabled(&self) -> bool {
+        !self.disable_shared_blobs && !self.disable_xet
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -169,6 +169,14 @@ fn report_problems(ctx: &Context, info: &CacheInfo, show: bool) {
             human_size(info.incomplete_size())
         ));
     }
+    let unreferenced = info.unreferenced_shared();
+    if !unreferenced.is_empty() {
+        p.hint(&format!(
+            "Found {} unreferenced shared blob(s) totalling {}. Remove them with 'hf cache prune'.",
+            unreferenced.len(),
+            human_size(unreferenced.iter().map(|(_, size)| size).sum())
+        ));
+    }
 }
 
 /// huggingface_hub's `format_timesince`: "a few seconds ago", then rounded units that roll

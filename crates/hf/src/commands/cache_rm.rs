@@ -87,7 +87,7 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
         p.text("Nothing to delete.");
         return Ok(0);
     }
-    let mut plan = DeletePlan::default();
+    let mut plan = DeletePlan::new(&info);
     for (i, commits) in &selection {
         plan.add_revisions(&info.repos[*i], commits);
     }
@@ -123,7 +123,7 @@ pub(crate) fn rm(ctx: &Context, args: &CacheRmArgs) -> Result<Status> {
 
 fn rm_files(ctx: &Context, info: &CacheInfo, files: &[(usize, String)], args: &CacheRmArgs) -> Result<Status> {
     let p = &ctx.printer;
-    let mut plan = DeletePlan::default();
+    let mut plan = DeletePlan::new(info);
     let mut labels = Vec::new();
     for (i, path) in files {
         let repo = &info.repos[*i];
@@ -164,6 +164,9 @@ pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     if prune.incomplete > 0 {
         parts.push(format!("{} incomplete download(s)", prune.incomplete));
     }
+    if prune.shared > 0 {
+        parts.push(format!("{} unreferenced shared blob(s)", prune.shared));
+    }
     if prune.stale_locks > 0 {
         parts.push(format!("{} stale lock(s)", prune.stale_locks));
     }
@@ -173,30 +176,26 @@ pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     };
     p.text(&format!("About to delete {summary} ({} total).", human_size(total)));
     print_selection(ctx, &info, &prune.detached);
-    let stale = if prune.stale_locks == 0 { serde_json::Value::Null } else { prune.stale_locks.into() };
     let freed = human_size(total);
-    conclude(
-        ctx,
-        &args.delete,
-        "Proceed?",
-        &prune.plan,
-        &[
-            ("dry_run", true.into()),
-            ("revisions", revisions.into()),
-            ("incomplete", prune.incomplete.into()),
-            ("shared_blobs", 0.into()),
-            ("stale_locks", stale.clone()),
-            ("size", freed.clone().into()),
-        ],
-        &format!("Deleted {summary}; freed {freed}."),
-        &[
-            ("revisions_deleted", revisions.into()),
-            ("incomplete_deleted", prune.incomplete.into()),
-            ("shared_blobs_deleted", 0.into()),
-            ("stale_locks_deleted", stale),
-            ("freed", freed.clone().into()),
-        ],
-    )
+    let mut dry_run: Vec<Field<'_>> = vec![
+        ("dry_run", true.into()),
+        ("revisions", revisions.into()),
+        ("incomplete", prune.incomplete.into()),
+        ("shared_blobs", prune.shared.into()),
+    ];
+    let mut done: Vec<Field<'_>> = vec![
+        ("revisions_deleted", revisions.into()),
+        ("incomplete_deleted", prune.incomplete.into()),
+        ("shared_blobs_deleted", prune.shared.into()),
+    ];
+    // Python has no such field: it appears only when there are stale locks.
+    if prune.stale_locks > 0 {
+        dry_run.push(("stale_locks", prune.stale_locks.into()));
+        done.push(("stale_locks_deleted", prune.stale_locks.into()));
+    }
+    dry_run.push(("size", freed.clone().into()));
+    done.push(("freed", freed.clone().into()));
+    conclude(ctx, &args.delete, "Proceed?", &prune.plan, &dry_run, &format!("Deleted {summary}; freed {freed}."), &done)
 }
 
 /// The end of every deletion: the dry-run summary; or the confirmation, the deletion, its

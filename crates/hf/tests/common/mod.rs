@@ -95,3 +95,33 @@ pub fn download_sample(t: &TestContext) {
         t.hf(args).expect_code(0);
     }
 }
+
+/// Every path below `dir` (with symlink targets), sorted.
+pub fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            match std::fs::read_link(&p) {
+                Ok(t) => out.push(format!("{rel} -> {}", t.display())),
+                Err(_) if p.is_dir() => {
+                    out.push(format!("{rel}/"));
+                    walk(base, &p, out);
+                }
+                Err(_) => out.push(rel),
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// A copy of the test's cache (`cp -a`) at `<root>/<name>`; returns its path.
+pub fn copy_cache(t: &hfkit_test::TestContext, name: &str) -> String {
+    let dest = t.root().join(name);
+    let status = std::process::Command::new("cp").arg("-a").arg(t.hf_home().join("hub")).arg(&dest).status().unwrap();
+    assert!(status.success());
+    dest.display().to_string()
+}

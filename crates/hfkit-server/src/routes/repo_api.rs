@@ -143,6 +143,9 @@ fn tree(
         if let Some(sha) = &file.lfs_sha256 {
             entry["lfs"] = json!({"oid": sha, "size": file.size, "pointerSize": file.pointer_size()});
         }
+        if let Some(xet) = &file.xet_hash {
+            entry["xetHash"] = json!(xet);
+        }
         entries.push(entry);
     }
     for dir in dirs {

@@ -1,5 +1,6 @@
 //! `HEAD|GET [/{types}]/{id}/resolve/{rev}/{path}`: file content and the metadata headers
-//! clients rely on (`X-Repo-Commit`, `ETag`/`X-Linked-Etag`, sizes), and the stand-in CDN.
+//! clients rely on (`X-Repo-Commit`, `ETag`/`X-Linked-Etag`, sizes, `X-Xet-Hash`), and the
+//! stand-in CDN.
 //!
 //! Regular files are answered directly with their git blob id as `ETag`. LFS files are
 //! redirected (302) to the CDN listener, on another port, as the Hub redirects to its CDN;
@@ -59,6 +60,9 @@ pub(super) fn handle(
     let mut extra = HeaderMap::new();
     extra.insert("x-repo-commit", HeaderValue::from_str(&commit).expect("hex"));
     let quoted = |s: &str| HeaderValue::from_str(&format!("\"{s}\"")).expect("hex");
+    if let Some(xet) = &file.xet_hash {
+        extra.insert("x-xet-hash", HeaderValue::from_str(xet).expect("hex"));
+    }
     if let Some(sha256) = &file.lfs_sha256 {
         extra.insert("x-linked-etag", quoted(sha256));
         extra.insert("x-linked-size", HeaderValue::from(file.size));

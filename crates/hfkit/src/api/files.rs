@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::{ApiError, HubClient, authorize};
 use crate::auth::ResolvedToken;
+use crate::cache::XetHash;
 use crate::hashes::{CommitHash, Etag};
 use crate::repo::{Repo, quote};
 
@@ -36,6 +37,9 @@ pub struct FileMetadata {
     pub size: Option<u64>,
     /// Where the content is (the CDN for LFS files, else the resolve URL itself).
     pub location: String,
+    /// The Xet hash of the content (`X-Xet-Hash`), naming its shared store entry; a value
+    /// that is not 64 lowercase hex is ignored, as huggingface_hub ignores it.
+    pub xet_hash: Option<XetHash>,
 }
 
 /// One file or folder of a tree listing, checked: a safe path, and for a file an etag that
@@ -60,6 +64,8 @@ pub struct TreeEntry {
     /// The etag the cache names a file's blob by (`None` for folders).
     #[serde(skip)]
     blob: Option<Etag>,
+    /// The Xet hash of Xet-backed files (`xetHash`); an invalid value is ignored.
+    pub xet_hash: Option<XetHash>,
 }
 
 /// A tree entry as it arrives, before [`TreeEntry`] checks it.
@@ -74,6 +80,8 @@ struct RawTreeEntry {
     size: u64,
     #[serde(default)]
     lfs: Option<LfsInfo>,
+    #[serde(default, rename = "xetHash", deserialize_with = "lenient_xet_hash")]
+    xet_hash: Option<XetHash>,
 }
 
 impl TryFrom<RawTreeEntry> for TreeEntry {
@@ -88,8 +96,16 @@ impl TryFrom<RawTreeEntry> for TreeEntry {
         } else {
             None
         };
-        Ok(Self { kind: raw.kind, path: raw.path, oid: raw.oid, size: raw.size, lfs: raw.lfs, blob })
+        let RawTreeEntry { kind, path, oid, size, lfs, xet_hash } = raw;
+        Ok(Self { kind, path, oid, size, lfs, blob, xet_hash })
     }
+}
+
+/// `xetHash` as a checked [`XetHash`]; anything else (not a string, not 64 lowercase hex)
+/// is `None`: the hash is only a hint to reuse a local copy.
+fn lenient_xet_hash<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<XetHash>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_str().and_then(XetHash::parse))
 }
 
 /// The `lfs` block of a tree entry.
@@ -102,12 +118,6 @@ pub struct LfsInfo {
 }
 
 impl TreeEntry {
-    /// A file entry (for tests and servers that build listings in code).
-    pub fn file(path: &str, oid: &str, size: u64, lfs: Option<LfsInfo>) -> Result<Self, String> {
-        let raw = RawTreeEntry { kind: "file".to_owned(), path: path.to_owned(), oid: oid.to_owned(), size, lfs };
-        Self::try_from(raw)
-    }
-
     /// The etag the cache names a file's blob by; `None` for a folder.
     pub fn etag(&self) -> Option<&Etag> {
         self.blob.as_ref()
@@ -191,7 +201,8 @@ impl HubClient {
                     .to_string(),
                 _ => url.clone(),
             };
-            return Ok(FileMetadata { commit, etag, size, location });
+            let xet_hash = get("x-xet-hash").as_deref().and_then(XetHash::parse);
+            return Ok(FileMetadata { commit, etag, size, location, xet_hash });
         }
         Err(invalid(&url, "too many redirects"))
     }
@@ -317,5 +328,18 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<TreeEntry>(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn xet_hashes_in_listings_are_checked() {
+        let good = "a".repeat(64);
+        let entries: Vec<TreeEntry> = serde_json::from_str(&format!(
+            r#"[{{"type":"file","path":"a","oid":"{o}","xetHash":"{good}"}},{{"type":"file","path":"b","oid":"{o}","xetHash":"../x"}},
+               {{"type":"file","path":"c","oid":"{o}","xetHash":7}},{{"type":"file","path":"d","oid":"{o}"}}]"#,
+            o = "e".repeat(40)
+        ))
+        .unwrap();
+        let hashes: Vec<Option<&str>> = entries.iter().map(|e| e.xet_hash.as_ref().map(XetHash::as_str)).collect();
+        assert_eq!(hashes, vec![Some(good.as_str()), None, None, None]);
     }
 }

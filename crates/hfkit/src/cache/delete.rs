@@ -8,11 +8,17 @@
 //! blobs that nothing kept points to. A blob shared with a revision (or file) that stays is
 //! kept. Paths come from the scan, which never leaves the cache, and folders are removed
 //! without following symlinks.
+//!
+//! With huggingface_hub 2.4's shared blob store, a repo blob that links into the store frees
+//! its entry's bytes only when every valid reference to the entry goes with the plan; after
+//! the deletion, the entries the removed links pointed to are swept under 2.4's lock
+//! (manifest rewritten, entry removed when nothing links to it any more), as 2.4 does.
 
-use std::collections::{BTreeSet, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 
 use super::scan::{CacheInfo, CachedRepo};
+use super::shared::SharedStore;
 
 /// What a deletion removes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,16 +35,59 @@ pub struct DeletePlan {
     pub blobs: Vec<PathBuf>,
     /// Other files (partial downloads, stale locks).
     pub extra: Vec<PathBuf>,
+    /// Shared store entries to sweep after the deletion (unreferenced ones, for prune).
+    pub sweep: Vec<PathBuf>,
     /// Bytes freed.
     pub freed: u64,
+    /// Every blob path the plan unlinks, with its size.
+    unlinked: BTreeMap<PathBuf, u64>,
+    /// Bytes of the unlinked blobs that are not links into the shared store.
+    plain: u64,
+    /// The shared store entries unlinked blobs point to.
+    entries: BTreeSet<PathBuf>,
+    /// The cache's shared store, when it has one.
+    store: Option<SharedStore>,
 }
 
 impl DeletePlan {
+    /// An empty plan over the cache `info` describes.
+    pub fn new(info: &CacheInfo) -> Self {
+        Self { store: info.store.clone(), ..Self::default() }
+    }
+
+    /// Records that `blob` (of `size` bytes) is unlinked: a plain blob frees its size; a link
+    /// into the shared store is noted with its entry (see [`Self::settle`]).
+    fn unlink(&mut self, blob: &Path, size: u64) {
+        if self.unlinked.insert(blob.to_owned(), size).is_some() {
+            return;
+        }
+        match self.store.as_ref().and_then(|s| s.target_of(blob)) {
+            Some(entry) => {
+                self.entries.insert(entry);
+            }
+            None => self.plain += size,
+        }
+    }
+
+    /// Recomputes the bytes freed: the plain blobs, plus each store entry whose every valid
+    /// reference is unlinked, once (huggingface_hub 2.4's accounting).
+    fn settle(&mut self) {
+        let Some(store) = &self.store else {
+            self.freed = self.plain;
+            return;
+        };
+        let deleting: HashSet<PathBuf> = self.unlinked.keys().cloned().collect();
+        self.freed = self.plain + self.entries.iter().map(|e| store.freed_if_deleted(e, &deleting)).sum::<u64>();
+    }
+
     /// Deletes revisions (`commits` of `repo`); the whole repo folder when all go.
     pub fn add_revisions(&mut self, repo: &CachedRepo, commits: &BTreeSet<String>) {
         if repo.revisions.iter().all(|r| commits.contains(&r.commit)) {
             self.repos.push(repo.path.clone());
-            self.freed += repo.size_on_disk;
+            for file in repo.revisions.iter().flat_map(|r| &r.files) {
+                self.unlink(&file.blob_path, file.size);
+            }
+            self.settle();
             return;
         }
         let kept: HashSet<&PathBuf> = repo
@@ -61,8 +110,9 @@ impl DeletePlan {
         }
         for (blob, size) in freed_blobs {
             self.blobs.push(blob.clone());
-            self.freed += size;
+            self.unlink(blob, size);
         }
+        self.settle();
     }
 
     /// Deletes the snapshot file `name` in every revision of `repo` that has it; a blob is
@@ -81,19 +131,19 @@ impl DeletePlan {
             for file in revision.files.iter().filter(|f| f.name == name) {
                 self.files.push(file.path.clone());
                 removed.push(revision.commit.clone());
-                if !kept.contains(&file.blob_path) && file.blob_path != file.path {
+                if !kept.contains(&file.blob_path) {
                     freed.insert((&file.blob_path, file.size));
-                } else if file.blob_path == file.path {
-                    self.freed += file.size;
                 }
             }
         }
         for (blob, size) in freed {
-            if !self.blobs.contains(blob) {
+            // A file stored in the snapshot itself goes with the snapshot entry.
+            if !targets.contains(blob) && !self.blobs.contains(blob) {
                 self.blobs.push(blob.clone());
-                self.freed += size;
             }
+            self.unlink(blob, size);
         }
+        self.settle();
         removed
     }
 
@@ -101,6 +151,19 @@ impl DeletePlan {
     /// returned as sentences, and the rest still goes.
     pub fn execute(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        // The store entries the removed links point to, read before the links go.
+        let mut entries: BTreeSet<PathBuf> = BTreeSet::new();
+        if let Some(store) = &self.store {
+            let repo_blobs = self
+                .repos
+                .iter()
+                .filter_map(|r| std::fs::read_dir(r.join("blobs")).ok())
+                .flat_map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>());
+            for blob in self.blobs.iter().cloned().chain(repo_blobs) {
+                entries.extend(store.target_of(&blob));
+            }
+            entries.extend(self.sweep.iter().cloned());
+        }
         let mut remove = |path: &PathBuf, dir: bool| {
             let result = if dir { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
             match result {
@@ -144,6 +207,13 @@ impl DeletePlan {
             let is_dir = std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
             remove(p, is_dir);
         }
+        if let Some(store) = &self.store {
+            for entry in &entries {
+                if let Err(e) = store.sweep(entry) {
+                    problems.push(format!("Could not collect shared blob {}: {e}", entry.display()));
+                }
+            }
+        }
         problems
     }
 }
@@ -162,6 +232,8 @@ pub struct PrunePlan {
     pub incomplete: usize,
     /// Number of stale locks and resume records.
     pub stale_locks: usize,
+    /// Number of shared store entries no repo blob links to.
+    pub shared: usize,
     /// Bytes freed (revisions and partial downloads).
     pub freed: u64,
 }
@@ -169,7 +241,7 @@ pub struct PrunePlan {
 impl PrunePlan {
     /// Plans a prune of `info`.
     pub fn new(info: &CacheInfo) -> Self {
-        let mut out = Self::default();
+        let mut out = Self { plan: DeletePlan::new(info), ..Self::default() };
         for (i, repo) in info.repos.iter().enumerate() {
             let detached: BTreeSet<String> =
                 repo.revisions.iter().filter(|r| r.refs.is_empty()).map(|r| r.commit.clone()).collect();
@@ -184,13 +256,17 @@ impl PrunePlan {
         let locks = stale_locks(info);
         out.stale_locks = locks.len();
         out.plan.extra.extend(locks);
-        out.freed = out.plan.freed + info.incomplete_size();
+        let unreferenced = info.unreferenced_shared();
+        out.shared = unreferenced.len();
+        let shared_bytes: u64 = unreferenced.iter().map(|(_, size)| size).sum();
+        out.plan.sweep = unreferenced.into_iter().map(|(entry, _)| entry).collect();
+        out.freed = out.plan.freed + info.incomplete_size() + shared_bytes;
         out
     }
 
     /// Whether there is nothing to prune.
     pub fn is_empty(&self) -> bool {
-        self.revisions == 0 && self.incomplete == 0 && self.stale_locks == 0
+        self.revisions == 0 && self.incomplete == 0 && self.stale_locks == 0 && self.shared == 0
     }
 }
 

@@ -7,6 +7,7 @@
 //! <cache>/models--ns--name/refs/<revision>         (a commit hash, no newline)
 //! <cache>/models--ns--name/snapshots/<commit>/<path> → ../../blobs/<etag> (relative symlink)
 //! <cache>/models--ns--name/.no_exist/<commit>/<path> (empty: the file does not exist there)
+//! <cache>/blobs/<2 hex>/<xet hash>                   (huggingface_hub 2.4's shared store, see [`shared`])
 //! ```
 //!
 //! Writes go through [`crate::fs::write_atomic`]; symlinks are replaced atomically. Commit
@@ -15,6 +16,7 @@
 
 mod delete;
 mod scan;
+pub mod shared;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
+pub use shared::{SharedStore, XetHash};
 
 /// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).
 pub const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by huggingface_hub.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n";

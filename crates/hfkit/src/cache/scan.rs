@@ -7,11 +7,18 @@
 //! with a warning in huggingface_hub's words; one bad repo never fails the scan. Unlike
 //! huggingface_hub, a snapshot symlink that points outside the cache is not followed: the
 //! repo is reported and left out.
+//!
+//! With huggingface_hub 2.4's shared blob store, per-repo and per-revision sizes stay
+//! logical (a repo blob linking into the store counts the entry's size), while the
+//! cache-wide total counts each store entry once, unreferenced ones included, as 2.4 does.
+//! Partial downloads count the bytes they hold on disk: ours are preallocated sparse files
+//! whose length is the final size.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use super::shared::SharedStore;
 use crate::repo::RepoType;
 
 /// Names skipped wherever huggingface_hub skips them.
@@ -24,7 +31,8 @@ pub struct CacheInfo {
     pub root: PathBuf,
     /// Readable repos, in folder-name order.
     pub repos: Vec<CachedRepo>,
-    /// Bytes of every blob referenced by a snapshot, each counted once.
+    /// Bytes of every blob referenced by a snapshot and of every shared store entry, each
+    /// counted once.
     pub size_on_disk: u64,
     /// Partial downloads (`*/blobs/*.incomplete`).
     pub incomplete: Vec<IncompleteFile>,
@@ -32,6 +40,8 @@ pub struct CacheInfo {
     pub warnings: Vec<String>,
     /// Blobs of readable repos that no snapshot points to (partial downloads excluded).
     pub orphan_blobs: Vec<IncompleteFile>,
+    /// huggingface_hub 2.4's shared blob store, when the cache has a marked one.
+    pub store: Option<SharedStore>,
 }
 
 /// One repo of the cache.
@@ -90,7 +100,8 @@ pub struct CachedFile {
 pub struct IncompleteFile {
     /// The file.
     pub path: PathBuf,
-    /// Bytes on disk.
+    /// Bytes on disk: allocated blocks, at most the length (a preallocated sparse file
+    /// holds less than its length says).
     pub size: u64,
 }
 
@@ -127,6 +138,12 @@ impl CacheInfo {
     pub fn incomplete_size(&self) -> u64 {
         self.incomplete.iter().map(|f| f.size).sum()
     }
+
+    /// Shared store entries that no repo blob links to, with their sizes (what `hf cache
+    /// prune` removes, as huggingface_hub 2.4's `unreferenced_shared_blobs`).
+    pub fn unreferenced_shared(&self) -> Vec<(PathBuf, u64)> {
+        self.store.as_ref().map(SharedStore::unreferenced).unwrap_or_default()
+    }
 }
 
 /// Scans the cache at `root`.
@@ -145,7 +162,7 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         !(IGNORED.contains(&name.as_str())
             || name == ".locks"
             || name == "CACHEDIR.TAG"
-            || is_shared_store(&root, name))
+            || (name == super::shared::STORE_DIR && SharedStore::open(&root).is_some()))
     });
     // Repos are independent: scan them on every core, keeping the folder order.
     let results = scan_all(&root, &names);
@@ -159,13 +176,23 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
             Err(warning) => warnings.push(warning),
         }
     }
-    let blobs: HashMap<&Path, u64> = repos
+    let store = SharedStore::open(&root);
+    // Repo blobs linking into the store are counted through their entry, once.
+    let mut physical: HashMap<PathBuf, u64> = repos
         .iter()
-        .flat_map(|r| r.revisions.iter().flat_map(|v| v.files.iter().map(|f| (f.blob_path.as_path(), f.size))))
+        .flat_map(|r| r.revisions.iter().flat_map(|v| v.files.iter()))
+        .filter(|f| store.as_ref().is_none_or(|s| s.target_of(&f.blob_path).is_none()))
+        .map(|f| (f.blob_path.clone(), f.size))
         .collect();
-    let size_on_disk = blobs.values().sum();
+    if let Some(store) = &store {
+        for entry in store.entries() {
+            let size = std::fs::metadata(&entry).map_or(0, |m| m.len());
+            physical.insert(entry, size);
+        }
+    }
+    let size_on_disk = physical.values().sum();
     let orphan_blobs = repos.iter().flat_map(orphans).collect();
-    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs })
+    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store })
 }
 
 /// One folder's scan result and its partial downloads.
@@ -208,20 +235,21 @@ fn orphans(repo: &CachedRepo) -> Vec<IncompleteFile> {
     out
 }
 
-/// huggingface_hub's shared blob store: a top-level `blobs/` marked by a file.
-fn is_shared_store(root: &Path, name: &str) -> bool {
-    name == "blobs" && root.join("blobs").join(".huggingface-shared-blobs").is_file()
-}
-
 fn collect_incomplete(repo: &Path, out: &mut Vec<IncompleteFile>) {
     let Ok(entries) = std::fs::read_dir(repo.join("blobs")) else { return };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().ends_with(".incomplete")
             && let Ok(meta) = entry.metadata()
         {
-            out.push(IncompleteFile { path: entry.path(), size: meta.len() });
+            out.push(IncompleteFile { path: entry.path(), size: bytes_on_disk(&meta) });
         }
     }
+}
+
+/// The bytes a file holds: its allocated blocks, capped at its length (a file of a few
+/// bytes still takes a whole block; a sparse one takes less than its length).
+pub(super) fn bytes_on_disk(meta: &std::fs::Metadata) -> u64 {
+    meta.len().min(meta.blocks().saturating_mul(512))
 }
 
 fn unix_time(secs: i64, nanos: i64) -> f64 {
@@ -278,7 +306,9 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         let mut cached = Vec::new();
         for (rel, file_path, is_link) in files {
             let blob_path = match is_link.then(|| std::fs::read_link(&file_path)) {
-                Some(Ok(target)) => normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target)),
+                Some(Ok(target)) => {
+                    super::shared::normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target))
+                }
                 _ => file_path.clone(),
             };
             if !blob_path.starts_with(root) {
@@ -382,19 +412,4 @@ fn walk_files(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, bool)>) {
             out.push((rel, path, kind.is_symlink()));
         }
     }
-}
-
-/// `os.path.abspath`: resolves `.` and `..` without following symlinks.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }

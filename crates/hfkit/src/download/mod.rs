@@ -35,7 +35,7 @@ pub use verify::{HashKind, Hasher, hash_reader};
 
 use crate::api::{ApiError, TreeEntry};
 use crate::auth::ResolvedToken;
-use crate::cache::RepoCache;
+use crate::cache::{RepoCache, SharedStore, XetHash};
 use crate::error::{Error, Result};
 use crate::fs::{FsError, LockedFile};
 use crate::hashes::{CommitHash, Etag};
@@ -235,7 +235,12 @@ impl Ctx<'_> {
         let pointer = self.cache.snapshot_file(&meta.commit, path);
         let cached = pointer.exists() && !self.options.force;
         if self.options.dry_run {
-            let cached = cached || (self.cache.blob(&meta.etag).exists() && !self.options.force);
+            let in_store = || {
+                meta.xet_hash.as_ref().zip(meta.size).is_some_and(|(hash, size)| {
+                    self.shared_store().is_some_and(|store| store.has_usable_entry(hash, size))
+                })
+            };
+            let cached = cached || (!self.options.force && (self.cache.blob(&meta.etag).exists() || in_store()));
             return Ok(single(meta.commit, pointer, meta.size, cached));
         }
         self.cache.prepare()?;
@@ -251,7 +256,7 @@ impl Ctx<'_> {
         if !self.cache.blob(&target.etag).exists() || self.options.force {
             check_space(self.cache.root(), size, &target.partial)?;
         }
-        self.fetch_and_place(&meta.commit, path, target).await?;
+        self.fetch_and_place(&meta.commit, path, target, meta.xet_hash.as_ref()).await?;
         Ok(single(meta.commit, pointer, Some(size), false))
     }
 
@@ -375,9 +380,39 @@ impl Ctx<'_> {
         }
     }
 
-    /// Fetches a blob (unless present), then links the snapshot to it.
-    /// The caller has checked the free space for it.
-    async fn fetch_and_place(&self, commit: &CommitHash, path: &str, target: Target) -> Result<()> {
+    /// huggingface_hub 2.4's shared blob store of this cache, when the environment allows it
+    /// and the cache has a marked one.
+    fn shared_store(&self) -> Option<SharedStore> {
+        if !self.hub.config().shared_blobs_enabled() {
+            return None;
+        }
+        let root = std::fs::canonicalize(self.cache.root()).ok()?;
+        SharedStore::open(&root)
+    }
+
+    /// Links `blob` from the shared store entry `xet` names, when it is usable (a readable
+    /// regular file of the right size), as 2.4 does instead of downloading.
+    fn link_from_store(&self, blob: &Path, xet: Option<&XetHash>, size: u64) -> bool {
+        let Some((store, hash)) = self.shared_store().zip(xet) else { return false };
+        let Some(blob) = std::fs::canonicalize(self.cache.folder().join("blobs"))
+            .ok()
+            .zip(blob.file_name())
+            .map(|(dir, name)| dir.join(name))
+        else {
+            return false;
+        };
+        store.link_from_store(&blob, hash, size)
+    }
+
+    /// Fetches a blob (unless present, or linked from the shared store), then links the
+    /// snapshot to it. The caller has checked the free space for it.
+    async fn fetch_and_place(
+        &self,
+        commit: &CommitHash,
+        path: &str,
+        target: Target,
+        xet: Option<&XetHash>,
+    ) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
             // Files of one chunk are fetched without the lock file: creating it costs as much
@@ -391,7 +426,8 @@ impl Ctx<'_> {
                 None
             };
             // Another process may have placed it while we waited for the lock.
-            if !blob.exists() || self.options.force {
+            let linked = || !self.options.force && self.link_from_store(&blob, xet, target.size);
+            if (!blob.exists() || self.options.force) && !linked() {
                 self.fetch_verified(&target).await?;
                 place(&target.partial, &blob)?;
             }
@@ -495,7 +531,7 @@ impl Ctx<'_> {
                 let url = repo::resolve_url(&endpoint, self.repo, commit.as_str(), &entry.path);
                 let target = self.target(&entry.path, etag, entry.content_size(), url, token.clone());
                 let commit = commit.clone();
-                async move { self.fetch_and_place(&commit, &entry.path, target).await }
+                async move { self.fetch_and_place(&commit, &entry.path, target, entry.xet_hash.as_ref()).await }
             }),
         )
         .await;
