@@ -348,3 +348,17 @@ fn offline_partial_snapshot_is_reported_when_the_listing_proves_it() {
     let py = t.python("from huggingface_hub import snapshot_download\ntry:\n    snapshot_download('acme/tiny')\nexcept Exception as e:\n    print(type(e).__name__)");
     assert_eq!(py.expect_code(0).stdout, "IncompleteSnapshotError\n");
 }
+
+#[test]
+fn a_gated_refusal_leaves_nothing_that_cache_ls_lists() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/gated"]).expect_code(1);
+    t.hf(&["download", "acme/gated", "config.json"]).expect_code(1);
+    t.hf(&["download", "acme/gated", "config.json", "--dry-run"]).expect_code(1);
+    let ls = t.hf(&["cache", "ls", "--format", "json"]);
+    ls.expect_code(0);
+    assert_eq!(ls.stdout.trim(), "[]", "Python lists nothing either");
+    let folder = t.hf_home().join("hub/models--acme--gated");
+    assert!(!folder.exists(), "{:?}", std::fs::read_dir(&folder).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()));
+}

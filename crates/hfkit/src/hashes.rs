@@ -1,6 +1,7 @@
-//! The two identifiers a server sends that become file names in the cache: a commit hash
-//! (`snapshots/<commit>`, `refs/*`, `.no_exist/<commit>`, `trees/<commit>.json`) and a blob's
-//! etag (`blobs/<etag>`, its lock and partial file).
+//! The identifiers a server sends that become file names in the cache: a commit hash
+//! (`snapshots/<commit>`, `refs/*`, `.no_exist/<commit>`, `trees/<commit>.json`), a blob's
+//! etag (`blobs/<etag>`, its lock and partial file), and a Xet hash (an entry of
+//! huggingface_hub's shared blob store, `blobs/<2 hex>/<xet hash>`).
 //!
 //! A lying server could otherwise answer `sha = "../../home/user"` and have the cache write
 //! outside itself. Both are parsed once, where they enter (the API layer, a ref file, a
@@ -82,6 +83,34 @@ impl Etag {
     /// The etag.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A Xet file hash: 64 lowercase hex characters, the name of a store entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct XetHash(String);
+
+impl XetHash {
+    /// Checks `value`; anything but 64 lowercase hex characters is `None` (2.4 ignores it too).
+    pub fn parse(value: &str) -> Option<Self> {
+        (value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(value.to_owned()))
+    }
+
+    /// The hash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The two-character prefix folder of its entry.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.0[..2]
+    }
+}
+
+impl std::fmt::Display for XetHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

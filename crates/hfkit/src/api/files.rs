@@ -17,8 +17,7 @@ use serde::Deserialize;
 
 use super::{ApiError, HubClient, authorize};
 use crate::auth::ResolvedToken;
-use crate::cache::XetHash;
-use crate::hashes::{CommitHash, Etag};
+use crate::hashes::{CommitHash, Etag, XetHash};
 use crate::repo::{Repo, quote};
 
 /// Most redirects followed before giving up.

@@ -208,6 +208,22 @@ impl RepoCache {
             .map_err(|e| FsError::new("create", &marker, e))
     }
 
+    /// Removes the repo's folder when it holds no content: no blob, and no partial file with
+    /// a byte in it. A download that created the folder and then failed (a gated repo, a
+    /// refusal) calls this, so that nothing is left for `hf cache ls` to list.
+    pub fn discard_if_unused(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let folder = self.folder();
+        let blobs = std::fs::read_dir(folder.join("blobs")).into_iter().flatten().flatten();
+        let holds_content = blobs.into_iter().any(|entry| {
+            let partial = entry.file_name().to_string_lossy().ends_with(".incomplete");
+            !partial || entry.metadata().is_ok_and(|m| m.blocks() > 0)
+        });
+        if !holds_content {
+            let _ = std::fs::remove_dir_all(&folder);
+        }
+    }
+
     /// Creates `blobs/`, and `CACHEDIR.TAG` in the cache root.
     pub fn prepare(&self) -> Result<(), FsError> {
         let blobs = self.folder().join("blobs");

@@ -24,6 +24,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 
+pub use crate::hashes::XetHash;
+
 /// The store folder, in the cache root (the same name as a repo's `blobs/`).
 pub const STORE_DIR: &str = "blobs";
 /// The file that marks `blobs/` as a store.
@@ -32,34 +34,6 @@ pub const MARKER: &str = ".huggingface-shared-blobs";
 const MARKER_CONTENT: &[u8] = b"1\n";
 /// The repo folder prefixes 2.4 accepts in a reference (`<type>s--…`).
 const REPO_PREFIXES: [&str; 4] = ["datasets--", "kernels--", "models--", "spaces--"];
-
-/// A Xet file hash: 64 lowercase hex characters, the name of a store entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct XetHash(String);
-
-impl XetHash {
-    /// Checks `value`; anything but 64 lowercase hex characters is `None` (2.4 ignores it too).
-    pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(value.to_owned()))
-    }
-
-    /// The hash.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The two-character prefix folder of its entry.
-    fn prefix(&self) -> &str {
-        &self.0[..2]
-    }
-}
-
-impl std::fmt::Display for XetHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A marked shared blob store of one cache.
 #[derive(Debug, Clone, PartialEq, Eq)]

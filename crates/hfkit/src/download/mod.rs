@@ -151,7 +151,12 @@ impl RepoHandle {
         if let Some(local) = &options.local_dir {
             return local_dir::download_file(&ctx, local, path).await;
         }
-        ctx.download_file(path).await
+        let fresh = !ctx.cache.folder().exists();
+        let result = ctx.download_file(path).await;
+        if result.is_err() && fresh {
+            ctx.cache.discard_if_unused();
+        }
+        result
     }
 
     /// Downloads a snapshot (huggingface_hub's `snapshot_download`): every file of the
@@ -159,7 +164,13 @@ impl RepoHandle {
     pub async fn snapshot(&self, options: &DownloadOptions, progress: &dyn Progress) -> Result<Downloaded> {
         repo::validate_revision(&options.revision).map_err(DownloadError::from)?;
         let ctx = self.ctx(options, progress);
-        ctx.snapshot().await
+        let fresh = !ctx.cache.folder().exists();
+        let result = ctx.snapshot().await;
+        // A refusal (a gated repo, say) must not leave an empty repo that `hf cache ls` lists.
+        if result.is_err() && fresh && options.local_dir.is_none() {
+            ctx.cache.discard_if_unused();
+        }
+        result
     }
 
     fn ctx<'a>(&'a self, options: &'a DownloadOptions, progress: &'a dyn Progress) -> Ctx<'a> {
