@@ -47,3 +47,23 @@ fn same_verdicts_as_python() {
     let both = t.hf(&["cache", "verify", "acme/tiny", "--local-dir", &ld, "--cache-dir", &ld]);
     assert_eq!(both.code, 2);
 }
+
+#[test]
+fn a_revision_that_climbs_out_of_the_cache_is_refused() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0);
+    // A file outside the cache that holds a commit hash: before, `refs/../../…` read it.
+    let outside = t.root().join("planted");
+    std::fs::write(&outside, common::commit_of(&hub, "acme/tiny", "main")).unwrap();
+    let climb = format!("../../../../{}", outside.strip_prefix(t.root()).unwrap().display());
+    let run = t.hf(&["cache", "verify", "acme/tiny", "--revision", &climb]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("Invalid revision \"../../../../planted\""), "{}", run.stderr);
+    // A ref that holds something other than a commit hash is not followed either.
+    let refs = t.hf_home().join("hub/models--acme--tiny/refs");
+    std::fs::write(refs.join("evil"), "../../../../planted").unwrap();
+    let run = t.hf(&["cache", "verify", "acme/tiny", "--revision", "evil"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("could not be resolved in cache"), "{}", run.stderr);
+}
