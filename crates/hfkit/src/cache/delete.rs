@@ -148,8 +148,9 @@ impl DeletePlan {
     }
 }
 
-/// What `prune` removes: detached revisions (no ref points to them), partial downloads and
-/// stale locks.
+/// What `prune` removes: detached revisions (no ref points to them), partial downloads no
+/// process is writing (see [`super::partial::in_use`]) with their resume records, and stale
+/// locks. A partial file being written is kept: deleting it would break that download.
 #[derive(Debug, Clone, Default)]
 pub struct PrunePlan {
     /// The deletion.
@@ -158,8 +159,10 @@ pub struct PrunePlan {
     pub detached: std::collections::BTreeMap<usize, BTreeSet<String>>,
     /// Number of detached revisions.
     pub revisions: usize,
-    /// Number of partial downloads.
+    /// Number of partial downloads removed.
     pub incomplete: usize,
+    /// Partial downloads kept because a live process is writing them.
+    pub in_use: Vec<PathBuf>,
     /// Number of stale locks and resume records.
     pub stale_locks: usize,
     /// Bytes freed (revisions and partial downloads).
@@ -179,12 +182,27 @@ impl PrunePlan {
                 out.detached.insert(i, detached);
             }
         }
-        out.plan.extra.extend(info.incomplete.iter().map(|f| f.path.clone()));
-        out.incomplete = info.incomplete.len();
-        let locks = stale_locks(info);
+        let mut partial_bytes = 0;
+        let mut records = Vec::new();
+        for file in &info.incomplete {
+            if super::partial::in_use(&info.root, &file.path) {
+                out.in_use.push(file.path.clone());
+                continue;
+            }
+            out.plan.extra.push(file.path.clone());
+            out.incomplete += 1;
+            partial_bytes += file.size;
+            if let Some(record) = record_of(&info.root, &file.path).filter(|r| r.exists()) {
+                records.push(record);
+            }
+        }
+        let mut locks = stale_locks(info);
+        locks.extend(records);
+        locks.sort();
+        locks.dedup();
         out.stale_locks = locks.len();
         out.plan.extra.extend(locks);
-        out.freed = out.plan.freed + info.incomplete_size();
+        out.freed = out.plan.freed + partial_bytes;
         out
     }
 
@@ -209,8 +227,14 @@ pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(etag) = name.strip_suffix(".progress") {
-                if !repo.join("blobs").join(format!("{etag}.hfkit.incomplete")).exists() {
+            if let Some(partial) = name.strip_suffix(".progress") {
+                // `<partial file>.progress`; before partial files had owners, `<etag>.progress`.
+                let partial = if partial.ends_with(".incomplete") {
+                    partial.to_owned()
+                } else {
+                    format!("{partial}{}", super::partial::SUFFIX)
+                };
+                if !repo.join("blobs").join(partial).exists() {
                     stale.push(path);
                 }
             } else if name.ends_with(".lock")
@@ -223,4 +247,10 @@ pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
     }
     stale.sort();
     stale
+}
+
+/// The resume record of the partial file at `<cache>/<repo>/blobs/<name>`.
+fn record_of(root: &std::path::Path, partial: &std::path::Path) -> Option<PathBuf> {
+    let repo = partial.parent()?.parent()?.file_name()?;
+    Some(super::partial::record_path(&root.join(".locks").join(repo), partial))
 }

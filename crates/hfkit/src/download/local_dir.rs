@@ -1,12 +1,20 @@
 //! `--local-dir`: real files in a folder of the user's choice, with huggingface_hub's
 //! bookkeeping in `<dir>/.cache/huggingface/` (`download/<path>.metadata` holding the commit,
 //! the etag and a timestamp), so either tool skips files that are already up to date.
+//!
+//! A file whose record is out of date (it was touched after the download) is re-hashed, and
+//! kept when its content still matches the etag. Repo paths under the local dir's `.git/`
+//! or `.cache/huggingface/` are never written: a repo (or a lying server) could otherwise
+//! plant `.git/config` with hooks, or forge the bookkeeping; a snapshot skips them and says
+//! so, a single file is refused. huggingface_hub 2.4 writes them.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::partial::OwnedPartial;
 use super::transfer::Target;
-use super::{Ctx, DownloadError, Downloaded, PlannedFile, place, run_bounded};
+use super::verify::{HashKind, hash_reader};
+use super::{Ctx, DownloadError, Downloaded, PlannedFile, Skipped, run_bounded};
 use crate::api::TreeEntry;
 use crate::auth::ResolvedToken;
 use crate::error::Result;
@@ -31,6 +39,39 @@ fn prepare(local: &Path) -> Result<(), FsError> {
         crate::fs::write_atomic(&ignore, b"*", 0o644)?;
     }
     crate::cache::write_cachedir_tag(&root)
+}
+
+/// Why a repo path must not be written into a local dir, if it must not: its first folder is
+/// `.git`, or it is under `.cache/huggingface` (compared without case, for case-insensitive
+/// file systems).
+fn reserved(path: &str) -> Option<&'static str> {
+    let mut parts = path.split('/');
+    let first = parts.next().unwrap_or_default();
+    if first.eq_ignore_ascii_case(".git") {
+        return Some("it is under the local dir's `.git/`, where a file could change git's configuration or hooks");
+    }
+    if first.eq_ignore_ascii_case(".cache") && parts.next().is_some_and(|p| p.eq_ignore_ascii_case("huggingface")) {
+        return Some("it is under the local dir's `.cache/huggingface/`, where the download records are kept");
+    }
+    None
+}
+
+/// Whether the local copy of `path` holds `etag`: by its record when current, else (it was
+/// touched after the download, or never recorded) by hashing it, as huggingface_hub does
+/// for LFS files. A match renews the record.
+fn up_to_date(local: &Path, path: &str, commit: &str, etag: &str, size: u64) -> bool {
+    let dest = local.join(path);
+    if !dest.is_file() {
+        return false;
+    }
+    if recorded_etag(local, path).as_deref() == Some(etag) {
+        return true;
+    }
+    let Some(kind) = HashKind::of_etag(etag) else { return false };
+    let matches = std::fs::metadata(&dest).is_ok_and(|m| m.len() == size)
+        && std::fs::File::open(&dest).and_then(|f| hash_reader(kind, size, std::io::BufReader::new(f))).ok().as_deref()
+            == Some(etag);
+    matches && write_metadata(local, path, commit, etag).is_ok()
 }
 
 /// The etag recorded for `path`, if the record is current (the file was not modified after
@@ -63,39 +104,46 @@ struct Remote<'a> {
     url: String,
 }
 
-/// Fetches one file into the local dir unless its recorded etag already matches.
+/// Fetches one file into the local dir unless it is already there, holding huggingface_hub's
+/// lock for it (`.cache/huggingface/download/<path>.lock`).
 async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Option<ResolvedToken>) -> Result<()> {
     let Remote { commit, path, etag, size, url } = remote;
     let dest = local.join(path);
-    if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag) {
+    if !ctx.options.force && up_to_date(local, path, commit, etag, size) {
         return Ok(());
     }
-    let mut target: Target = ctx.target(path, etag, size, url, token)?;
-    let partial = meta_root(local).join("download").join(format!("{path}.{etag}.hfkit.incomplete"));
-    if let Some(dir) = partial.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
-    }
-    let mut record = partial.clone().into_os_string();
-    record.push(".progress");
-    target.partial = partial.clone();
-    target.record = Some(PathBuf::from(record));
-    super::check_space(local, size, &partial)?;
-    ctx.fetch_verified(&target).await?;
+    let target: Target = ctx.target(path, etag, size, url, token)?;
+    let meta = metadata_path(local, path);
+    let dir = meta.parent().unwrap_or(local).to_owned();
+    let name = meta.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".metadata").unwrap_or(&name);
+    std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create folder", &dir, e))?;
+    let _lock = ctx.lock(&dir.join(format!("{stem}.lock")))?;
+    super::check_space(local, size, &dest)?;
+    let adopt = size > ctx.hub.config().transfer.chunk_size;
+    let partial = OwnedPartial::claim(&dir, &format!("{stem}.{etag}"), &dir, adopt, ctx.options.use_locks)?;
+    let partial = ctx.fetch_verified(&target, partial).await?;
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
     }
-    place(&partial, &dest)?;
+    partial.place(&dest)?;
     write_metadata(local, path, commit, etag)?;
     ctx.progress.file_finished(path);
     Ok(())
 }
 
 pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Result<Downloaded> {
+    if let Some(reason) = reserved(path) {
+        return Err(
+            DownloadError::Protocol(format!("`{path}` was not written into {}: {reason}", local.display())).into()
+        );
+    }
     let dest = local.join(path);
     let done = |commit: String, cached| Downloaded {
         path: dest.clone(),
         commit,
         files: vec![PlannedFile { path: path.to_owned(), size: None, cached }],
+        skipped: Vec::new(),
     };
     if ctx.offline() {
         return if dest.exists() { Ok(done(String::new(), true)) } else { Err(ctx.not_cached(format!("`{path}`"))) };
@@ -106,13 +154,17 @@ pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Re
         Err(e) if !e.is_definitive() && dest.exists() => return Ok(done(String::new(), true)),
         Err(e) => return Err(e.into_error()),
     };
-    let current =
-        !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(meta.etag.as_str());
+    let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
+    let current = !ctx.options.force
+        && if ctx.options.dry_run {
+            dest.exists() && recorded_etag(local, path).as_deref() == Some(meta.etag.as_str())
+        } else {
+            prepare(local)?;
+            up_to_date(local, path, &meta.commit, &meta.etag, size)
+        };
     if ctx.options.dry_run || current {
         return Ok(done(meta.commit, current));
     }
-    prepare(local)?;
-    let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
     ctx.progress.planned(1, size);
     let remote = Remote { commit: &meta.commit, path, etag: &meta.etag, size, url: meta.location.clone() };
     fetch_into(ctx, local, remote, token).await?;
@@ -126,6 +178,12 @@ pub(super) async fn snapshot(
     files: Vec<TreeEntry>,
     token: Option<ResolvedToken>,
 ) -> Result<Downloaded> {
+    let (files, skipped): (Vec<TreeEntry>, Vec<TreeEntry>) =
+        files.into_iter().partition(|e| reserved(&e.path).is_none());
+    let skipped: Vec<Skipped> = skipped
+        .into_iter()
+        .map(|e| Skipped { reason: reserved(&e.path).unwrap_or_default().to_owned(), path: e.path })
+        .collect();
     let size_of = |e: &TreeEntry| e.lfs.as_ref().map_or(e.size, |l| l.size);
     let plan: Vec<PlannedFile> = files
         .iter()
@@ -137,7 +195,7 @@ pub(super) async fn snapshot(
                 && recorded_etag(local, &e.path).as_deref() == Some(e.etag()),
         })
         .collect();
-    let result = Downloaded { path: local.to_owned(), commit: commit.to_owned(), files: plan.clone() };
+    let result = Downloaded { path: local.to_owned(), commit: commit.to_owned(), files: plan.clone(), skipped };
     if ctx.options.dry_run {
         return Ok(result);
     }

@@ -20,6 +20,7 @@
 mod error;
 mod filter;
 mod local_dir;
+mod partial;
 mod progress;
 mod retry;
 mod transfer;
@@ -40,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::fs::{FsError, LockedFile};
 use crate::hub::Hub;
 use crate::repo::{self, Repo};
+use partial::OwnedPartial;
 use retry::RetryPolicy;
 use transfer::{Target, Transfer};
 
@@ -105,6 +107,17 @@ pub struct Downloaded {
     pub commit: String,
     /// The files considered, with what had to be fetched.
     pub files: Vec<PlannedFile>,
+    /// Files of the repo that were deliberately not written, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A repo file a download did not write, on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Path in the repo.
+    pub path: String,
+    /// Why, as a clause ("it is under the local dir's `.git/`, …").
+    pub reason: String,
 }
 
 /// One repository of a [`Hub`], to download from.
@@ -199,6 +212,7 @@ impl Ctx<'_> {
             path: file,
             commit,
             files: vec![PlannedFile { path: path.to_owned(), size, cached }],
+            skipped: Vec::new(),
         };
         if repo::is_commit_hash(rev) && !self.options.force && !self.options.dry_run {
             let file = self.cache.snapshot_file(rev, path);
@@ -244,7 +258,7 @@ impl Ctx<'_> {
         self.progress.planned(1, size);
         let target = self.target(path, &meta.etag, size, meta.location.clone(), token)?;
         if !self.cache.blob(&target.etag).exists() || self.options.force {
-            check_space(self.cache.root(), size, &target.partial)?;
+            check_space(self.cache.root(), size, &self.cache.blob(&target.etag))?;
         }
         self.fetch_and_place(&meta.commit, path, target).await?;
         Ok(single(meta.commit, pointer, Some(size), false))
@@ -344,38 +358,30 @@ impl Ctx<'_> {
             ))
         })?;
         let endpoint = reqwest::Url::parse(&self.hub.config().endpoint).expect("the endpoint was validated");
-        Ok(Target {
-            url,
-            token,
-            endpoint,
-            size,
-            etag: etag.to_owned(),
-            kind,
-            display: path.to_owned(),
-            partial: self.cache.partial(etag),
-            record: Some(self.cache.progress(etag)),
-        })
+        Ok(Target { url, token, endpoint, size, etag: etag.to_owned(), kind, display: path.to_owned() })
     }
 
     /// Fetches a blob (unless present), then links the snapshot to it.
     /// The caller has checked the free space for it.
+    ///
+    /// Every fetch holds huggingface_hub's blob lock, so that neither tool fetches a blob
+    /// the other is fetching; correctness does not rest on it: the bytes go to a partial
+    /// file of this download's own, are hashed from it, and only then renamed into `blobs/`.
     async fn fetch_and_place(&self, commit: &str, path: &str, target: Target) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
-            // Files of one chunk are fetched without the lock file: creating it costs as much
-            // as the file, and two writers of a small blob stay correct anyway (verified
-            // content, atomic rename). Larger files take huggingface_hub's lock so that two
-            // processes do not fetch the same bytes twice.
-            let small = target.size <= self.hub.config().transfer.chunk_size;
-            let _lock = if self.options.use_locks && !small {
-                Some(LockedFile::acquire(&self.cache.lock(&target.etag), LOCK_TIMEOUT).map_err(DownloadError::from)?)
-            } else {
-                None
-            };
+            let _lock = self.lock(&self.cache.lock(&target.etag))?;
             // Another process may have placed it while we waited for the lock.
             if !blob.exists() || self.options.force {
-                self.fetch_verified(&target).await?;
-                place(&target.partial, &blob)?;
+                let adopt = target.size > self.hub.config().transfer.chunk_size;
+                let partial = OwnedPartial::claim(
+                    &self.cache.blobs_dir(),
+                    &target.etag,
+                    &self.cache.locks_dir(),
+                    adopt,
+                    self.options.use_locks,
+                )?;
+                self.fetch_verified(&target, partial).await?.place(&blob)?;
             }
         }
         self.cache.link(commit, path, &target.etag)?;
@@ -383,26 +389,41 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Fetches into the partial file; a verification failure is retried once from scratch.
-    /// Refusals (gated, not found…) get the repo's context, as for the metadata request.
-    async fn fetch_verified(&self, target: &Target) -> Result<()> {
+    /// huggingface_hub's lock at `path` (none when locks are turned off).
+    fn lock(&self, path: &Path) -> Result<Option<LockedFile>, DownloadError> {
+        if !self.options.use_locks {
+            return Ok(None);
+        }
+        Ok(Some(LockedFile::acquire(path, LOCK_TIMEOUT).map_err(DownloadError::from)?))
+    }
+
+    /// Fetches into `partial`; a verification failure is retried once from scratch, and
+    /// a second one discards the partial file. Refusals (gated, not found…) get the repo's
+    /// context, as for the metadata request.
+    async fn fetch_verified(&self, target: &Target, partial: OwnedPartial) -> Result<OwnedPartial> {
         let client = self.hub.client()?;
         let transfer = Transfer { client, settings: &self.hub.config().transfer, progress: self.progress };
-        let outcome = match transfer.fetch(target).await {
-            Err(DownloadError::Verification { .. }) => transfer.fetch(target).await,
+        let outcome = match transfer.fetch(target, &partial).await {
+            Err(DownloadError::Verification { .. }) => transfer.fetch(target, &partial).await,
             other => other,
         };
         match outcome {
+            Ok(()) => Ok(partial),
+            Err(e @ DownloadError::Verification { .. }) => {
+                partial.discard();
+                Err(e.into())
+            }
             Err(DownloadError::Api(api)) => {
                 Err(self.classify(*api, Some(&target.display), target.token.as_ref()).into())
             }
-            other => Ok(other?),
+            Err(e) => Err(e.into()),
         }
     }
 
     async fn snapshot(&self) -> Result<Downloaded> {
         let rev = self.options.revision.clone();
-        let snapshot_result = |commit: String, dir: PathBuf, files| Downloaded { path: dir, commit, files };
+        let snapshot_result =
+            |commit: String, dir: PathBuf, files| Downloaded { path: dir, commit, files, skipped: Vec::new() };
         if self.offline() {
             return match self.cache.resolve_local(&rev) {
                 Some(commit) if self.cache.snapshot_dir(&commit).is_dir() => {
@@ -574,16 +595,6 @@ fn is_spurious(error: &ApiError) -> bool {
         ApiError::Unreachable { .. } => true,
         ApiError::Status { status, .. } => retry::is_retryable_status(status.as_u16()),
         _ => false,
-    }
-}
-
-/// Renames a verified partial file into place. If another process placed the same blob
-/// first, our partial file is gone and theirs is the blob: that is success too.
-fn place(partial: &Path, blob: &Path) -> Result<(), DownloadError> {
-    match std::fs::rename(partial, blob) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && blob.exists() => Ok(()),
-        Err(e) => Err(FsError::new("place", blob, e).into()),
     }
 }
 
