@@ -254,3 +254,43 @@ fn record_of(root: &std::path::Path, partial: &std::path::Path) -> Option<PathBu
     let repo = partial.parent()?.parent()?.file_name()?;
     Some(super::partial::record_path(&root.join(".locks").join(repo), partial))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::partial;
+    use super::*;
+
+    /// An abandoned partial file goes with its resume record; one a live process writes
+    /// stays, with its record; a record whose partial file is gone is stale.
+    #[test]
+    fn prune_takes_abandoned_partials_with_their_records_and_keeps_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let blobs = root.join("models--a--b/blobs");
+        let locks = root.join(".locks/models--a--b");
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::fs::create_dir_all(&locks).unwrap();
+        let live = blobs.join(partial::new_name("e1"));
+        let (_, me) = partial::parse_name(live.file_name().unwrap().to_str().unwrap()).unwrap();
+        // This machine, a pid that cannot run.
+        let dead = blobs.join(format!("e2.{}-4294967295-1{}", me.host, partial::SUFFIX));
+        for p in [&live, &dead] {
+            std::fs::write(p, vec![0; 10]).unwrap();
+            std::fs::write(partial::record_path(&locks, p), "{}").unwrap();
+        }
+        let orphan_record = locks.join(format!("e3.{}-1-1{}.progress", me.host, partial::SUFFIX));
+        std::fs::write(&orphan_record, "{}").unwrap();
+        let info = super::super::scan(root).unwrap();
+        let prune = PrunePlan::new(&info);
+        assert_eq!(prune.in_use, vec![live.clone()]);
+        assert_eq!(prune.incomplete, 1);
+        assert_eq!(prune.freed, 10);
+        let mut extra = prune.plan.extra.clone();
+        extra.sort();
+        let mut want = vec![dead.clone(), partial::record_path(&locks, &dead), orphan_record];
+        want.sort();
+        assert_eq!(extra, want);
+        assert!(prune.plan.execute().is_empty());
+        assert!(live.exists() && partial::record_path(&locks, &live).exists());
+    }
+}
