@@ -38,7 +38,7 @@ use crate::api::{ApiError, TreeEntry};
 use crate::auth::ResolvedToken;
 use crate::cache::RepoCache;
 use crate::error::{Error, Result};
-use crate::fs::{FsError, LockedFile};
+use crate::fs::{FsError, LockError, LockedFile};
 use crate::hub::Hub;
 use crate::repo::{self, Repo};
 use partial::OwnedPartial;
@@ -370,7 +370,7 @@ impl Ctx<'_> {
     async fn fetch_and_place(&self, commit: &str, path: &str, target: Target) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
-            let _lock = self.lock(&self.cache.lock(&target.etag))?;
+            let _lock = self.lock(&self.cache.lock(&target.etag)).await?;
             // Another process may have placed it while we waited for the lock.
             if !blob.exists() || self.options.force {
                 let adopt = target.size > self.hub.config().transfer.chunk_size;
@@ -389,12 +389,22 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// huggingface_hub's lock at `path` (none when locks are turned off).
-    fn lock(&self, path: &Path) -> Result<Option<LockedFile>, DownloadError> {
+    /// huggingface_hub's lock at `path` (none when locks are turned off), waited for
+    /// without holding up the other downloads of a snapshot.
+    async fn lock(&self, path: &Path) -> Result<Option<LockedFile>, DownloadError> {
         if !self.options.use_locks {
             return Ok(None);
         }
-        Ok(Some(LockedFile::acquire(path, LOCK_TIMEOUT).map_err(DownloadError::from)?))
+        let start = Instant::now();
+        loop {
+            if let Some(lock) = LockedFile::try_acquire(path)? {
+                return Ok(Some(lock));
+            }
+            if start.elapsed() >= LOCK_TIMEOUT {
+                return Err(LockError::Timeout { path: path.to_owned(), timeout: LOCK_TIMEOUT }.into());
+            }
+            tokio::time::sleep(crate::fs::LOCK_POLL).await;
+        }
     }
 
     /// Fetches into `partial`; a verification failure is retried once from scratch, and
