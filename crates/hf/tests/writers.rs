@@ -305,3 +305,27 @@ fn local_dir_rehashes_touched_files_instead_of_fetching_them() {
     assert_eq!(std::fs::read(dir.join("small.txt")).unwrap(), SMALL.as_bytes());
     assert!(fetches() > before);
 }
+
+/// huggingface_hub's prune deletes every partial file, ours included: the download then
+/// stops with a sentence and places nothing (documented in docs/compatibility.md).
+#[test]
+fn pythons_prune_during_our_download_stops_it_cleanly() {
+    let hub = shared_hub();
+    hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause: Duration::from_millis(100) }, 1000).on("/lfs/"));
+    let mut t = context(&hub);
+    t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", &CHUNK.to_string()).set_env("HF_HUB_DOWNLOAD_CONNECTIONS", "1");
+    let blobs = t.hf_home().join("hub/models--acme--shared/blobs");
+    let child = spawn_hf(&t, &["download", "acme/shared", "weights.bin", "-q"]);
+    wait_for("a chunk on disk", || {
+        !partials(&blobs).is_empty() && hub.requests().iter().any(|r| r.listener == "cdn" && r.status == 206)
+    });
+    t.python_hf(&["cache", "prune", "-y"]).expect_code(0);
+    assert_eq!(partials(&blobs), Vec::<PathBuf>::new(), "huggingface_hub deleted the partial file");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("disappeared before it could be placed"), "{stderr}");
+    assert!(stderr.contains("run the download again"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&blobs).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, Vec::<std::ffi::OsString>::new(), "nothing was placed");
+}

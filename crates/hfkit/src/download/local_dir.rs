@@ -134,9 +134,7 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
 
 pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Result<Downloaded> {
     if let Some(reason) = reserved(path) {
-        return Err(
-            DownloadError::Protocol(format!("`{path}` was not written into {}: {reason}", local.display())).into()
-        );
+        return Err(DownloadError::Reserved { path: path.to_owned(), local: local.to_owned(), reason }.into());
     }
     let dest = local.join(path);
     let done = |commit: String, cached| Downloaded {

@@ -99,16 +99,15 @@ impl OwnedPartial {
     }
 
     /// Renames the verified file to `dest`. A file that is no longer under our name was
-    /// taken over (we were believed gone): it is not ours to place.
+    /// taken over (we were believed gone) or deleted (huggingface_hub's prune deletes every
+    /// partial file): what the open handle holds may since have been changed by its new
+    /// owner, so it is not placed.
     pub(crate) fn place(self, dest: &Path) -> Result<(), DownloadError> {
         let _ = std::fs::remove_file(&self.record);
         match std::fs::rename(&self.path, dest) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && dest.exists() => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DownloadError::Protocol(format!(
-                "the partial file `{}` was taken over by another process before it could be placed; run the download again",
-                self.path.display()
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DownloadError::PartialLost(self.path.clone())),
             Err(e) => Err(FsError::new("place", dest, e).into()),
         }
     }
