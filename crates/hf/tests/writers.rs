@@ -295,6 +295,10 @@ fn local_dir_rehashes_touched_files_instead_of_fetching_them() {
     for path in ["small.txt", "weights.bin"] {
         std::fs::File::options().write(true).open(dir.join(path)).unwrap().set_modified(later).unwrap();
     }
+    let mut dry = args.to_vec();
+    dry.extend(["--dry-run", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&t.hf(&dry).expect_code(0).stdout).unwrap();
+    assert!(plan.as_array().unwrap().iter().all(|f| f["will_download"] == false), "{plan}");
     t.hf(&args).expect_code(0);
     assert_eq!(fetches(), before, "touched but unchanged files are re-hashed, not fetched");
     // A changed file is fetched again.

@@ -58,8 +58,9 @@ fn reserved(path: &str) -> Option<&'static str> {
 
 /// Whether the local copy of `path` holds `etag`: by its record when current, else (it was
 /// touched after the download, or never recorded) by hashing it, as huggingface_hub does
-/// for LFS files. A match renews the record.
-fn up_to_date(local: &Path, path: &str, commit: &str, etag: &str, size: u64) -> bool {
+/// for LFS files (we do it for both kinds). A match renews the record when `renew` (not in
+/// a dry run).
+fn up_to_date(local: &Path, path: &str, commit: &str, etag: &str, size: u64, renew: bool) -> bool {
     let dest = local.join(path);
     if !dest.is_file() {
         return false;
@@ -71,7 +72,7 @@ fn up_to_date(local: &Path, path: &str, commit: &str, etag: &str, size: u64) -> 
     let matches = std::fs::metadata(&dest).is_ok_and(|m| m.len() == size)
         && std::fs::File::open(&dest).and_then(|f| hash_reader(kind, size, std::io::BufReader::new(f))).ok().as_deref()
             == Some(etag);
-    matches && write_metadata(local, path, commit, etag).is_ok()
+    matches && (!renew || write_metadata(local, path, commit, etag).is_ok())
 }
 
 /// The etag recorded for `path`, if the record is current (the file was not modified after
@@ -109,7 +110,7 @@ struct Remote<'a> {
 async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Option<ResolvedToken>) -> Result<()> {
     let Remote { commit, path, etag, size, url } = remote;
     let dest = local.join(path);
-    if !ctx.options.force && up_to_date(local, path, commit, etag, size) {
+    if !ctx.options.force && up_to_date(local, path, commit, etag, size, true) {
         return Ok(());
     }
     let target: Target = ctx.target(path, etag, size, url, token)?;
@@ -153,13 +154,10 @@ pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Re
         Err(e) => return Err(e.into_error()),
     };
     let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
-    let current = !ctx.options.force
-        && if ctx.options.dry_run {
-            dest.exists() && recorded_etag(local, path).as_deref() == Some(meta.etag.as_str())
-        } else {
-            prepare(local)?;
-            up_to_date(local, path, &meta.commit, &meta.etag, size)
-        };
+    if !ctx.options.dry_run {
+        prepare(local)?;
+    }
+    let current = !ctx.options.force && up_to_date(local, path, &meta.commit, &meta.etag, size, !ctx.options.dry_run);
     if ctx.options.dry_run || current {
         return Ok(done(meta.commit, current));
     }
@@ -189,8 +187,7 @@ pub(super) async fn snapshot(
             path: e.path.clone(),
             size: Some(size_of(e)),
             cached: !ctx.options.force
-                && local.join(&e.path).exists()
-                && recorded_etag(local, &e.path).as_deref() == Some(e.etag()),
+                && up_to_date(local, &e.path, commit, e.etag(), size_of(e), !ctx.options.dry_run),
         })
         .collect();
     let result = Downloaded { path: local.to_owned(), commit: commit.to_owned(), files: plan.clone(), skipped };
