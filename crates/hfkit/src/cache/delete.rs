@@ -249,10 +249,19 @@ pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
     stale
 }
 
-/// The resume record of the partial file at `<cache>/<repo>/blobs/<name>`.
+/// The resume record of the partial file at `<cache>/<repo>/blobs/<name>` (for a partial
+/// file of hfkit before partial files had owners, `<etag>.hfkit.incomplete`, it was
+/// `<etag>.progress`).
 fn record_of(root: &std::path::Path, partial: &std::path::Path) -> Option<PathBuf> {
     let repo = partial.parent()?.parent()?.file_name()?;
-    Some(super::partial::record_path(&root.join(".locks").join(repo), partial))
+    let records = root.join(".locks").join(repo);
+    let name = partial.file_name()?.to_str()?;
+    if super::partial::parse_name(name).is_none()
+        && let Some(etag) = name.strip_suffix(super::partial::SUFFIX)
+    {
+        return Some(records.join(format!("{etag}.progress")));
+    }
+    Some(super::partial::record_path(&records, partial))
 }
 
 #[cfg(test)]
@@ -280,14 +289,19 @@ mod tests {
         }
         let orphan_record = locks.join(format!("e3.{}-1-1{}.progress", me.host, partial::SUFFIX));
         std::fs::write(&orphan_record, "{}").unwrap();
+        // Left by hfkit before partial files had owners.
+        let legacy = blobs.join(format!("e4{}", partial::SUFFIX));
+        std::fs::write(&legacy, vec![0; 5]).unwrap();
+        std::fs::write(locks.join("e4.progress"), "{}").unwrap();
         let info = super::super::scan(root).unwrap();
         let prune = PrunePlan::new(&info);
         assert_eq!(prune.in_use, vec![live.clone()]);
-        assert_eq!(prune.incomplete, 1);
-        assert_eq!(prune.freed, 10);
+        assert_eq!(prune.incomplete, 2);
+        assert_eq!(prune.freed, 15);
         let mut extra = prune.plan.extra.clone();
         extra.sort();
-        let mut want = vec![dead.clone(), partial::record_path(&locks, &dead), orphan_record];
+        let mut want =
+            vec![dead.clone(), partial::record_path(&locks, &dead), orphan_record, legacy, locks.join("e4.progress")];
         want.sort();
         assert_eq!(extra, want);
         assert!(prune.plan.execute().is_empty());
