@@ -17,7 +17,7 @@ const CHUNK: u64 = 262_144;
 const WEIGHTS_LEN: usize = (3 << 20) + 5;
 const SMALL: &str = "a small regular file\n";
 
-/// `acme/shared`: a regular file of one chunk and an LFS file of many. Built the same way
+/// `acme/shared`: a regular file of one chunk and two LFS files of many. Built the same way
 /// twice, two servers serve the same commit and etags.
 fn shared_hub() -> RunningHub {
     HubFixture::new()
@@ -25,6 +25,7 @@ fn shared_hub() -> RunningHub {
             RepoFixture::model("acme/shared")
                 .file("small.txt", SMALL)
                 .lfs("weights.bin", pseudo_random(11, WEIGHTS_LEN))
+                .lfs("other.bin", pseudo_random(12, WEIGHTS_LEN))
                 .file(".git/config", "[core]\n\thooksPath = /tmp/evil\n")
                 .file(".cache/huggingface/download/small.txt.metadata", "forged\n")
                 .file(".gitattributes", "*.bin filter=lfs\n"),
@@ -36,11 +37,16 @@ fn expected(path: &str) -> Vec<u8> {
     match path {
         "small.txt" => SMALL.as_bytes().to_vec(),
         "weights.bin" => pseudo_random(11, WEIGHTS_LEN),
+        "other.bin" => pseudo_random(12, WEIGHTS_LEN),
         other => panic!("unexpected {other}"),
     }
 }
 
-/// huggingface_hub 2.4 downloading both files into the cache; `nolock` makes its blob lock
+/// What Python fetches, and what hfkit fetches (one more file, that only hfkit processes race for).
+const PYTHON_FILES: [&str; 2] = ["small.txt", "weights.bin"];
+const HFKIT_FILES: [&str; 3] = ["small.txt", "weights.bin", "other.bin"];
+
+/// huggingface_hub 2.4 downloading two files into the cache; `nolock` makes its blob lock
 /// a no-op, as on a file system where `flock` succeeds for everyone.
 const PYTHON_DOWNLOAD: &str = r#"
 import contextlib, sys
@@ -66,14 +72,21 @@ fn spawn_hf(t: &TestContext, args: &[&str]) -> Child {
     t.command(t.hf_bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// Waits for a child; a success must have produced the right files in the snapshot folder
-/// it printed, a failure may only be a refused (wrong-bytes) download.
-fn check_child(who: &str, child: Child, may_fail: bool) {
+fn spawn_hf_download(t: &TestContext) -> Child {
+    let mut args = vec!["download", "acme/shared"];
+    args.extend(HFKIT_FILES);
+    args.push("-q");
+    spawn_hf(t, &args)
+}
+
+/// Waits for a child; a success must have produced the right `files` in the snapshot
+/// folder it printed, a failure may only be a refused (wrong-bytes) download.
+fn check_child(who: &str, child: Child, files: &[&str], may_fail: bool) {
     let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if out.status.success() {
         let dir = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-        for path in ["small.txt", "weights.bin"] {
+        for path in files {
             assert_eq!(std::fs::read(dir.join(path)).unwrap(), expected(path), "{who}: {path} in {}", dir.display());
         }
     } else {
@@ -95,10 +108,10 @@ fn assert_blobs_are_their_names(t: &TestContext) {
         assert_eq!(actual, name, "blobs/{name} holds other bytes");
         names.push(name);
     }
-    assert_eq!(names.len(), 2, "one blob per file: {names:?}");
+    assert_eq!(names.len(), 3, "one blob per file: {names:?}");
 }
 
-/// The faulty server's content requests: wrong bytes a few times, and slow enough that the
+/// The faulty server (hfkit's): wrong bytes a few times, and slow enough that the hfkit
 /// writers overlap.
 fn make_faulty(hub: &RunningHub) {
     hub.state().inject(Fault::new(FaultKind::WrongBytes, 1).on("small.txt"));
@@ -106,9 +119,32 @@ fn make_faulty(hub: &RunningHub) {
     hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause: Duration::from_millis(40) }, 1000).on("/lfs/"));
 }
 
+/// The honest server (Python's) pauses a second inside the weights, so that hfkit starts
+/// while Python is writing them.
 fn make_slow(hub: &RunningHub) {
     hub.state()
-        .inject(Fault::new(FaultKind::Stall { after: 1 << 20, pause: Duration::from_millis(400) }, 1000).on("/lfs/"));
+        .inject(Fault::new(FaultKind::Stall { after: 1 << 20, pause: Duration::from_millis(1000) }, 1000).on("/lfs/"));
+}
+
+/// The sha256 of an LFS file of `acme/shared`.
+fn lfs_sha(hub: &RunningHub, path: &str) -> String {
+    let repos = hub.state().repos();
+    let repo = repos.values().find(|r| r.id == "acme/shared").unwrap();
+    repo.head_files()[path].lfs_sha256.clone().unwrap()
+}
+
+/// Successful content GETs of `hub` whose path contains `fragment`.
+fn fetches_of(hub: &RunningHub, fragment: &str) -> usize {
+    hub.requests().iter().filter(|r| r.method == "GET" && r.path.contains(fragment) && r.status < 300).count()
+}
+
+/// Waits until a Python process is writing the weights (its partial file exists).
+fn wait_for_python_weights(t: &TestContext, hub: &RunningHub) {
+    let blobs = t.hf_home().join("hub/models--acme--shared/blobs");
+    let sha = lfs_sha(hub, "weights.bin");
+    wait_for("Python writing the weights", || {
+        partials(&blobs).iter().any(|p| p.file_name().unwrap().to_string_lossy().starts_with(&sha))
+    });
 }
 
 #[test]
@@ -118,18 +154,23 @@ fn hfkit_and_python_at_once_with_locks_never_place_a_wrong_blob() {
     make_slow(&honest);
     let mut t = context(&faulty);
     t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", &CHUNK.to_string());
-    let args = ["download", "acme/shared", "small.txt", "weights.bin", "-q"];
-    let children = vec![
-        ("python 1", spawn_python(&t, honest.url(), "lock"), false),
-        ("hf 1", spawn_hf(&t, &args), true),
-        ("python 2", spawn_python(&t, honest.url(), "lock"), false),
-        ("hf 2", spawn_hf(&t, &args), true),
-        ("hf 3", spawn_hf(&t, &args), true),
-    ];
-    for (who, child, may_fail) in children {
-        check_child(who, child, may_fail);
+    let pythons = [spawn_python(&t, honest.url(), "lock"), spawn_python(&t, honest.url(), "lock")];
+    wait_for_python_weights(&t, &honest);
+    let hfs = [spawn_hf_download(&t), spawn_hf_download(&t), spawn_hf_download(&t)];
+    for (i, child) in pythons.into_iter().enumerate() {
+        check_child(&format!("python {i}"), child, &PYTHON_FILES, false);
+    }
+    for (i, child) in hfs.into_iter().enumerate() {
+        check_child(&format!("hf {i}"), child, &HFKIT_FILES, true);
     }
     assert_blobs_are_their_names(&t);
+    // The blob lock kept everyone else out while one Python process fetched the weights:
+    // no second Python fetch, and no hfkit fetch at all.
+    let sha = lfs_sha(&honest, "weights.bin");
+    assert_eq!(fetches_of(&honest, &sha), 1, "{:#?}", honest.requests());
+    assert_eq!(fetches_of(&faulty, &sha), 0, "{:#?}", faulty.requests());
+    // The hfkit processes did race for `other.bin`, through wrong bytes.
+    assert!(fetches_of(&faulty, &lfs_sha(&faulty, "other.bin")) > 0);
 }
 
 #[test]
@@ -139,8 +180,9 @@ fn hfkit_and_python_at_once_with_lying_locks_never_place_a_wrong_blob() {
     make_slow(&honest);
     let t = context(&faulty);
     let pythons = [spawn_python(&t, honest.url(), "nolock"), spawn_python(&t, honest.url(), "nolock")];
+    wait_for_python_weights(&t, &honest);
     // Two hfkit downloads in this process with locks off (a lying `flock`), and one `hf`.
-    let hf = spawn_hf(&t, &["download", "acme/shared", "small.txt", "weights.bin", "-q"]);
+    let hf = spawn_hf_download(&t);
     let mut config = hfkit::Config::isolated(t.hf_home(), faulty.url());
     config.transfer.chunk_size = CHUNK;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -149,17 +191,17 @@ fn hfkit_and_python_at_once_with_lying_locks_never_place_a_wrong_blob() {
     let (one, two) = (hfkit::Hub::new(config.clone(), None), hfkit::Hub::new(config, None));
     let results = rt.block_on(async {
         let (a, b) = (one.repo(repo.clone()), two.repo(repo));
-        let both = |h: hfkit::download::RepoHandle| {
+        let all = |h: hfkit::download::RepoHandle| {
             let options = options.clone();
             async move {
                 let mut out = Vec::new();
-                for path in ["weights.bin", "small.txt"] {
+                for path in HFKIT_FILES {
                     out.push((path, h.download_file(path, &options, &NoProgress).await));
                 }
                 out
             }
         };
-        tokio::join!(both(a), both(b))
+        tokio::join!(all(a), all(b))
     });
     for (path, result) in results.0.into_iter().chain(results.1) {
         match result {
@@ -168,10 +210,13 @@ fn hfkit_and_python_at_once_with_lying_locks_never_place_a_wrong_blob() {
         }
     }
     for (i, child) in pythons.into_iter().enumerate() {
-        check_child(&format!("python {i}"), child, false);
+        check_child(&format!("python {i}"), child, &PYTHON_FILES, false);
     }
-    check_child("hf", hf, true);
+    check_child("hf", hf, &HFKIT_FILES, true);
     assert_blobs_are_their_names(&t);
+    // The locks held no one back: Python and hfkit fetched the weights at the same time.
+    let sha = lfs_sha(&honest, "weights.bin");
+    assert!(fetches_of(&honest, &sha) >= 1 && fetches_of(&faulty, &sha) >= 1);
 }
 
 /// Waits until `ready` holds, for at most 30 s.
@@ -238,7 +283,7 @@ fn prune_during_pythons_download_keeps_its_partial_and_the_download_completes() 
     let run = t.hf(&["cache", "prune", "-y"]);
     run.expect_code(0);
     assert_eq!(large(&blobs), live, "prune kept the partial file Python is writing");
-    check_child("python", child, false);
+    check_child("python", child, &PYTHON_FILES, false);
 }
 
 #[test]
