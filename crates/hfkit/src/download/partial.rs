@@ -118,3 +118,60 @@ impl OwnedPartial {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dead owner's name: this machine (taken from a fresh name), a pid that cannot run.
+    fn dead_name(stem: &str) -> String {
+        let fresh = partial::new_name(stem);
+        let (_, me) = partial::parse_name(&fresh).unwrap();
+        format!("{stem}.{}-4294967295-1{}", me.host, partial::SUFFIX)
+    }
+
+    #[test]
+    fn writers_never_share_a_partial_file_even_when_locks_lie() {
+        let dir = tempfile::tempdir().unwrap();
+        for locks_work in [true, false] {
+            let a = OwnedPartial::claim(dir.path(), "e", dir.path(), true, locks_work).unwrap();
+            let b = OwnedPartial::claim(dir.path(), "e", dir.path(), true, locks_work).unwrap();
+            assert_ne!(a.path(), b.path(), "a live writer's file is never adopted");
+            assert!(a.path().exists() && b.path().exists());
+            a.discard();
+            b.discard();
+        }
+    }
+
+    #[test]
+    fn an_abandoned_partial_is_adopted_with_its_record_and_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records");
+        std::fs::create_dir_all(&records).unwrap();
+        let old = dir.path().join(dead_name("e"));
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(partial::record_path(&records, &old), b"{}").unwrap();
+        let mine = OwnedPartial::claim(dir.path(), "e", &records, true, true).unwrap();
+        assert!(!old.exists(), "renamed to the adopter's name");
+        assert_eq!(std::fs::read(mine.path()).unwrap(), b"half");
+        assert_eq!(std::fs::read(mine.record()).unwrap(), b"{}", "the record came along");
+        let next = OwnedPartial::claim(dir.path(), "e", &records, true, true).unwrap();
+        assert_ne!(next.path(), mine.path());
+        assert_eq!(std::fs::read(next.path()).unwrap(), b"", "a fresh file, not the adopted one");
+        // Without adoption, nothing is taken.
+        let dead = dir.path().join(dead_name("f"));
+        std::fs::write(&dead, b"x").unwrap();
+        let fresh = OwnedPartial::claim(dir.path(), "f", &records, false, true).unwrap();
+        assert!(dead.exists() && fresh.path() != dead);
+    }
+
+    #[test]
+    fn a_partial_file_taken_away_is_not_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = OwnedPartial::claim(dir.path(), "e", dir.path(), false, true).unwrap();
+        std::fs::rename(mine.path(), dir.path().join("elsewhere")).unwrap();
+        let dest = dir.path().join("blob");
+        assert!(matches!(mine.place(&dest), Err(DownloadError::PartialLost(_))));
+        assert!(!dest.exists());
+    }
+}
