@@ -297,7 +297,7 @@ fn local_dir_never_writes_under_git_or_its_records_and_says_so() {
     let record = std::fs::read_to_string(dir.join(".cache/huggingface/download/small.txt.metadata")).unwrap();
     assert!(!record.starts_with("forged"), "the record is ours, not the server's: {record}");
     assert!(
-        run.stderr.contains("Skipped `.git/config`: it is under the local dir's `.git/`"),
+        run.stderr.contains("Skipped `.git/config`: it is under a `.git/` folder"),
         "the skip is reported: {}",
         run.stderr
     );

@@ -41,16 +41,17 @@ fn prepare(local: &Path) -> Result<(), FsError> {
     crate::cache::write_cachedir_tag(&root)
 }
 
-/// Why a repo path must not be written into a local dir, if it must not: its first folder is
-/// `.git`, or it is under `.cache/huggingface` (compared without case, for case-insensitive
-/// file systems).
+/// Why a repo path must not be written into a local dir, if it must not: a folder of it is
+/// named `.git` (the local dir's own, or a nested repository's that git would read when run
+/// there), or it is under `.cache/huggingface`. Names are compared without case, for
+/// case-insensitive file systems.
 fn reserved(path: &str) -> Option<&'static str> {
-    let mut parts = path.split('/');
-    let first = parts.next().unwrap_or_default();
-    if first.eq_ignore_ascii_case(".git") {
-        return Some("it is under the local dir's `.git/`, where a file could change git's configuration or hooks");
+    let parts: Vec<&str> = path.split('/').collect();
+    let folders = &parts[..parts.len().saturating_sub(1)];
+    if folders.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+        return Some("it is under a `.git/` folder, where a file could change git's configuration or hooks");
     }
-    if first.eq_ignore_ascii_case(".cache") && parts.next().is_some_and(|p| p.eq_ignore_ascii_case("huggingface")) {
+    if parts.len() > 2 && parts[0].eq_ignore_ascii_case(".cache") && parts[1].eq_ignore_ascii_case("huggingface") {
         return Some("it is under the local dir's `.cache/huggingface/`, where the download records are kept");
     }
     None
@@ -210,4 +211,27 @@ pub(super) async fn snapshot(
     .await;
     results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reserved;
+
+    #[test]
+    fn git_folders_and_the_records_are_reserved() {
+        for path in [
+            ".git/config",
+            ".GIT/hooks/pre-commit",
+            "sub/.git/config",
+            ".cache/huggingface/x",
+            ".Cache/HuggingFace/d/x",
+        ] {
+            assert!(reserved(path).is_some(), "{path}");
+        }
+        for path in
+            [".gitattributes", ".gitignore", ".git", "sub/.git", ".cache/other/x", "cache/huggingface/x", "a.git/x"]
+        {
+            assert_eq!(reserved(path), None, "{path}");
+        }
+    }
 }
