@@ -46,8 +46,20 @@ fn killed_download_resumes_without_refetching() {
     child.wait().unwrap();
     hub.state().clear_faults();
     let sha = weights_sha(&hub);
-    let partial = t.hf_home().join(format!("hub/models--acme--tiny/blobs/{sha}.hfkit.incomplete"));
-    assert!(partial.exists(), "the partial file survives the kill");
+    let blobs = t.hf_home().join("hub/models--acme--tiny/blobs");
+    let partials = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&blobs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".incomplete"))
+            .collect()
+    };
+    let killed = partials();
+    assert_eq!(killed.len(), 1, "the partial file survives the kill: {killed:?}");
+    let name = killed[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!("{sha}.")) && name.ends_with(".hfkit.incomplete"), "{name}");
+    let record = t.hf_home().join(format!("hub/.locks/models--acme--tiny/{name}.progress"));
+    assert!(record.exists(), "the resume record belongs to the partial file");
     let first_run = hub.requests().iter().filter(|r| r.listener == "cdn").count();
     assert!(first_run > 1 && first_run < chunks, "killed mid-way: {first_run} of {chunks} chunks requested");
     let run = t.hf(&["download", "acme/tiny", "model.safetensors"]);
@@ -59,8 +71,12 @@ fn killed_download_resumes_without_refetching() {
         !rerun.iter().any(|r| r.range.as_deref() == Some(&format!("bytes=0-{}", CHUNK - 1))),
         "chunk 0 was not refetched"
     );
-    assert!(!partial.exists());
-    assert!(!t.hf_home().join(format!("hub/.locks/models--acme--tiny/{sha}.progress")).exists());
+    assert_eq!(partials(), Vec::<std::path::PathBuf>::new(), "the rerun adopted the partial file and placed it");
+    let locks: Vec<_> = std::fs::read_dir(t.hf_home().join("hub/.locks/models--acme--tiny"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(locks, vec![format!("{sha}.lock")], "no resume record is left");
 }
 
 #[test]
@@ -117,7 +133,8 @@ fn without_locks_verification_keeps_the_blob_correct() {
     }
     let blob = home.path().join(format!("hub/models--acme--tiny/blobs/{}", weights_sha(&hub)));
     assert_eq!(std::fs::read(blob).unwrap(), pseudo_random(7, WEIGHTS_LEN));
-    assert!(!home.path().join(format!("hub/models--acme--tiny/blobs/{}.hfkit.incomplete", weights_sha(&hub))).exists());
+    let left: Vec<_> = std::fs::read_dir(home.path().join("hub/models--acme--tiny/blobs")).unwrap().collect();
+    assert_eq!(left.len(), 1, "no partial file is left");
 }
 
 /// A minimal HTTP forward proxy on 127.0.0.1 that counts the requests it carries.

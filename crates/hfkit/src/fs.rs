@@ -118,6 +118,9 @@ fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.{n}{nanos:x}.tmp", std::process::id()))
 }
 
+/// How often a held lock is tried again.
+pub const LOCK_POLL: Duration = Duration::from_millis(20);
+
 /// An exclusive advisory lock (`flock`) on a lock file, released on drop.
 #[derive(Debug)]
 pub struct LockedFile {
@@ -145,31 +148,52 @@ impl LockedFile {
     /// Takes the lock at `path`, creating the file (and its folder) if needed, waiting at
     /// most `timeout`.
     pub fn acquire(path: &Path, timeout: Duration) -> Result<Self, LockError> {
+        let start = Instant::now();
+        loop {
+            if let Some(lock) = Self::try_acquire(path)? {
+                return Ok(lock);
+            }
+            if start.elapsed() >= timeout {
+                return Err(LockError::Timeout { path: path.to_owned(), timeout });
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
+    }
+
+    /// Takes the lock at `path` if no one holds it (`None` if someone does), creating the
+    /// file and its folder if needed. As huggingface_hub's `filelock`: a new lock file is
+    /// made mode 0664 (group-writable, whatever the umask, so users sharing a cache can
+    /// wait on each other's locks), and the file is left in place on release so that every
+    /// waiter locks the same inode.
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, LockError> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o664)
-            .open(path)
-            .map_err(|e| FsError::new("open lock", path, e))?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    return Ok(Self { _file: file, path: path.to_owned() });
-                }
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Timeout { path: path.to_owned(), timeout });
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(FsError::new("lock", path, e).into()),
+        let open = |create_new: bool| {
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).mode(0o664);
+            if create_new {
+                options.create_new(true);
             }
+            options.open(path)
+        };
+        let file = match open(true) {
+            Ok(file) => {
+                let _ = file.set_permissions(fs::Permissions::from_mode(0o664));
+                file
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match open(false) {
+                Ok(file) => file,
+                // Removed between the two opens (a prune): make it again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Self::try_acquire(path),
+                Err(e) => return Err(FsError::new("open lock", path, e).into()),
+            },
+            Err(e) => return Err(FsError::new("open lock", path, e).into()),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file, path: path.to_owned() })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(FsError::new("lock", path, e).into()),
         }
     }
 
@@ -222,5 +246,6 @@ mod tests {
         assert!(err.to_string().contains("x.lock"), "{err}");
         drop(held);
         LockedFile::acquire(&path, Duration::from_millis(50)).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o664, "huggingface_hub's mode");
     }
 }

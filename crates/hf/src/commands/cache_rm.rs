@@ -152,6 +152,10 @@ pub(crate) fn prune(ctx: &Context, args: &CachePruneArgs) -> Result<Status> {
     let p = &ctx.printer;
     let info = scan(&args.delete.cache_dir.clone().unwrap_or_else(|| ctx.config.hub_cache.clone()))?;
     let prune = PrunePlan::new(&info);
+    if !prune.in_use.is_empty() {
+        // Deleting them would break downloads in progress (huggingface_hub 2.4 deletes them).
+        p.hint(&format!("Kept {} incomplete download(s) that a running process is writing.", prune.in_use.len()));
+    }
     if prune.is_empty() {
         p.text("No unreferenced revisions, incomplete downloads or shared blobs found. Nothing to prune.");
         return Ok(0);

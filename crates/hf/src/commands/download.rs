@@ -91,6 +91,9 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
         return Ok(INTERRUPTED);
     };
     let outcome = outcome?;
+    for skipped in &outcome.skipped {
+        p.warning(&format!("Skipped `{}`: {}.", skipped.path, skipped.reason));
+    }
     if args.dry_run {
         print_dry_run(ctx, &outcome);
     } else {

@@ -218,8 +218,9 @@ impl DeletePlan {
     }
 }
 
-/// What `prune` removes: detached revisions (no ref points to them), partial downloads and
-/// stale locks.
+/// What `prune` removes: detached revisions (no ref points to them), partial downloads no
+/// process is writing (see [`super::partial::in_use`]) with their resume records, and stale
+/// locks. A partial file being written is kept: deleting it would break that download.
 #[derive(Debug, Clone, Default)]
 pub struct PrunePlan {
     /// The deletion.
@@ -228,8 +229,10 @@ pub struct PrunePlan {
     pub detached: std::collections::BTreeMap<usize, BTreeSet<String>>,
     /// Number of detached revisions.
     pub revisions: usize,
-    /// Number of partial downloads.
+    /// Number of partial downloads removed.
     pub incomplete: usize,
+    /// Partial downloads kept because a live process is writing them.
+    pub in_use: Vec<PathBuf>,
     /// Number of stale locks and resume records.
     pub stale_locks: usize,
     /// Number of shared store entries no repo blob links to.
@@ -251,16 +254,31 @@ impl PrunePlan {
                 out.detached.insert(i, detached);
             }
         }
-        out.plan.extra.extend(info.incomplete.iter().map(|f| f.path.clone()));
-        out.incomplete = info.incomplete.len();
-        let locks = stale_locks(info);
+        let mut partial_bytes = 0;
+        let mut records = Vec::new();
+        for file in &info.incomplete {
+            if super::partial::in_use(&info.root, &file.path) {
+                out.in_use.push(file.path.clone());
+                continue;
+            }
+            out.plan.extra.push(file.path.clone());
+            out.incomplete += 1;
+            partial_bytes += file.size;
+            if let Some(record) = record_of(&info.root, &file.path).filter(|r| r.exists()) {
+                records.push(record);
+            }
+        }
+        let mut locks = stale_locks(info);
+        locks.extend(records);
+        locks.sort();
+        locks.dedup();
         out.stale_locks = locks.len();
         out.plan.extra.extend(locks);
         let unreferenced = info.unreferenced_shared();
         out.shared = unreferenced.len();
         let shared_bytes: u64 = unreferenced.iter().map(|(_, size)| size).sum();
         out.plan.sweep = unreferenced.into_iter().map(|(entry, _)| entry).collect();
-        out.freed = out.plan.freed + info.incomplete_size() + shared_bytes;
+        out.freed = out.plan.freed + partial_bytes + shared_bytes;
         out
     }
 
@@ -270,8 +288,10 @@ impl PrunePlan {
     }
 }
 
-/// Stale lock files: `.locks/**/*.lock` that no process holds, resume records whose
-/// partial file is gone, and repos an interrupted deletion left in `.locks/.deleting-*`.
+/// Leftovers in `.locks/`: resume records whose partial file is gone, and repos an
+/// interrupted deletion left in `.locks/.deleting-*`. Lock files themselves are kept, as
+/// huggingface_hub keeps them: every download leaves one, and deleting one that a process has
+/// opened but not yet locked would let two processes hold "the same" lock.
 pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
     let mut stale = Vec::new();
     let Ok(folders) = std::fs::read_dir(info.root.join(".locks")) else { return stale };
@@ -285,18 +305,79 @@ pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(etag) = name.strip_suffix(".progress") {
-                if !repo.join("blobs").join(format!("{etag}.hfkit.incomplete")).exists() {
+            if let Some(partial) = name.strip_suffix(".progress") {
+                // `<partial file>.progress`; before partial files had owners, `<etag>.progress`.
+                let partial = if partial.ends_with(".incomplete") {
+                    partial.to_owned()
+                } else {
+                    format!("{partial}{}", super::partial::SUFFIX)
+                };
+                if !repo.join("blobs").join(partial).exists() {
                     stale.push(path);
                 }
-            } else if name.ends_with(".lock")
-                && let Ok(file) = std::fs::File::open(&path)
-                && file.try_lock().is_ok()
-            {
-                stale.push(path);
             }
         }
     }
     stale.sort();
     stale
+}
+
+/// The resume record of the partial file at `<cache>/<repo>/blobs/<name>` (for a partial
+/// file of hfkit before partial files had owners, `<etag>.hfkit.incomplete`, it was
+/// `<etag>.progress`).
+fn record_of(root: &std::path::Path, partial: &std::path::Path) -> Option<PathBuf> {
+    let repo = partial.parent()?.parent()?.file_name()?;
+    let records = root.join(".locks").join(repo);
+    let name = partial.file_name()?.to_str()?;
+    if super::partial::parse_name(name).is_none()
+        && let Some(etag) = name.strip_suffix(super::partial::SUFFIX)
+    {
+        return Some(records.join(format!("{etag}.progress")));
+    }
+    Some(super::partial::record_path(&records, partial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::partial;
+    use super::*;
+
+    /// An abandoned partial file goes with its resume record; one a live process writes
+    /// stays, with its record; a record whose partial file is gone is stale.
+    #[test]
+    fn prune_takes_abandoned_partials_with_their_records_and_keeps_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let blobs = root.join("models--a--b/blobs");
+        let locks = root.join(".locks/models--a--b");
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::fs::create_dir_all(&locks).unwrap();
+        let live = blobs.join(partial::new_name("e1"));
+        let (_, me) = partial::parse_name(live.file_name().unwrap().to_str().unwrap()).unwrap();
+        // This machine, a pid that cannot run.
+        let dead = blobs.join(format!("e2.{}-4294967295-1{}", me.host, partial::SUFFIX));
+        for p in [&live, &dead] {
+            std::fs::write(p, vec![0; 10]).unwrap();
+            std::fs::write(partial::record_path(&locks, p), "{}").unwrap();
+        }
+        let orphan_record = locks.join(format!("e3.{}-1-1{}.progress", me.host, partial::SUFFIX));
+        std::fs::write(&orphan_record, "{}").unwrap();
+        // Left by hfkit before partial files had owners.
+        let legacy = blobs.join(format!("e4{}", partial::SUFFIX));
+        std::fs::write(&legacy, vec![0; 5]).unwrap();
+        std::fs::write(locks.join("e4.progress"), "{}").unwrap();
+        let info = super::super::scan(root).unwrap();
+        let prune = PrunePlan::new(&info);
+        assert_eq!(prune.in_use, vec![live.clone()]);
+        assert_eq!(prune.incomplete, 2);
+        assert_eq!(prune.freed, 15);
+        let mut extra = prune.plan.extra.clone();
+        extra.sort();
+        let mut want =
+            vec![dead.clone(), partial::record_path(&locks, &dead), orphan_record, legacy, locks.join("e4.progress")];
+        want.sort();
+        assert_eq!(extra, want);
+        assert!(prune.plan.execute().is_empty());
+        assert!(live.exists() && partial::record_path(&locks, &live).exists());
+    }
 }

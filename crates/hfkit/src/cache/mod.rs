@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! <cache>/CACHEDIR.TAG
-//! <cache>/.locks/models--ns--name/<etag>.lock      (and our resume records, <etag>.progress)
+//! <cache>/.locks/models--ns--name/<etag>.lock      (and our resume records, <partial>.progress)
 //! <cache>/models--ns--name/blobs/<etag>            (sha256 for LFS files, git sha1 otherwise)
+//! <cache>/models--ns--name/blobs/<etag>.<owner>.hfkit.incomplete   (a download in progress, see [`partial`])
 //! <cache>/models--ns--name/refs/<revision>         (a commit hash, no newline)
 //! <cache>/models--ns--name/snapshots/<commit>/<path> → ../../blobs/<etag> (relative symlink)
 //! <cache>/models--ns--name/.no_exist/<commit>/<path> (empty: the file does not exist there)
@@ -15,6 +16,7 @@
 //! no value from a server is joined into a path unchecked.
 
 mod delete;
+pub mod partial;
 mod scan;
 pub mod shared;
 pub mod verify;
@@ -63,20 +65,20 @@ impl RepoCache {
         self.folder().join("blobs").join(etag.as_str())
     }
 
-    /// The partial file of a download in progress: `blobs/<etag>.hfkit.incomplete`. One name
-    /// per blob, so a later run (or another process) resumes it.
-    pub fn partial(&self, etag: &Etag) -> PathBuf {
-        self.folder().join("blobs").join(format!("{etag}.hfkit.incomplete"))
+    /// `blobs/`, where blobs and the partial files of downloads in progress live.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.folder().join("blobs")
     }
 
     /// `.locks/<folder>/<etag>.lock`, the lock huggingface_hub takes too.
     pub fn lock(&self, etag: &Etag) -> PathBuf {
-        self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.lock"))
+        self.locks_dir().join(format!("{etag}.lock"))
     }
 
-    /// Which parts of a partial file are complete: `.locks/<folder>/<etag>.progress`.
-    pub fn progress(&self, etag: &Etag) -> PathBuf {
-        self.root.join(".locks").join(&self.folder_name).join(format!("{etag}.progress"))
+    /// `.locks/<folder>`: blob locks, and the resume records of partial files
+    /// (`<partial file name>.progress`, see [`partial::record_path`]).
+    pub fn locks_dir(&self) -> PathBuf {
+        self.root.join(".locks").join(&self.folder_name)
     }
 
     /// `snapshots/<commit>`.

@@ -119,6 +119,22 @@ pub enum DownloadError {
     /// A lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The partial file vanished from under its owner before it was placed.
+    #[error(
+        "the partial file `{}` disappeared before it could be placed (another process took it over, or a cache prune removed it); nothing was placed\n\nhint: run the download again",
+        .0.display()
+    )]
+    PartialLost(PathBuf),
+    /// A repo path that a local dir must not receive.
+    #[error("`{path}` was not written into `{}`: {reason}", .local.display())]
+    Reserved {
+        /// The path in the repo.
+        path: String,
+        /// The local dir.
+        local: PathBuf,
+        /// Why, as a clause.
+        reason: &'static str,
+    },
 }
 
 impl From<ApiError> for DownloadError {

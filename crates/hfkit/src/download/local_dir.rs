@@ -1,12 +1,20 @@
 //! `--local-dir`: real files in a folder of the user's choice, with huggingface_hub's
 //! bookkeeping in `<dir>/.cache/huggingface/` (`download/<path>.metadata` holding the commit,
 //! the etag and a timestamp), so either tool skips files that are already up to date.
+//!
+//! A file whose record is out of date (it was touched after the download) is re-hashed, and
+//! kept when its content still matches the etag. Repo paths under the local dir's `.git/`
+//! or `.cache/huggingface/` are never written: a repo (or a lying server) could otherwise
+//! plant `.git/config` with hooks, or forge the bookkeeping; a snapshot skips them and says
+//! so, a single file is refused. huggingface_hub 2.4 writes them.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::partial::OwnedPartial;
 use super::transfer::Target;
-use super::{Ctx, DownloadError, Downloaded, PlannedFile, place, run_bounded};
+use super::verify::{HashKind, hash_reader};
+use super::{Ctx, DownloadError, Downloaded, PlannedFile, Skipped, run_bounded};
 use crate::api::TreeEntry;
 use crate::auth::ResolvedToken;
 use crate::error::Result;
@@ -32,6 +40,41 @@ fn prepare(local: &Path) -> Result<(), FsError> {
         crate::fs::write_atomic(&ignore, b"*", 0o644)?;
     }
     crate::cache::write_cachedir_tag(&root)
+}
+
+/// Why a repo path must not be written into a local dir, if it must not: a folder of it is
+/// named `.git` (the local dir's own, or a nested repository's that git would read when run
+/// there), or it is under `.cache/huggingface`. Names are compared without case, for
+/// case-insensitive file systems.
+fn reserved(path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let folders = &parts[..parts.len().saturating_sub(1)];
+    if folders.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+        return Some("it is under a `.git/` folder, where a file could change git's configuration or hooks");
+    }
+    if parts.len() > 2 && parts[0].eq_ignore_ascii_case(".cache") && parts[1].eq_ignore_ascii_case("huggingface") {
+        return Some("it is under the local dir's `.cache/huggingface/`, where the download records are kept");
+    }
+    None
+}
+
+/// Whether the local copy of `path` holds `etag`: by its record when current, else (it was
+/// touched after the download, or never recorded) by hashing it, as huggingface_hub does
+/// for LFS files (we do it for both kinds). A match renews the record when `renew` (not in
+/// a dry run).
+fn up_to_date(local: &Path, path: &str, commit: &CommitHash, etag: &Etag, size: u64, renew: bool) -> bool {
+    let dest = local.join(path);
+    if !dest.is_file() {
+        return false;
+    }
+    if recorded_etag(local, path).as_deref() == Some(etag.as_str()) {
+        return true;
+    }
+    let kind = HashKind::of(etag);
+    let matches = std::fs::metadata(&dest).is_ok_and(|m| m.len() == size)
+        && std::fs::File::open(&dest).and_then(|f| hash_reader(kind, size, std::io::BufReader::new(f))).ok().as_deref()
+            == Some(etag.as_str());
+    matches && (!renew || write_metadata(local, path, commit, etag).is_ok())
 }
 
 /// The etag recorded for `path`, if the record is current (the file was not modified after
@@ -64,39 +107,44 @@ struct Remote<'a> {
     url: String,
 }
 
-/// Fetches one file into the local dir unless its recorded etag already matches.
+/// Fetches one file into the local dir unless it is already there, holding huggingface_hub's
+/// lock for it (`.cache/huggingface/download/<path>.lock`).
 async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Option<ResolvedToken>) -> Result<()> {
     let Remote { commit, path, etag, size, url } = remote;
     let dest = local.join(path);
-    if !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(etag.as_str()) {
+    if !ctx.options.force && up_to_date(local, path, commit, etag, size, true) {
         return Ok(());
     }
-    let mut target: Target = ctx.target(path, etag, size, url, token);
-    let partial = meta_root(local).join("download").join(format!("{path}.{etag}.hfkit.incomplete"));
-    if let Some(dir) = partial.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
-    }
-    let mut record = partial.clone().into_os_string();
-    record.push(".progress");
-    target.partial = partial.clone();
-    target.record = Some(PathBuf::from(record));
-    super::check_space(local, size, &partial)?;
-    ctx.fetch_verified(&target).await?;
+    let target: Target = ctx.target(path, etag, size, url, token);
+    let meta = metadata_path(local, path);
+    let dir = meta.parent().unwrap_or(local).to_owned();
+    let name = meta.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".metadata").unwrap_or(&name);
+    std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create folder", &dir, e))?;
+    let _lock = ctx.lock(&dir.join(format!("{stem}.lock"))).await?;
+    super::check_space(local, size, &dest)?;
+    let adopt = size > ctx.hub.config().transfer.chunk_size;
+    let partial = OwnedPartial::claim(&dir, &format!("{stem}.{etag}"), &dir, adopt, ctx.options.use_locks)?;
+    let partial = ctx.fetch_verified(&target, partial).await?;
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
     }
-    place(&partial, &dest)?;
+    partial.place(&dest)?;
     write_metadata(local, path, commit, etag)?;
     ctx.progress.file_finished(path);
     Ok(())
 }
 
 pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Result<Downloaded> {
+    if let Some(reason) = reserved(path) {
+        return Err(DownloadError::Reserved { path: path.to_owned(), local: local.to_owned(), reason }.into());
+    }
     let dest = local.join(path);
     let done = |commit: Option<CommitHash>, cached| Downloaded {
         path: dest.clone(),
         commit,
         files: vec![PlannedFile { path: path.to_owned(), size: None, cached }],
+        skipped: Vec::new(),
     };
     if ctx.offline() {
         return if dest.exists() { Ok(done(None, true)) } else { Err(ctx.not_cached(format!("`{path}`"))) };
@@ -107,13 +155,14 @@ pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Re
         Err(e) if !e.is_definitive() && dest.exists() => return Ok(done(None, true)),
         Err(e) => return Err(e.into_error()),
     };
-    let current =
-        !ctx.options.force && dest.exists() && recorded_etag(local, path).as_deref() == Some(meta.etag.as_str());
+    let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
+    if !ctx.options.dry_run {
+        prepare(local)?;
+    }
+    let current = !ctx.options.force && up_to_date(local, path, &meta.commit, &meta.etag, size, !ctx.options.dry_run);
     if ctx.options.dry_run || current {
         return Ok(done(Some(meta.commit), current));
     }
-    prepare(local)?;
-    let size = meta.size.ok_or_else(|| DownloadError::Protocol(format!("the Hub did not say the size of `{path}`")))?;
     ctx.progress.planned(1, size);
     let remote = Remote { commit: &meta.commit, path, etag: &meta.etag, size, url: meta.location.clone() };
     fetch_into(ctx, local, remote, token).await?;
@@ -127,17 +176,24 @@ pub(super) async fn snapshot(
     files: Vec<TreeEntry>,
     token: Option<ResolvedToken>,
 ) -> Result<Downloaded> {
+    let (files, skipped): (Vec<TreeEntry>, Vec<TreeEntry>) =
+        files.into_iter().partition(|e| reserved(&e.path).is_none());
+    let skipped: Vec<Skipped> = skipped
+        .into_iter()
+        .map(|e| Skipped { reason: reserved(&e.path).unwrap_or_default().to_owned(), path: e.path })
+        .collect();
     let plan: Vec<PlannedFile> = files
         .iter()
         .map(|e| PlannedFile {
             path: e.path.clone(),
             size: Some(e.content_size()),
             cached: !ctx.options.force
-                && local.join(&e.path).exists()
-                && recorded_etag(local, &e.path).as_deref() == e.etag().map(Etag::as_str),
+                && e.etag().is_some_and(|etag| {
+                    up_to_date(local, &e.path, commit, etag, e.content_size(), !ctx.options.dry_run)
+                }),
         })
         .collect();
-    let result = Downloaded { path: local.to_owned(), commit: Some(commit.clone()), files: plan.clone() };
+    let result = Downloaded { path: local.to_owned(), commit: Some(commit.clone()), files: plan.clone(), skipped };
     if ctx.options.dry_run {
         return Ok(result);
     }
@@ -157,4 +213,27 @@ pub(super) async fn snapshot(
     .await;
     results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reserved;
+
+    #[test]
+    fn git_folders_and_the_records_are_reserved() {
+        for path in [
+            ".git/config",
+            ".GIT/hooks/pre-commit",
+            "sub/.git/config",
+            ".cache/huggingface/x",
+            ".Cache/HuggingFace/d/x",
+        ] {
+            assert!(reserved(path).is_some(), "{path}");
+        }
+        for path in
+            [".gitattributes", ".gitignore", ".git", "sub/.git", ".cache/other/x", "cache/huggingface/x", "a.git/x"]
+        {
+            assert_eq!(reserved(path), None, "{path}");
+        }
+    }
 }

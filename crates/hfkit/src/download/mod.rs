@@ -20,6 +20,7 @@
 mod error;
 mod filter;
 mod local_dir;
+mod partial;
 mod progress;
 mod retry;
 mod transfer;
@@ -37,10 +38,11 @@ use crate::api::{ApiError, TreeEntry};
 use crate::auth::ResolvedToken;
 use crate::cache::{RepoCache, SharedStore, XetHash};
 use crate::error::{Error, Result};
-use crate::fs::{FsError, LockedFile};
+use crate::fs::{FsError, LockError, LockedFile};
 use crate::hashes::{CommitHash, Etag};
 use crate::hub::Hub;
 use crate::repo::{self, Repo};
+use partial::OwnedPartial;
 use retry::RetryPolicy;
 use transfer::{Target, Transfer};
 
@@ -107,6 +109,17 @@ pub struct Downloaded {
     pub commit: Option<CommitHash>,
     /// The files considered, with what had to be fetched.
     pub files: Vec<PlannedFile>,
+    /// Files of the repo that were deliberately not written, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A repo file a download did not write, on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Path in the repo.
+    pub path: String,
+    /// Why, as a clause ("it is under the local dir's `.git/`, …").
+    pub reason: String,
 }
 
 /// One repository of a [`Hub`], to download from.
@@ -153,7 +166,7 @@ impl RepoHandle {
         }
         let fresh = !ctx.cache.folder().exists();
         let result = ctx.download_file(path).await;
-        if result.is_err() && fresh {
+        if fresh && result.as_ref().is_err_and(is_refusal) {
             ctx.cache.discard_if_unused();
         }
         result
@@ -167,7 +180,7 @@ impl RepoHandle {
         let fresh = !ctx.cache.folder().exists();
         let result = ctx.snapshot().await;
         // A refusal (a gated repo, say) must not leave an empty repo that `hf cache ls` lists.
-        if result.is_err() && fresh && options.local_dir.is_none() {
+        if fresh && options.local_dir.is_none() && result.as_ref().is_err_and(is_refusal) {
             ctx.cache.discard_if_unused();
         }
         result
@@ -212,6 +225,7 @@ impl Ctx<'_> {
             path: file,
             commit: Some(commit),
             files: vec![PlannedFile { path: path.to_owned(), size, cached }],
+            skipped: Vec::new(),
         };
         if let Ok(commit) = CommitHash::parse(rev)
             && !self.options.force
@@ -265,7 +279,7 @@ impl Ctx<'_> {
         self.progress.planned(1, size);
         let target = self.target(path, &meta.etag, size, meta.location.clone(), token);
         if !self.cache.blob(&target.etag).exists() || self.options.force {
-            check_space(self.cache.root(), size, &target.partial)?;
+            check_space(self.cache.root(), size, &self.cache.blob(&target.etag))?;
         }
         self.fetch_and_place(&meta.commit, path, target, meta.xet_hash.as_ref()).await?;
         Ok(single(meta.commit, pointer, Some(size), false))
@@ -378,17 +392,7 @@ impl Ctx<'_> {
     /// What to fetch for `path` (the etag, checked where it was read, says how to verify it).
     fn target(&self, path: &str, etag: &Etag, size: u64, url: String, token: Option<ResolvedToken>) -> Target {
         let endpoint = reqwest::Url::parse(&self.hub.config().endpoint).expect("the endpoint was validated");
-        Target {
-            url,
-            token,
-            endpoint,
-            size,
-            etag: etag.clone(),
-            kind: HashKind::of(etag),
-            display: path.to_owned(),
-            partial: self.cache.partial(etag),
-            record: Some(self.cache.progress(etag)),
-        }
+        Target { url, token, endpoint, size, etag: etag.clone(), kind: HashKind::of(etag), display: path.to_owned() }
     }
 
     /// huggingface_hub 2.4's shared blob store of this cache, when the environment allows it
@@ -417,6 +421,10 @@ impl Ctx<'_> {
 
     /// Fetches a blob (unless present, or linked from the shared store), then links the
     /// snapshot to it. The caller has checked the free space for it.
+    ///
+    /// Every fetch holds huggingface_hub's blob lock, so that neither tool fetches a blob
+    /// the other is fetching; correctness does not rest on it: the bytes go to a partial
+    /// file of this download's own, are hashed from it, and only then renamed into `blobs/`.
     async fn fetch_and_place(
         &self,
         commit: &CommitHash,
@@ -426,21 +434,19 @@ impl Ctx<'_> {
     ) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
-            // Files of one chunk are fetched without the lock file: creating it costs as much
-            // as the file, and two writers of a small blob stay correct anyway (verified
-            // content, atomic rename). Larger files take huggingface_hub's lock so that two
-            // processes do not fetch the same bytes twice.
-            let small = target.size <= self.hub.config().transfer.chunk_size;
-            let _lock = if self.options.use_locks && !small {
-                Some(LockedFile::acquire(&self.cache.lock(&target.etag), LOCK_TIMEOUT).map_err(DownloadError::from)?)
-            } else {
-                None
-            };
+            let _lock = self.lock(&self.cache.lock(&target.etag)).await?;
             // Another process may have placed it while we waited for the lock.
             let linked = || !self.options.force && self.link_from_store(&blob, xet, target.size);
             if (!blob.exists() || self.options.force) && !linked() {
-                self.fetch_verified(&target).await?;
-                place(&target.partial, &blob)?;
+                let adopt = target.size > self.hub.config().transfer.chunk_size;
+                let partial = OwnedPartial::claim(
+                    &self.cache.blobs_dir(),
+                    target.etag.as_str(),
+                    &self.cache.locks_dir(),
+                    adopt,
+                    self.options.use_locks,
+                )?;
+                self.fetch_verified(&target, partial).await?.place(&blob)?;
             }
         }
         self.cache.link(commit, path, &target.etag)?;
@@ -448,27 +454,55 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Fetches into the partial file; a verification failure is retried once from scratch.
-    /// Refusals (gated, not found…) get the repo's context, as for the metadata request.
-    async fn fetch_verified(&self, target: &Target) -> Result<()> {
+    /// huggingface_hub's lock at `path` (none when locks are turned off), waited for
+    /// without holding up the other downloads of a snapshot.
+    async fn lock(&self, path: &Path) -> Result<Option<LockedFile>, DownloadError> {
+        if !self.options.use_locks {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(lock) = LockedFile::try_acquire(path)? {
+                return Ok(Some(lock));
+            }
+            if start.elapsed() >= LOCK_TIMEOUT {
+                return Err(LockError::Timeout { path: path.to_owned(), timeout: LOCK_TIMEOUT }.into());
+            }
+            tokio::time::sleep(crate::fs::LOCK_POLL).await;
+        }
+    }
+
+    /// Fetches into `partial`; a verification failure is retried once from scratch, and
+    /// a second one discards the partial file. Refusals (gated, not found…) get the repo's
+    /// context, as for the metadata request.
+    async fn fetch_verified(&self, target: &Target, partial: OwnedPartial) -> Result<OwnedPartial> {
         let client = self.hub.client()?;
         let transfer = Transfer { client, settings: &self.hub.config().transfer, progress: self.progress };
-        let outcome = match transfer.fetch(target).await {
-            Err(DownloadError::Verification { .. }) => transfer.fetch(target).await,
+        let outcome = match transfer.fetch(target, &partial).await {
+            Err(DownloadError::Verification { .. }) => transfer.fetch(target, &partial).await,
             other => other,
         };
         match outcome {
+            Ok(()) => Ok(partial),
+            Err(e @ DownloadError::Verification { .. }) => {
+                partial.discard();
+                Err(e.into())
+            }
             Err(DownloadError::Api(api)) => {
                 Err(self.classify(*api, Some(&target.display), target.token.as_ref()).into())
             }
-            other => Ok(other?),
+            Err(e) => Err(e.into()),
         }
     }
 
     async fn snapshot(&self) -> Result<Downloaded> {
         let rev = self.options.revision.clone();
-        let snapshot_result =
-            |commit: CommitHash, dir: PathBuf, files| Downloaded { path: dir, commit: Some(commit), files };
+        let snapshot_result = |commit: CommitHash, dir: PathBuf, files| Downloaded {
+            path: dir,
+            commit: Some(commit),
+            files,
+            skipped: Vec::new(),
+        };
         if self.offline() {
             return match self.cache.resolve_local(&rev) {
                 Some(commit) if self.cache.snapshot_dir(&commit).is_dir() => {
@@ -643,22 +677,23 @@ impl HeadError {
     }
 }
 
+/// Whether a download failed because access was refused (gated, private or missing repo,
+/// disabled, a token refused): nothing it created in the cache is worth keeping.
+fn is_refusal(error: &Error) -> bool {
+    let Error::Download(download) = error else { return false };
+    match &**download {
+        DownloadError::Gated { .. } | DownloadError::RepoNotFound { .. } | DownloadError::Disabled { .. } => true,
+        DownloadError::Api(api) => matches!(**api, ApiError::Unauthorized { .. }),
+        _ => false,
+    }
+}
+
 /// Network failures and retryable statuses.
 fn is_spurious(error: &ApiError) -> bool {
     match error {
         ApiError::Unreachable { .. } => true,
         ApiError::Status { status, .. } => retry::is_retryable_status(status.as_u16()),
         _ => false,
-    }
-}
-
-/// Renames a verified partial file into place. If another process placed the same blob
-/// first, our partial file is gone and theirs is the blob: that is success too.
-fn place(partial: &Path, blob: &Path) -> Result<(), DownloadError> {
-    match std::fs::rename(partial, blob) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && blob.exists() => Ok(()),
-        Err(e) => Err(FsError::new("place", blob, e).into()),
     }
 }
 

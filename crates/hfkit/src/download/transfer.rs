@@ -4,11 +4,13 @@
 //! chunks with `Range` requests over one connection pool and write them at their offsets,
 //! so memory stays flat whatever the file size. A broken or stalled stream (no byte for
 //! `stall_timeout`) resumes from the last byte written; spurious failures are retried per
-//! [`super::retry`]. Completed chunks are recorded next to the lock
-//! (`.locks/<repo>/<etag>.progress`), so a process killed mid-way and run again fetches
-//! only what is missing. The result is verified against the etag (sha256 or git sha1)
-//! before the caller places it; correctness rests on that check, not on locks: two
-//! processes writing the same partial file write the same bytes.
+//! [`super::retry`]. Completed chunks are recorded in the partial file's resume record
+//! (`.locks/<repo>/<partial>.progress`), so a process killed mid-way and run again adopts
+//! its partial file and fetches only what is missing. The partial file belongs to this
+//! download alone ([`super::partial`]); the bytes are hashed from it in order (a single
+//! stream as it is written; parallel chunks by a thread that follows the completed prefix,
+//! which also re-hashes what an adopted file already held), and the result is verified
+//! against the etag (sha256 or git sha1) before the caller places it.
 //!
 //! Tokens travel only to the endpoint's origin; a redirect elsewhere (the CDN) is followed
 //! without `Authorization`.
@@ -16,7 +18,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
@@ -25,6 +27,7 @@ use reqwest::{StatusCode, Url, header};
 use serde::{Deserialize, Serialize};
 
 use super::error::DownloadError;
+use super::partial::OwnedPartial;
 use super::progress::Progress;
 use super::retry::{self, RetryPolicy};
 use super::verify::{HashKind, Hasher};
@@ -54,10 +57,6 @@ pub(crate) struct Target {
     pub(crate) kind: HashKind,
     /// The file's path in the repo, for messages and progress.
     pub(crate) display: String,
-    /// The partial file.
-    pub(crate) partial: PathBuf,
-    /// The record of completed chunks (`None`: no cross-run resume).
-    pub(crate) record: Option<PathBuf>,
 }
 
 /// The completed chunks of a partial file, as saved between runs.
@@ -71,6 +70,7 @@ struct Record {
 /// The shared state of one file's workers.
 struct Job<'a> {
     target: &'a Target,
+    partial: &'a OwnedPartial,
     shared: Arc<Shared>,
     location: Mutex<String>,
     queue: Mutex<VecDeque<u64>>,
@@ -114,16 +114,16 @@ impl Transfer<'_> {
         RetryPolicy { retries: self.settings.retries, base: self.settings.retry_base }
     }
 
-    /// Fetches `target` into its partial file and verifies it. On a hash mismatch the
-    /// partial file and its record are deleted and the error says both hashes.
-    pub(crate) async fn fetch(&self, target: &Target) -> Result<(), DownloadError> {
+    /// Fetches `target` into the partial file this download owns and verifies it. On a
+    /// hash mismatch the partial file is emptied, its record deleted, and the error says
+    /// both hashes.
+    pub(crate) async fn fetch(&self, target: &Target, partial: &OwnedPartial) -> Result<(), DownloadError> {
         let chunk_size = self.settings.chunk_size.max(1);
         let chunks = target.size.div_ceil(chunk_size);
-        let file = open_partial(&target.partial, target.size)?;
+        let file = size_partial(partial, target.size)?;
         let mut done = BTreeSet::new();
         if chunks > 1
-            && let Some(path) = &target.record
-            && let Some(record) = load_record(path)
+            && let Some(record) = load_record(partial.record())
             && record.size == target.size
             && record.chunk_size == chunk_size
         {
@@ -138,11 +138,12 @@ impl Transfer<'_> {
             Arc::new(Shared { file, done: Mutex::new(done), changed: Condvar::new(), failed: AtomicBool::new(false) });
         let follower = (chunks > 1).then(|| {
             let shared = Arc::clone(&shared);
-            let (kind, size, path) = (target.kind, target.size, target.partial.clone());
+            let (kind, size, path) = (target.kind, target.size, partial.path().to_owned());
             tokio::task::spawn_blocking(move || hash_following(&shared, kind, size, chunk_size, &path))
         });
         let job = Job {
             target,
+            partial,
             shared: Arc::clone(&shared),
             location: Mutex::new(target.url.clone()),
             queue: Mutex::new(queue),
@@ -168,11 +169,9 @@ impl Transfer<'_> {
             (None, Some(result)) => result?.ok_or_else(|| DownloadError::Protocol("hashing was interrupted".into()))?,
             (None, None) => Hasher::new(target.kind, target.size).finish(),
         };
-        if let Some(record) = &target.record {
-            let _ = std::fs::remove_file(record);
-        }
+        let _ = std::fs::remove_file(partial.record());
         if actual != target.etag.as_str() {
-            let _ = std::fs::remove_file(&target.partial);
+            let _ = partial.file().set_len(0);
             return Err(DownloadError::Verification {
                 path: target.display.clone(),
                 algorithm: target.kind.name(),
@@ -193,11 +192,9 @@ impl Transfer<'_> {
             let mut done = job.shared.lock_done();
             done.insert(chunk);
             job.shared.changed.notify_all();
-            if let Some(path) = &job.target.record
-                && job.chunks > 1
-            {
+            if job.chunks > 1 {
                 let record = Record { size: job.target.size, chunk_size: job.chunk_size, done: done.clone() };
-                save_record(path, &record);
+                save_record(job.partial.record(), &record);
             }
         }
     }
@@ -304,7 +301,7 @@ impl Transfer<'_> {
             job.shared
                 .file
                 .write_all_at(data, cursor)
-                .map_err(|e| Attempt::Fatal(DownloadError::Fs(FsError::new("write", &job.target.partial, e))))?;
+                .map_err(|e| Attempt::Fatal(DownloadError::Fs(FsError::new("write", job.partial.path(), e))))?;
             if let Some(hasher) = job.inline_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
                 hasher.update(data);
             }
@@ -400,15 +397,10 @@ fn describe_body_error(e: &reqwest::Error) -> String {
     text
 }
 
-/// Opens (or creates) the partial file without truncating it, sized to `size`.
-fn open_partial(path: &Path, size: u64) -> Result<File, DownloadError> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| FsError::new("create", path, e))?;
+/// A handle on the owned partial file, sized to `size` (what is there is kept).
+fn size_partial(partial: &OwnedPartial, size: u64) -> Result<File, DownloadError> {
+    let path = partial.path();
+    let file = partial.file().try_clone().map_err(|e| FsError::new("open", path, e))?;
     let len = file.metadata().map_err(|e| FsError::new("inspect", path, e))?.len();
     if len != size {
         file.set_len(size).map_err(|e| FsError::new("size", path, e))?;
@@ -430,9 +422,9 @@ fn save_record(path: &Path, record: &Record) {
     }
 }
 
-/// Hashes the partial file in order, chunk by chunk, as workers complete them, reading
-/// through the open handle (the file may be renamed by a concurrent process that finished
-/// first). `Ok(None)` when the workers failed.
+/// Hashes the partial file in order, chunk by chunk, as workers complete them (or as an
+/// adopted file already held them), reading through the open handle. `Ok(None)` when the
+/// workers failed.
 fn hash_following(
     shared: &Shared,
     kind: HashKind,
