@@ -344,3 +344,48 @@ fn escape_sequences_in_server_messages_are_printed_inert() {
     assert!(run.stderr.contains("\\x1b[2J"), "{}", run.stderr);
     assert!(!run.stderr.lines().any(|l| l.starts_with("Error: fake line")), "{}", run.stderr);
 }
+
+#[test]
+fn an_endless_tree_listing_stops_at_the_entry_cap() {
+    // Pages of 600,000 small entries, each linking to a new page: the listing is refused
+    // past a million entries, long before memory grows.
+    let page = |n: usize| {
+        let mut body = String::from("[");
+        for i in 0..600_000 {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(r#"{{"type":"directory","path":"d{n}x{i}"}}"#));
+        }
+        body.push(']');
+        Reply::json(200, &body).header("Link", &format!("<{}?cursor={}>; rel=\"next\"", tree_path(), n + 1))
+    };
+    let hub = HostileHub::new()
+        .route("GET", &format!("/api/models/{REPO}/revision/main"), revision(COMMIT))
+        .route_seq("GET", &tree_path(), (0..3).map(page).collect())
+        .start();
+    let t = context(&hub);
+    let run = t.hf(&["download", REPO, "--dry-run"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("goes past 1000000 entries"), "{}", run.stderr);
+    let pages = hub.requests().iter().filter(|r| r.target.starts_with(&tree_path())).count();
+    assert_eq!(pages, 2, "no page is asked for past the cap");
+}
+
+#[test]
+fn sizes_beyond_any_file_are_refused() {
+    let listing = format!(
+        r#"[{{"type":"file","path":"a","oid":"{HELLO_SHA1}","size":4611686018427387904}},{{"type":"file","path":"b","oid":"{HELLO_SHA1}","size":4611686018427387904}}]"#
+    );
+    let hub = HostileHub::new()
+        .route("GET", &format!("/api/models/{REPO}/revision/main"), revision(COMMIT))
+        .route("GET", &tree_path(), Reply::json(200, &listing))
+        .start();
+    let t = context(&hub);
+    for args in [&["download", REPO, "--dry-run"][..], &["download", REPO]] {
+        let run = t.hf(args);
+        run.expect_code(1);
+        assert!(run.stderr.contains("is beyond any file"), "{}", run.stderr);
+    }
+    nothing_written(&t);
+}

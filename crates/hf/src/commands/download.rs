@@ -153,7 +153,7 @@ fn print_dry_run(ctx: &Context, outcome: &Downloaded) {
         return;
     }
     let todo: Vec<_> = files.iter().filter(|f| !f.cached).collect();
-    let total = todo.iter().map(|f| f.size).sum::<Option<u64>>();
+    let total = todo.iter().try_fold(0u64, |sum, f| f.size.map(|size| sum.saturating_add(size)));
     let size = total.map_or_else(|| "an unknown size".to_owned(), human_size);
     ctx.printer.data(&format!(
         "[dry-run] Will download {} files (out of {}) totalling {size}.",

@@ -24,6 +24,14 @@ use crate::repo::{Repo, quote};
 const MAX_REDIRECTS: usize = 20;
 /// Most pages of one tree listing (the Hub sends 1,000 entries a page, or 50 with `expand`).
 pub(crate) const MAX_TREE_PAGES: usize = 100_000;
+/// Most entries of one tree listing, all pages together (the largest repos on the Hub hold
+/// a few hundred thousand files).
+pub(crate) const MAX_TREE_ENTRIES: usize = 1_000_000;
+/// Most bytes of one tree listing, all pages together.
+pub(crate) const MAX_TREE_BYTES: usize = 512 << 20;
+/// Largest size a file may claim (1 PiB): beyond any file on the Hub, and far from the sums
+/// that would overflow.
+pub const MAX_FILE_SIZE: u64 = 1 << 50;
 
 /// What the metadata HEAD of a file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +96,10 @@ impl TryFrom<RawTreeEntry> for TreeEntry {
 
     fn try_from(raw: RawTreeEntry) -> Result<Self, String> {
         crate::repo::validate_path(&raw.path).map_err(|e| e.to_string())?;
+        let claimed = raw.lfs.as_ref().map_or(raw.size, |l| l.size).max(raw.size);
+        if claimed > MAX_FILE_SIZE {
+            return Err(format!("the size of {} ({claimed} bytes) is beyond any file", crate::text::quoted(&raw.path)));
+        }
         let blob = if raw.kind == "file" {
             let id = raw.lfs.as_ref().map_or(&raw.oid, |l| &l.oid);
             let etag = Etag::parse(id).map_err(|e| format!("the etag of {}: {e}", crate::text::quoted(&raw.path)))?;
@@ -186,8 +198,8 @@ impl HubClient {
             let etag = Etag::from_header(&etag).map_err(|e| self.bad_value(&url, etag_header, e))?;
             let size_header = get("x-linked-size").or_else(|| if is_redirect { None } else { get("content-length") });
             let size = match size_header {
-                Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
-                    self.bad_value(&url, "size header", format!("{} is not a size", crate::text::quoted(&s)))
+                Some(s) => Some(s.trim().parse::<u64>().ok().filter(|n| *n <= MAX_FILE_SIZE).ok_or_else(|| {
+                    self.bad_value(&url, "size header", format!("{} is not a file size", crate::text::quoted(&s)))
                 })?),
                 None => None,
             };
@@ -245,6 +257,7 @@ impl HubClient {
         let mut url = Some(Url::parse(&first).map_err(|e| invalid(&first, &e.to_string()))?);
         let mut seen = HashSet::new();
         let mut entries = Vec::new();
+        let mut bytes = 0;
         while let Some(current) = url.take() {
             if !seen.insert(current.clone()) {
                 return Err(self.bad_value(
@@ -277,14 +290,23 @@ impl HubClient {
                     ),
                 ));
             }
-            let page: Vec<TreeEntry> = self.parse_json(response, current.as_str()).await.map_err(|e| match e {
-                ApiError::InvalidResponse { url, detail } => {
-                    let detail = detail.trim_start_matches("not the JSON expected: ");
-                    self.bad_value(&url, "tree listing", format!("has an entry that cannot be used: {detail}"))
-                }
-                other => other,
+            let body = self.read_body(response, current.as_str(), super::MAX_JSON_BODY).await?;
+            bytes += body.len();
+            let page: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
+                let detail = crate::text::escape_line(&e.to_string()).into_owned();
+                self.bad_value(current.as_str(), "tree listing", format!("has an entry that cannot be used: {detail}"))
             })?;
             entries.extend(page);
+            if entries.len() > MAX_TREE_ENTRIES || bytes > MAX_TREE_BYTES {
+                return Err(self.bad_value(
+                    current.as_str(),
+                    "tree listing",
+                    format!(
+                        "goes past {MAX_TREE_ENTRIES} entries or {} MiB, beyond any repo on the Hub",
+                        MAX_TREE_BYTES >> 20
+                    ),
+                ));
+            }
             url = next;
         }
         Ok(entries)

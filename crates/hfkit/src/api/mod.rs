@@ -35,7 +35,7 @@ use crate::auth::{ResolvedToken, TokenSource};
 use crate::config::Config;
 use crate::secret::Token;
 
-pub use files::{FileMetadata, LfsInfo, RepoInfo, TreeEntry, same_origin};
+pub use files::{FileMetadata, LfsInfo, MAX_FILE_SIZE, RepoInfo, TreeEntry, same_origin};
 
 /// Largest JSON body read (repo info, a page of a tree listing, whoami).
 pub const MAX_JSON_BODY: usize = 32 << 20;
@@ -251,6 +251,24 @@ pub struct AccessTokenInfo {
 }
 
 impl WhoAmI {
+    /// The same answer with control characters escaped in every name (a server could
+    /// otherwise fake lines of `hf auth whoami`, or break the INI of `stored_tokens` with a
+    /// token name holding a line break).
+    fn made_printable(mut self) -> Self {
+        let clean = |text: &mut String| *text = crate::text::escape_line(text).into_owned();
+        clean(&mut self.name);
+        self.fullname.iter_mut().for_each(clean);
+        self.orgs.iter_mut().for_each(|o| clean(&mut o.name));
+        if let Some(auth) = &mut self.auth {
+            auth.kind.iter_mut().for_each(clean);
+            if let Some(access) = &mut auth.access_token {
+                access.display_name.iter_mut().for_each(clean);
+                access.role.iter_mut().for_each(clean);
+            }
+        }
+        self
+    }
+
     /// The token's display name, if it is a user access token.
     pub fn token_display_name(&self) -> Option<&str> {
         self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref().filter(|n| !n.is_empty())
@@ -338,7 +356,8 @@ impl HubClient {
         let url = format!("{}/api/whoami-v2", self.endpoint);
         let request = self.request(Method::GET, &url)?;
         let response = self.send_metadata(authorize(request, token)?, &url, Some(&token.source)).await?;
-        self.parse_json(response, &url).await
+        let who: WhoAmI = self.parse_json(response, &url).await?;
+        Ok(who.made_printable())
     }
 
     /// Performs an OIDC exchange, returning the Hub token and its lifetime.
@@ -658,6 +677,19 @@ mod tests {
         let id = trace_id();
         assert_eq!(id.len(), 36);
         assert_ne!(id, trace_id());
+    }
+
+    #[test]
+    fn whoami_names_cannot_fake_lines() {
+        let w: WhoAmI = serde_json::from_str(
+            r#"{"name":"alice\n  role: admin","orgs":[{"name":"a\u001b[2J"}],"auth":{"type":"access_token","accessToken":{"displayName":"x\ny","role":"read\rwrite"}}}"#,
+        )
+        .unwrap();
+        let w = w.made_printable();
+        assert_eq!(w.name, "alice\\n  role: admin");
+        assert_eq!(w.org_names().as_deref(), Some("a\\x1b[2J"));
+        assert_eq!(w.storage_name(), "x\\ny");
+        assert_eq!(w.token_role(), Some("read\\rwrite"));
     }
 
     #[test]

@@ -276,7 +276,7 @@ impl PrunePlan {
         out.plan.extra.extend(locks);
         let unreferenced = info.unreferenced_shared();
         out.shared = unreferenced.len();
-        let shared_bytes: u64 = unreferenced.iter().map(|(_, size)| size).sum();
+        let shared_bytes: u64 = unreferenced.iter().map(|(_, size)| *size).fold(0, u64::saturating_add);
         out.plan.sweep = unreferenced.into_iter().map(|(entry, _)| entry).collect();
         out.freed = out.plan.freed + partial_bytes + shared_bytes;
         out

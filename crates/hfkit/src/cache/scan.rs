@@ -136,7 +136,7 @@ impl CacheInfo {
 
     /// Bytes of partial downloads.
     pub fn incomplete_size(&self) -> u64 {
-        self.incomplete.iter().map(|f| f.size).sum()
+        self.incomplete.iter().map(|f| f.size).fold(0, u64::saturating_add)
     }
 
     /// Shared store entries that no repo blob links to, with their sizes (what `hf cache
@@ -190,7 +190,7 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
             physical.insert(entry, size);
         }
     }
-    let size_on_disk = physical.values().sum();
+    let size_on_disk = physical.values().fold(0u64, |a, b| a.saturating_add(*b));
     let orphan_blobs = repos.iter().flat_map(orphans).collect();
     Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store })
 }
@@ -332,7 +332,7 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         }
         let commit = revision_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let distinct: BTreeSet<&PathBuf> = cached.iter().map(|f| &f.blob_path).collect();
-        let size_on_disk = distinct.iter().map(|b| blob_stats[*b].len()).sum();
+        let size_on_disk = distinct.iter().map(|b| blob_stats[*b].len()).fold(0, u64::saturating_add);
         let last_modified = if cached.is_empty() {
             std::fs::metadata(&revision_path).map_or(0.0, |m| unix_time(m.mtime(), m.mtime_nsec()))
         } else {
@@ -374,7 +374,7 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         kind,
         id: rest.replace("--", "/"),
         path: path.to_owned(),
-        size_on_disk: blob_stats.values().map(std::fs::Metadata::len).sum(),
+        size_on_disk: blob_stats.values().map(std::fs::Metadata::len).fold(0, u64::saturating_add),
         nb_files: blob_stats.len(),
         last_accessed,
         last_modified,

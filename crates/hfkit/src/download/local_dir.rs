@@ -199,7 +199,7 @@ pub(super) async fn snapshot(
     }
     prepare(local)?;
     let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
-    ctx.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).sum());
+    ctx.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).fold(0, u64::saturating_add));
     let endpoint = ctx.hub.config().endpoint.clone();
     let results = run_bounded(
         ctx.hub.config().transfer.workers.max(1),

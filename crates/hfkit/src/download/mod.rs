@@ -565,9 +565,9 @@ impl Ctx<'_> {
             .filter_map(|e| e.etag().map(|etag| (e, etag)))
             .filter(|(_, etag)| self.options.force || !self.cache.blob(etag).exists())
             .map(|(e, _)| e.content_size())
-            .sum();
+            .fold(0, u64::saturating_add);
         check_space(self.cache.root(), missing_bytes, &self.cache.folder())?;
-        self.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).sum());
+        self.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).fold(0, u64::saturating_add));
         let endpoint = self.hub.config().endpoint.clone();
         let workers = self.hub.config().transfer.workers.max(1);
         let results = run_bounded(
