@@ -199,3 +199,32 @@ fn proxies_carry_the_traffic_unless_no_proxy_says_otherwise() {
     t.hf(&["download", "acme/tiny", "model.safetensors"]).expect_code(0);
     assert!(count.load(Ordering::SeqCst) > through, "lower-case http_proxy is honoured too");
 }
+
+#[test]
+fn a_wait_for_another_process_holding_the_blob_lock_is_reported() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    let etag = {
+        let repos = hub.state().repos();
+        let tiny = repos.values().find(|r| r.id == "acme/tiny").unwrap();
+        tiny.head_files()["config.json"].etag().to_owned()
+    };
+    let locks = t.hf_home().join("hub/.locks/models--acme--tiny");
+    std::fs::create_dir_all(&locks).unwrap();
+    let held = std::fs::File::create(locks.join(format!("{etag}.lock"))).unwrap();
+    held.lock().unwrap();
+    let child = t
+        .command(t.hf_bin())
+        .args(["download", "acme/tiny", "config.json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Waiting for `config.json`: another process is downloading it (it holds "), "{stderr}");
+    assert_eq!(stderr.matches("Waiting for").count(), 1, "once per wait: {stderr}");
+}

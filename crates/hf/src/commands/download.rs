@@ -287,6 +287,16 @@ impl Progress for Bars {
             None => self.printer.notice(&line),
         }
     }
+
+    fn waiting(&self, path: &str, reason: &str) {
+        let line = format!("Waiting for `{}`: {}", shown(path), shown(reason));
+        match self.multi.as_ref().filter(|m| !m.is_hidden()) {
+            Some(multi) => {
+                let _ = multi.println(escape_text(&line));
+            }
+            None => self.printer.notice(&line),
+        }
+    }
 }
 
 /// A bar that counts a wait down and disappears when it is over.

@@ -121,7 +121,7 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
     let name = meta.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = name.strip_suffix(".metadata").unwrap_or(&name);
     std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create folder", &dir, e))?;
-    let _lock = ctx.lock(&dir.join(format!("{stem}.lock"))).await?;
+    let _lock = ctx.lock(&dir.join(format!("{stem}.lock")), path).await?;
     super::check_space(local, size, &dest)?;
     let adopt = size > ctx.hub.config().transfer.chunk_size;
     let partial = OwnedPartial::claim(&dir, &format!("{stem}.{etag}"), &dir, adopt, ctx.options.use_locks)?;

@@ -46,6 +46,8 @@ use partial::OwnedPartial;
 use retry::RetryPolicy;
 use transfer::{Target, Transfer};
 
+/// How long a lock wait stays silent before it is reported.
+const LOCK_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long to wait for another process downloading the same blob.
 const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -434,7 +436,7 @@ impl Ctx<'_> {
     ) -> Result<()> {
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
-            let _lock = self.lock(&self.cache.lock(&target.etag)).await?;
+            let _lock = self.lock(&self.cache.lock(&target.etag), path).await?;
             // Another process may have placed it while we waited for the lock.
             let linked = || !self.options.force && self.link_from_store(&blob, xet, target.size);
             if (!blob.exists() || self.options.force) && !linked() {
@@ -454,16 +456,23 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// huggingface_hub's lock at `path` (none when locks are turned off), waited for
-    /// without holding up the other downloads of a snapshot.
-    async fn lock(&self, path: &Path) -> Result<Option<LockedFile>, DownloadError> {
+    /// huggingface_hub's lock at `path` for the file `display` (none when locks are turned
+    /// off), waited for without holding up the other downloads of a snapshot. A wait of more
+    /// than [`LOCK_NOTICE_AFTER`] is reported, so that a long one is never silent.
+    async fn lock(&self, path: &Path, display: &str) -> Result<Option<LockedFile>, DownloadError> {
         if !self.options.use_locks {
             return Ok(None);
         }
         let start = Instant::now();
+        let mut told = false;
         loop {
             if let Some(lock) = LockedFile::try_acquire(path)? {
                 return Ok(Some(lock));
+            }
+            if !told && start.elapsed() >= LOCK_NOTICE_AFTER {
+                told = true;
+                let reason = format!("another process is downloading it (it holds {})", path.display());
+                self.progress.waiting(display, &reason);
             }
             if start.elapsed() >= LOCK_TIMEOUT {
                 return Err(LockError::Timeout { path: path.to_owned(), timeout: LOCK_TIMEOUT }.into());

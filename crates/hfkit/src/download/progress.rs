@@ -16,6 +16,9 @@ pub trait Progress: Send + Sync {
     /// A request failed and will be tried again after `delay`. `path` is the file, or a phase
     /// in parentheses (`(file listing)`); `reason` is the first line of the failure.
     fn retrying(&self, _path: &str, _attempt: u32, _delay: Duration, _reason: &str) {}
+    /// `path` waits for another process (`reason` says which lock), reported once per wait
+    /// that lasts longer than a moment.
+    fn waiting(&self, _path: &str, _reason: &str) {}
 }
 
 /// Ignores every event.
