@@ -195,4 +195,46 @@ mod tests {
         assert_eq!(serde_json::to_string(&ok).unwrap(), format!("\"{}\"", "c".repeat(40)));
         assert!(serde_json::from_str::<CommitHash>("\"../../etc\"").is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn lower_hex(s: &str) -> bool {
+            s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Exactly 40 lowercase hex digits are a commit; what is refused prints on one line.
+            #[test]
+            fn prop_commit_hash_is_exactly_forty_hex(raw in "[0-9a-fA-F./\\x00-\\x1f]{0,44}|[0-9a-f]{40}") {
+                match CommitHash::parse(&raw) {
+                    Ok(commit) => {
+                        prop_assert!(raw.len() == 40 && lower_hex(&raw));
+                        prop_assert_eq!(commit.as_str(), raw.as_str());
+                    }
+                    Err(e) => {
+                        prop_assert!(!(raw.len() == 40 && lower_hex(&raw)));
+                        prop_assert!(!e.to_string().chars().any(|c| c.is_control()));
+                    }
+                }
+            }
+
+            /// An etag header in any dress (weak, quoted) gives the hash; whatever is accepted is
+            /// a bare hash, so it can never climb out of `blobs/`.
+            #[test]
+            fn prop_etag_headers(hash in "[0-9a-f]{40}|[0-9a-f]{64}", raw in "[ -~]{0,70}") {
+                for dressed in [hash.clone(), format!("\"{hash}\""), format!("W/\"{hash}\"")] {
+                    let etag = Etag::from_header(&dressed).unwrap();
+                    prop_assert_eq!(etag.as_str(), hash.as_str());
+                }
+                if let Ok(etag) = Etag::from_header(&raw) {
+                    prop_assert!(matches!(etag.as_str().len(), 40 | 64) && lower_hex(etag.as_str()));
+                }
+            }
+        }
+    }
 }

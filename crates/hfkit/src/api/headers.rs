@@ -154,4 +154,57 @@ mod tests {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// What parses lies within the file; a well-formed range parses back to its parts.
+            #[test]
+            fn prop_content_range_is_consistent(text in "(bytes )?[0-9*/ -]{0,24}", first in 0u64.., len in 0u64..1 << 40, extra in 0u64..1 << 40) {
+                if let Some(r) = ContentRange::parse(&text) {
+                    prop_assert!(r.first <= r.last);
+                    prop_assert!(r.total.is_none_or(|t| r.last < t));
+                }
+                let last = first.saturating_add(len);
+                let total = last.checked_add(1).and_then(|t| t.checked_add(extra));
+                let shown = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
+                let parsed = ContentRange::parse(&format!("bytes {first}-{last}/{shown}"));
+                prop_assert_eq!(parsed, Some(ContentRange { first, last, total }));
+            }
+
+            /// Any `Link` header is parsed or refused, never panics; a relative next link
+            /// resolves against the page it came from.
+            #[test]
+            fn prop_next_link_resolves(raw in "[ -~]{0,80}", path in "[a-z0-9][a-z0-9/]{0,19}", cursor in "[a-zA-Z0-9]{0,12}") {
+                let here = Url::parse("http://hub.example/api/models/a/b/tree/main").unwrap();
+                let mut headers = HeaderMap::new();
+                if let Ok(value) = raw.parse() {
+                    headers.insert(header::LINK, value);
+                    let _ = next_link(&headers, &here);
+                }
+                let target = format!("/{path}?cursor={cursor}");
+                headers.insert(header::LINK, format!("<{target}>; rel=\"next\"").parse().unwrap());
+                prop_assert_eq!(next_link(&headers, &here).unwrap(), Some(here.join(&target).unwrap()));
+            }
+
+            /// A wait is exactly what the server said, in whole seconds, and nothing else.
+            #[test]
+            fn prop_server_wait_reads_seconds(secs in 0u64.., noise in "[ -~]{0,20}", status in 400u16..600) {
+                prop_assert_eq!(server_wait(status, &headers("retry-after", &secs.to_string())), Some(Duration::from_secs(secs)));
+                if let Ok(value) = noise.parse::<reqwest::header::HeaderValue>() {
+                    let mut h = HeaderMap::new();
+                    h.insert("retry-after", value);
+                    let expected = noise.trim().parse::<u64>().ok().map(Duration::from_secs);
+                    prop_assert_eq!(server_wait(status, &h), expected);
+                }
+                let limit = headers("ratelimit", &format!("\"api\";r=0;t={secs}"));
+                prop_assert_eq!(server_wait(429, &limit), Some(Duration::from_secs(secs)));
+            }
+        }
+    }
 }
