@@ -218,7 +218,7 @@ mod tests {
                     }
                     Err(e) => {
                         prop_assert!(!(raw.len() == 40 && lower_hex(&raw)));
-                        prop_assert!(!e.to_string().chars().any(|c| c.is_control()));
+                        prop_assert!(!e.to_string().chars().any(char::is_control));
                     }
                 }
             }
