@@ -360,5 +360,9 @@ fn a_gated_refusal_leaves_nothing_that_cache_ls_lists() {
     ls.expect_code(0);
     assert_eq!(ls.stdout.trim(), "[]", "Python lists nothing either");
     let folder = t.hf_home().join("hub/models--acme--gated");
-    assert!(!folder.exists(), "{:?}", std::fs::read_dir(&folder).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()));
+    assert!(
+        !folder.exists(),
+        "{:?}",
+        std::fs::read_dir(&folder).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+    );
 }

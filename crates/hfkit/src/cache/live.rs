@@ -72,10 +72,8 @@ impl RepoCache {
             match CommitHash::parse(&name) {
                 Ok(commit) if is_dir => commits.push(commit),
                 Ok(_) => warnings.push(format!("snapshot {} is not a folder", entry.path().display())),
-                Err(_) => warnings.push(format!(
-                    "snapshot folder {} is not named by a full commit hash",
-                    entry.path().display()
-                )),
+                Err(_) => warnings
+                    .push(format!("snapshot folder {} is not named by a full commit hash", entry.path().display())),
             }
         }
         commits.sort();
@@ -145,7 +143,8 @@ impl RepoCache {
     /// returned.
     pub fn open_blob(&self, etag: &Etag) -> std::io::Result<std::fs::File> {
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let root: OwnedFd = rustix::fs::open(&self.root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let root: OwnedFd =
+            rustix::fs::open(&self.root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let folder = rustix::fs::openat(&root, self.folder_name.as_str(), dir_flags, Mode::empty())?;
         let blobs = rustix::fs::openat(&folder, "blobs", dir_flags, Mode::empty())?;
         match open_regular_at(&blobs, etag.as_str()) {
