@@ -86,6 +86,7 @@ pub struct HubState {
     tree_page_size: RwLock<usize>,
     log: Mutex<VecDeque<RecordedRequest>>,
     recording: AtomicBool,
+    record_limit: std::sync::atomic::AtomicUsize,
     access_log: AtomicBool,
 }
 
@@ -128,6 +129,7 @@ impl HubState {
             tree_page_size: RwLock::new(TREE_PAGE_SIZE),
             log: Mutex::default(),
             recording: AtomicBool::new(true),
+            record_limit: std::sync::atomic::AtomicUsize::new(MAX_RECORDED_REQUESTS),
             access_log: AtomicBool::new(false),
         })
     }
@@ -150,6 +152,11 @@ impl HubState {
     /// Keeps (or stops keeping) the in-memory record of requests that tests read.
     pub fn set_recording(&self, on: bool) {
         self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Keeps at most `limit` requests in the record (default [`MAX_RECORDED_REQUESTS`]).
+    pub fn set_record_limit(&self, limit: usize) {
+        self.record_limit.store(limit.max(1), Ordering::Relaxed);
     }
 
     /// Writes (or stops writing) one access-log line per request to standard error.
@@ -305,7 +312,8 @@ async fn record(listener: &'static str, State(state): State<Arc<HubState>>, requ
         let entry =
             RecordedRequest { listener, method, path: path_and_query, authorization, user_agent, range, status };
         let mut log = state.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if log.len() >= MAX_RECORDED_REQUESTS {
+        let limit = state.record_limit.load(Ordering::Relaxed);
+        while log.len() >= limit {
             log.pop_front();
         }
         log.push_back(entry);
