@@ -225,7 +225,10 @@ fn python_reads_a_live_cache_through_hf_serve() {
     );
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("access hub user=alice GET /api/whoami-v2 200"), "{log}");
-    assert!(log.contains("user=- HEAD /acme/tiny/resolve/main/model.safetensors 200"), "{log}");
+    assert!(log.contains("user=- HEAD /acme/tiny/resolve/main/model.safetensors 200 bytes=0 "), "{log}");
+    let transfer = format!("user=- GET /acme/tiny/resolve/main/model.safetensors 200 bytes={} ", common::WEIGHTS_LEN);
+    assert!(log.contains(&transfer), "bytes sent are counted: {log}");
+    assert!(!log.contains("incomplete"), "{log}");
     assert!(!log.contains(common::READ), "no token in the log");
 }
 

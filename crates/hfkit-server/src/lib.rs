@@ -296,18 +296,15 @@ async fn record(listener: &'static str, State(state): State<Arc<HubState>>, requ
     let path_and_query = request.uri().path_and_query().map_or_else(|| path.clone(), ToString::to_string);
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    if state.access_log.load(Ordering::Relaxed) {
-        let bytes = response.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-        log::access(&log::Access {
-            listener,
-            user: user.as_deref(),
-            method: &method,
-            path: &path,
-            status,
-            bytes: bytes.and_then(|b| b.parse().ok()),
-            duration: started.elapsed(),
-        });
-    }
+    let response = if state.access_log.load(Ordering::Relaxed) {
+        let expected = (method != "HEAD")
+            .then(|| response.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok())
+            .flatten();
+        let access = log::Access { listener, user, method: method.clone(), path, status, started, expected };
+        response.map(|body| access.around(body))
+    } else {
+        response
+    };
     if state.recording.load(Ordering::Relaxed) {
         let entry =
             RecordedRequest { listener, method, path: path_and_query, authorization, user_agent, range, status };

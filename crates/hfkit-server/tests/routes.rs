@@ -132,12 +132,17 @@ fn repo_fixture() -> (hfkit_test::RunningHub, Vec<String>) {
 fn refs_commits_paths_info_and_lists_answer_like_the_hub() {
     let (hub, commits) = repo_fixture();
     let url = hub.url();
-    let json = |path: &str| -> serde_json::Value { client().get(format!("{url}{path}")).send().unwrap().json().unwrap() };
+    let json =
+        |path: &str| -> serde_json::Value { client().get(format!("{url}{path}")).send().unwrap().json().unwrap() };
     let refs = json("/api/models/acme/tiny/refs?include_prs=1");
     assert_eq!(refs["tags"], serde_json::json!([{"name": "v1", "ref": "refs/tags/v1", "targetCommit": commits[0]}]));
-    let branches: Vec<&str> = refs["branches"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let branches: Vec<&str> =
+        refs["branches"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(branches, ["dev", "main"]);
-    assert_eq!(refs["pullRequests"], serde_json::json!([{"name": "1", "ref": "refs/pr/1", "targetCommit": commits[1]}]));
+    assert_eq!(
+        refs["pullRequests"],
+        serde_json::json!([{"name": "1", "ref": "refs/pr/1", "targetCommit": commits[1]}])
+    );
     assert!(json("/api/models/acme/tiny/refs").get("pullRequests").is_none());
 
     let log: Vec<String> = json("/api/models/acme/tiny/commits/main")
