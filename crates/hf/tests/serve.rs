@@ -59,15 +59,18 @@ fn serve_refuses_a_bad_accounts_file() {
 
 /// `hf serve args…` started in `t`'s environment, its standard error in `serve.log`.
 fn start_serve(t: &hfkit_test::TestContext, args: &[&str]) -> (Served, String, std::path::PathBuf) {
+    let mut command = t.command(t.hf_bin());
+    command.args(["serve", "--port", "0", "--format", "agent"]).args(args);
+    spawn_serve(t, command)
+}
+
+/// Starts a prepared `hf serve` command and reads the URL it prints.
+fn spawn_serve(
+    t: &hfkit_test::TestContext,
+    mut command: std::process::Command,
+) -> (Served, String, std::path::PathBuf) {
     let log = t.root().join("serve.log");
-    let mut child = t
-        .command(t.hf_bin())
-        .args(["serve", "--port", "0", "--format", "agent"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = command.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("url=").unwrap_or_else(|| panic!("{line:?}")).to_owned();
@@ -393,11 +396,78 @@ fn hostile_clients_are_refused_and_the_server_keeps_answering() {
     drop(served);
     let args = ["--cache", cache.to_str().unwrap(), "--max-connections", "4"];
     let (_served, url, _log) = start_serve(&t, &args);
+    // An idle connection gives its slot to a newcomer…
     let idle: Vec<std::net::TcpStream> =
         (0..4).map(|_| std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    still_serves(&url);
+    drop(idle);
+    // …a connection with a request in progress (a body still to come) does not.
+    let busy: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut tcp = std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap();
+            let head = "POST /api/models/acme/tiny/paths-info/main HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+            tcp.write_all(head.as_bytes()).unwrap();
+            tcp
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let (status, head, body) = get(&url, "/health", "");
     assert_eq!(status, 503, "{head}");
     assert!(String::from_utf8_lossy(&body).contains("too many open connections"));
-    drop(idle);
+    drop(busy);
     still_serves(&url);
+}
+
+const SLOW_CLIENTS: &str = r#"
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
+host, port = sys.argv[1].split(":")
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    held.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn a_thousand_slow_clients_do_not_lock_others_out() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    t.hf(&["download", "acme/tiny", "README.md"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    // The server runs with 1,024 descriptors; its header timeout (20 s) is far longer than
+    // the test, so only taking the slots of slow clients can keep it answering.
+    let mut command = t.command("sh");
+    command.args(["-c", r#"ulimit -n 1024 && exec "$0" "$@""#]).arg(t.hf_bin()).args([
+        "serve",
+        "--port",
+        "0",
+        "--format",
+        "agent",
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    let (_served, url, log) = spawn_serve(&t, command);
+    let mut slow = t
+        .command(t.python_bin())
+        .args(["-c", SLOW_CLIENTS, url.strip_prefix("http://").unwrap(), "1100"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(slow.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n", "the slow clients connected");
+    let started = std::time::Instant::now();
+    still_serves(&url);
+    still_serves(&url);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    drop(slow.stdin.take());
+    let _ = slow.wait();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains("accept failed"), "the server never ran out of descriptors: {log}");
 }

@@ -3,7 +3,11 @@
 //!
 //! axum 0.8's `serve` has no connection cap and no header read timeout, so connections are
 //! accepted here and driven by hyper directly, with every limit named once in [`Limits`]:
-//! - past `max_connections`, a new connection gets `503` with a sentence and is closed;
+//! - past `max_connections`, a new connection takes the slot of the oldest connection that
+//!   has no request in progress (a slow-loris client still sending its head, an idle
+//!   keep-alive); when every connection is busy with a request, it gets `503` with a
+//!   sentence and is closed. So a thousand slow clients cannot lock others out, even with
+//!   the descriptor limit at 1,024;
 //! - request headers must arrive within `header_timeout` (slow-loris), and are at most
 //!   `max_header_bytes` (larger ones get `431`);
 //! - a connection that moves no byte either way for `idle_timeout` is closed: a client that
@@ -20,11 +24,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use axum::Router;
+use axum::body::Body;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Instant, Sleep};
 
@@ -57,6 +67,93 @@ impl Default for Limits {
 
 /// How long a refused connection may take to receive its `503`.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a new connection waits for the slot of a connection it evicted.
+const EVICTION_WAIT: Duration = Duration::from_secs(1);
+
+/// The open connections, oldest first, with what is needed to close an idle one.
+#[derive(Default)]
+struct Open {
+    next: AtomicU64,
+    by_age: Mutex<BTreeMap<u64, Conn>>,
+}
+
+/// One open connection: its requests in progress, and the signal that closes it.
+#[derive(Clone, Default)]
+struct Conn {
+    busy: Arc<AtomicUsize>,
+    evict: Arc<Notify>,
+}
+
+impl Open {
+    fn add(&self) -> (u64, Conn) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let conn = Conn::default();
+        self.lock().insert(id, conn.clone());
+        (id, conn)
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Closes the oldest connection with no request in progress; `false` when all are busy.
+    fn evict_oldest_idle(&self) -> bool {
+        let mut open = self.lock();
+        let Some(id) = open.iter().find(|(_, c)| c.busy.load(Ordering::Acquire) == 0).map(|(id, _)| *id) else {
+            return false;
+        };
+        if let Some(conn) = open.remove(&id) {
+            conn.evict.notify_one();
+        }
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Conn>> {
+        self.by_age.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Counts a request in progress on its connection until its answer is sent (or dropped).
+struct InProgress(Arc<AtomicUsize>);
+
+impl InProgress {
+    fn new(busy: &Arc<AtomicUsize>) -> Self {
+        busy.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(busy))
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A body that keeps its request counted as in progress until it is sent.
+struct Counted {
+    body: Body,
+    _in_progress: InProgress,
+}
+
+impl http_body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
 
 /// The answer past the connection limit.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 62\r\n\r\nThe server has too many open connections; retry in a moment.\n";
@@ -70,7 +167,8 @@ pub async fn run(
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (closing_tx, closing_rx) = watch::channel(false);
-    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let (running_tx, mut running_rx) = mpsc::channel::<()>(1);
+    let open = Arc::new(Open::default());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -93,33 +191,53 @@ pub async fn run(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            tokio::spawn(refuse(tcp));
-            continue;
-        };
-        let service = TowerToHyperService::new(router.clone());
-        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
+        let permits = Arc::clone(&permits);
+        let open = Arc::clone(&open);
+        let router = router.clone();
         let http = Arc::clone(&http);
         let mut closing = closing_rx.clone();
-        let open = open_tx.clone();
+        let running = running_tx.clone();
+        let idle = limits.idle_timeout;
         tokio::spawn(async move {
-            let connection = http.serve_connection(io, service);
+            let permit = match Arc::clone(&permits).try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) if open.evict_oldest_idle() => {
+                    match tokio::time::timeout(EVICTION_WAIT, permits.acquire_owned()).await {
+                        Ok(Ok(permit)) => permit,
+                        _ => return refuse(tcp).await,
+                    }
+                }
+                Err(_) => return refuse(tcp).await,
+            };
+            let (id, conn) = open.add();
+            let busy = Arc::clone(&conn.busy);
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let in_progress = InProgress::new(&busy);
+                let mut router = router.clone();
+                async move {
+                    let response = tower_service::Service::call(&mut router, request).await?;
+                    Ok::<_, Infallible>(response.map(|body| Body::new(Counted { body, _in_progress: in_progress })))
+                }
+            });
+            let connection = http.serve_connection(TokioIo::new(IdleTimeout::new(tcp, idle)), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                () = conn.evict.notified() => {}
                 () = async { let _ = closing.wait_for(|c| *c).await; } => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
             }
-            drop((permit, open));
+            open.remove(id);
+            drop((permit, running));
         });
     }
     drop(listener);
     let _ = closing_tx.send(true);
-    drop(open_tx);
+    drop(running_tx);
     // Every connection task holds a sender: `recv` answers `None` once all are done.
-    let _ = tokio::time::timeout(limits.drain_timeout, open_rx.recv()).await;
+    let _ = tokio::time::timeout(limits.drain_timeout, running_rx.recv()).await;
     Ok(())
 }
 
