@@ -133,6 +133,7 @@ impl RepoSource for CacheRepos {
     }
 
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
+        hfkit::repo::validate_path(path).ok()?;
         let cache = self.repo_cache(&repo.kind, &repo.id)?;
         let commit = CommitHash::parse(commit).ok()?;
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {
