@@ -399,7 +399,6 @@ fn hostile_clients_are_refused_and_the_server_keeps_answering() {
     // An idle connection gives its slot to a newcomer…
     let idle: Vec<std::net::TcpStream> =
         (0..4).map(|_| std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap()).collect();
-    std::thread::sleep(std::time::Duration::from_millis(200));
     still_serves(&url);
     drop(idle);
     // …a connection with a request in progress (a body still to come) does not.
@@ -411,6 +410,7 @@ fn hostile_clients_are_refused_and_the_server_keeps_answering() {
             tcp
         })
         .collect();
+    // Let the server read their heads (no answer to observe: they wait for their bodies).
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (status, head, body) = get(&url, "/health", "");
     assert_eq!(status, 503, "{head}");
@@ -470,4 +470,40 @@ fn a_thousand_slow_clients_do_not_lock_others_out() {
     let _ = slow.wait();
     let log = std::fs::read_to_string(log).unwrap();
     assert!(!log.contains("accept failed"), "the server never ran out of descriptors: {log}");
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_after_the_idle_timeout() {
+    let hub = hub();
+    let t = context(&hub);
+    // A hand-made cache with one 64 MiB file: more than loopback buffers hold.
+    let repo = t.root().join("cache/models--acme--big");
+    let (commit, etag) = ("c".repeat(40), "a".repeat(64));
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots").join(&commit)).unwrap();
+    std::fs::write(repo.join("blobs").join(&etag), vec![1u8; 64 << 20]).unwrap();
+    std::fs::write(repo.join("refs/main"), &commit).unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{etag}"), repo.join("snapshots").join(&commit).join("big.bin"))
+        .unwrap();
+    let cache = t.root().join("cache");
+    let (_served, url, log) = start_serve(&t, &["--cache", cache.to_str().unwrap(), "--idle-timeout", "1"]);
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap();
+    tcp.write_all(b"GET /acme/big/resolve/main/big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // Read nothing until the server says it cut the transfer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap().contains(" incomplete") {
+        assert!(std::time::Instant::now() < deadline, "never cut");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    let _ = tcp.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200"), "the answer began");
+    assert!(got.len() < 64 << 20, "the connection was closed before the whole body");
+    let (status, _, body) = get(&url, "/acme/big/resolve/main/big.bin", "Range: bytes=0-3\r\n");
+    assert_eq!((status, body.as_slice()), (206, &[1u8; 4][..]), "the server still answers");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("GET /acme/big/resolve/main/big.bin 200 bytes=") && log.contains(" incomplete"), "{log}");
 }
