@@ -143,8 +143,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) accounts: Option<PathBuf>,
     /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public).
+    /// It is read live: a repo downloaded into it, or a ref that moves, is served at once.
+    /// Example: `hf serve --cache ~/.cache/huggingface/hub`.
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<PathBuf>,
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+    /// Seconds a connection may move no byte, either way, before it is closed (an idle
+    /// timeout: a slow but steady download is never cut).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) idle_timeout: u64,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub(crate) header_timeout: u64,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) host: String,

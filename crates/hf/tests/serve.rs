@@ -56,3 +56,454 @@ fn serve_refuses_a_bad_accounts_file() {
     run.expect_code(1);
     assert!(run.stderr.contains("`ghost`, who is not in `users`"), "{}", run.stderr);
 }
+
+/// `hf serve args…` started in `t`'s environment, its standard error in `serve.log`.
+fn start_serve(t: &hfkit_test::TestContext, args: &[&str]) -> (Served, String, std::path::PathBuf) {
+    let mut command = t.command(t.hf_bin());
+    command.args(["serve", "--port", "0", "--format", "agent"]).args(args);
+    spawn_serve(t, command)
+}
+
+/// Starts a prepared `hf serve` command and reads the URL it prints.
+fn spawn_serve(
+    t: &hfkit_test::TestContext,
+    mut command: std::process::Command,
+) -> (Served, String, std::path::PathBuf) {
+    let log = t.root().join("serve.log");
+    let mut child = command.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("url=").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    (Served(child), url, log)
+}
+
+/// A context whose `HF_ENDPOINT` is a served cache, with its own empty cache.
+fn client_of(url: &str) -> hfkit_test::TestContext {
+    hfkit_test::TestContext::with_endpoint(env!("CARGO_MANIFEST_DIR"), url)
+}
+
+const PYTHON_CALLS: &str = r#"
+import hashlib, json, os
+from huggingface_hub import (HfApi, HfFileSystem, get_hf_file_metadata, hf_hub_download, hf_hub_url,
+                             snapshot_download)
+from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+api = HfApi()
+out = {}
+info = api.model_info("acme/tiny", files_metadata=True)
+out["sha"] = info.sha
+out["siblings"] = sorted([s.rfilename, s.size, s.blob_id, s.lfs.sha256 if s.lfs else None] for s in info.siblings)
+out["v1_files"] = sorted(s.rfilename for s in api.model_info("acme/tiny", revision="v1").siblings)
+out["dataset"] = [api.dataset_info("acme/ds").id, api.list_repo_files("acme/ds", repo_type="dataset")]
+out["files"] = api.list_repo_files("acme/tiny")
+out["tree"] = sorted([e.path, type(e).__name__] for e in api.list_repo_tree("acme/tiny", recursive=True))
+out["tree_sub"] = sorted(e.path for e in api.list_repo_tree("acme/tiny", path_in_repo="sub"))
+out["tree_expand"] = sorted([e.path, e.last_commit.oid] for e in api.list_repo_tree("acme/tiny", expand=True))
+out["paths_info"] = sorted([e.path, type(e).__name__] for e in api.get_paths_info("acme/tiny", ["config.json", "sub", "missing"]))
+out["file_exists"] = [api.file_exists("acme/tiny", "config.json"), api.file_exists("acme/tiny", "missing")]
+out["repo_exists"] = [api.repo_exists("acme/tiny"), api.repo_exists("acme/none"), api.repo_exists("acme/ds", repo_type="dataset")]
+out["revision_exists"] = [api.revision_exists("acme/tiny", "v1"), api.revision_exists("acme/tiny", "nope")]
+refs = api.list_repo_refs("acme/tiny")
+out["refs"] = sorted([b.name, b.ref, b.target_commit] for b in refs.branches)
+out["commits"] = [c.commit_id for c in api.list_repo_commits("acme/tiny")]
+out["models"] = [m.id for m in api.list_models(search="TIN")]
+out["models_author"] = [m.id for m in api.list_models(author="acme", limit=5)]
+out["models_none"] = [m.id for m in api.list_models(author="nobody")]
+out["datasets"] = [d.id for d in api.list_datasets(search="ds")]
+out["whoami"] = api.whoami(token=os.environ["TOKEN"])["name"]
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+out["lfs"] = sha(hf_hub_download("acme/tiny", "model.safetensors"))
+out["by_short"] = open(hf_hub_download("acme/tiny", "config.json", revision=info.sha[:7])).read()
+out["by_full"] = open(hf_hub_download("acme/tiny", "config.json", revision=info.sha)).read()
+out["by_tag"] = open(hf_hub_download("acme/tiny", "config.json", revision="v1")).read()
+out["by_branch"] = open(hf_hub_download("acme/tiny", "sub/dir/data.txt", revision="main")).read()
+meta = get_hf_file_metadata(hf_hub_url("acme/tiny", "model.safetensors"))
+out["meta"] = [meta.commit_hash, meta.etag, meta.size]
+snap = snapshot_download("acme/tiny")
+out["snapshot"] = sorted(os.path.relpath(os.path.join(d, f), snap) for d, _, fs in os.walk(snap) for f in fs)
+fs = HfFileSystem()
+out["fs_ls"] = sorted(fs.ls("acme/tiny", detail=False))
+out["fs_read"] = fs.read_text("acme/tiny/config.json")
+with fs.open("acme/tiny/model.safetensors", "rb") as f:
+    f.seek(10)
+    out["fs_range"] = f.read(5).hex()
+out["fs_info"] = fs.info("acme/tiny/sub")["type"]
+errors = []
+for call in [lambda: api.model_info("acme/none"), lambda: hf_hub_download("acme/tiny", "missing.bin"),
+             lambda: api.model_info("acme/tiny", revision="nope")]:
+    try:
+        call()
+        errors.append(None)
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
+        errors.append(type(e).__name__)
+out["errors"] = errors
+print(json.dumps(out))
+"#;
+
+#[test]
+fn python_reads_a_live_cache_through_hf_serve() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    common::download_sample(&t);
+    let served_cache = t.hf_home().join("hub");
+    let accounts = t.root().join("accounts.json");
+    let json = serde_json::json!({
+        "users": [{"name": "alice"}],
+        "tokens": [{"token": common::READ, "user": "alice", "name": "desk", "role": "read"}]
+    });
+    std::fs::write(&accounts, json.to_string()).unwrap();
+    let (_served, url, log) =
+        start_serve(&t, &["--cache", served_cache.to_str().unwrap(), "--accounts", accounts.to_str().unwrap()]);
+    let mut client = client_of(&url);
+    client.set_env("TOKEN", common::READ);
+    let run = client.python(PYTHON_CALLS);
+    run.expect_code(0);
+    let out: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let main = common::commit_of(&fixture, "acme/tiny", "main");
+    let v1 = common::commit_of(&fixture, "acme/tiny", "v1");
+    let weights = hfkit_test::pseudo_random(7, common::WEIGHTS_LEN);
+    let fixture_files = fixture.state().repos()[&("model".to_owned(), "acme/tiny".to_owned())].head_files();
+    let weights_sha = fixture_files["model.safetensors"].lfs_sha256.clone().unwrap();
+    assert_eq!(out["sha"], main.as_str());
+    let expected: Vec<serde_json::Value> =
+        fixture_files.iter().map(|(path, f)| serde_json::json!([path, f.size, f.oid, f.lfs_sha256])).collect();
+    assert_eq!(out["siblings"], serde_json::Value::Array(expected), "sizes, blob ids and LFS hashes as the Hub's");
+    assert_eq!(out["v1_files"], serde_json::json!(["config.json"]), "only what the cache holds at v1");
+    assert_eq!(out["dataset"], serde_json::json!(["acme/ds", ["data/train.csv"]]));
+    assert_eq!(out["files"], serde_json::json!(["README.md", "config.json", "model.safetensors", "sub/dir/data.txt"]));
+    assert_eq!(
+        out["tree"],
+        serde_json::json!([
+            ["README.md", "RepoFile"],
+            ["config.json", "RepoFile"],
+            ["model.safetensors", "RepoFile"],
+            ["sub", "RepoFolder"],
+            ["sub/dir", "RepoFolder"],
+            ["sub/dir/data.txt", "RepoFile"]
+        ])
+    );
+    assert_eq!(out["tree_sub"], serde_json::json!(["sub/dir"]));
+    assert_eq!(out["tree_expand"][0], serde_json::json!(["README.md", main]));
+    assert_eq!(out["paths_info"], serde_json::json!([["config.json", "RepoFile"], ["sub", "RepoFolder"]]));
+    assert_eq!(out["file_exists"], serde_json::json!([true, false]));
+    assert_eq!(out["repo_exists"], serde_json::json!([true, false, true]));
+    assert_eq!(out["revision_exists"], serde_json::json!([true, false]));
+    assert_eq!(
+        out["refs"],
+        serde_json::json!([["main", "refs/heads/main", main], ["v1", "refs/heads/v1", v1]]),
+        "a cache cannot tell a tag from a branch"
+    );
+    assert_eq!(out["commits"], serde_json::json!([main]));
+    assert_eq!(out["models"], serde_json::json!(["acme/tiny"]));
+    assert_eq!(out["models_author"], serde_json::json!(["acme/tiny"]));
+    assert_eq!(out["models_none"], serde_json::json!([]));
+    assert_eq!(out["datasets"], serde_json::json!(["acme/ds"]));
+    assert_eq!(out["whoami"], "alice");
+    assert_eq!(out["lfs"], weights_sha.as_str());
+    assert_eq!(out["by_short"], r#"{"hidden_size": 16}"#);
+    assert_eq!(out["by_full"], r#"{"hidden_size": 16}"#);
+    assert_eq!(out["by_tag"], r#"{"hidden_size": 8}"#);
+    assert_eq!(out["by_branch"], "nested\n");
+    assert_eq!(out["meta"], serde_json::json!([main, weights_sha, common::WEIGHTS_LEN]));
+    assert_eq!(
+        out["snapshot"],
+        serde_json::json!(["README.md", "config.json", "model.safetensors", "sub/dir/data.txt"])
+    );
+    assert_eq!(
+        out["fs_ls"],
+        serde_json::json!([
+            "acme/tiny/README.md",
+            "acme/tiny/config.json",
+            "acme/tiny/model.safetensors",
+            "acme/tiny/sub"
+        ])
+    );
+    assert_eq!(out["fs_read"], r#"{"hidden_size": 16}"#);
+    let hex: String = weights[10..15].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(out["fs_range"], hex.as_str());
+    assert_eq!(out["fs_info"], "directory");
+    assert_eq!(
+        out["errors"],
+        serde_json::json!(["RepositoryNotFoundError", "RemoteEntryNotFoundError", "RevisionNotFoundError"])
+    );
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("access hub user=alice GET /api/whoami-v2 200"), "{log}");
+    assert!(log.contains("user=- HEAD /acme/tiny/resolve/main/model.safetensors 200 bytes=0 "), "{log}");
+    let transfer = format!("user=- GET /acme/tiny/resolve/main/model.safetensors 200 bytes={} ", common::WEIGHTS_LEN);
+    assert!(log.contains(&transfer), "bytes sent are counted: {log}");
+    assert!(!log.contains("incomplete"), "{log}");
+    assert!(!log.contains(common::READ), "no token in the log");
+}
+
+/// One raw HTTP/1.1 exchange on a new connection: `(status, head, body)`; status 0 when the
+/// server closed the connection without an answer.
+fn raw(url: &str, request: &[u8]) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let _ = tcp.write_all(request);
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head, answer[split..].to_vec())
+}
+
+/// `GET path` (with extra header lines), on a connection closed after the answer.
+fn get(url: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+    raw(url, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n").as_bytes())
+}
+
+/// The server still answers a normal request (retried for a few seconds while slots free up).
+#[track_caller]
+fn still_serves(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, _, body) = get(url, "/acme/tiny/resolve/main/README.md", "");
+        if status == 200 {
+            assert_eq!(body, b"# tiny\n");
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server stopped answering (last status {status})");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_download_into_the_served_cache_is_served_without_a_restart() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    t.hf(&["download", "acme/tiny", "config.json", "--revision", "v1"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    let (_served, url, _log) = start_serve(&t, &["--cache", cache.to_str().unwrap()]);
+    let client = client_of(&url);
+    client.hf(&["download", "acme/tiny", "README.md"]).expect_code(1);
+    t.hf(&["download", "acme/tiny"]).expect_code(0); // into the served cache, while it is served
+    let got = client.hf(&["download", "acme/tiny", "README.md", "--format", "quiet"]);
+    got.expect_code(0);
+    assert_eq!(std::fs::read_to_string(got.stdout.trim()).unwrap_or_else(|e| panic!("{got:?}: {e}")), "# tiny\n");
+    // A ref that moves is followed at once.
+    let v1 = common::commit_of(&fixture, "acme/tiny", "v1");
+    std::fs::write(cache.join("models--acme--tiny/refs/main"), &v1).unwrap();
+    let (status, head, _) = get(&url, "/acme/tiny/resolve/main/config.json", "");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.to_lowercase().contains(&format!("x-repo-commit: {v1}")), "{head}");
+}
+
+#[test]
+fn a_cache_with_broken_and_hostile_entries_serves_the_rest_and_names_them() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    common::download_sample(&t);
+    let cache = t.hf_home().join("hub");
+    let repo = cache.join("models--acme--tiny");
+    let main = common::commit_of(&fixture, "acme/tiny", "main");
+    let snapshot = repo.join("snapshots").join(&main);
+    let link = |name: &str, target: &str| std::os::unix::fs::symlink(target, snapshot.join(name)).unwrap();
+    link("passwd", "/etc/passwd");
+    link("escape", "../../../../../../../../etc/passwd");
+    link("dangling.bin", &format!("../../blobs/{}", "f".repeat(64)));
+    link("loop", "loop");
+    std::os::unix::fs::symlink("/dev/zero", repo.join("blobs").join("d".repeat(40))).unwrap();
+    link("zero", &format!("../../blobs/{}", "d".repeat(40)));
+    let fifo = repo.join("blobs").join("c".repeat(40));
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    link("fifo", &format!("../../blobs/{}", "c".repeat(40)));
+    std::fs::write(repo.join("refs/gone"), "b".repeat(40)).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots/abc1234")).unwrap();
+    std::fs::create_dir_all(cache.join("models--acme--empty/snapshots")).unwrap();
+    let (_served, url, log) = start_serve(&t, &["--cache", cache.to_str().unwrap()]);
+    for name in ["passwd", "escape", "dangling.bin", "loop", "zero", "fifo"] {
+        let (status, head, body) = get(&url, &format!("/acme/tiny/resolve/main/{name}"), "");
+        assert_eq!(status, 404, "{name}: {head}");
+        assert!(head.to_lowercase().contains("x-error-code: entrynotfound"), "{name}: {head}");
+        assert!(body.len() < 100, "{name}: nothing from outside the cache");
+        still_serves(&url);
+    }
+    for path in ["/acme/tiny/resolve/main/..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/acme/tiny/resolve/main/../../x"] {
+        assert_eq!(get(&url, path, "").0, 404, "{path}");
+    }
+    let (status, _, body) = get(&url, "/api/models/acme/tiny/tree/main", "");
+    assert_eq!(status, 200);
+    let names: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["README.md", "config.json", "model.safetensors", "sub"], "the broken entries are left out");
+    assert_eq!(get(&url, "/acme/tiny/resolve/gone/config.json", "").0, 404, "a ref to a missing commit");
+    assert_eq!(get(&url, "/api/models/acme/empty", "").0, 401, "a repo without snapshots is not served");
+    assert_eq!(get(&url, "/api/models/acme/tiny", "").0, 200);
+    let log = std::fs::read_to_string(log).unwrap();
+    for entry in ["passwd", "escape", "dangling.bin", "/loop", "/zero", "/fifo", "`gone`", "abc1234"] {
+        assert!(log.contains(entry), "the log names {entry}: {log}");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn hostile_clients_are_refused_and_the_server_keeps_answering() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    common::download_sample(&t);
+    let cache = t.hf_home().join("hub");
+    let args = ["--cache", cache.to_str().unwrap(), "--max-connections", "4", "--header-timeout", "1"];
+    let (served, url, _log) = start_serve(&t, &args);
+    still_serves(&url);
+
+    // Ranges as the Hub answers them; HEAD carries the real length.
+    let (status, head, body) = get(&url, "/acme/tiny/resolve/main/README.md", "Range: bytes=2-4\r\n");
+    assert_eq!((status, body.as_slice()), (206, &b"tin"[..]), "{head}");
+    assert!(head.to_lowercase().contains("content-range: bytes 2-4/7"), "{head}");
+    let (status, head, _) = get(&url, "/acme/tiny/resolve/main/README.md", "Range: bytes=7-\r\n");
+    assert_eq!(status, 416, "{head}");
+    assert!(head.to_lowercase().contains("content-range: bytes */7"), "{head}");
+    let (status, _, body) = get(&url, "/acme/tiny/resolve/main/README.md", "Range: bytes=0-1,3-4\r\n");
+    assert_eq!((status, body.as_slice()), (200, &b"# tiny\n"[..]), "several ranges: the whole file");
+    let (status, head, _) =
+        raw(&url, b"HEAD /acme/tiny/resolve/main/README.md HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(head.to_lowercase().contains("content-length: 7"), "{head}");
+    still_serves(&url);
+
+    // Huge and malformed heads.
+    let huge = format!("X-Big: {}\r\n", "a".repeat(200 * 1024));
+    assert_eq!(get(&url, "/api/models/acme/tiny", &huge).0, 431);
+    still_serves(&url);
+    let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    assert_eq!(get(&url, "/api/models/acme/tiny", &many).0, 431);
+    still_serves(&url);
+    assert_eq!(raw(&url, b"GARBAGE\r\n\r\n").0, 400);
+    still_serves(&url);
+    assert_eq!(raw(&url, b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n").0, 400);
+    let (status, _, body) = get(&url, "/health", "");
+    assert_eq!((status, body.as_slice()), (200, &br#"{"status":"ok"}"#[..]));
+
+    // A slow-loris client is cut after the header timeout.
+    use std::io::{Read, Write};
+    let started = std::time::Instant::now();
+    let mut slow = std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "cut after {:?}", started.elapsed());
+    still_serves(&url);
+
+    // Past the connection limit: a clear 503, and service resumes when slots free up.
+    drop(served);
+    let args = ["--cache", cache.to_str().unwrap(), "--max-connections", "4"];
+    let (_served, url, _log) = start_serve(&t, &args);
+    // An idle connection gives its slot to a newcomer…
+    let idle: Vec<std::net::TcpStream> =
+        (0..4).map(|_| std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap()).collect();
+    still_serves(&url);
+    drop(idle);
+    // …a connection with a request in progress (a body still to come) does not.
+    let busy: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut tcp = std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap();
+            let head = "POST /api/models/acme/tiny/paths-info/main HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+            tcp.write_all(head.as_bytes()).unwrap();
+            tcp
+        })
+        .collect();
+    // Let the server read their heads (no answer to observe: they wait for their bodies).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, head, body) = get(&url, "/health", "");
+    assert_eq!(status, 503, "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("too many open connections"));
+    drop(busy);
+    still_serves(&url);
+}
+
+const SLOW_CLIENTS: &str = r#"
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
+host, port = sys.argv[1].split(":")
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    held.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn a_thousand_slow_clients_do_not_lock_others_out() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    t.hf(&["download", "acme/tiny", "README.md"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    // The server runs with 1,024 descriptors; its header timeout (20 s) is far longer than
+    // the test, so only taking the slots of slow clients can keep it answering.
+    let mut command = t.command("sh");
+    command.args(["-c", r#"ulimit -n 1024 && exec "$0" "$@""#]).arg(t.hf_bin()).args([
+        "serve",
+        "--port",
+        "0",
+        "--format",
+        "agent",
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    let (_served, url, log) = spawn_serve(&t, command);
+    let mut slow = t
+        .command(t.python_bin())
+        .args(["-c", SLOW_CLIENTS, url.strip_prefix("http://").unwrap(), "1100"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(slow.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n", "the slow clients connected");
+    let started = std::time::Instant::now();
+    still_serves(&url);
+    still_serves(&url);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    drop(slow.stdin.take());
+    let _ = slow.wait();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains("accept failed"), "the server never ran out of descriptors: {log}");
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_after_the_idle_timeout() {
+    let hub = hub();
+    let t = context(&hub);
+    // A hand-made cache with one 64 MiB file: more than loopback buffers hold.
+    let repo = t.root().join("cache/models--acme--big");
+    let (commit, etag) = ("c".repeat(40), "a".repeat(64));
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots").join(&commit)).unwrap();
+    std::fs::write(repo.join("blobs").join(&etag), vec![1u8; 64 << 20]).unwrap();
+    std::fs::write(repo.join("refs/main"), &commit).unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{etag}"), repo.join("snapshots").join(&commit).join("big.bin"))
+        .unwrap();
+    let cache = t.root().join("cache");
+    let (_served, url, log) = start_serve(&t, &["--cache", cache.to_str().unwrap(), "--idle-timeout", "1"]);
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(url.strip_prefix("http://").unwrap()).unwrap();
+    tcp.write_all(b"GET /acme/big/resolve/main/big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // Read nothing until the server says it cut the transfer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap().contains(" incomplete") {
+        assert!(std::time::Instant::now() < deadline, "never cut");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    let _ = tcp.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200"), "the answer began");
+    assert!(got.len() < 64 << 20, "the connection was closed before the whole body");
+    let (status, _, body) = get(&url, "/acme/big/resolve/main/big.bin", "Range: bytes=0-3\r\n");
+    assert_eq!((status, body.as_slice()), (206, &[1u8; 4][..]), "the server still answers");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("GET /acme/big/resolve/main/big.bin 200 bytes=") && log.contains(" incomplete"), "{log}");
+}

@@ -3,19 +3,26 @@
 //! It backs `hf serve` (a mirror for machines without internet) and every hfkit test: the
 //! CLI, the library and the real Python client all talk to it over real sockets. Routes
 //! answer with the Hub's status codes, bodies and error headers (`X-Error-Code`,
-//! `X-Error-Message`), from the [`accounts::Accounts`] and [`repos::StoredRepo`]s it is
-//! given. A second listener plays the CDN that LFS downloads are redirected to.
+//! `X-Error-Message`), from the [`accounts::Accounts`] it is given and the repositories of
+//! a [`repos::RepoSource`]: repos built in code (tests) or a huggingface_hub cache read live
+//! (`hf serve --cache`). A second listener plays the CDN that LFS downloads are redirected to.
+//! [`server`] accepts connections with the limits a public server needs (connection cap,
+//! header and idle timeouts, header size).
 
 pub mod accounts;
 mod body;
 pub mod faults;
 mod hub_error;
+mod log;
 pub mod repos;
 mod routes;
+pub mod server;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -24,7 +31,9 @@ use axum::response::Response;
 
 pub use accounts::{AccessToken, Accounts, Org, Role, TrustedPublisher, User};
 pub use faults::{Fault, FaultKind};
-pub use repos::{Content, FileEntry, StoredRepo, Visibility};
+pub use repos::memory::{MemoryRepos, RepoMap, StoredRepo};
+pub use repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
+pub use server::Limits;
 
 /// A request as the server saw it, for tests that check what crossed the wire.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,7 +44,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// Path and query.
     pub path: String,
-    /// The `Authorization` header, if any.
+    /// The `Authorization` header's scheme and masked credentials (`Bearer hf_****wxyz`),
+    /// if one was sent: the value itself is never kept.
     pub authorization: Option<String>,
     /// The `User-Agent` header, if any.
     pub user_agent: Option<String>,
@@ -52,14 +62,14 @@ impl std::fmt::Debug for RecordedRequest {
             .field("method", &self.method)
             .field("path", &self.path)
             .field("range", &self.range)
-            .field("authorization", &self.authorization.as_ref().map(|_| "<present>"))
+            .field("authorization", &self.authorization)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
 }
 
-/// Repositories by (type, id).
-pub type RepoMap = HashMap<(String, String), StoredRepo>;
+/// How many requests the in-memory record keeps (the oldest are dropped first).
+pub const MAX_RECORDED_REQUESTS: usize = 10_000;
 
 /// Default number of entries per page of a tree listing.
 const TREE_PAGE_SIZE: usize = 1000;
@@ -68,12 +78,16 @@ const TREE_PAGE_SIZE: usize = 1000;
 #[derive(Debug)]
 pub struct HubState {
     accounts: RwLock<Accounts>,
-    repos: RwLock<RepoMap>,
+    memory: Arc<MemoryRepos>,
+    source: Arc<dyn RepoSource>,
     renames: RwLock<HashMap<(String, String), String>>,
     cdn_url: RwLock<Option<String>>,
     faults: Mutex<Vec<Fault>>,
     tree_page_size: RwLock<usize>,
-    log: Mutex<Vec<RecordedRequest>>,
+    log: Mutex<VecDeque<RecordedRequest>>,
+    recording: AtomicBool,
+    record_limit: std::sync::atomic::AtomicUsize,
+    access_log: AtomicBool,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -90,28 +104,64 @@ impl HubState {
         Self::with_repos(accounts, Vec::new())
     }
 
-    /// State serving `accounts` and `repos`.
+    /// State serving `accounts` and `repos` (held in memory).
     pub fn with_repos(accounts: Accounts, repos: Vec<StoredRepo>) -> Arc<Self> {
-        let repos = repos.into_iter().map(|r| ((r.kind.clone(), r.id.clone()), r)).collect();
+        let memory = Arc::new(MemoryRepos::new(repos));
+        Self::build(accounts, Arc::clone(&memory) as Arc<dyn RepoSource>, memory)
+    }
+
+    /// State serving `accounts` and the repositories of `source` (a live cache, say). The
+    /// request record of tests is off; turn it on with [`Self::set_recording`].
+    pub fn with_source(accounts: Accounts, source: Arc<dyn RepoSource>) -> Arc<Self> {
+        let state = Self::build(accounts, source, Arc::default());
+        state.set_recording(false);
+        state
+    }
+
+    fn build(accounts: Accounts, source: Arc<dyn RepoSource>, memory: Arc<MemoryRepos>) -> Arc<Self> {
         Arc::new(Self {
             accounts: RwLock::new(accounts),
-            repos: RwLock::new(repos),
+            memory,
+            source,
             renames: RwLock::default(),
             cdn_url: RwLock::default(),
             faults: Mutex::default(),
             tree_page_size: RwLock::new(TREE_PAGE_SIZE),
             log: Mutex::default(),
+            recording: AtomicBool::new(true),
+            record_limit: std::sync::atomic::AtomicUsize::new(MAX_RECORDED_REQUESTS),
+            access_log: AtomicBool::new(false),
         })
     }
 
-    /// The repositories.
+    /// The repositories built in memory (none when serving another source).
     pub fn repos(&self) -> RwLockReadGuard<'_, RepoMap> {
-        read(&self.repos)
+        self.memory.read()
     }
 
-    /// Adds or replaces a repository, or changes one while serving.
+    /// Adds or replaces an in-memory repository, or changes one while serving.
     pub fn update_repos(&self, change: impl FnOnce(&mut RepoMap)) {
-        change(&mut write(&self.repos));
+        self.memory.update(change);
+    }
+
+    /// Where routes read repositories.
+    pub(crate) fn source(&self) -> &dyn RepoSource {
+        self.source.as_ref()
+    }
+
+    /// Keeps (or stops keeping) the in-memory record of requests that tests read.
+    pub fn set_recording(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Keeps at most `limit` requests in the record (default [`MAX_RECORDED_REQUESTS`]).
+    pub fn set_record_limit(&self, limit: usize) {
+        self.record_limit.store(limit.max(1), Ordering::Relaxed);
+    }
+
+    /// Writes (or stops writing) one access-log line per request to standard error.
+    pub fn set_access_log(&self, on: bool) {
+        self.access_log.store(on, Ordering::Relaxed);
     }
 
     /// Makes `old` (of `kind`) answer with a redirect to `new`, like a renamed repo.
@@ -156,11 +206,7 @@ impl HubState {
     }
 
     pub(crate) fn lfs_file(&self, sha256: &str) -> Option<FileEntry> {
-        read(&self.repos).values().find_map(|repo| {
-            repo.commits
-                .values()
-                .find_map(|files| files.values().find(|f| f.lfs_sha256.as_deref() == Some(sha256)).cloned())
-        })
+        self.source.lfs_object(sha256)
     }
 
     /// Reads the accounts.
@@ -173,9 +219,9 @@ impl HubState {
         change(&mut self.accounts.write().unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
-    /// Every request served so far.
+    /// The requests served so far (the newest [`MAX_RECORDED_REQUESTS`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
     }
 }
 
@@ -195,25 +241,26 @@ pub async fn serve_cdn(
     state: Arc<HubState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(no_delay(listener), cdn_router(state)).with_graceful_shutdown(shutdown).await
+    server::run(listener, cdn_router(state), &Limits::default(), shutdown).await
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, with the default [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<HubState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(no_delay(listener), router(state)).with_graceful_shutdown(shutdown).await
+    server::run(listener, router(state), &Limits::default(), shutdown).await
 }
 
-/// Sends small responses at once: without `TCP_NODELAY`, a response written as headers then
-/// body waits for the client's delayed ACK (about 40 ms) on every reused connection.
-fn no_delay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    })
+/// Serves until `shutdown` resolves, with `limits`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<HubState>,
+    limits: &Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server::run(listener, router(state), limits, shutdown).await
 }
 
 /// The address a listener is bound to, for printing.
@@ -230,20 +277,43 @@ async fn record_cdn(state: State<Arc<HubState>>, request: Request, next: Next) -
 }
 
 async fn record(listener: &'static str, State(state): State<Arc<HubState>>, request: Request, next: Next) -> Response {
-    let mut entry = {
-        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        RecordedRequest {
-            listener,
-            method: request.method().to_string(),
-            path: request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), ToString::to_string),
-            authorization: header("authorization"),
-            user_agent: header("user-agent"),
-            range: header("range"),
-            status: 0,
-        }
+    let started = Instant::now();
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user = if state.access_log.load(Ordering::Relaxed) {
+        routes::bearer(headers).and_then(|t| state.accounts().token(t).map(|t| t.user.clone()))
+    } else {
+        None
     };
+    let authorization = header("authorization").map(|value| match value.split_once(' ') {
+        Some((scheme, secret)) => format!("{scheme} {}", hfkit::secret::mask(secret)),
+        None => hfkit::secret::mask(&value),
+    });
+    let user_agent = header("user-agent");
+    let range = header("range");
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let path_and_query = request.uri().path_and_query().map_or_else(|| path.clone(), ToString::to_string);
     let response = next.run(request).await;
-    entry.status = response.status().as_u16();
-    state.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(entry);
+    let status = response.status().as_u16();
+    let response = if state.access_log.load(Ordering::Relaxed) {
+        let expected = (method != "HEAD")
+            .then(|| response.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok())
+            .flatten();
+        let access = log::Access { listener, user, method: method.clone(), path, status, started, expected };
+        response.map(|body| access.around(body))
+    } else {
+        response
+    };
+    if state.recording.load(Ordering::Relaxed) {
+        let entry =
+            RecordedRequest { listener, method, path: path_and_query, authorization, user_agent, range, status };
+        let mut log = state.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let limit = state.record_limit.load(Ordering::Relaxed);
+        while log.len() >= limit {
+            log.pop_front();
+        }
+        log.push_back(entry);
+    }
     response
 }

@@ -38,8 +38,9 @@ fn whoami_answers_like_the_hub() {
     }
     let log = hub.requests();
     assert_eq!(log.len(), 3);
-    assert_eq!(log[0].authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(log[0].authorization.as_deref(), Some("Bearer hf_****0001"), "the record keeps no token");
     assert_eq!(log[1].authorization, None);
+    assert!(!format!("{log:?}").contains(TOKEN));
 }
 
 #[test]
@@ -93,4 +94,100 @@ fn unknown_routes_are_404_with_a_message() {
     let r = client().get(format!("{}/api/agent-harnesses", hub.url())).send().unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-error-message"], "Not Found");
+}
+
+#[test]
+fn the_request_record_is_bounded() {
+    let hub = fixture();
+    hub.state().set_record_limit(3);
+    for n in 0..5 {
+        client().get(format!("{}/health?n={n}", hub.url())).send().unwrap();
+    }
+    let paths: Vec<String> = hub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/health?n=2", "/health?n=3", "/health?n=4"]);
+}
+
+/// A Hub with a repo of three commits, a tag, a branch and a pull request, plus a private
+/// repo.
+fn repo_fixture() -> (hfkit_test::RunningHub, Vec<String>) {
+    use hfkit_test::RepoFixture;
+    let mut tiny = RepoFixture::model("acme/tiny").file("a.txt", "1").commit().tag("v1");
+    let first = tiny.head();
+    tiny = tiny.file("b/c.txt", "2").lfs("w.bin", vec![7u8; 100]).commit().branch("dev").branch("refs/pr/1");
+    let second = tiny.head();
+    tiny = tiny.file("a.txt", "3").commit();
+    let third = tiny.head();
+    let hub = HubFixture::new()
+        .user("alice")
+        .org("acme", &["alice"])
+        .token("alice", "desk", "read", TOKEN)
+        .repo(tiny)
+        .repo(RepoFixture::model("acme/hidden").file("x", "y").private())
+        .repo(RepoFixture::dataset("acme/tinyset").file("d.csv", "a"))
+        .start();
+    (hub, vec![first, second, third])
+}
+
+#[test]
+fn refs_commits_paths_info_and_lists_answer_like_the_hub() {
+    let (hub, commits) = repo_fixture();
+    let url = hub.url();
+    let json =
+        |path: &str| -> serde_json::Value { client().get(format!("{url}{path}")).send().unwrap().json().unwrap() };
+    let refs = json("/api/models/acme/tiny/refs?include_prs=1");
+    assert_eq!(refs["tags"], serde_json::json!([{"name": "v1", "ref": "refs/tags/v1", "targetCommit": commits[0]}]));
+    let branches: Vec<&str> =
+        refs["branches"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(branches, ["dev", "main"]);
+    assert_eq!(
+        refs["pullRequests"],
+        serde_json::json!([{"name": "1", "ref": "refs/pr/1", "targetCommit": commits[1]}])
+    );
+    assert!(json("/api/models/acme/tiny/refs").get("pullRequests").is_none());
+
+    let log: Vec<String> = json("/api/models/acme/tiny/commits/main")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(log[..3], [commits[2].clone(), commits[1].clone(), commits[0].clone()], "newest first");
+    assert_eq!(log.len(), 4, "and the repo's initial commit");
+    let from_dev = json("/api/models/acme/tiny/commits/dev");
+    assert_eq!(from_dev.as_array().unwrap().len(), 3);
+
+    let info = client()
+        .post(format!("{url}/api/models/acme/tiny/paths-info/{}", &commits[1][..7]))
+        .form(&[("paths", "w.bin"), ("paths", "b"), ("paths", "nope"), ("expand", "True")])
+        .send()
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    let info: serde_json::Value = info.json().unwrap();
+    assert_eq!(info[0]["path"], "b");
+    assert_eq!(info[0]["type"], "directory");
+    assert_eq!(info[1]["path"], "w.bin");
+    assert_eq!(info[1]["size"], 100);
+    assert_eq!(info[1]["lfs"]["size"], 100);
+    assert_eq!(info[1]["lastCommit"]["id"], commits[1].as_str());
+
+    let full = json("/api/models/acme/tiny?blobs=true");
+    assert_eq!(full["siblings"][2]["rfilename"], "w.bin");
+    assert_eq!(full["siblings"][2]["size"], 100);
+    assert_eq!(full["siblings"][2]["lfs"]["pointerSize"], 128);
+    assert!(json("/api/models/acme/tiny")["siblings"][0].get("size").is_none());
+
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(json("/api/models")), ["acme/tiny"], "a private repo is not listed to strangers");
+    let mine = client().get(format!("{url}/api/models?author=acme")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(ids(mine.json().unwrap()), ["acme/hidden", "acme/tiny"]);
+    assert_eq!(ids(json("/api/datasets?search=TINY")), ["acme/tinyset"]);
+    assert_eq!(ids(json("/api/models?search=zzz")), Vec::<String>::new());
+    assert!(json("/api/models")[0].get("siblings").is_none());
+
+    hub.state().set_tree_page_size(2);
+    let page = client().get(format!("{url}/api/models/acme/tiny/tree/main?recursive=true")).send().unwrap();
+    let link = page.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("cursor=2") && link.ends_with("rel=\"next\""), "{link}");
 }

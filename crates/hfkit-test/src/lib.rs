@@ -139,9 +139,11 @@ impl RepoFixture {
         self
     }
 
-    /// Points a tag at the newest commit (the Hub resolves tags like branches).
+    /// Points a tag at the newest commit (the Hub resolves tags like branches, and lists
+    /// them as tags).
     #[must_use]
-    pub fn tag(self, name: &str) -> Self {
+    pub fn tag(mut self, name: &str) -> Self {
+        self.repo.tags.insert(name.to_owned());
         self.branch(name)
     }
 

@@ -1,7 +1,11 @@
 //! `hf serve`: a Hub-compatible server on this machine, until Ctrl-C.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context as _, Result};
-use hfkit_server::{Accounts, HubState};
+use hfkit_server::repos::cache::CacheRepos;
+use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, RepoSource};
 
 use super::auth::Status;
 use crate::cli::ServeArgs;
@@ -12,10 +16,17 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         Some(path) => Accounts::load(path)?,
         None => Accounts::default(),
     };
-    let repos = match &args.cache {
-        Some(dir) => hfkit_server::repos::load_cache(dir)
-            .with_context(|| format!("cannot read the cache folder {}", dir.display()))?,
-        None => Vec::new(),
+    let repos: Arc<dyn RepoSource> = match &args.cache {
+        Some(dir) => {
+            Arc::new(CacheRepos::new(dir).with_context(|| format!("cannot serve the cache folder {}", dir.display()))?)
+        }
+        None => Arc::new(MemoryRepos::default()),
+    };
+    let limits = Limits {
+        max_connections: args.max_connections.max(1),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
@@ -28,7 +39,9 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        hfkit_server::serve(listener, HubState::with_repos(accounts, repos), shutdown).await?;
+        let state = HubState::with_source(accounts, repos);
+        state.set_access_log(true);
+        hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         Ok(0)
     })
 }

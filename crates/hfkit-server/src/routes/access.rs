@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use super::bearer;
 use crate::HubState;
 use crate::hub_error::HubError;
-use crate::repos::{StoredRepo, Visibility};
+use crate::repos::{RepoView, Visibility};
 
 /// The user behind a request: `Ok(None)` when anonymous, an error for an unknown token.
 pub(super) fn caller(state: &HubState, headers: &HeaderMap) -> Result<Option<String>, HubError> {
@@ -17,7 +17,7 @@ pub(super) fn caller(state: &HubState, headers: &HeaderMap) -> Result<Option<Str
     }
 }
 
-fn is_member(state: &HubState, repo: &StoredRepo, user: &str) -> bool {
+fn is_member(state: &HubState, repo: &RepoView, user: &str) -> bool {
     user == repo.owner()
         || repo.granted.iter().any(|g| g == user)
         || state.accounts().user(user).is_some_and(|u| u.orgs.iter().any(|o| o == repo.owner()))
@@ -30,7 +30,7 @@ pub(super) fn repo_not_found(user: Option<&str>) -> HubError {
 }
 
 /// Whether the caller may see the repo's metadata (private repos are invisible to others).
-pub(super) fn check_visible(state: &HubState, repo: &StoredRepo, user: Option<&str>) -> Result<(), HubError> {
+pub(super) fn check_visible(state: &HubState, repo: &RepoView, user: Option<&str>) -> Result<(), HubError> {
     if repo.visibility == Visibility::Private && !user.is_some_and(|u| is_member(state, repo, u)) {
         return Err(repo_not_found(user));
     }
@@ -38,7 +38,7 @@ pub(super) fn check_visible(state: &HubState, repo: &StoredRepo, user: Option<&s
 }
 
 /// Whether the caller may read the repo's files.
-pub(super) fn check_files(state: &HubState, repo: &StoredRepo, user: Option<&str>) -> Result<(), HubError> {
+pub(super) fn check_files(state: &HubState, repo: &RepoView, user: Option<&str>) -> Result<(), HubError> {
     check_visible(state, repo, user)?;
     if repo.disabled {
         return Err(HubError::new(StatusCode::FORBIDDEN, "Access to this resource is disabled."));

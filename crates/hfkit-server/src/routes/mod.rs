@@ -1,5 +1,6 @@
-//! The Hub's routes, one module per area. Repository routes are parsed by hand because the
-//! Hub's URLs have an optional type prefix and revisions that may contain encoded `/`.
+//! The Hub's routes, one module per area, in one table ([`routes`]). Repository routes are
+//! parsed by hand ([`dispatch`]) because the Hub's URLs have an optional type prefix, ids of
+//! one or two segments, and revisions that may contain encoded `/`.
 
 mod access;
 mod oauth;
@@ -24,13 +25,22 @@ pub(crate) fn routes() -> Router<Arc<HubState>> {
     Router::new()
         .route("/api/whoami-v2", get(whoami::whoami))
         .route("/oauth/token", post(oauth::token))
+        .route("/health", get(health))
         .fallback(dispatch)
+}
+
+/// Largest request body read by a repository route (a `paths-info` form).
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// `GET /health`: the server answers.
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
 }
 
 /// Repository routes: `/api/{types}/{id}[/…]` and `[/{types}]/{id}/resolve/{rev}/{path}`.
 async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Response {
     let method = request.method().clone();
-    if method != Method::GET && method != Method::HEAD {
+    if method != Method::GET && method != Method::HEAD && method != Method::POST {
         return HubError::not_found("Not Found").into_response();
     }
     let path = request.uri().path().to_owned();
@@ -38,7 +48,20 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     let headers = request.headers().clone();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = if segments.first() == Some(&"api") {
-        repo_api::handle(&state, &headers, &segments[1..], &query)
+        let body = if method == Method::POST {
+            match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => {
+                    return HubError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+                        .into_response();
+                }
+            }
+        } else {
+            String::new()
+        };
+        repo_api::handle(&state, &headers, &method, &segments[1..], &query, &body)
+    } else if method == Method::POST {
+        Err(HubError::not_found("Not Found"))
     } else {
         resolve::handle(&state, &headers, &segments, method == Method::HEAD)
     };

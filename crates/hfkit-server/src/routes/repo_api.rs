@@ -1,8 +1,17 @@
-//! `GET /api/{types}/{id}`, `…/revision/{rev}` and `…/tree/{rev}[/{path}]`: repo info and
-//! recursive file listings with `Link` pagination, as huggingface_hub reads them.
+//! The repository API as huggingface_hub's `HfApi` and `HfFileSystem` call it:
+//!
+//! - `GET /api/{types}` (`list_models`, `list_datasets`: `search`, `author`, `limit`);
+//! - `GET /api/{types}/{id}[/revision/{rev}]` (`model_info`, `repo_exists`,
+//!   `revision_exists`; `blobs=true` adds sizes, blob ids and LFS details to `siblings`);
+//! - `GET …/refs` (branches, tags, and pull requests with `include_prs`);
+//! - `GET …/tree/{rev}[/{path}]` (recursive, `expand`, paginated with `Link`);
+//! - `POST …/paths-info/{rev}` (`get_paths_info`, form `paths=…&expand=…`);
+//! - `GET …/commits/{rev}` (`list_repo_commits`, paginated with `Link`).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -10,13 +19,60 @@ use super::access::{caller, check_visible, repo_not_found};
 use super::decode;
 use crate::HubState;
 use crate::hub_error::HubError;
-use crate::repos::StoredRepo;
+use crate::repos::{FileEntry, RepoView, Visibility};
+
+/// The date reported where the server knows none (commit dates, `lastModified`).
+const UNKNOWN_DATE: &str = "2025-01-01T00:00:00.000Z";
+/// Entries per page of a tree listing with `expand=true`, as the Hub pages them.
+const EXPANDED_PAGE_SIZE: usize = 50;
+/// Commits per page of `/commits`.
+const COMMITS_PAGE_SIZE: usize = 50;
+/// Entries per page of `/api/models` when no `limit` is given.
+const LIST_PAGE_SIZE: usize = 1000;
+/// The git object id the Hub reports for folders it does not hash.
+const NULL_OID: &str = "0000000000000000000000000000000000000000";
+
+/// A request's query (or form body) parameters, decoded; a key may repeat.
+#[derive(Debug, Default)]
+pub(super) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(super) fn parse(raw: &str) -> Self {
+        Self(
+            raw.split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    }
+
+    fn number(&self, name: &str) -> Option<usize> {
+        self.get(name).and_then(|v| v.parse().ok())
+    }
+}
 
 pub(super) fn handle(
     state: &HubState,
     headers: &HeaderMap,
+    method: &Method,
     segments: &[&str],
     query: &str,
+    body: &str,
 ) -> Result<Response, HubError> {
     let kind = match segments.first() {
         Some(&"models") => "model",
@@ -26,11 +82,23 @@ pub(super) fn handle(
         _ => return Err(HubError::not_found("Not Found")),
     };
     let rest = &segments[1..];
-    let (id_len, action) = match rest.iter().position(|s| matches!(*s, "revision" | "tree" | "refs")) {
-        Some(at) => (at, Some(rest[at])),
-        None => (rest.len(), None),
-    };
+    let params = Params::parse(query);
+    if rest.is_empty() || rest == [""] {
+        if method != Method::GET && method != Method::HEAD {
+            return Err(HubError::not_found("Not Found"));
+        }
+        return list(state, headers, kind, &params);
+    }
+    let (id_len, action) =
+        match rest.iter().position(|s| matches!(*s, "revision" | "tree" | "refs" | "paths-info" | "commits")) {
+            Some(at) => (at, Some(rest[at])),
+            None => (rest.len(), None),
+        };
     if id_len == 0 || id_len > 2 {
+        return Err(HubError::not_found("Not Found"));
+    }
+    let is_post = *method == Method::POST;
+    if is_post != (action == Some("paths-info")) {
         return Err(HubError::not_found("Not Found"));
     }
     let id = rest[..id_len].join("/");
@@ -44,34 +112,115 @@ pub(super) fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    let repos = state.repos();
-    let repo = repos.get(&(kind.to_owned(), id)).ok_or_else(|| repo_not_found(user.as_deref()))?;
-    check_visible(state, repo, user.as_deref())?;
+    let repo = state.source().get(kind, &id).ok_or_else(|| repo_not_found(user.as_deref()))?;
+    check_visible(state, &repo, user.as_deref())?;
     let resolve = |rev: &str| {
         repo.resolve(rev)
             .map(str::to_owned)
             .ok_or_else(|| HubError::not_found(format!("Invalid rev id: {rev}")).code("RevisionNotFound"))
     };
+    let blobs = params.flag("blobs");
     match action {
-        None => Ok(Json(info(repo, &resolve("main")?)).into_response()),
+        None => Ok(Json(info(state, &repo, &resolve("main")?, blobs)).into_response()),
         Some("revision") if !args.is_empty() => {
-            Ok(Json(info(repo, &resolve(&decode(&args.join("/")))?)).into_response())
+            Ok(Json(info(state, &repo, &resolve(&decode(&args.join("/")))?, blobs)).into_response())
         }
-        Some("refs") => Ok(Json(refs(repo)).into_response()),
+        Some("refs") => Ok(Json(refs(&repo, params.flag("include_prs"))).into_response()),
         Some("tree") if !args.is_empty() => {
             let commit = resolve(&decode(args[0]))?;
             let prefix: Vec<String> = args[1..].iter().map(|s| decode(s)).collect();
-            tree(state, headers, repo, &commit, &prefix.join("/"), query)
+            tree(state, headers, &repo, &commit, &prefix.join("/"), &params)
+        }
+        Some("paths-info") if !args.is_empty() => {
+            let commit = resolve(&decode(&args.join("/")))?;
+            paths_info(state, &repo, &commit, &Params::parse(body))
+        }
+        Some("commits") if !args.is_empty() => {
+            let commit = resolve(&decode(&args.join("/")))?;
+            commits(headers, &repo, &commit, &params)
         }
         _ => Err(HubError::not_found("Not Found")),
     }
 }
 
-fn info(repo: &StoredRepo, commit: &str) -> Value {
-    let files = &repo.commits[commit];
-    let siblings: Vec<Value> = files.keys().map(|p| json!({"rfilename": p})).collect();
+/// `GET /api/{types}`: the repos the caller may see, filtered by `search` (a part of the
+/// id, any case) and `author` (the namespace), at most `limit`, paginated with `Link`.
+fn list(state: &HubState, headers: &HeaderMap, kind: &str, params: &Params) -> Result<Response, HubError> {
+    let user = caller(state, headers)?;
+    let searches: Vec<String> = params.all("search").iter().map(|s| s.to_lowercase()).collect();
+    let author = params.get("author");
+    let visible: Vec<RepoView> = state
+        .source()
+        .list()
+        .into_iter()
+        .filter(|r| r.kind == kind)
+        .filter(|r| author.is_none_or(|a| r.owner() == a))
+        .filter(|r| searches.iter().all(|s| r.id.to_lowercase().contains(s)))
+        .filter(|r| check_visible(state, r, user.as_deref()).is_ok())
+        .collect();
+    let limit = params.number("limit");
+    let page = limit.unwrap_or(LIST_PAGE_SIZE).max(1);
+    let cursor = params.number("cursor").unwrap_or(0);
+    let end = (cursor + page).min(visible.len());
+    let full = params.flag("full");
+    let items: Vec<Value> = visible
+        .get(cursor..end)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            let commit = r.resolve("main").map(str::to_owned).or_else(|| r.history.last().cloned())?;
+            let mut item = info(state, r, &commit, false);
+            if !full && let Some(map) = item.as_object_mut() {
+                map.remove("siblings");
+            }
+            Some(item)
+        })
+        .collect();
+    let mut response = Json(Value::Array(items)).into_response();
+    // The Hub pages lists without `limit`; with one, the first page is the answer.
+    if limit.is_none() && end < visible.len() {
+        let next = format!("/api/{kind}s?{}cursor={end}", keep_query(params, &["cursor"]));
+        link_next(&mut response, headers, &next);
+    }
+    Ok(response)
+}
+
+/// The query without `drop`, each pair followed by `&`.
+fn keep_query(params: &Params, drop: &[&str]) -> String {
+    params
+        .0
+        .iter()
+        .filter(|(k, _)| !drop.contains(&k.as_str()))
+        .map(|(k, v)| format!("{}={}&", hfkit::repo::quote(k, false), hfkit::repo::quote(v, false)))
+        .collect()
+}
+
+/// Adds `Link: <http://host/path>; rel="next"`.
+fn link_next(response: &mut Response, headers: &HeaderMap, path_and_query: &str) {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let next = format!("<http://{host}{path_and_query}>; rel=\"next\"");
+    if let Ok(value) = HeaderValue::from_str(&next) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+}
+
+fn info(state: &HubState, repo: &RepoView, commit: &str, blobs: bool) -> Value {
+    let files = state.source().files(repo, commit);
+    let siblings: Vec<Value> = files
+        .iter()
+        .map(|(path, file)| {
+            if !blobs {
+                return json!({"rfilename": path});
+            }
+            let mut sibling = json!({"rfilename": path, "size": file.size, "blobId": file.oid});
+            if let Some(sha) = &file.lfs_sha256 {
+                sibling["lfs"] = json!({"size": file.size, "sha256": sha, "pointerSize": file.pointer_size()});
+            }
+            sibling
+        })
+        .collect();
     let gated = match repo.visibility {
-        crate::repos::Visibility::Gated => json!("auto"),
+        Visibility::Gated => json!("auto"),
         _ => json!(false),
     };
     let mut body = json!({
@@ -79,55 +228,103 @@ fn info(repo: &StoredRepo, commit: &str) -> Value {
         "id": repo.id,
         "author": repo.owner(),
         "sha": commit,
-        "private": repo.visibility == crate::repos::Visibility::Private,
+        "private": repo.visibility == Visibility::Private,
         "gated": gated,
         "disabled": repo.disabled,
-        "lastModified": "2025-01-01T00:00:00.000Z",
+        "lastModified": UNKNOWN_DATE,
+        "createdAt": UNKNOWN_DATE,
         "tags": [],
         "downloads": 0,
         "likes": 0,
         "siblings": siblings,
     });
+    if blobs {
+        body["usedStorage"] = json!(files.values().map(|f| f.size).sum::<u64>());
+    }
     if repo.kind == "model" {
         body["modelId"] = json!(repo.id);
     }
     body
 }
 
-fn refs(repo: &StoredRepo) -> Value {
-    let list = |prefix: &str| -> Vec<Value> {
-        repo.refs
-            .iter()
-            .filter(|(name, _)| !name.starts_with("refs/"))
-            .filter(|(name, _)| prefix.is_empty() || name.starts_with(prefix))
-            .map(|(name, commit)| json!({"name": name, "ref": format!("refs/heads/{name}"), "targetCommit": commit}))
-            .collect()
-    };
-    json!({"branches": list(""), "tags": [], "converts": []})
+fn refs(repo: &RepoView, include_prs: bool) -> Value {
+    let entry = |name: &str, full: String, commit: &str| json!({"name": name, "ref": full, "targetCommit": commit});
+    let mut branches = Vec::new();
+    let mut tags = Vec::new();
+    let mut prs = Vec::new();
+    for (name, commit) in &repo.refs {
+        if let Some(number) = name.strip_prefix("refs/pr/") {
+            prs.push(entry(number, name.clone(), commit));
+        } else if name.starts_with("refs/") {
+            continue;
+        } else if repo.tags.contains(name) {
+            tags.push(entry(name, format!("refs/tags/{name}"), commit));
+        } else {
+            branches.push(entry(name, format!("refs/heads/{name}"), commit));
+        }
+    }
+    let mut body = json!({"branches": branches, "tags": tags, "converts": []});
+    if include_prs {
+        body["pullRequests"] = json!(prs);
+    }
+    body
+}
+
+/// The tree entry of a file, with `lastCommit` when `expand` (the commit named, as far as
+/// the server knows: see [`last_commit`]).
+fn file_entry(path: &str, file: &FileEntry, last: Option<&Value>) -> Value {
+    let mut entry = json!({"type": "file", "oid": file.oid, "size": file.size, "path": path});
+    if let Some(sha) = &file.lfs_sha256 {
+        entry["lfs"] = json!({"oid": sha, "size": file.size, "pointerSize": file.pointer_size()});
+    }
+    if let Some(xet) = &file.xet_hash {
+        entry["xetHash"] = json!(xet);
+    }
+    if let Some(last) = last {
+        entry["lastCommit"] = last.clone();
+    }
+    entry
+}
+
+fn folder_entry(path: &str, last: Option<&Value>) -> Value {
+    let mut entry = json!({"type": "directory", "oid": NULL_OID, "path": path});
+    if let Some(last) = last {
+        entry["lastCommit"] = last.clone();
+    }
+    entry
+}
+
+/// The `lastCommit` of an expanded entry: the server does not track which commit last
+/// touched a path, so it names the commit listed.
+fn last_commit(commit: &str) -> Value {
+    json!({"id": commit, "title": commit_title(commit), "date": UNKNOWN_DATE})
+}
+
+fn commit_title(commit: &str) -> String {
+    format!("Commit {}", &commit[..7.min(commit.len())])
 }
 
 fn tree(
     state: &HubState,
     headers: &HeaderMap,
-    repo: &StoredRepo,
+    repo: &RepoView,
     commit: &str,
     prefix: &str,
-    query: &str,
+    params: &Params,
 ) -> Result<Response, HubError> {
-    let param = |name: &str| {
-        query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_owned()))
-    };
-    let recursive = param("recursive").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    let cursor: usize = param("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let files = &repo.commits[commit];
+    let recursive = params.flag("recursive");
+    let expand = params.flag("expand");
+    let cursor = params.number("cursor").unwrap_or(0);
+    let files = state.source().files(repo, commit);
     let base = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
     if !prefix.is_empty() && !files.keys().any(|p| p.starts_with(&base)) {
         return Err(HubError::not_found(format!("Entry not found: {prefix}"))
             .code("EntryNotFound")
             .header("x-repo-commit", commit));
     }
+    let last = expand.then(|| last_commit(commit));
     let mut entries: Vec<Value> = Vec::new();
-    let mut dirs = std::collections::BTreeSet::new();
+    let mut dirs = BTreeSet::new();
     for (path, file) in files.iter().filter(|(p, _)| p.starts_with(&base)) {
         let relative = &path[base.len()..];
         let parts: Vec<&str> = relative.split('/').collect();
@@ -139,31 +336,64 @@ fn tree(
         if !recursive && parts.len() > 1 {
             continue;
         }
-        let mut entry = json!({"type": "file", "oid": file.oid, "size": file.size, "path": path});
-        if let Some(sha) = &file.lfs_sha256 {
-            entry["lfs"] = json!({"oid": sha, "size": file.size, "pointerSize": file.pointer_size()});
-        }
-        if let Some(xet) = &file.xet_hash {
-            entry["xetHash"] = json!(xet);
-        }
-        entries.push(entry);
+        entries.push(file_entry(path, file, last.as_ref()));
     }
     for dir in dirs {
-        entries.push(json!({"type": "directory", "oid": "0000000000000000000000000000000000000000", "path": dir}));
+        entries.push(folder_entry(&dir, last.as_ref()));
     }
     entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    let page = state.tree_page_size();
+    let page = if expand { state.tree_page_size().min(EXPANDED_PAGE_SIZE) } else { state.tree_page_size() };
     let end = (cursor + page).min(entries.len());
     let slice = entries.get(cursor..end).unwrap_or_default().to_vec();
     let mut response = Json(Value::Array(slice)).into_response();
     if end < entries.len() {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        let path_part = if prefix.is_empty() { String::new() } else { format!("/{prefix}") };
+        let path_part =
+            if prefix.is_empty() { String::new() } else { format!("/{}", hfkit::repo::quote(prefix, true)) };
         let next = format!(
-            "<http://{host}/api/{}s/{}/tree/{commit}{path_part}?recursive={recursive}&expand=false&cursor={end}>; rel=\"next\"",
+            "/api/{}s/{}/tree/{commit}{path_part}?recursive={recursive}&expand={expand}&cursor={end}",
             repo.kind, repo.id
         );
-        response.headers_mut().insert(header::LINK, HeaderValue::from_str(&next).expect("ascii"));
+        link_next(&mut response, headers, &next);
+    }
+    Ok(response)
+}
+
+/// `POST …/paths-info/{rev}`: the entries of the paths asked for (files and folders);
+/// paths that do not exist are left out, as the Hub does.
+fn paths_info(state: &HubState, repo: &RepoView, commit: &str, form: &Params) -> Result<Response, HubError> {
+    let files = state.source().files(repo, commit);
+    let last = form.flag("expand").then(|| last_commit(commit));
+    let mut seen = BTreeMap::new();
+    for path in form.all("paths") {
+        let path = path.trim_matches('/');
+        if let Some(file) = files.get(path) {
+            seen.insert(path.to_owned(), file_entry(path, file, last.as_ref()));
+        } else if path.is_empty() || files.keys().any(|p| p.starts_with(&format!("{path}/"))) {
+            seen.insert(path.to_owned(), folder_entry(path, last.as_ref()));
+        }
+    }
+    Ok(Json(Value::Array(seen.into_values().collect())).into_response())
+}
+
+/// `GET …/commits/{rev}`: the commits reachable from the revision, newest first. A cache
+/// knows only the commit itself.
+fn commits(headers: &HeaderMap, repo: &RepoView, commit: &str, params: &Params) -> Result<Response, HubError> {
+    let all = repo.ancestry(commit);
+    let cursor = params.number("p").unwrap_or(0) * COMMITS_PAGE_SIZE;
+    let end = (cursor + COMMITS_PAGE_SIZE).min(all.len());
+    let items: Vec<Value> = all
+        .get(cursor..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            json!({"id": c, "title": commit_title(c), "message": "", "authors": [{"user": repo.owner()}],
+                   "date": UNKNOWN_DATE})
+        })
+        .collect();
+    let mut response = Json(Value::Array(items)).into_response();
+    if end < all.len() {
+        let page = end / COMMITS_PAGE_SIZE;
+        link_next(&mut response, headers, &format!("/api/{}s/{}/commits/{commit}?p={page}", repo.kind, repo.id));
     }
     Ok(response)
 }

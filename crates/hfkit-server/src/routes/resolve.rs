@@ -43,9 +43,8 @@ pub(super) fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    let repos = state.repos();
-    let repo = repos.get(&(kind.to_owned(), id.clone())).ok_or_else(|| repo_not_found(user.as_deref()))?;
-    check_files(state, repo, user.as_deref())?;
+    let repo = state.source().get(kind, &id).ok_or_else(|| repo_not_found(user.as_deref()))?;
+    check_files(state, &repo, user.as_deref())?;
     let revision = decode(raw_rev);
     let commit = repo
         .resolve(&revision)
@@ -53,10 +52,10 @@ pub(super) fn handle(
         .to_owned();
     let path: Vec<String> = raw_path.iter().map(|s| decode(s)).collect();
     let path = path.join("/");
-    let Some(file) = repo.commits[&commit].get(&path).cloned() else {
+    let found = hfkit::repo::validate_path(&path).ok().and_then(|()| state.source().file(&repo, &commit, &path));
+    let Some(file) = found else {
         return Err(HubError::not_found("Entry not found").code("EntryNotFound").header("x-repo-commit", &commit));
     };
-    drop(repos);
     let mut extra = HeaderMap::new();
     extra.insert("x-repo-commit", HeaderValue::from_str(&commit).expect("hex"));
     let quoted = |s: &str| HeaderValue::from_str(&format!("\"{s}\"")).expect("hex");

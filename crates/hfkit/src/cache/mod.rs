@@ -16,6 +16,7 @@
 //! no value from a server is joined into a path unchecked.
 
 mod delete;
+mod live;
 pub mod partial;
 mod scan;
 pub mod shared;
@@ -28,8 +29,9 @@ use crate::hashes::{CommitHash, Etag};
 use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
+pub use live::{SnapshotFile, WithWarnings, list_repos};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
-pub use shared::{SharedStore, XetHash};
+pub use shared::{STORE_DIR, SharedStore, XetHash};
 
 /// The cache-directory tag huggingface_hub writes (<https://bford.info/cachedir/>).
 pub const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by huggingface_hub.\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n";

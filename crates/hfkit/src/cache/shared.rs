@@ -134,6 +134,16 @@ impl SharedStore {
         }
     }
 
+    /// Opens, for reading, the entry the repo blob `blob` links to: the prefix folder and the
+    /// entry are opened without following symlinks, and only a regular file is returned (a
+    /// FIFO, a device or a socket is refused without blocking).
+    pub fn open_linked(&self, blob: &Path) -> std::io::Result<std::fs::File> {
+        let not_entry = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a link to a shared store entry");
+        let hash = self.link_target(blob)?.ok_or_else(not_entry)?;
+        let prefix = self.prefix(&hash)?;
+        open_regular_at(&prefix.fd, hash.as_str())
+    }
+
     /// Opens the prefix folder of `hash` without following symlinks.
     fn prefix(&self, hash: &XetHash) -> std::io::Result<Prefix> {
         let store = open_dir(&self.dir)?;
@@ -393,6 +403,19 @@ fn manifest_name(hash: &XetHash) -> String {
 
 fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Opens `name` in the folder `dir` for reading: never through a symlink, never blocking on a
+/// FIFO, and only when it is a regular file.
+pub(super) fn open_regular_at(dir: impl AsFd, name: &str) -> std::io::Result<std::fs::File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    if !is_regular(&fd) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+    }
+    // Reads of a regular file never block; clear the flag anyway so the descriptor is plain.
+    let _ = rustix::fs::fcntl_setfl(&fd, OFlags::empty());
+    Ok(std::fs::File::from(fd))
 }
 
 fn is_regular(fd: impl AsFd) -> bool {

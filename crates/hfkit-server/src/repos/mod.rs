@@ -1,0 +1,214 @@
+//! Where the server's repositories come from: the [`RepoSource`] trait, the one door every
+//! route goes through, and the values it answers with.
+//!
+//! Two sources implement it: [`memory::MemoryRepos`], repos built in code by tests (the
+//! test Hub, with visibility, grants, faults and a CDN), and [`cache::CacheRepos`], a
+//! huggingface_hub cache read live through `hfkit::cache` (what `hf serve --cache` serves).
+//! A later pull-through mirror wraps a source; accounts decide who sees what on top. Each
+//! file knows its git blob id (`oid`, the sha1 of `blob <len>\0<content>`), and LFS files
+//! their sha256, exactly as the Hub reports them.
+
+pub mod cache;
+pub mod memory;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use hfkit::cache::RepoCache;
+use hfkit::hashes::Etag;
+use sha1::Digest as _;
+
+/// Repositories as routes see them. Every call reads the source as it is now: a repo
+/// added, or a ref moved, is answered by the next request.
+pub trait RepoSource: Send + Sync + std::fmt::Debug {
+    /// Every repository, for `/api/models` and friends.
+    fn list(&self) -> Vec<RepoView>;
+    /// The repository of `kind` (`model`, `dataset`…) named `id`.
+    fn get(&self, kind: &str, id: &str) -> Option<RepoView>;
+    /// The files of `commit` (a commit of `repo.history`), by path.
+    fn files(&self, repo: &RepoView, commit: &str) -> Arc<BTreeMap<String, FileEntry>>;
+    /// One file of `commit`.
+    fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
+        self.files(repo, commit).get(path).cloned()
+    }
+    /// An LFS object by sha256, for the test CDN (none by default).
+    fn lfs_object(&self, _sha256: &str) -> Option<FileEntry> {
+        None
+    }
+}
+
+/// A repository as of one request: who may see it, its refs and its commits.
+#[derive(Debug, Clone)]
+pub struct RepoView {
+    /// `model`, `dataset`, `space` or `kernel`.
+    pub kind: String,
+    /// `namespace/name`.
+    pub id: String,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// Users granted access (to a gated or private repo).
+    pub granted: Vec<String>,
+    /// Answer 403 "Access to this resource is disabled."
+    pub disabled: bool,
+    /// Branches, tags and `refs/pr/N` → commit.
+    pub refs: BTreeMap<String, String>,
+    /// The refs that are tags (a cache cannot tell, so it has none).
+    pub tags: BTreeSet<String>,
+    /// Commits, oldest first (a cache knows no order: sorted by hash).
+    pub history: Vec<String>,
+    /// Whether `history` is the real order of commits (a cache does not know it).
+    pub ordered: bool,
+}
+
+impl RepoView {
+    /// Resolves a branch, tag, `refs/pr/N`, full or short (≥ 7) commit hash.
+    pub fn resolve(&self, revision: &str) -> Option<&str> {
+        if let Some(commit) = self.refs.get(revision) {
+            return Some(commit);
+        }
+        if revision.len() >= 7 && revision.len() <= 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let lower = revision.to_ascii_lowercase();
+            let mut matches = self.history.iter().filter(|c| c.starts_with(&lower));
+            if let (Some(one), None) = (matches.next(), matches.next()) {
+                return Some(one);
+            }
+        }
+        None
+    }
+
+    /// The namespace (owner) of the repo.
+    pub fn owner(&self) -> &str {
+        self.id.split_once('/').map_or("", |(ns, _)| ns)
+    }
+
+    /// The commits reachable from `commit`, newest first (just `commit` when the order of
+    /// commits is not known).
+    pub fn ancestry(&self, commit: &str) -> Vec<String> {
+        if !self.ordered {
+            return vec![commit.to_owned()];
+        }
+        let at = self.history.iter().position(|c| c == commit).map_or(0, |i| i + 1);
+        self.history[..at].iter().rev().cloned().collect()
+    }
+}
+
+/// Where a file's bytes are.
+#[derive(Clone)]
+pub enum Content {
+    /// In memory.
+    Bytes(bytes::Bytes),
+    /// A blob of a served cache, opened (safely) when it is served.
+    Blob(Arc<CacheBlob>),
+}
+
+/// A blob of a served cache: opened through [`RepoCache::open_blob`], which never leaves
+/// the cache and opens only regular files.
+#[derive(Debug)]
+pub struct CacheBlob {
+    /// The repo's folder in the cache.
+    pub cache: RepoCache,
+    /// The blob's checked name.
+    pub etag: Etag,
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Blob(b) => write!(f, "Blob({})", b.etag),
+        }
+    }
+}
+
+/// One file of a commit.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    /// Size of the content.
+    pub size: u64,
+    /// Git blob id (of the content, or of the LFS pointer for LFS files).
+    pub oid: String,
+    /// sha256 of the content, for LFS files.
+    pub lfs_sha256: Option<String>,
+    /// The Xet hash sent as `X-Xet-Hash` and `xetHash`, for Xet-backed files.
+    pub xet_hash: Option<String>,
+    /// The bytes.
+    pub content: Content,
+}
+
+impl FileEntry {
+    /// A regular (git) file.
+    pub fn regular(content: impl Into<bytes::Bytes>) -> Self {
+        let content = content.into();
+        Self {
+            size: content.len() as u64,
+            oid: git_blob_sha1(&content),
+            lfs_sha256: None,
+            xet_hash: None,
+            content: Content::Bytes(content),
+        }
+    }
+
+    /// An LFS file.
+    pub fn lfs(content: impl Into<bytes::Bytes>) -> Self {
+        let content = content.into();
+        let sha256 = hex(&sha2::Sha256::digest(&content));
+        let size = content.len() as u64;
+        Self {
+            size,
+            oid: git_blob_sha1(lfs_pointer(&sha256, size).as_bytes()),
+            lfs_sha256: Some(sha256),
+            xet_hash: None,
+            content: Content::Bytes(content),
+        }
+    }
+
+    /// A Xet-backed LFS file. Its Xet hash stands in for the real one (a merkle hash the
+    /// test Hub does not compute): the sha256 of `xet:` and the content.
+    pub fn xet(content: impl Into<bytes::Bytes>) -> Self {
+        let content = content.into();
+        let mut h = sha2::Sha256::new();
+        sha2::Digest::update(&mut h, b"xet:");
+        sha2::Digest::update(&mut h, &content);
+        let xet = hex(&h.finalize());
+        Self { xet_hash: Some(xet), ..Self::lfs(content) }
+    }
+
+    /// The etag the Hub sends: sha256 for LFS files, the git blob id otherwise.
+    pub fn etag(&self) -> &str {
+        self.lfs_sha256.as_deref().unwrap_or(&self.oid)
+    }
+
+    /// The size of the LFS pointer file.
+    pub fn pointer_size(&self) -> Option<u64> {
+        self.lfs_sha256.as_ref().map(|s| lfs_pointer(s, self.size).len() as u64)
+    }
+}
+
+/// The text of a git-lfs pointer file.
+pub fn lfs_pointer(sha256: &str, size: u64) -> String {
+    format!("version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n")
+}
+
+/// `sha1("blob <len>\0" + content)`, git's id of a file.
+pub fn git_blob_sha1(content: &[u8]) -> String {
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    hex(&h.finalize())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who may read a repo beyond its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Everyone.
+    #[default]
+    Public,
+    /// The owner (user, or members of the owning org) and granted users only; others get 404.
+    Private,
+    /// Metadata is public; files need an accepted license (granted users, owner, members).
+    Gated,
+}
