@@ -423,7 +423,13 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+        // Generators filter out a few invalid values; long runs must not stop at proptest's
+        // fixed budget of rejections.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            max_local_rejects: u32::MAX,
+            ..ProptestConfig::default()
+        })]
 
         /// Our repo-id check agrees with huggingface_hub's.
         #[test]

@@ -204,7 +204,8 @@ fn build(root: &Path, outside: &Path, repos: &[RepoSpec], locks: Locks) {
                 let snap = repo.join("snapshots").join(commit(c as u8));
                 std::fs::create_dir_all(snap.join("sub")).unwrap();
                 for entry in entries {
-                    let (dir, up) = if entry.nested { (snap.join("sub"), "../../../") } else { (snap.clone(), "../../") };
+                    let (dir, up) =
+                        if entry.nested { (snap.join("sub"), "../../../") } else { (snap.clone(), "../../") };
                     let at = dir.join(OsStr::from_bytes(&entry.name));
                     if at.symlink_metadata().is_ok() {
                         continue;

@@ -334,7 +334,10 @@ fn sort_entries(entries: &mut [Entry<'_>], expr: &str) -> Result<(), UsageError>
     // their order (a plain reverse after an ascending sort would swap them).
     let directed = |o: std::cmp::Ordering| if descending { o.reverse() } else { o };
     match key {
-        "name" => entries.sort_by(|(a, _), (b, _)| directed(a.cache_id().to_lowercase().cmp(&b.cache_id().to_lowercase()))),
+        "name" => {
+            let name = |r: &CachedRepo| r.cache_id().to_lowercase();
+            entries.sort_by(|(a, _), (b, _)| directed(name(a).cmp(&name(b))));
+        }
         "size" | "accessed" | "modified" => entries.sort_by(|a, b| directed(value(a).total_cmp(&value(b)))),
         _ => {
             return Err(UsageError(format!(

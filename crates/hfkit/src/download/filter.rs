@@ -151,7 +151,12 @@ mod tests {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("this test needs huggingface_hub 2.4 in {}: {e}; run `bash .ci/run` once, or set HFKIT_TEST_PYTHON", python.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "this test needs huggingface_hub 2.4 in {}: {e}; run `bash .ci/run` once, or set HFKIT_TEST_PYTHON",
+                    python.display()
+                )
+            });
         let input = serde_json::to_vec(cases).expect("json");
         child.stdin.take().expect("stdin").write_all(&input).expect("write to python");
         let out = child.wait_with_output().expect("python ran");
@@ -190,7 +195,7 @@ mod tests {
         /// normalisation) on generated patterns and paths, compared in batches of 256 (one
         /// Python process each); a mismatch names its case, so batches are not shrunk.
         #[test]
-        fn prop_glob_agrees_with_python(
+        fn prop_glob_agrees_with_python_batched(
             cases in prop::collection::vec(
                 (path(), prop::collection::vec(pattern(), 0..3), prop::collection::vec(pattern(), 0..2)),
                 256,
