@@ -284,6 +284,7 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
     read_refs(&refs_dir, &refs_dir, &mut refs_by_commit);
 
     let mut blob_stats: HashMap<PathBuf, std::fs::Metadata> = HashMap::new();
+    let mut real_dirs = HashMap::new();
     let mut revisions = Vec::new();
     let mut commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
         .map_err(|e| format!("Cannot read {}: {e}", snapshots.display()))?
@@ -316,8 +317,8 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
             if !blob_stats.contains_key(&blob_path) {
                 // The target may itself be a link (Python's shared store): where it really
                 // is must be inside too.
-                let real = std::fs::canonicalize(&blob_path)
-                    .map_err(|_| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
+                let (real, meta) = resolve(&blob_path, &mut real_dirs)
+                    .ok_or_else(|| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
                 if !real.starts_with(root) {
                     return Err(format!(
                         "Snapshot file points outside the cache: {} -> {}",
@@ -325,8 +326,6 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
                         real.display()
                     ));
                 }
-                let meta = std::fs::metadata(&real)
-                    .map_err(|_| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
                 blob_stats.insert(blob_path.clone(), meta);
             }
             if blob_stats[&blob_path].is_dir() {
@@ -386,6 +385,21 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         last_modified,
         revisions,
     })
+}
+
+/// Where `path` really is, and its metadata. A file that is not a link is its folder's real
+/// path (resolved once per folder, in `real_dirs`) joined with its name, so an honest cache
+/// costs one `lstat` per blob; a link is resolved in full.
+fn resolve(path: &Path, real_dirs: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<(PathBuf, std::fs::Metadata)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.file_type().is_symlink() {
+        let real = std::fs::canonicalize(path).ok()?;
+        let meta = std::fs::metadata(&real).ok()?;
+        return Some((real, meta));
+    }
+    let parent = path.parent()?;
+    let real_parent = real_dirs.entry(parent.to_owned()).or_insert_with(|| std::fs::canonicalize(parent).ok());
+    Some((real_parent.as_ref()?.join(path.file_name()?), meta))
 }
 
 /// Every ref file below `dir`, by the commit it holds (read raw, as huggingface_hub does).
