@@ -27,32 +27,37 @@ enum Wanted {
     Unsatisfiable,
 }
 
-/// Reads a `Range: bytes=…` header against the file size.
+/// Reads a `Range: bytes=…` header against the file size: one range of digits only (RFC
+/// 9110 §14.1.2; a position past `u64` is "very large", not an error).
 fn parse_range(value: &str, size: u64) -> Wanted {
     let Some(spec) = value.trim().strip_prefix("bytes=") else { return Wanted::Whole };
     if spec.contains(',') {
         return Wanted::Whole;
     }
     let Some((start, end)) = spec.split_once('-') else { return Wanted::Whole };
-    let (start, end) = (start.trim(), end.trim());
     if start.is_empty() {
         // The last `n` bytes.
-        let Ok(n) = end.parse::<u64>() else { return Wanted::Whole };
+        let Some(n) = position(end) else { return Wanted::Whole };
         if n == 0 || size == 0 {
             return Wanted::Unsatisfiable;
         }
         return Wanted::Part(size.saturating_sub(n), size - 1);
     }
-    let Ok(start) = start.parse::<u64>() else { return Wanted::Whole };
+    let Some(start) = position(start) else { return Wanted::Whole };
     let end = if end.is_empty() {
         u64::MAX
     } else {
-        match end.parse::<u64>() {
-            Ok(e) if e >= start => e,
+        match position(end) {
+            Some(e) if e >= start => e,
             _ => return Wanted::Whole,
         }
     };
     if start >= size { Wanted::Unsatisfiable } else { Wanted::Part(start, end.min(size - 1)) }
+}
+
+/// A byte position: ASCII digits only (no sign, no space), saturating at `u64::MAX`.
+fn position(digits: &str) -> Option<u64> {
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().unwrap_or(u64::MAX))
 }
 
 /// The response for a GET (or HEAD) of `content`, honouring `Range`, with `extra` headers.
@@ -186,10 +191,21 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use proptest::prelude::*;
+
+    use super::{Wanted, parse_range as wanted};
+
+    /// The bytes served (a 206), or `None` (the whole file, or 416).
+    fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+        match wanted(value, size) {
+            Wanted::Part(start, end) => Some((start, end)),
+            Wanted::Whole | Wanted::Unsatisfiable => None,
+        }
+    }
 
     #[test]
     fn ranges() {
+        let parse_range = wanted;
         use super::Wanted::{Part, Unsatisfiable, Whole};
         assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
         assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
@@ -202,5 +218,70 @@ mod tests {
         assert_eq!(parse_range("bytes=9-1", 100), Whole);
         assert_eq!(parse_range("items=0-1", 100), Whole);
         assert_eq!(parse_range("bytes=x-1", 100), Whole);
+    }
+
+    #[test]
+    fn found_by_properties() {
+        // prop_range_agrees_with_rfc: a sign was read as part of a position, and a position
+        // past u64 made a satisfiable range unsatisfiable.
+        assert_eq!(parse_range("bytes=+5-9", 100), None);
+        assert_eq!(parse_range("bytes=5-+9", 100), None);
+        assert_eq!(parse_range("bytes=5-99999999999999999999999", 100), Some((5, 99)));
+        assert_eq!(parse_range("bytes=-99999999999999999999999", 100), Some((0, 99)));
+    }
+
+    /// The RFC's single `bytes=` range, written independently on big integers.
+    fn rfc_range(value: &str, size: u64) -> Option<(u64, u64)> {
+        let spec = value.trim().strip_prefix("bytes=")?;
+        let (a, b) = spec.split_once('-')?;
+        let num = |s: &str| -> Option<u128> {
+            if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            Some(s.bytes().fold(0u128, |n, d| n.saturating_mul(10).saturating_add(u128::from(d - b'0'))))
+        };
+        let size = u128::from(size);
+        let (first, last) = match (a.is_empty(), b.is_empty()) {
+            (true, _) => {
+                let n = num(b)?;
+                (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
+            }
+            (false, true) => (num(a)?, size.checked_sub(1)?),
+            (false, false) => (num(a)?, num(b)?.min(size.checked_sub(1)?)),
+        };
+        (first <= last && last < size && !(a.is_empty() && num(b)? == 0))
+            .then(|| (u64::try_from(first).expect("below size"), u64::try_from(last).expect("below size")))
+    }
+
+    fn range_header() -> impl Strategy<Value = String> {
+        let pos = prop_oneof!["[0-9]{1,3}", "[0-9]{18,24}", "[+ -]?[0-9]{0,2}", Just(String::new())];
+        prop_oneof![
+            (pos.clone(), pos).prop_map(|(a, b)| format!("bytes={a}-{b}")),
+            "(bytes=)?[0-9,+ -]{0,10}",
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A parsed range lies within the file, and the parser agrees with the RFC's rule.
+        #[test]
+        fn prop_range_agrees_with_rfc(value in range_header(), size in prop_oneof![0u64..200, Just(u64::MAX)]) {
+            let got = parse_range(&value, size);
+            if let Some((start, end)) = got {
+                prop_assert!(start <= end && end < size);
+            }
+            prop_assert_eq!(got, rfc_range(&value, size), "{:?} of {}", value, size);
+        }
+
+        /// A well-formed range inside the file is served exactly.
+        #[test]
+        fn prop_range_exact(size in 1u64..10_000, a in 0u64..10_000, len in 0u64..10_000) {
+            let (start, end) = (a % size, (a % size + len).min(size - 1));
+            prop_assert_eq!(parse_range(&format!("bytes={start}-{end}"), size), Some((start, end)));
+            prop_assert_eq!(parse_range(&format!("bytes={start}-"), size), Some((start, size - 1)));
+            prop_assert_eq!(parse_range(&format!("bytes=-{}", size - start), size), Some((start, size - 1)));
+        }
     }
 }

@@ -65,14 +65,16 @@ impl EnvFile {
             let line_no = i + 1;
             let syntax =
                 |reason: &str| EnvFileError::Syntax { path: path.to_owned(), line: line_no, reason: reason.to_owned() };
-            let line = lines[i].trim();
+            // Only the start is trimmed here: a quoted value keeps the spaces at the end of
+            // its first line when it goes on over several lines.
+            let line = lines[i].trim_start();
             i += 1;
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let line = line.strip_prefix("export ").map_or(line, str::trim_start);
             let Some((key, rest)) = line.split_once('=') else {
-                if is_valid_key(line) {
+                if is_valid_key(line.trim_end()) {
                     // python-dotenv reads a bare name as "no value" and sets nothing.
                     continue;
                 }
@@ -170,6 +172,8 @@ fn unescape(body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn parse(text: &str) -> Result<EnvFile, EnvFileError> {
@@ -191,10 +195,86 @@ mod tests {
     }
 
     #[test]
+    fn quoted_values_keep_spaces_before_a_line_break() {
+        // Found by prop_envfile_round_trip: the first line was trimmed before the quote was read.
+        assert_eq!(parse("A='\t\n'\n").unwrap().get("A"), Some("\t\n"));
+        assert_eq!(parse("B=\"x  \ny\"  \n").unwrap().get("B"), Some("x  \ny"));
+        assert_eq!(parse("C = bare  \nD\t\n").unwrap().get("C"), Some("bare"));
+    }
+
+    #[test]
     fn bad_lines_are_reported_with_their_number() {
         let err = parse("A=1\nthis is not valid\n").unwrap_err();
         assert!(err.to_string().starts_with(".env:2:"), "{err}");
         let err = parse("A=1\nB=\"open\n").unwrap_err();
         assert!(err.to_string().contains(":2:"), "{err}");
+    }
+
+    /// A variable name python-dotenv accepts.
+    fn key() -> impl Strategy<Value = String> {
+        "[A-Za-z_][A-Za-z0-9_.-]{0,10}"
+    }
+
+    /// How a value is written in the file: `(text, value the reader must see)`.
+    fn written_value() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            // Bare: trimmed, no ` #` comment, no quote at the start.
+            "[A-Za-z0-9_./:@+=-]([A-Za-z0-9_./:@+= -]{0,20}[A-Za-z0-9_./:@+=-])?".prop_map(|v| (v.clone(), v)),
+            // Single-quoted: literal, over several lines too.
+            "[^'\r]{0,20}".prop_map(|v| (format!("'{v}'"), v)),
+            // Double-quoted: escapes for backslash, quote and line breaks.
+            any::<String>().prop_map(|v| (format!("\"{}\"", escape(&v)), v)),
+        ]
+    }
+
+    /// The double-quoted form of `value`, the way a writer of `.env` files quotes it.
+    fn escape(value: &str) -> String {
+        let mut out = String::new();
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any text is read or refused with a line number inside the file; never a panic.
+        #[test]
+        fn prop_envfile_total(text in "[A-Za-z_=#'\" \\\\\n\r\te]{0,60}|\\PC{0,60}") {
+            match parse(&text) {
+                Ok(file) => prop_assert!(file.names().all(is_valid_key)),
+                Err(EnvFileError::Syntax { line, .. }) => prop_assert!(line >= 1 && line <= text.lines().count()),
+                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+            }
+        }
+
+        /// Writing assignments (with `export`, comments and blank lines between) and reading
+        /// them back gives each name the value of its last assignment.
+        #[test]
+        fn prop_envfile_round_trip(
+            assignments in prop::collection::vec((key(), written_value(), any::<bool>(), any::<bool>()), 0..8)
+        ) {
+            let mut text = String::new();
+            for (key, (written, _), export, comment) in &assignments {
+                if *comment {
+                    text.push_str("# a comment\n\n");
+                }
+                let prefix = if *export { "export " } else { "" };
+                text.push_str(&format!("{prefix}{key}={written}\n"));
+            }
+            let file = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for (key, _, _, _) in &assignments {
+                let last = assignments.iter().rev().find(|(k, ..)| k == key).map(|(_, (_, v), ..)| v.as_str());
+                prop_assert_eq!(file.get(key), last);
+            }
+        }
     }
 }

@@ -257,8 +257,8 @@ pub fn validate_revision(revision: &str) -> Result<(), RepoError> {
 }
 
 /// Checks a path inside a repository: relative, `/`-separated, no `.`/`..`/empty segments,
-/// no backslash, no drive or UNC prefix, no control characters. Refuses what could escape a
-/// folder or disturb a terminal.
+/// no backslash, no drive or UNC prefix, no control characters (NUL, line breaks, escapes,
+/// bidi overrides). Refuses what could escape a folder or rewrite a terminal.
 pub fn validate_path(path: &str) -> Result<(), RepoError> {
     let invalid = |reason| Err(RepoError::InvalidPath { path: path.to_owned(), reason });
     if path.is_empty() {
@@ -267,8 +267,11 @@ pub fn validate_path(path: &str) -> Result<(), RepoError> {
     if path.starts_with('/') {
         return invalid("it is absolute");
     }
-    if path.contains('\\') || path.chars().any(crate::text::is_unsafe) {
-        return invalid("it contains a backslash or a control character");
+    if path.contains('\\') {
+        return invalid("it contains a backslash");
+    }
+    if path.chars().any(crate::text::is_unsafe) {
+        return invalid("it contains a control character");
     }
     if path.as_bytes().get(1) == Some(&b':') {
         return invalid("it starts with a drive letter");
@@ -300,6 +303,8 @@ pub fn resolve_url(endpoint: &str, repo: &Repo, revision: &str, path: &str) -> S
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -337,6 +342,10 @@ mod tests {
         for bad in ["../x", "a/../../x", "/etc/passwd", "a\\b", "C:/x", "a//b", "./a", "", "a/."] {
             assert!(validate_path(bad).is_err(), "{bad:?}");
         }
+        // Found by prop_validated_path_cannot_escape: control characters were accepted.
+        for bad in ["a\nb", "x\u{1b}[2J", "a\u{7f}", "\u{9b}31m", "a\tb", "nul\0"] {
+            assert!(validate_path(bad).is_err(), "{bad:?}");
+        }
         validate_path("sub/dir/file.bin").unwrap();
         validate_path(".gitattributes").unwrap();
     }
@@ -358,5 +367,170 @@ mod tests {
         assert!(is_commit_hash(&"a".repeat(40)));
         assert!(!is_commit_hash(&"A".repeat(40)));
         assert!(!is_commit_hash("main"));
+    }
+
+    /// huggingface_hub 2.4's rule, written independently: its regex
+    /// `(\b[\w\-.]{1,96}\b/)?\b[\w\-.]{1,96}\b` over ASCII, then the `--`, `..` and `.git` checks.
+    fn python_accepts(id: &str) -> bool {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let part_ok = |p: &str| {
+            (1..=96).contains(&p.len())
+                && p.chars().all(|c| word(c) || c == '-' || c == '.')
+                && p.starts_with(word)
+                && p.ends_with(word)
+        };
+        let parts: Vec<&str> = id.split('/').collect();
+        parts.len() <= 2
+            && parts.iter().all(|p| part_ok(p))
+            && !id.contains("--")
+            && !id.contains("..")
+            && !id.ends_with(".git")
+    }
+
+    /// Strings near the edge of the repo-id grammar.
+    fn id_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9._/-]{0,12}",
+            "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,8}[a-zA-Z0-9_](/[a-zA-Z0-9_][a-zA-Z0-9._-]{0,8}[a-zA-Z0-9_])?",
+            "[a-z]{90,100}",
+            "\\PC{0,10}",
+        ]
+    }
+
+    /// A valid repo id: `namespace/name`.
+    fn repo_id() -> impl Strategy<Value = RepoId> {
+        "[a-zA-Z0-9_]([a-zA-Z0-9._-]{0,8}[a-zA-Z0-9_])?/[a-zA-Z0-9_]([a-zA-Z0-9._-]{0,8}[a-zA-Z0-9_])?"
+            .prop_filter_map("a valid id", |id| RepoId::new(&id).ok())
+    }
+
+    fn repo_type() -> impl Strategy<Value = RepoType> {
+        prop::sample::select(RepoType::ALL.to_vec())
+    }
+
+    /// Paths as servers and users send them, hostile ones included.
+    fn path_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "([a-z.]{1,3}|\\.\\.|\\.)(/([a-z.]{1,3}|\\.\\.|\\.)){0,4}/?",
+            "[a-z./\\\\:\\x00-\\x1f\\x7f\\u{85}\\u{9b}]{0,12}",
+            "\\PC{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    /// A valid path inside a repo, from the alphabet of real file names.
+    fn repo_path() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 _.+#%@=-]{1,6}(/[a-zA-Z0-9 _.+#%@=-]{1,6}){0,3}".prop_filter("valid", |p| validate_path(p).is_ok())
+    }
+
+    /// A valid revision: a branch, tag or PR name (no `%`, which the URI form decodes).
+    fn revision() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_.-]{1,8}(/[a-zA-Z0-9_.-]{1,8}){0,2}".prop_filter("valid", |r| validate_revision(r).is_ok())
+    }
+
+    proptest! {
+        // Generators filter out a few invalid values; long runs must not stop at proptest's
+        // fixed budget of rejections.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            max_local_rejects: u32::MAX,
+            ..ProptestConfig::default()
+        })]
+
+        /// Our repo-id check agrees with huggingface_hub's.
+        #[test]
+        fn prop_repo_id_agrees_with_python(id in id_like()) {
+            prop_assert_eq!(RepoId::new(&id).is_ok(), python_accepts(&id), "{:?}", id);
+        }
+
+        /// A repo id round-trips through its cache folder name, and the folder name is one
+        /// path segment that cannot climb out of the cache.
+        #[test]
+        fn prop_repo_folder_name_round_trip(kind in repo_type(), id in repo_id()) {
+            let repo = Repo { kind, id };
+            let folder = repo.folder_name();
+            prop_assert!(!folder.contains('/') && folder != "." && folder != "..");
+            let (plural, rest) = folder.split_once("--").expect("a type prefix");
+            let kind_back = RepoType::from_str(plural).expect("a plural type");
+            let back = Repo::new(kind_back, &rest.replace("--", "/")).expect("a valid id");
+            prop_assert_eq!(back, repo);
+        }
+
+        /// An `hf://` URI formatted from its parts parses back to the same parts.
+        #[test]
+        fn prop_hf_uri_round_trip(
+            kind in repo_type(),
+            id in repo_id(),
+            revision in prop::option::of(revision()),
+            path in prop::option::of(repo_path()),
+            slash in any::<bool>(),
+        ) {
+            let mut uri = format!("hf://{}/{id}", kind.plural());
+            if let Some(rev) = &revision {
+                uri.push('@');
+                uri.push_str(&rev.replace('/', "%2F"));
+            }
+            if let Some(path) = &path {
+                uri.push('/');
+                uri.push_str(path);
+                if slash {
+                    uri.push('/');
+                }
+            }
+            let parsed = HfUri::parse(&uri).expect("an hf:// URI").expect("valid parts");
+            prop_assert_eq!(parsed, HfUri { repo: Repo { kind, id }, revision, path });
+        }
+
+        /// Any `hf://` text is parsed or refused; what is accepted is a valid repo.
+        #[test]
+        fn prop_hf_uri_total(rest in "[a-z@%2F/._-]{0,24}|\\PC{0,24}") {
+            if let Some(Ok(uri)) = HfUri::parse(&format!("hf://{rest}")) {
+                prop_assert!(RepoId::new(uri.repo.id.as_str()).is_ok());
+            }
+        }
+
+        /// A path that passes validation can be joined under a folder safely: no `..`, `.` or
+        /// empty segment, not absolute, no backslash, drive or control character.
+        #[test]
+        fn prop_validated_path_cannot_escape(path in path_like()) {
+            if validate_path(&path).is_ok() {
+                prop_assert!(!path.is_empty() && !path.starts_with('/'));
+                prop_assert!(path.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+                prop_assert!(!path.contains('\\') && !path.chars().any(char::is_control));
+                let joined = std::path::Path::new("/cache/snapshot").join(&path);
+                prop_assert!(joined.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+                prop_assert!(joined.starts_with("/cache/snapshot/"));
+            }
+        }
+
+        /// A validated revision is a safe file name below `refs/`: no `..`, `.` or empty
+        /// segment, not absolute, no line break or NUL.
+        #[test]
+        fn prop_validated_revision_cannot_escape(rev in path_like()) {
+            if validate_revision(&rev).is_ok() {
+                prop_assert!(!rev.starts_with('/') && !rev.contains(['\n', '\r', '\0']));
+                prop_assert!(rev.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+            }
+        }
+
+        /// Quoting leaves only URL-safe bytes, and percent-decoding gives the text back.
+        #[test]
+        fn prop_quote_round_trip(s in any::<String>(), keep_slash in any::<bool>()) {
+            let q = quote(&s, keep_slash);
+            prop_assert!(q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%/".contains(&b)));
+            prop_assert_eq!(q.contains('/'), keep_slash && s.contains('/'));
+            let mut bytes = Vec::new();
+            let mut rest = q.as_bytes();
+            while let Some((&b, tail)) = rest.split_first() {
+                if b == b'%' {
+                    let hex = std::str::from_utf8(&tail[..2]).expect("ascii");
+                    bytes.push(u8::from_str_radix(hex, 16).expect("hex"));
+                    rest = &tail[2..];
+                } else {
+                    bytes.push(b);
+                    rest = tail;
+                }
+            }
+            prop_assert_eq!(String::from_utf8(bytes).expect("utf-8"), s);
+        }
     }
 }

@@ -228,12 +228,16 @@ impl Filter {
         let key_end = trimmed.find(|c: char| !(c.is_ascii_alphabetic() || c == '_')).unwrap_or(trimmed.len());
         let key = trimmed[..key_end].to_lowercase();
         let rest = trimmed[key_end..].trim_start();
-        let op = ["==", "!=", ">=", "<=", ">", "<", "="].into_iter().find(|op| rest.starts_with(op));
+        // The first operator after which a value follows, as Python's regex backtracks.
+        let op = ["==", "!=", ">=", "<=", ">", "<", "="]
+            .into_iter()
+            .find(|op| rest.strip_prefix(op).is_some_and(|v| !v.trim().is_empty()));
         let (Some(op), false) = (op, key.is_empty()) else {
             return Err(bad(format!("Invalid filter expression: '{expr}'.")));
         };
         let value = rest[op.len()..].trim().to_owned();
-        if value.is_empty() {
+        // Python's pattern ends in `.+`, which does not cross a line break.
+        if value.is_empty() || value.contains('\n') {
             return Err(bad(format!("Invalid filter expression: '{expr}'.")));
         }
         let op = if op == "==" { "=" } else { op };
@@ -299,8 +303,10 @@ const TIME_UNITS: [(&str, f64); 7] = [
 
 /// A plain integer, or `<digits><unit>`.
 fn parse_with_unit(value: &str, units: &[(&str, f64)]) -> Result<f64, String> {
-    if let Ok(n) = value.parse::<i64>() {
-        return Ok(n as f64);
+    // A plain integer of any length, signed or not, as Python's `int()` reads it.
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(value.parse::<f64>().unwrap_or(0.0));
     }
     let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
     let (digits, unit) = value.split_at(split);
@@ -318,7 +324,8 @@ fn parse_with_unit(value: &str, units: &[(&str, f64)]) -> Result<f64, String> {
 fn sort_entries(entries: &mut [Entry<'_>], expr: &str) -> Result<(), UsageError> {
     let lowered = expr.trim().to_lowercase();
     let (key, order) = lowered.split_once(':').map_or((lowered.as_str(), None), |(k, o)| (k, Some(o)));
-    if !matches!(order, None | Some("asc" | "desc")) || key.is_empty() {
+    let key_ok = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    if !matches!(order, None | Some("asc" | "desc")) || !key_ok {
         return Err(UsageError(format!(
             "Invalid value: Invalid sort expression: '{expr}'. Expected format: 'key' or 'key:asc' or 'key:desc'."
         )));
@@ -335,23 +342,32 @@ fn sort_entries(entries: &mut [Entry<'_>], expr: &str) -> Result<(), UsageError>
             _ => revision.map_or(repo.last_modified, |v| v.last_modified),
         }
     };
+    // Python's `sort(key=…, reverse=True)`: descending, and entries that compare equal keep
+    // their order (a plain reverse after an ascending sort would swap them).
+    let directed = |o: std::cmp::Ordering| if descending { o.reverse() } else { o };
     match key {
-        "name" => entries.sort_by_key(|(r, _)| r.cache_id().to_lowercase()),
-        "size" | "accessed" | "modified" => entries.sort_by(|a, b| value(a).total_cmp(&value(b))),
+        "name" => {
+            let name = |r: &CachedRepo| r.cache_id().to_lowercase();
+            entries.sort_by(|(a, _), (b, _)| directed(name(a).cmp(&name(b))));
+        }
+        "size" | "accessed" | "modified" => entries.sort_by(|a, b| directed(value(a).total_cmp(&value(b)))),
         _ => {
             return Err(UsageError(format!(
                 "Invalid value: Unsupported sort key '{key}' in '{expr}'. Must be one of ['accessed', 'modified', 'name', 'size']."
             )));
         }
     }
-    if descending {
-        entries.reverse();
-    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use hfkit::repo::RepoType;
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -373,5 +389,175 @@ mod tests {
         assert!(parse_with_unit("1xb", &SIZE_UNITS).is_err());
         assert!(Filter::parse("foo=bar").is_err());
         assert!(Filter::parse("type>model").is_err());
+    }
+
+    #[test]
+    fn found_by_properties() {
+        // prop_cache_sort_agrees_with_python: a descending sort swapped entries that tie.
+        let repo = |id: &str| CachedRepo {
+            kind: RepoType::Model,
+            id: id.to_owned(),
+            path: PathBuf::from("/c"),
+            size_on_disk: 1,
+            nb_files: 1,
+            last_accessed: 0.0,
+            last_modified: 0.0,
+            revisions: Vec::new(),
+        };
+        let repos = [repo("b"), repo("a")];
+        let mut entries: Vec<Entry<'_>> = repos.iter().map(|r| (r, None)).collect();
+        sort_entries(&mut entries, "size").unwrap();
+        assert_eq!(entries.iter().map(|(r, _)| r.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        // prop_cache_filter_agrees_with_python: integers past i64, a value over two lines,
+        // and `type==` (Python backtracks to `=` with the value `=`).
+        assert_eq!(Filter::parse("size>99999999999999999999").unwrap().number, 1e20);
+        assert!(Filter::parse("type=model\nx").is_err());
+        assert_eq!(Filter::parse("type==").unwrap().text, "=");
+    }
+
+    const FILTER_KEYS: [&str; 5] = ["accessed", "modified", "refs", "size", "type"];
+
+    /// huggingface_hub 2.4's `compile_cache_filter`, written independently: the regex
+    /// `(?P<key>[a-zA-Z_]+)\s*(?P<op>==|!=|>=|<=|>|<|=)\s*(?P<value>.+)` (with its
+    /// backtracking), then the key, operator and unit checks. `Some((key, op, number))` when
+    /// it accepts. One deliberate difference: `==` means `=` (Python refuses it).
+    fn python_filter(expr: &str) -> Option<(String, String, f64)> {
+        let e = expr.trim();
+        let key_len = e.bytes().take_while(|b| b.is_ascii_alphabetic() || *b == b'_').count();
+        let (key, rest) = (e[..key_len].to_lowercase(), e[key_len..].trim_start());
+        if key.is_empty() {
+            return None;
+        }
+        let (op, value) = ["==", "!=", ">=", "<=", ">", "<", "="].iter().find_map(|op| {
+            let v = rest.strip_prefix(op)?.trim_start();
+            (!v.is_empty() && !v.contains('\n')).then(|| (op.replace("==", "="), v.trim()))
+        })?;
+        let number = |units: &[(&str, f64)]| -> Option<f64> {
+            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return value.parse().ok();
+            }
+            let split = value.find(|c: char| !c.is_ascii_digit())?;
+            let (n, unit) = value.split_at(split);
+            let factor = units.iter().find(|(u, _)| unit.eq_ignore_ascii_case(u))?.1;
+            (!n.is_empty()).then(|| n.parse::<f64>().ok().map(|n| n * factor))?
+        };
+        let n = match key.as_str() {
+            "size" => number(&SIZE_UNITS)?,
+            "accessed" | "modified" => number(&TIME_UNITS)?,
+            "type" | "refs" if op == "=" => 0.0,
+            _ => return None,
+        };
+        Some((key, op, n))
+    }
+
+    /// Filter expressions near the grammar: keys, operators, numbers, units and noise.
+    fn filter_expr() -> impl Strategy<Value = String> {
+        let key = prop_oneof![prop::sample::select(FILTER_KEYS.to_vec()).prop_map(str::to_owned), "[a-zA-Z_]{0,6}"];
+        let op = prop::sample::select(vec!["=", "==", "!=", ">", "<", ">=", "<=", "=<", "=>", "!", ""]);
+        let value = prop_oneof![
+            "[+-]?[0-9]{1,25}",
+            "[0-9]{0,4}(k|kb|m|mb|g|gb|t|tb|p|pb|s|h|d|w|mo|y|x|KB|Mo)",
+            "[0-9a-zA-Z+ \n=<>-]{0,8}",
+        ];
+        (" ?", key, "[ \t]{0,2}", op, "[ \t]{0,2}", value).prop_map(|(a, k, b, o, c, v)| format!("{a}{k}{b}{o}{c}{v}"))
+    }
+
+    /// A repo of the cache with one revision, for sorting and filtering.
+    fn cached_repo() -> impl Strategy<Value = CachedRepo> {
+        let kind = prop::sample::select(RepoType::ALL.to_vec());
+        // Few distinct values, so that ties (which Python keeps in order) are common.
+        (kind, "[a-cA-C]{1,2}", 0u64..4, 0u32..3, 0u32..3).prop_map(|(kind, id, size, accessed, modified)| CachedRepo {
+            kind,
+            id,
+            path: PathBuf::from("/c"),
+            size_on_disk: size,
+            nb_files: 1,
+            last_accessed: f64::from(accessed),
+            last_modified: f64::from(modified),
+            revisions: vec![CachedRevision {
+                commit: "0".repeat(40),
+                snapshot_path: PathBuf::from("/c/s"),
+                refs: BTreeSet::from(["main".to_owned()]),
+                size_on_disk: size,
+                files: Vec::new(),
+                last_modified: f64::from(modified),
+            }],
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `--filter` accepts exactly what huggingface_hub accepts, with the same threshold.
+        #[test]
+        fn prop_cache_filter_agrees_with_python(expr in filter_expr()) {
+            let ours = Filter::parse(&expr).ok().map(|f| (f.key, f.op, f.number));
+            prop_assert_eq!(ours, python_filter(&expr), "{:?}", expr);
+        }
+
+        /// Opposite comparisons split the entries: each entry passes exactly one of them.
+        #[test]
+        fn prop_cache_filter_complements(
+            repos in prop::collection::vec(cached_repo(), 0..6),
+            key in prop::sample::select(vec!["size", "accessed", "modified"]),
+            n in 0u32..4,
+            pair in prop::sample::select(vec![("<", ">="), (">", "<="), ("=", "!=")]),
+        ) {
+            let a = Filter::parse(&format!("{key}{}{n}", pair.0)).expect("valid");
+            let b = Filter::parse(&format!("{key}{}{n}", pair.1)).expect("valid");
+            for repo in &repos {
+                for entry in [(repo, None), (repo, repo.revisions.first())] {
+                    prop_assert!(a.matches(entry, 3.0) != b.matches(entry, 3.0));
+                }
+            }
+        }
+
+        /// `--sort` orders as Python's `list.sort(key=…, reverse=…)`: by the key, descending
+        /// where asked (or by default for sizes and times), ties in their original order.
+        #[test]
+        fn prop_cache_sort_agrees_with_python(
+            repos in prop::collection::vec(cached_repo(), 0..8),
+            key in prop::sample::select(vec!["name", "size", "accessed", "modified", "Size", "nom", "si ze", ""]),
+            order in prop::sample::select(vec!["", ":asc", ":desc", ":DESC", ":up", ":"]),
+        ) {
+            let expr = format!("{key}{order}");
+            let mut entries: Vec<Entry<'_>> = repos.iter().map(|r| (r, None)).collect();
+            let result = sort_entries(&mut entries, &expr);
+            let lowered = expr.to_lowercase();
+            let (k, o) = lowered.split_once(':').map_or((lowered.as_str(), None), |(k, o)| (k, Some(o)));
+            let grammar = !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') && matches!(o, None | Some("asc" | "desc"));
+            if !grammar {
+                prop_assert!(result.is_err_and(|e| e.0.contains("Invalid sort expression")));
+                return Ok(());
+            }
+            if !["name", "size", "accessed", "modified"].contains(&k) {
+                prop_assert!(result.is_err_and(|e| e.0.contains("Unsupported sort key")));
+                return Ok(());
+            }
+            prop_assert!(result.is_ok());
+            let descending = o.map_or(k != "name", |o| o == "desc");
+            // The model: sort positions by (key, then original position), the key negated
+            // when descending: a total order, so ties keep their original order.
+            let mut model: Vec<usize> = (0..repos.len()).collect();
+            let sort_key = |i: &usize| -> (String, i64) {
+                let r = &repos[*i];
+                let sign = if descending { -1 } else { 1 };
+                match k {
+                    "name" => (r.cache_id().to_lowercase(), 0),
+                    "size" => (String::new(), sign * r.size_on_disk as i64),
+                    "accessed" => (String::new(), sign * r.last_accessed as i64),
+                    _ => (String::new(), sign * r.last_modified as i64),
+                }
+            };
+            if k == "name" && descending {
+                model.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)).then(a.cmp(b)));
+            } else {
+                model.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)).then(a.cmp(b)));
+            }
+            let got: Vec<*const CachedRepo> = entries.iter().map(|(r, _)| std::ptr::from_ref(*r)).collect();
+            let want: Vec<*const CachedRepo> = model.iter().map(|i| std::ptr::from_ref(&repos[*i])).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }

@@ -113,3 +113,99 @@ pub(crate) fn split_repo<'a>(segments: &'a [&'a str], marker: &str) -> Option<(&
     }
     Some((kind, rest[..at].join("/"), &rest[at + 1..]))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{decode, split_repo};
+
+    /// `quote(s, safe="")`: every byte but the unreserved ones as `%XX`, as clients send.
+    fn encode(s: &str, lower: bool) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                _ if lower => format!("%{b:02x}"),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// Percent-decoding as a reference: `%` and two hex digits is a byte, anything else is
+    /// itself; invalid UTF-8 becomes U+FFFD, as Python's `unquote` does.
+    fn reference_decode(s: &str) -> String {
+        let mut out = Vec::new();
+        let mut rest = s.as_bytes();
+        while let Some((&b, tail)) = rest.split_first() {
+            let hex = tail
+                .get(..2)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+            match (b, hex) {
+                (b'%', Some(h)) => {
+                    out.push(u8::from_str_radix(h, 16).expect("hex"));
+                    rest = &tail[2..];
+                }
+                _ => {
+                    out.push(b);
+                    rest = tail;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn id_part() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,6}".prop_filter("not a route word", |p| {
+            !["resolve", "models", "datasets", "spaces", "kernels"].contains(&p.as_str())
+        })
+    }
+
+    proptest! {
+        // Generators filter out a few invalid values; long runs must not stop at proptest's
+        // fixed budget of rejections.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            max_local_rejects: u32::MAX,
+            ..ProptestConfig::default()
+        })]
+
+        /// A segment encoded by a client decodes to the text it was made from.
+        #[test]
+        fn prop_route_decode_round_trip(s in any::<String>(), lower in any::<bool>()) {
+            prop_assert_eq!(decode(&encode(&s, lower)), s);
+        }
+
+        /// Any segment decodes as the reference decodes it; never a panic.
+        #[test]
+        fn prop_route_decode_agrees(s in "[%0-9a-fA-FgG/]{0,12}|\\PC{0,12}") {
+            prop_assert_eq!(decode(&s), reference_decode(&s));
+        }
+
+        /// `[type/]ns/name/resolve/rev/path…` splits back into its type, id and the rest.
+        #[test]
+        fn prop_route_split_round_trip(
+            kind in prop::sample::select(vec![("model", ""), ("dataset", "datasets"), ("space", "spaces"), ("kernel", "kernels")]),
+            ns in prop::option::of(id_part()),
+            name in id_part(),
+            rest in prop::collection::vec("[a-z.%0-9]{0,4}", 0..4),
+        ) {
+            let id = ns.map_or(name.clone(), |ns| format!("{ns}/{name}"));
+            let mut path = String::new();
+            if !kind.1.is_empty() {
+                path.push_str(kind.1);
+                path.push('/');
+            }
+            path.push_str(&id);
+            path.push_str("/resolve");
+            for r in &rest {
+                path.push('/');
+                path.push_str(r);
+            }
+            let segments: Vec<&str> = path.split('/').collect();
+            let (k, got_id, got_rest) = split_repo(&segments, "resolve").expect("a repo route");
+            prop_assert_eq!((k, got_id.as_str()), (kind.0, id.as_str()));
+            prop_assert_eq!(got_rest.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), rest);
+        }
+    }
+}

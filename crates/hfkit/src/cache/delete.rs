@@ -294,15 +294,24 @@ impl PrunePlan {
 /// opened but not yet locked would let two processes hold "the same" lock.
 pub fn stale_locks(info: &CacheInfo) -> Vec<PathBuf> {
     let mut stale = Vec::new();
-    let Ok(folders) = std::fs::read_dir(info.root.join(".locks")) else { return stale };
+    // Only real folders and regular files: a `.locks` that links out of the cache, or a FIFO
+    // named like a lock (opening it would block), is not ours to touch.
+    let locks = info.root.join(".locks");
+    if !std::fs::symlink_metadata(&locks).is_ok_and(|m| m.is_dir()) {
+        return stale;
+    }
+    let Ok(folders) = std::fs::read_dir(locks) else { return stale };
     for folder in folders.flatten() {
+        if !folder.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         if folder.file_name().to_string_lossy().starts_with(".deleting-") {
             stale.push(folder.path());
             continue;
         }
         let Ok(entries) = std::fs::read_dir(folder.path()) else { continue };
         let repo = info.root.join(folder.file_name());
-        for entry in entries.flatten() {
+        for entry in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_file())) {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(partial) = name.strip_suffix(".progress") {

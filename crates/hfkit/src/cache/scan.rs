@@ -5,8 +5,11 @@
 //! per revision; times are the newest access and modification of the blobs. A repo that is
 //! inconsistent (no `snapshots/`, a broken symlink, a ref to a missing commit…) is left out
 //! with a warning in huggingface_hub's words; one bad repo never fails the scan. Unlike
-//! huggingface_hub, a snapshot symlink that points outside the cache is not followed: the
-//! repo is reported and left out.
+//! huggingface_hub, nothing that leads outside the cache is followed (a snapshot file, or a
+//! repo, `snapshots/`, `refs/` or `blobs/` folder that is a symlink out): the repo is reported
+//! and left out, so that no later deletion can reach outside. Refs are read only from regular
+//! files (never a FIFO or a device, which could block or never end) and symlinked folders are
+//! never entered, so a link loop cannot make the scan run forever.
 //!
 //! With huggingface_hub 2.4's shared blob store, per-repo and per-revision sizes stay
 //! logical (a repo blob linking into the store counts the entry's size), while the
@@ -191,7 +194,7 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
         }
     }
     let size_on_disk = physical.values().fold(0u64, |a, b| a.saturating_add(*b));
-    let orphan_blobs = repos.iter().flat_map(orphans).collect();
+    let orphan_blobs = repos.iter().flat_map(|r| orphans(&root, r)).collect();
     Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store })
 }
 
@@ -210,8 +213,12 @@ fn scan_all(root: &Path, names: &[String]) -> Vec<Scanned> {
                     let Some(name) = names.get(i) else { break };
                     let path = root.join(name);
                     let mut partial = Vec::new();
-                    collect_incomplete(&path, &mut partial);
-                    let result = scan_repo(root, &path, name);
+                    let result = if leads_out(root, &path) {
+                        Err(format!("Repo folder points outside the cache: {}", path.display()))
+                    } else {
+                        collect_incomplete(root, &path, &mut partial);
+                        scan_repo(root, &path, name)
+                    };
                     *slots[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((result, partial));
                 }
             });
@@ -221,10 +228,14 @@ fn scan_all(root: &Path, names: &[String]) -> Vec<Scanned> {
 }
 
 /// Files in a repo's `blobs/` that none of its snapshots points to.
-fn orphans(repo: &CachedRepo) -> Vec<IncompleteFile> {
+fn orphans(root: &Path, repo: &CachedRepo) -> Vec<IncompleteFile> {
     let used: std::collections::HashSet<&Path> =
         repo.revisions.iter().flat_map(|r| r.files.iter().map(|f| f.blob_path.as_path())).collect();
-    let Ok(entries) = std::fs::read_dir(repo.path.join("blobs")) else { return Vec::new() };
+    let blobs = repo.path.join("blobs");
+    if leads_out(root, &blobs) {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(blobs) else { return Vec::new() };
     let mut out: Vec<IncompleteFile> = entries
         .flatten()
         .filter(|e| !e.file_name().to_string_lossy().ends_with(".incomplete"))
@@ -235,8 +246,17 @@ fn orphans(repo: &CachedRepo) -> Vec<IncompleteFile> {
     out
 }
 
-fn collect_incomplete(repo: &Path, out: &mut Vec<IncompleteFile>) {
-    let Ok(entries) = std::fs::read_dir(repo.join("blobs")) else { return };
+/// Whether `path` exists and resolves (through symlinks) to somewhere outside `root`.
+fn leads_out(root: &Path, path: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|real| !real.starts_with(root))
+}
+
+fn collect_incomplete(root: &Path, repo: &Path, out: &mut Vec<IncompleteFile>) {
+    let blobs = repo.join("blobs");
+    if leads_out(root, &blobs) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(blobs) else { return };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().ends_with(".incomplete")
             && let Ok(meta) = entry.metadata()
@@ -276,6 +296,11 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
         }
     };
     let snapshots = path.join("snapshots");
+    for sub in ["snapshots", "refs", "blobs"] {
+        if leads_out(root, &path.join(sub)) {
+            return Err(format!("Folder points outside the cache: {}", path.join(sub).display()));
+        }
+    }
     if !snapshots.is_dir() {
         return Err(format!("Snapshots dir doesn't exist in cached repo: {}", snapshots.display()));
     }
@@ -287,6 +312,7 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
     read_refs(&refs_dir, &refs_dir, &mut refs_by_commit);
 
     let mut blob_stats: HashMap<PathBuf, std::fs::Metadata> = HashMap::new();
+    let mut real_dirs = HashMap::new();
     let mut revisions = Vec::new();
     let mut commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
         .map_err(|e| format!("Cannot read {}: {e}", snapshots.display()))?
@@ -319,8 +345,17 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
                 ));
             }
             if !blob_stats.contains_key(&blob_path) {
-                let meta = std::fs::metadata(&blob_path)
-                    .map_err(|_| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
+                // The target may itself be a link (Python's shared store): where it really
+                // is must be inside too.
+                let (real, meta) = resolve(&blob_path, &mut real_dirs)
+                    .ok_or_else(|| format!("Blob missing (broken symlink): {}", blob_path.display()))?;
+                if !real.starts_with(root) {
+                    return Err(format!(
+                        "Snapshot file points outside the cache: {} -> {}",
+                        file_path.display(),
+                        real.display()
+                    ));
+                }
                 blob_stats.insert(blob_path.clone(), meta);
             }
             if blob_stats[&blob_path].is_dir() {
@@ -382,14 +417,33 @@ fn scan_repo(root: &Path, path: &Path, name: &str) -> Result<CachedRepo, String>
     })
 }
 
+/// Where `path` really is, and its metadata. A file that is not a link is its folder's real
+/// path (resolved once per folder, in `real_dirs`) joined with its name, so an honest cache
+/// costs one `lstat` per blob; a link is resolved in full.
+fn resolve(path: &Path, real_dirs: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<(PathBuf, std::fs::Metadata)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.file_type().is_symlink() {
+        let real = std::fs::canonicalize(path).ok()?;
+        let meta = std::fs::metadata(&real).ok()?;
+        return Some((real, meta));
+    }
+    let parent = path.parent()?;
+    let real_parent = real_dirs.entry(parent.to_owned()).or_insert_with(|| std::fs::canonicalize(parent).ok());
+    Some((real_parent.as_ref()?.join(path.file_name()?), meta))
+}
+
 /// Every ref file below `dir`, by the commit it holds (read raw, as huggingface_hub does).
+/// Only real folders are entered and only regular files read: a symlink, FIFO or device
+/// among the refs is skipped.
 fn read_refs(base: &Path, dir: &Path, out: &mut BTreeMap<String, BTreeSet<String>>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
             read_refs(base, &path, out);
-        } else if !IGNORED.contains(&entry.file_name().to_string_lossy().as_ref())
+        } else if kind.is_file()
+            && !IGNORED.contains(&entry.file_name().to_string_lossy().as_ref())
             && let Ok(commit) = std::fs::read_to_string(&path)
         {
             let name = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();

@@ -93,6 +93,11 @@ fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -117,5 +122,89 @@ mod tests {
         assert!(!keep("big.bin", &inc, &exc));
         assert!(!keep("a.txt", &inc, &exc));
         assert!(keep("a.txt", &[], &[]));
+    }
+
+    /// Patterns from fnmatch's alphabet: wildcards, classes (negated, with ranges, unclosed),
+    /// separators of both kinds, and a few literals.
+    fn pattern() -> impl Strategy<Value = String> {
+        "[ab/*?\\[\\]!^\\\\.z-]{0,8}|[ab]{0,3}\\[!?[a-z\\]-]{0,4}\\]?[*ab/]{0,3}"
+    }
+
+    /// Repo paths (never a backslash: validated paths cannot hold one).
+    fn path() -> impl Strategy<Value = String> {
+        "[ab/.*?\\[\\]!^z-]{0,8}|\\PC{0,4}".prop_map(|p| p.replace('\\', "/"))
+    }
+
+    /// huggingface_hub's `filter_repo_objects` on each `(path, include, exclude)`, in one
+    /// Python process: the reference the glob must agree with.
+    fn python_keep(cases: &[(String, Vec<String>, Vec<String>)]) -> Vec<bool> {
+        const SCRIPT: &str = "import json, sys\n\
+            from huggingface_hub.utils import filter_repo_objects as f\n\
+            cases = json.load(sys.stdin)\n\
+            print(json.dumps([bool(list(f([p], allow_patterns=i or None, ignore_patterns=e or None))) for p, i, e in cases]))\n";
+        let python = std::env::var_os("HFKIT_TEST_PYTHON").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
+            std::path::PathBuf::from,
+        );
+        let mut child = Command::new(&python)
+            .args(["-c", SCRIPT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "this test needs huggingface_hub 2.4 in {}: {e}; run `bash .ci/run` once, or set HFKIT_TEST_PYTHON",
+                    python.display()
+                )
+            });
+        let input = serde_json::to_vec(cases).expect("json");
+        child.stdin.take().expect("stdin").write_all(&input).expect("write to python");
+        let out = child.wait_with_output().expect("python ran");
+        assert!(out.status.success(), "python failed");
+        serde_json::from_slice(&out.stdout).expect("a list of booleans")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A pattern without wildcards matches only itself; `*` matches every path; a path
+        /// written as one-character classes matches itself; a folder pattern matches below it.
+        #[test]
+        fn prop_glob_identities(path in "[^*?\\[\\\\]{0,8}", other in path()) {
+            let plain = !path.ends_with('/');
+            prop_assert_eq!(matches(&path, &other), plain && path == other || !plain && other.starts_with(&path));
+            prop_assert!(matches("*", &other));
+            let classes: String = path.chars().map(|c| if c == '!' || c == '/' { c.to_string() } else { format!("[{c}]") }).collect();
+            prop_assert_eq!(matches(&classes, &other), classes.ends_with('/') && other.starts_with(&path) || path == other);
+            let (prefix, longer) = (format!("{path}*"), format!("{path}{other}"));
+            prop_assert!(matches(&prefix, &longer));
+        }
+
+    }
+
+    proptest! {
+        // Each case starts Python: a few batches by default, PROPTEST_CASES for long runs.
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
+            max_shrink_iters: 0,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// `keep` agrees with huggingface_hub's `filter_repo_objects` (fnmatchcase after its
+        /// normalisation) on generated patterns and paths, compared in batches of 256 (one
+        /// Python process each); a mismatch names its case, so batches are not shrunk.
+        #[test]
+        fn prop_glob_agrees_with_python_batched(
+            cases in prop::collection::vec(
+                (path(), prop::collection::vec(pattern(), 0..3), prop::collection::vec(pattern(), 0..2)),
+                256,
+            )
+        ) {
+            let want = python_keep(&cases);
+            for ((path, include, exclude), want) in cases.iter().zip(want) {
+                prop_assert_eq!(keep(path, include, exclude), want, "path {:?} include {:?} exclude {:?}", path, include, exclude);
+            }
+        }
     }
 }
