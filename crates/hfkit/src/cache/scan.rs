@@ -444,12 +444,20 @@ fn read_refs(base: &Path, dir: &Path, out: &mut BTreeMap<String, BTreeSet<String
             read_refs(base, &path, out);
         } else if kind.is_file()
             && !IGNORED.contains(&entry.file_name().to_string_lossy().as_ref())
-            && let Ok(commit) = std::fs::read_to_string(&path)
+            && let Some(commit) = read_small(&path)
         {
             let name = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
             out.entry(commit).or_default().insert(name);
         }
     }
+}
+
+/// A ref file's text, read raw as huggingface_hub reads it, but no more than a ref can hold
+/// (a commit hash, a stray newline): a huge file is cut, so the scan stays small.
+fn read_small(path: &Path) -> Option<String> {
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path).ok()?, 256), &mut text).ok()?;
+    String::from_utf8(text).ok()
 }
 
 /// Every non-folder entry below `dir`, with whether it is a symlink (folders reached through
