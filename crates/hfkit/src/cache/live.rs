@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -101,7 +101,7 @@ impl RepoCache {
             return Err(format!("snapshot file {} is not a link to a blob", link.display()));
         }
         let target = std::fs::read_link(&link).map_err(|e| format!("cannot read link {}: {e}", link.display()))?;
-        let resolved = normalize(&link.parent().unwrap_or(Path::new("/")).join(&target));
+        let resolved = super::shared::normalize(&link.parent().unwrap_or(Path::new("/")).join(&target));
         let blobs = self.folder().join("blobs");
         let name = resolved
             .strip_prefix(&blobs)
@@ -203,20 +203,6 @@ fn list_files(base: &Path, dir: &Path, out: &mut Vec<String>, warnings: &mut Vec
             None => warnings.push(format!("{} is not named in UTF-8", path.display())),
         }
     }
-}
-
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
