@@ -3,11 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-
 use common::{context, repo_hub};
-use hfkit_test::Run;
+use hfkit_test::{HostileHub, Reply, Run};
 
 /// What a hostile name or message carries: clear the screen, colour red, a newline that
 /// fakes an error line, a carriage return, and a bidi override.
@@ -25,33 +22,17 @@ fn assert_safe(run: &Run) {
 }
 
 /// A server that answers every request with 400 and `message` as the Hub's JSON `error`.
-fn lying_server(message: &str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+fn lying_server(message: &str) -> hfkit_test::RunningHostileHub {
     let body = serde_json::json!({ "error": message }).to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    HostileHub::new().route("GET", "/", Reply::json(400, &body)).route("HEAD", "/", Reply::json(400, &body)).start()
 }
 
 #[test]
 fn a_server_message_is_shown_escaped() {
     let hub = repo_hub();
     let mut t = context(&hub);
-    t.set_env("HF_ENDPOINT", &lying_server(HOSTILE)).set_env("HF_TOKEN", common::READ);
+    let liar = lying_server(HOSTILE);
+    t.set_env("HF_ENDPOINT", liar.url()).set_env("HF_TOKEN", common::READ);
     // Requests with a body to read: the revision listing, and whoami.
     for args in [&["download", "acme/tiny"][..], &["download", "acme/tiny", "--format", "json"], &["auth", "whoami"]] {
         let run = t.hf(args);
