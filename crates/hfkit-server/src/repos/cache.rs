@@ -79,6 +79,7 @@ impl CacheRepos {
             id: id.to_owned(),
             visibility: Visibility::Public,
             granted: Vec::new(),
+            owner: None,
             disabled: false,
             refs: refs.into_iter().map(|(name, commit)| (name, commit.as_str().to_owned())).collect(),
             tags: BTreeSet::new(),

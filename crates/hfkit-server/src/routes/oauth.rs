@@ -68,9 +68,9 @@ pub(super) async fn token(
             "subject_token and resource are required",
         ));
     };
-    let accounts = state.accounts();
+    let publishers = state.publishers();
     let publisher =
-        accounts.trusted_publishers.iter().find(|p| p.id_token == subject && p.resource == resource).ok_or_else(
+        publishers.iter().find(|p| p.id_token == subject && p.resource == resource).ok_or_else(
             || {
                 HubError::oauth(
                     StatusCode::UNAUTHORIZED,
