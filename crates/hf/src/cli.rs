@@ -158,7 +158,8 @@ pub(crate) struct ServeArgs {
     /// repos. Example: `hf serve --data /srv/hf --no-anonymous`.
     #[arg(long)]
     pub(crate) no_anonymous: bool,
-    /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public).
+    /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public unless
+    /// the accounts file or `hf serve repo set` says otherwise).
     /// It is read live: a repo downloaded into it, or a ref that moves, is served at once.
     /// Example: `hf serve --cache ~/.cache/huggingface/hub`.
     #[arg(long, value_name = "DIR")]

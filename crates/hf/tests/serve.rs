@@ -598,10 +598,8 @@ fn python_gets_the_hubs_answers_for_public_private_and_gated_repos_and_the_opera
         &["--cache", cache.to_str().unwrap(), "--accounts", accounts.to_str().unwrap(), "--data", data_arg],
     );
     let mut client = client_of(&url);
-    let out = run_access(
-        &mut client,
-        serde_json::json!({"anonymous": null, "bob": BOB, "alice": ALICE, "carol": CAROL}),
-    );
+    let out =
+        run_access(&mut client, serde_json::json!({"anonymous": null, "bob": BOB, "alice": ALICE, "carol": CAROL}));
     let ok = serde_json::json!(["ok", "ok", true, "ok"]);
     let expected = serde_json::json!({
         "anonymous acme/tiny": ok,

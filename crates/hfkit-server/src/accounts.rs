@@ -241,7 +241,11 @@ impl Accounts {
                 return Err(problem("tokens", &t.user, format!("a token of `{}` is empty or has spaces", t.user)));
             }
             if self.user(&t.user).is_none() {
-                return Err(problem("tokens", &t.user, format!("a token belongs to `{}`, who is not in `users`", t.user)));
+                return Err(problem(
+                    "tokens",
+                    &t.user,
+                    format!("a token belongs to `{}`, who is not in `users`", t.user),
+                ));
             }
         }
         for p in &self.trusted_publishers {
@@ -253,8 +257,7 @@ impl Accounts {
         let mut seen = std::collections::HashSet::new();
         for r in &self.repos {
             let kind: hfkit::repo::RepoType = r.kind.parse().map_err(|_| {
-                let detail =
-                    format!("repo `{}` has type `{}`: expected model, dataset, space or kernel", r.id, r.kind);
+                let detail = format!("repo `{}` has type `{}`: expected model, dataset, space or kernel", r.id, r.kind);
                 problem("repos", &r.kind, detail)
             })?;
             hfkit::repo::Repo::new(kind, &r.id)
@@ -271,7 +274,11 @@ impl Accounts {
             }
             for g in &r.grants {
                 if self.user(g).is_none() {
-                    return Err(problem("repos", g, format!("repo `{}` is granted to `{g}`, who is not in `users`", r.id)));
+                    return Err(problem(
+                        "repos",
+                        g,
+                        format!("repo `{}` is granted to `{g}`, who is not in `users`", r.id),
+                    ));
                 }
             }
         }

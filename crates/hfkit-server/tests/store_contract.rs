@@ -69,7 +69,8 @@ fn tokens_are_found_by_hash_and_revoked_for_good() {
 fn repo_settings_and_grants() {
     each_backend(|store, _| {
         store.add_user(&user("alice", &[])).unwrap();
-        let gated = RepoSettings { kind: "model".into(), id: "lab/m".into(), visibility: Visibility::Gated, owner: None };
+        let gated =
+            RepoSettings { kind: "model".into(), id: "lab/m".into(), visibility: Visibility::Gated, owner: None };
         assert!(store.seed_repo(&gated).unwrap());
         let private = RepoSettings { visibility: Visibility::Private, owner: Some("lab".into()), ..gated.clone() };
         assert!(!store.seed_repo(&private).unwrap(), "seeding keeps what is set");
@@ -120,7 +121,12 @@ fn an_accounts_file_seeds_once_and_the_store_wins_after() {
         store.revoke_tokens("bob", None).unwrap();
         store.revoke_grant("model", "lab/m", "bob").unwrap();
         store
-            .set_repo(&RepoSettings { kind: "model".into(), id: "lab/m".into(), visibility: Visibility::Public, owner: None })
+            .set_repo(&RepoSettings {
+                kind: "model".into(),
+                id: "lab/m".into(),
+                visibility: Visibility::Public,
+                owner: None,
+            })
             .unwrap();
         let again = seed(store, &accounts).unwrap();
         assert_eq!((again.users, again.tokens, again.repos), (0, 0, 0));

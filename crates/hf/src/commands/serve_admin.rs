@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::auth::Status;
 use crate::cli::{
-    DataArg, RepoArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand,
-    ServeTokenCommand, ServeUserCommand, VisibilityArg,
+    DataArg, RepoArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand, ServeTokenCommand,
+    ServeUserCommand, VisibilityArg,
 };
 use crate::output::{Cell, Table};
 use crate::settings::Context;
@@ -60,7 +60,8 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
         ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, data }) => {
             check_name(name, "a user")?;
             let store = open(data, true)?;
-            let user = User { name: name.clone(), fullname: fullname.clone(), email: email.clone(), orgs: orgs.clone() };
+            let user =
+                User { name: name.clone(), fullname: fullname.clone(), email: email.clone(), orgs: orgs.clone() };
             if !store.add_user(&user)? {
                 bail!("the user `{name}` exists already in {}", data.data.display());
             }
@@ -183,7 +184,12 @@ fn token(ctx: &Context, command: &ServeTokenCommand) -> Result<Status> {
             store.insert_token(&new)?.context("a token with this value exists already (try again)")?;
             ctx.printer.result(
                 "Token issued. Copy it now: it is shown only this once",
-                &[("token", json!(value.expose())), ("user", json!(user)), ("name", json!(name)), ("role", json!(role.as_str()))],
+                &[
+                    ("token", json!(value.expose())),
+                    ("user", json!(user)),
+                    ("name", json!(name)),
+                    ("role", json!(role.as_str())),
+                ],
             );
             ctx.printer.hint("only its hash is kept: hand it to the user now, who logs in with `hf auth login`");
         }
@@ -193,7 +199,9 @@ fn token(ctx: &Context, command: &ServeTokenCommand) -> Result<Status> {
             let revoked = store.revoke_tokens(user, name.as_deref())?;
             if revoked == 0 {
                 match name {
-                    Some(name) => bail!("`{user}` has no live token named `{name}`: see `hf serve token list {user} --data …`"),
+                    Some(name) => {
+                        bail!("`{user}` has no live token named `{name}`: see `hf serve token list {user} --data …`")
+                    }
                     None => bail!("`{user}` has no live token"),
                 }
             }

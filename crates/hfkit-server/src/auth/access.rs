@@ -48,7 +48,7 @@ fn is_insider(repo: &RepoAccess<'_>, caller: &Caller) -> bool {
         Some(user) => {
             user.name == repo.owner
                 || user.orgs.iter().any(|o| o == repo.owner)
-                || repo.grants.iter().any(|g| *g == user.name)
+                || repo.grants.contains(&user.name)
         }
     }
 }

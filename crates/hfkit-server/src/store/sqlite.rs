@@ -254,7 +254,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare("SELECT name FROM users ORDER BY name").map_err(backend("list users"))?;
             stmt.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(backend("list users"))?
         };
-        Ok(names.iter().filter_map(|n| self.user(n).transpose()).collect::<Result<_, _>>()?)
+        names.iter().filter_map(|n| self.user(n).transpose()).collect()
     }
 
     fn add_org(&self, org: &Org) -> Result<bool, StoreError> {
@@ -420,9 +420,7 @@ impl Store for SqliteStore {
     fn grants(&self, kind: &str, id: &str) -> Result<Vec<String>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT user FROM grants WHERE kind = ?1 AND id = ?2 AND revoked_at IS NULL ORDER BY user",
-            )
+            .prepare_cached("SELECT user FROM grants WHERE kind = ?1 AND id = ?2 AND revoked_at IS NULL ORDER BY user")
             .map_err(backend("list grants"))?;
         stmt.query_map([kind, id], |r| r.get(0)).and_then(Iterator::collect).map_err(backend("list grants"))
     }
