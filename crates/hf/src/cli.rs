@@ -138,11 +138,28 @@ pub(crate) struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = SERVE_HELP)]
 pub(crate) struct ServeArgs {
-    /// JSON file of users, organizations, tokens and trusted publishers.
+    /// Manage the users, tokens, repo visibility and grants of a server's data folder.
+    #[command(subcommand)]
+    pub(crate) command: Option<ServeCommand>,
+    /// JSON file of users, organizations, tokens, trusted publishers and repo settings
+    /// (visibility, owner, grants); it seeds the data folder at each start.
+    /// Example: `hf serve --accounts accounts.json --data /srv/hf --cache /srv/hf/hub`.
     #[arg(long, value_name = "FILE")]
     pub(crate) accounts: Option<PathBuf>,
-    /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public).
+    /// Folder of the server's database: users, tokens issued, repo visibility and grants.
+    /// The operator's commands (`hf serve user add … --data DIR`) change it while the
+    /// server runs. Without it, state lives in memory and is lost at stop.
+    /// Example: `hf serve --data /srv/hf`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// Refuse every request without a token (401), not only those for private and gated
+    /// repos. Example: `hf serve --data /srv/hf --no-anonymous`.
+    #[arg(long)]
+    pub(crate) no_anonymous: bool,
+    /// A huggingface_hub cache folder to serve as a read-only mirror (repos are public unless
+    /// the accounts file or `hf serve repo set` says otherwise).
     /// It is read live: a repo downloaded into it, or a ref that moves, is served at once.
     /// Example: `hf serve --cache ~/.cache/huggingface/hub`.
     #[arg(long, value_name = "DIR")]
@@ -163,6 +180,212 @@ pub(crate) struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub(crate) port: u16,
+}
+
+const SERVE_HELP: &str = "\
+Operator commands (each takes --data DIR, the folder of a running or stopped server;
+changes take effect at once on a server using that folder):
+  hf serve user add alice --org acme --data DIR          add a user (and memberships)
+  hf serve org add acme --data DIR                       add an organization
+  hf serve token issue alice --name laptop --data DIR    issue a token (shown once)
+  hf serve token revoke alice --name laptop --data DIR   revoke it (--all: every token)
+  hf serve repo set acme/llm --visibility gated --data DIR
+  hf serve access grant acme/llm alice --data DIR        let alice read a gated repo
+  hf serve access revoke acme/llm alice --data DIR";
+
+/// The data folder an operator's command works on.
+#[derive(Debug, Args)]
+pub(crate) struct DataArg {
+    /// The server's data folder (as given to `hf serve --data`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: PathBuf,
+}
+
+/// A repo named on the command line.
+#[derive(Debug, Args)]
+pub(crate) struct RepoArg {
+    /// The repo id (`namespace/name`).
+    pub(crate) repo_id: String,
+    /// The repo type.
+    #[arg(long = "type", value_name = "TYPE", default_value = "model", value_parser = ["model", "dataset", "space", "kernel"])]
+    pub(crate) kind: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeCommand {
+    /// Users: add, list.
+    #[command(subcommand)]
+    User(ServeUserCommand),
+    /// Organizations: add.
+    #[command(subcommand)]
+    Org(ServeOrgCommand),
+    /// Access tokens: issue (shown once), revoke, list.
+    #[command(subcommand)]
+    Token(ServeTokenCommand),
+    /// Repo settings: visibility and owner.
+    #[command(subcommand)]
+    Repo(ServeRepoCommand),
+    /// Grants of gated and private repos: grant, revoke, list.
+    #[command(subcommand)]
+    Access(ServeAccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeUserCommand {
+    /// Add a user. Example: `hf serve user add alice --org acme --data /srv/hf`.
+    Add {
+        /// Login name.
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        fullname: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// An organization the user belongs to (repeatable).
+        #[arg(long = "org", value_name = "ORG")]
+        orgs: Vec<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List users and their organizations.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeOrgCommand {
+    /// Add an organization. Example: `hf serve org add acme --member alice --data /srv/hf`.
+    Add {
+        /// Name.
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        fullname: Option<String>,
+        /// A user who belongs to it (repeatable; the user must exist).
+        #[arg(long = "member", value_name = "USER")]
+        members: Vec<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// A token's role, as the operator gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Read public, granted and own repos.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeTokenCommand {
+    /// Issue a token for a user; it is printed once and never again.
+    /// Example: `hf serve token issue alice --name laptop --role read --data /srv/hf`.
+    Issue {
+        /// The user.
+        user: String,
+        /// The token's name (unique among the user's live tokens).
+        #[arg(long)]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum, default_value = "read")]
+        role: RoleArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a user's token by name (or all of them); a server refuses it at once.
+    /// Example: `hf serve token revoke alice --name laptop --data /srv/hf`.
+    Revoke {
+        /// The user.
+        user: String,
+        /// The token's name.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Every token of the user.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List live tokens (masked: hf_****wxyz).
+    #[command(alias = "ls")]
+    List {
+        /// Only this user's tokens.
+        user: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// A repo's visibility, as the operator gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VisibilityArg {
+    /// Everyone sees it and reads its files.
+    Public,
+    /// Only its owner (and members of the owning org) and granted users see it.
+    Private,
+    /// Everyone sees its metadata; files need a grant.
+    Gated,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeRepoCommand {
+    /// Set a repo's visibility (and owner).
+    /// Example: `hf serve repo set meta-llama/Llama-3.2-1B --visibility gated --data /srv/hf`.
+    Set {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Who may see it.
+        #[arg(long, value_enum)]
+        visibility: VisibilityArg,
+        /// The owning user or organization (default: the namespace).
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List repos with settings.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeAccessCommand {
+    /// Let a user read a gated (or see a private) repo; effective at once.
+    /// Example: `hf serve access grant meta-llama/Llama-3.2-1B alice --data /srv/hf`.
+    Grant {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Take a grant back; effective at once.
+    Revoke {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List the users granted a repo.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 const DOWNLOAD_HELP: &str = "\

@@ -507,3 +507,215 @@ fn a_client_that_stops_reading_is_cut_after_the_idle_timeout() {
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("GET /acme/big/resolve/main/big.bin 200 bytes=") && log.contains(" incomplete"), "{log}");
 }
+
+/// For each caller (a name and a token, or none), what Python's client gets from a public,
+/// a gated and a private repo: `ok`, or the exception's class and status.
+const PYTHON_ACCESS: &str = r#"
+import json, os, tempfile
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+api = HfApi()
+def attempt(call):
+    try:
+        call()
+        return "ok"
+    except GatedRepoError as e:
+        return f"GatedRepoError {e.response.status_code}"
+    except RepositoryNotFoundError as e:
+        return f"RepositoryNotFoundError {e.response.status_code}"
+    except HfHubHTTPError as e:
+        return f"HfHubHTTPError {e.response.status_code}"
+out = {}
+for who, token in json.loads(os.environ["CALLERS"]).items():
+    token = token or False
+    for repo in ["acme/tiny", "lab/gated", "lab/private"]:
+        out[f"{who} {repo}"] = [
+            attempt(lambda: api.model_info(repo, token=token)),
+            attempt(lambda: api.list_repo_files(repo, token=token)),
+            api.repo_exists(repo, token=token),
+            attempt(lambda: hf_hub_download(repo, "config.json", token=token, cache_dir=tempfile.mkdtemp())),
+        ]
+    try:
+        hf_hub_download("lab/gated", "config.json", token=token, cache_dir=tempfile.mkdtemp())
+    except GatedRepoError as e:
+        out[f"{who} gated message"] = e.server_message
+print(json.dumps(out))
+"#;
+
+const ALICE: &str = "hf_servedAliceAAAAAAAAAAAAAAAAAAAAAAAA1";
+const BOB: &str = "hf_servedBobBBBBBBBBBBBBBBBBBBBBBBBBBB2";
+const CAROL: &str = "hf_servedCarolCCCCCCCCCCCCCCCCCCCCCCCC3";
+
+/// A served cache holding `acme/tiny` (public), `lab/gated` and `lab/private` (copies of
+/// it), and an accounts file: alice is a member of `lab`, carol is granted `lab/gated`, bob
+/// has no access. Returns `(cache, accounts, data folder)`.
+fn access_sample(t: &hfkit_test::TestContext) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    for copy in ["models--lab--gated", "models--lab--private"] {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(cache.join("models--acme--tiny"))
+            .arg(cache.join(copy))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let accounts = t.root().join("accounts.json");
+    // One key per line, so the line of a problem is easy to check.
+    let json = serde_json::json!({
+        "users": [{"name": "alice", "orgs": ["lab"]}, {"name": "bob"}, {"name": "carol"}],
+        "orgs": [{"name": "lab"}],
+        "tokens": [
+            {"token": ALICE, "user": "alice", "name": "desk", "role": "read"},
+            {"token": BOB, "user": "bob", "name": "desk", "role": "read"},
+            {"token": CAROL, "user": "carol", "name": "desk", "role": "read"}
+        ],
+        "repos": [
+            {"id": "lab/gated", "visibility": "gated", "owner": "lab", "grants": ["carol"]},
+            {"id": "lab/private", "type": "model", "visibility": "private"}
+        ]
+    });
+    std::fs::write(&accounts, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    (cache, accounts, t.root().join("data"))
+}
+
+fn run_access(client: &mut hfkit_test::TestContext, callers: serde_json::Value) -> serde_json::Value {
+    client.set_env("CALLERS", &callers.to_string());
+    let run = client.python(PYTHON_ACCESS);
+    run.expect_code(0);
+    serde_json::from_str(run.stdout.trim()).unwrap()
+}
+
+#[test]
+fn python_gets_the_hubs_answers_for_public_private_and_gated_repos_and_the_operator_changes_them_at_once() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    let (cache, accounts, data) = access_sample(&t);
+    let data_arg = data.to_str().unwrap();
+    let (served, url, log) = start_serve(
+        &t,
+        &["--cache", cache.to_str().unwrap(), "--accounts", accounts.to_str().unwrap(), "--data", data_arg],
+    );
+    let mut client = client_of(&url);
+    let out =
+        run_access(&mut client, serde_json::json!({"anonymous": null, "bob": BOB, "alice": ALICE, "carol": CAROL}));
+    let ok = serde_json::json!(["ok", "ok", true, "ok"]);
+    let expected = serde_json::json!({
+        "anonymous acme/tiny": ok,
+        "anonymous lab/gated": ["ok", "ok", true, "GatedRepoError 401"],
+        "anonymous lab/private": ["RepositoryNotFoundError 401", "RepositoryNotFoundError 401", false, "RepositoryNotFoundError 401"],
+        "bob acme/tiny": ok,
+        "bob lab/gated": ["ok", "ok", true, "GatedRepoError 403"],
+        "bob lab/private": ["RepositoryNotFoundError 404", "RepositoryNotFoundError 404", false, "RepositoryNotFoundError 404"],
+        "alice acme/tiny": ok,
+        "alice lab/gated": ok,
+        "alice lab/private": ok,
+        "carol acme/tiny": ok,
+        "carol lab/gated": ok,
+        "carol lab/private": ["RepositoryNotFoundError 404", "RepositoryNotFoundError 404", false, "RepositoryNotFoundError 404"],
+        "anonymous gated message": "Access to model lab/gated is restricted. You must have access to it and be authenticated to access it. Please log in.",
+        "bob gated message": format!("Access to model lab/gated is restricted and you are not in the authorized list. Visit {url}/lab/gated to ask for access."),
+    });
+    assert_eq!(out, expected);
+
+    // The operator grants bob access while the server runs: the next request is served.
+    let admin = |args: &[&str]| {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data", data_arg, "--format", "agent"]);
+        t.hf(&all)
+    };
+    admin(&["access", "grant", "lab/gated", "bob"]).expect_code(0);
+    let out = run_access(&mut client, serde_json::json!({"bob": BOB}));
+    assert_eq!(out["bob lab/gated"], ok, "a grant takes effect at once");
+    let bearer = |token: &str| format!("Authorization: Bearer {token}\r\n");
+    admin(&["access", "revoke", "lab/gated", "bob"]).expect_code(0);
+    let (status, head, _) = get(&url, "/lab/gated/resolve/main/config.json", &bearer(BOB));
+    assert_eq!(status, 403, "a revoked grant is refused at once: {head}");
+    assert!(head.to_lowercase().contains("x-error-code: gatedrepo"), "{head}");
+    // Visibility set by the operator: the public repo becomes private.
+    admin(&["repo", "set", "acme/tiny", "--visibility", "private", "--owner", "lab"]).expect_code(0);
+    assert_eq!(get(&url, "/api/models/acme/tiny", &bearer(BOB)).0, 404);
+    assert_eq!(get(&url, "/api/models/acme/tiny", &bearer(ALICE)).0, 200, "lab owns it, alice is a member");
+
+    // Tokens: revoked at once; a new one is shown once and works at once.
+    assert_eq!(get(&url, "/api/whoami-v2", &bearer(BOB)).0, 200);
+    admin(&["token", "revoke", "bob", "--name", "desk"]).expect_code(0);
+    let (status, head, _) = get(&url, "/api/whoami-v2", &bearer(BOB));
+    assert_eq!(status, 401, "a revoked token is refused at once: {head}");
+    let issued = admin(&["token", "issue", "bob", "--name", "laptop", "--role", "write"]);
+    issued.expect_code(0);
+    let new_token = issued.stdout.split_whitespace().find_map(|kv| kv.strip_prefix("token=")).unwrap().to_owned();
+    assert!(new_token.starts_with("hf_") && new_token.len() == 37, "{}", issued.stdout);
+    let (status, _, body) = get(&url, "/api/whoami-v2", &bearer(&new_token));
+    assert_eq!(status, 200);
+    let me: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((me["name"].as_str(), me["auth"]["accessToken"]["role"].as_str()), (Some("bob"), Some("write")));
+    let listed = admin(&["token", "list", "bob"]);
+    assert!(listed.expect_code(0).stdout.contains(&format!("hf_****{}", &new_token[33..])), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&new_token), "a token is shown once");
+    let db = std::fs::read(data.join("hfkit-server.sqlite3")).unwrap();
+    assert!(!db.windows(new_token.len()).any(|w| w == new_token.as_bytes()), "only hashes are stored");
+    drop(served);
+    let no_token_in = |log: &std::path::Path| {
+        let log = std::fs::read_to_string(log).unwrap();
+        for secret in [ALICE, BOB, CAROL, new_token.as_str()] {
+            assert!(!log.contains(secret), "no token in the log: {log}");
+        }
+    };
+    no_token_in(&log);
+
+    // A restart seeds from the same file: what the operator changed stays changed, and
+    // anonymous access can be refused as a whole.
+    let (_served, url, log) = start_serve(
+        &t,
+        &[
+            "--cache",
+            cache.to_str().unwrap(),
+            "--accounts",
+            accounts.to_str().unwrap(),
+            "--data",
+            data_arg,
+            "--no-anonymous",
+        ],
+    );
+    assert_eq!(get(&url, "/api/whoami-v2", &bearer(BOB)).0, 401, "the file does not bring a revoked token back");
+    assert_eq!(get(&url, "/api/models/acme/tiny", &bearer(CAROL)).0, 404, "the operator's visibility stays");
+    let (status, head, _) = get(&url, "/api/models/lab/gated", "");
+    assert_eq!(status, 401, "{head}");
+    assert!(head.contains("only authenticated requests"), "{head}");
+    assert_eq!(get(&url, "/lab/gated/resolve/main/config.json", &bearer(CAROL)).0, 200);
+    assert_eq!(get(&url, "/health", "").0, 200);
+    no_token_in(&log);
+}
+
+#[test]
+fn a_bad_accounts_file_is_refused_with_its_line() {
+    let hub = hub();
+    let t = context(&hub);
+    let accounts = t.root().join("accounts.json");
+    let cases = [
+        (
+            "{\n  \"users\": [{\"name\": \"alice\"}],\n  \"repos\": [\n    {\"id\": \"a/b\", \"visibility\": \"secret\"}\n  ]\n}",
+            "line 4: unknown variant `secret`, expected one of `public`, `private`, `gated`",
+        ),
+        (
+            "{\n  \"users\": [{\"name\": \"alice\"}],\n  \"repos\": [\n    {\"id\": \"a/b\",\n     \"grants\": [\"mallory\"]}\n  ]\n}",
+            "line 5: repo `a/b` is granted to `mallory`, who is not in `users`",
+        ),
+        (
+            "{\"users\": [],\n \"repos\": [{\"id\": \"a/b\", \"visibilty\": \"gated\"}]}",
+            "line 2: unknown field `visibilty`",
+        ),
+        ("{\"repos\": [\n{\"id\": \"a/b\", \"type\": \"modle\"}]}", "line 2: repo `a/b` has type `modle`"),
+        ("{\"repos\": [{\"id\": \"../etc\"}]}", "line 1: repo id `../etc` is not valid"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&accounts, text).unwrap();
+        let run = t.hf(&["serve", "--accounts", accounts.to_str().unwrap(), "--port", "0"]);
+        run.expect_code(1);
+        assert!(run.stderr.contains(accounts.to_str().unwrap()), "names the file: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+}

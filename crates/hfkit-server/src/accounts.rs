@@ -7,15 +7,23 @@
 //!   "users":  [{"name": "alice", "fullname": "Alice", "orgs": ["acme"]}],
 //!   "orgs":   [{"name": "acme", "fullname": "ACME"}],
 //!   "tokens": [{"token": "hf_…", "user": "alice", "name": "laptop", "role": "read"}],
-//!   "trusted_publishers": [{"id_token": "…", "resource": "acme/model", "token": "hf_…"}]
+//!   "trusted_publishers": [{"id_token": "…", "resource": "acme/model", "token": "hf_…"}],
+//!   "repos":  [{"id": "meta-llama/Llama-3.2-1B", "type": "model", "visibility": "gated",
+//!               "owner": "meta-llama", "grants": ["alice"]}]
 //! }
 //! ```
 //!
 //! A token without a `name` is an OAuth token (the Hub reports no display name for those).
+//! A repo's `type` defaults to `model`, its `visibility` to `public` and its `owner` to its
+//! namespace. The file seeds the server's [`Store`](crate::store::Store) at start
+//! ([`crate::store::import`]); a file that cannot be used is refused with its path, the line
+//! and what is wrong.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::repos::Visibility;
 
 /// What an access token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -126,6 +134,50 @@ pub struct Accounts {
     /// Trusted publishers for the OIDC exchange.
     #[serde(default)]
     pub trusted_publishers: Vec<TrustedPublisher>,
+    /// Repos with a visibility, an owner or grants (the others are public).
+    #[serde(default)]
+    pub repos: Vec<RepoEntry>,
+}
+
+fn model() -> String {
+    "model".to_owned()
+}
+
+/// One repo's settings in the accounts file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoEntry {
+    /// `namespace/name`.
+    pub id: String,
+    /// `model` (default), `dataset`, `space` or `kernel`.
+    #[serde(rename = "type", default = "model")]
+    pub kind: String,
+    /// `public` (default), `private` or `gated`.
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// The owning user or organization (default: the namespace).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Users granted access.
+    #[serde(default)]
+    pub grants: Vec<String>,
+}
+
+/// What is wrong in an accounts file, and the value to point at (to find its line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The section (`tokens`, `repos`…) the value is in.
+    pub section: &'static str,
+    /// The offending value, as it is written in the file.
+    pub value: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
 }
 
 /// An accounts file that cannot be used.
@@ -140,14 +192,25 @@ pub enum AccountsError {
         #[source]
         source: std::io::Error,
     },
-    /// Not the expected JSON.
-    #[error("the accounts file `{path}` is not valid: {detail}")]
+    /// Not the expected JSON, or naming something that does not exist.
+    #[error("the accounts file `{path}` is not valid, line {line}: {detail}")]
     Invalid {
         /// The file.
         path: String,
+        /// The line (1-based).
+        line: usize,
         /// What is wrong.
         detail: String,
     },
+}
+
+/// The line of the first `"value"` after the `"section"` key (else of `"value"` anywhere,
+/// else 1).
+fn line_of(text: &str, section: &str, value: &str) -> usize {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    let start = text.find(&format!("\"{section}\"")).unwrap_or(0);
+    let at = text[start..].find(&quoted).map(|i| start + i).or_else(|| text.find(&quoted)).unwrap_or(0);
+    text[..at].matches('\n').count() + 1
 }
 
 impl Accounts {
@@ -156,22 +219,67 @@ impl Accounts {
         let shown = path.display().to_string();
         let text =
             std::fs::read_to_string(path).map_err(|source| AccountsError::Read { path: shown.clone(), source })?;
-        let accounts: Self = serde_json::from_str(&text)
-            .map_err(|e| AccountsError::Invalid { path: shown.clone(), detail: e.to_string() })?;
-        accounts.check().map_err(|detail| AccountsError::Invalid { path: shown, detail })?;
+        let accounts: Self = serde_json::from_str(&text).map_err(|e| {
+            let message = e.to_string();
+            let detail = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_owned();
+            AccountsError::Invalid { path: shown.clone(), line: e.line(), detail }
+        })?;
+        accounts.check().map_err(|p| AccountsError::Invalid {
+            path: shown,
+            line: line_of(&text, p.section, &p.value),
+            detail: p.detail,
+        })?;
         Ok(accounts)
     }
 
-    /// Checks that every token and publisher refers to something that exists.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks that every name is valid and every token, publisher, repo owner and grant
+    /// refers to something that exists.
+    pub fn check(&self) -> Result<(), Problem> {
+        let problem = |section, value: &str, detail: String| Problem { section, value: value.to_owned(), detail };
         for t in &self.tokens {
+            if t.token.trim().is_empty() || t.token != t.token.trim() {
+                return Err(problem("tokens", &t.user, format!("a token of `{}` is empty or has spaces", t.user)));
+            }
             if self.user(&t.user).is_none() {
-                return Err(format!("a token belongs to `{}`, who is not in `users`", t.user));
+                return Err(problem(
+                    "tokens",
+                    &t.user,
+                    format!("a token belongs to `{}`, who is not in `users`", t.user),
+                ));
             }
         }
         for p in &self.trusted_publishers {
             if self.token(&p.token).is_none() {
-                return Err(format!("the trusted publisher for `{}` issues a token not in `tokens`", p.resource));
+                let detail = format!("the trusted publisher for `{}` issues a token not in `tokens`", p.resource);
+                return Err(problem("trusted_publishers", &p.resource, detail));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.repos {
+            let kind: hfkit::repo::RepoType = r.kind.parse().map_err(|_| {
+                let detail = format!("repo `{}` has type `{}`: expected model, dataset, space or kernel", r.id, r.kind);
+                problem("repos", &r.kind, detail)
+            })?;
+            hfkit::repo::Repo::new(kind, &r.id)
+                .map_err(|e| problem("repos", &r.id, format!("repo id `{}` is not valid: {e}", r.id)))?;
+            if !seen.insert((kind.as_str(), r.id.as_str())) {
+                return Err(problem("repos", &r.id, format!("repo `{}` ({}) is listed twice", r.id, r.kind)));
+            }
+            if let Some(owner) = &r.owner
+                && self.user(owner).is_none()
+                && self.org(owner).is_none()
+            {
+                let detail = format!("repo `{}` is owned by `{owner}`, who is not in `users` or `orgs`", r.id);
+                return Err(problem("repos", owner, detail));
+            }
+            for g in &r.grants {
+                if self.user(g).is_none() {
+                    return Err(problem(
+                        "repos",
+                        g,
+                        format!("repo `{}` is granted to `{g}`, who is not in `users`", r.id),
+                    ));
+                }
             }
         }
         Ok(())

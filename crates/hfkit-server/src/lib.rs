@@ -3,13 +3,15 @@
 //! It backs `hf serve` (a mirror for machines without internet) and every hfkit test: the
 //! CLI, the library and the real Python client all talk to it over real sockets. Routes
 //! answer with the Hub's status codes, bodies and error headers (`X-Error-Code`,
-//! `X-Error-Message`), from the [`accounts::Accounts`] it is given and the repositories of
-//! a [`repos::RepoSource`]: repos built in code (tests) or a huggingface_hub cache read live
-//! (`hf serve --cache`). A second listener plays the CDN that LFS downloads are redirected to.
+//! `X-Error-Message`), from the accounts, tokens, repo settings and grants of a
+//! [`store::Store`] (seeded from an [`accounts::Accounts`] file) and the repositories of a
+//! [`repos::RepoSource`]: repos built in code (tests) or a huggingface_hub cache read live
+//! (`hf serve --cache`). Who may see what is decided by [`auth::access`]. A second listener plays the CDN that LFS downloads are redirected to.
 //! [`server`] accepts connections with the limits a public server needs (connection cap,
 //! header and idle timeouts, header size).
 
 pub mod accounts;
+pub mod auth;
 mod body;
 pub mod faults;
 mod hub_error;
@@ -17,6 +19,7 @@ mod log;
 pub mod repos;
 mod routes;
 pub mod server;
+pub mod store;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -29,11 +32,13 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
-pub use accounts::{AccessToken, Accounts, Org, Role, TrustedPublisher, User};
+pub use accounts::{AccessToken, Accounts, Org, RepoEntry, Role, TrustedPublisher, User};
 pub use faults::{Fault, FaultKind};
 pub use repos::memory::{MemoryRepos, RepoMap, StoredRepo};
 pub use repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 pub use server::Limits;
+pub use store::sqlite::SqliteStore;
+pub use store::{Store, StoreError};
 
 /// A request as the server saw it, for tests that check what crossed the wire.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,7 +82,9 @@ const TREE_PAGE_SIZE: usize = 1000;
 /// The server's shared state.
 #[derive(Debug)]
 pub struct HubState {
-    accounts: RwLock<Accounts>,
+    store: Arc<dyn Store>,
+    publishers: RwLock<Vec<TrustedPublisher>>,
+    anonymous: AtomicBool,
     memory: Arc<MemoryRepos>,
     source: Arc<dyn RepoSource>,
     renames: RwLock<HashMap<(String, String), String>>,
@@ -98,29 +105,57 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A store in memory seeded with `accounts` (checked first).
+fn memory_store(accounts: &Accounts) -> Result<Arc<dyn Store>, StoreError> {
+    accounts.check().map_err(|p| StoreError::Invalid(p.detail))?;
+    let store = SqliteStore::in_memory()?;
+    store::import::seed(&store, accounts)?;
+    Ok(Arc::new(store))
+}
+
 impl HubState {
     /// State serving `accounts` and no repositories.
-    pub fn new(accounts: Accounts) -> Arc<Self> {
+    pub fn new(accounts: Accounts) -> Result<Arc<Self>, StoreError> {
         Self::with_repos(accounts, Vec::new())
     }
 
-    /// State serving `accounts` and `repos` (held in memory).
-    pub fn with_repos(accounts: Accounts, repos: Vec<StoredRepo>) -> Arc<Self> {
+    /// State serving `accounts` (in a store in memory) and `repos` (held in memory).
+    pub fn with_repos(accounts: Accounts, repos: Vec<StoredRepo>) -> Result<Arc<Self>, StoreError> {
         let memory = Arc::new(MemoryRepos::new(repos));
-        Self::build(accounts, Arc::clone(&memory) as Arc<dyn RepoSource>, memory)
+        let store = memory_store(&accounts)?;
+        Ok(Self::build(store, accounts.trusted_publishers, Arc::clone(&memory) as Arc<dyn RepoSource>, memory))
     }
 
-    /// State serving `accounts` and the repositories of `source` (a live cache, say). The
-    /// request record of tests is off; turn it on with [`Self::set_recording`].
-    pub fn with_source(accounts: Accounts, source: Arc<dyn RepoSource>) -> Arc<Self> {
-        let state = Self::build(accounts, source, Arc::default());
+    /// State serving `accounts` (in a store in memory) and the repositories of `source` (a
+    /// live cache, say). The request record of tests is off; turn it on with
+    /// [`Self::set_recording`].
+    pub fn with_source(accounts: Accounts, source: Arc<dyn RepoSource>) -> Result<Arc<Self>, StoreError> {
+        let store = memory_store(&accounts)?;
+        Ok(Self::with_store(store, accounts.trusted_publishers, source))
+    }
+
+    /// State serving the accounts of `store` (already seeded), the trusted `publishers` and
+    /// the repositories of `source`. The request record of tests is off.
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        publishers: Vec<TrustedPublisher>,
+        source: Arc<dyn RepoSource>,
+    ) -> Arc<Self> {
+        let state = Self::build(store, publishers, source, Arc::default());
         state.set_recording(false);
         state
     }
 
-    fn build(accounts: Accounts, source: Arc<dyn RepoSource>, memory: Arc<MemoryRepos>) -> Arc<Self> {
+    fn build(
+        store: Arc<dyn Store>,
+        publishers: Vec<TrustedPublisher>,
+        source: Arc<dyn RepoSource>,
+        memory: Arc<MemoryRepos>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            accounts: RwLock::new(accounts),
+            store,
+            publishers: RwLock::new(publishers),
+            anonymous: AtomicBool::new(true),
             memory,
             source,
             renames: RwLock::default(),
@@ -209,14 +244,24 @@ impl HubState {
         self.source.lfs_object(sha256)
     }
 
-    /// Reads the accounts.
-    pub fn accounts(&self) -> std::sync::RwLockReadGuard<'_, Accounts> {
-        self.accounts.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The accounts, tokens, repo settings and grants (change them while serving: the next
+    /// request sees the change).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
-    /// Changes the accounts while serving (revoke a token, add a user…).
-    pub fn update_accounts(&self, change: impl FnOnce(&mut Accounts)) {
-        change(&mut self.accounts.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+    /// The trusted publishers of the token exchange.
+    pub(crate) fn publishers(&self) -> RwLockReadGuard<'_, Vec<TrustedPublisher>> {
+        read(&self.publishers)
+    }
+
+    /// Answers (or refuses with 401) requests without a token; on by default.
+    pub fn set_anonymous_access(&self, allowed: bool) {
+        self.anonymous.store(allowed, Ordering::Relaxed);
+    }
+
+    pub(crate) fn anonymous_allowed(&self) -> bool {
+        self.anonymous.load(Ordering::Relaxed)
     }
 
     /// The requests served so far (the newest [`MAX_RECORDED_REQUESTS`]).
@@ -281,7 +326,7 @@ async fn record(listener: &'static str, State(state): State<Arc<HubState>>, requ
     let headers = request.headers();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let user = if state.access_log.load(Ordering::Relaxed) {
-        routes::bearer(headers).and_then(|t| state.accounts().token(t).map(|t| t.user.clone()))
+        auth::authenticate(state.store(), routes::bearer(headers)).ok().and_then(|c| c.name().map(str::to_owned))
     } else {
         None
     };

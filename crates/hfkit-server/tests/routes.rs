@@ -46,7 +46,7 @@ fn whoami_answers_like_the_hub() {
 #[test]
 fn revoking_a_token_takes_effect_at_once() {
     let hub = fixture();
-    hub.state().update_accounts(|a| a.tokens.clear());
+    hub.state().store().revoke_tokens("alice", None).unwrap();
     let refused = client().get(format!("{}/api/whoami-v2", hub.url())).bearer_auth(TOKEN).send().unwrap();
     assert_eq!(refused.status(), 401);
 }

@@ -282,8 +282,7 @@ impl HubFixture {
 
     /// Serves the accounts on a free port of 127.0.0.1 until the returned handle drops.
     pub fn start(self) -> RunningHub {
-        self.accounts.check().expect("fixture accounts are consistent");
-        let state = HubState::with_repos(self.accounts, self.repos);
+        let state = HubState::with_repos(self.accounts, self.repos).expect("the fixture's accounts seed a store");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let served = Arc::clone(&state);

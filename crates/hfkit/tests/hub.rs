@@ -77,7 +77,7 @@ fn blocking_wrapper_runs_the_same_code() {
 async fn errors_never_contain_the_token() {
     let hub = fixture();
     let home = tempfile::tempdir().unwrap();
-    hub.state().update_accounts(|a| a.tokens.clear());
+    hub.state().store().revoke_tokens("alice", None).unwrap();
     let lib = Hub::new(config(&hub, home.path(), &[("HF_TOKEN", TOKEN)]), None);
     let err = lib.whoami().await.unwrap_err();
     assert!(!format!("{err}{err:?}").contains(TOKEN));

@@ -8,5 +8,6 @@ pub(crate) mod completion;
 pub(crate) mod download;
 pub(crate) mod env;
 pub(crate) mod serve;
+pub(crate) mod serve_admin;
 pub(crate) mod status;
 pub(crate) mod version;

@@ -1,21 +1,32 @@
-//! `hf serve`: a Hub-compatible server on this machine, until Ctrl-C.
+//! `hf serve`: a Hub-compatible server on this machine, until Ctrl-C (the operator's
+//! commands, `hf serve user …`, are in [`super::serve_admin`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use hfkit_server::repos::cache::CacheRepos;
-use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, RepoSource};
+use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, RepoSource, SqliteStore, Store};
 
 use super::auth::Status;
 use crate::cli::ServeArgs;
 use crate::settings::Context;
 
 pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
+    if let Some(command) = &args.command {
+        return super::serve_admin::run(ctx, command);
+    }
     let accounts = match &args.accounts {
         Some(path) => Accounts::load(path)?,
         None => Accounts::default(),
     };
+    let store: Arc<dyn Store> = match &args.data {
+        Some(dir) => Arc::new(
+            SqliteStore::open_dir(dir).with_context(|| format!("cannot open the data folder {}", dir.display()))?,
+        ),
+        None => Arc::new(SqliteStore::in_memory()?),
+    };
+    hfkit_server::store::import::seed(store.as_ref(), &accounts).context("cannot seed the server's accounts")?;
     let repos: Arc<dyn RepoSource> = match &args.cache {
         Some(dir) => {
             Arc::new(CacheRepos::new(dir).with_context(|| format!("cannot serve the cache folder {}", dir.display()))?)
@@ -39,7 +50,8 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let state = HubState::with_source(accounts, repos);
+        let state = HubState::with_store(store, accounts.trusted_publishers, repos);
+        state.set_anonymous_access(!args.no_anonymous);
         state.set_access_log(true);
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         Ok(0)

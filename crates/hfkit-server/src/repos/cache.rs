@@ -8,7 +8,8 @@
 //! loop) is left out and named once in the log; the rest of the repo is served.
 //!
 //! What a cache cannot know: tags versus branches (every ref is a branch), the order of
-//! commits, commit titles and dates, and who may see a repo (every repo is public).
+//! commits, commit titles and dates, and who may see a repo (public here; the operator's
+//! settings in the store apply on top).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -79,6 +80,7 @@ impl CacheRepos {
             id: id.to_owned(),
             visibility: Visibility::Public,
             granted: Vec::new(),
+            owner: None,
             disabled: false,
             refs: refs.into_iter().map(|(name, commit)| (name, commit.as_str().to_owned())).collect(),
             tags: BTreeSet::new(),

@@ -135,6 +135,7 @@ impl StoredRepo {
             id: self.id.clone(),
             visibility: self.visibility,
             granted: self.granted.clone(),
+            owner: None,
             disabled: self.disabled,
             refs: self.refs.clone(),
             tags: self.tags.clone(),

@@ -48,6 +48,8 @@ pub struct RepoView {
     pub visibility: Visibility,
     /// Users granted access (to a gated or private repo).
     pub granted: Vec<String>,
+    /// The owning user or org, when set by the operator (`None`: the namespace).
+    pub owner: Option<String>,
     /// Answer 403 "Access to this resource is disabled."
     pub disabled: bool,
     /// Branches, tags and `refs/pr/N` → commit.
@@ -76,9 +78,9 @@ impl RepoView {
         None
     }
 
-    /// The namespace (owner) of the repo.
+    /// The owner of the repo: the one the operator set, else the namespace.
     pub fn owner(&self) -> &str {
-        self.id.split_once('/').map_or("", |(ns, _)| ns)
+        self.owner.as_deref().unwrap_or_else(|| self.id.split_once('/').map_or("", |(ns, _)| ns))
     }
 
     /// The commits reachable from `commit`, newest first (just `commit` when the order of
@@ -202,7 +204,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Who may read a repo beyond its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Visibility {
     /// Everyone.
     #[default]
@@ -211,4 +214,28 @@ pub enum Visibility {
     Private,
     /// Metadata is public; files need an accepted license (granted users, owner, members).
     Gated,
+}
+
+impl Visibility {
+    /// `public`, `private` or `gated`, as the accounts file and the operator's commands say.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+            Self::Gated => "gated",
+        }
+    }
+}
+
+impl std::str::FromStr for Visibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(Self::Public),
+            "private" => Ok(Self::Private),
+            "gated" => Ok(Self::Gated),
+            other => Err(format!("unknown visibility `{other}`: expected public, private or gated")),
+        }
+    }
 }

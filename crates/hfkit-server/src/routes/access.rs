@@ -1,66 +1,116 @@
-//! Who may see a repository and read its files, answered as the Hub answers.
+//! The routes' side of access control: the request's [`Caller`], the repo as the operator
+//! set it (the store's visibility, owner and grants over what the source says), and the
+//! policy's refusals ([`crate::auth::access`]) as the Hub answers them.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 
 use super::bearer;
 use crate::HubState;
+use crate::auth::access::{self, Denied, RepoAccess};
+use crate::auth::{AuthError, Caller, authenticate};
 use crate::hub_error::HubError;
-use crate::repos::{RepoView, Visibility};
+use crate::repos::RepoView;
+use crate::store::StoreError;
 
-/// The user behind a request: `Ok(None)` when anonymous, an error for an unknown token.
-pub(super) fn caller(state: &HubState, headers: &HeaderMap) -> Result<Option<String>, HubError> {
-    match bearer(headers) {
-        None => Ok(None),
-        Some(token) => {
-            state.accounts().token(token).map(|t| Some(t.user.clone())).ok_or_else(HubError::invalid_credentials)
-        }
+/// 500 for a store that failed: the details go to the log, not to the client.
+pub(super) fn store_failed(e: &StoreError) -> HubError {
+    crate::log::line(&format!("store: {e}"));
+    HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server's database failed; try again in a moment.")
+}
+
+/// The caller of a request: anonymous without a token, a 401 for an unknown or revoked one.
+pub(super) fn caller(state: &HubState, headers: &HeaderMap) -> Result<Caller, HubError> {
+    match authenticate(state.store(), bearer(headers)) {
+        Ok(caller) => Ok(caller),
+        Err(AuthError::Invalid) => Err(HubError::invalid_credentials()),
+        Err(AuthError::Store(e)) => Err(store_failed(&e)),
     }
 }
 
-fn is_member(state: &HubState, repo: &RepoView, user: &str) -> bool {
-    user == repo.owner()
-        || repo.granted.iter().any(|g| g == user)
-        || state.accounts().user(user).is_some_and(|u| u.orgs.iter().any(|o| o == repo.owner()))
+/// The caller of a repository route: also refuses anonymous callers when the server does.
+pub(super) fn repo_caller(state: &HubState, headers: &HeaderMap) -> Result<Caller, HubError> {
+    let caller = caller(state, headers)?;
+    if !access::admits(&caller, state.anonymous_allowed()) {
+        return Err(HubError::new(
+            StatusCode::UNAUTHORIZED,
+            "This server answers only authenticated requests: log in with a token (`hf auth login`, or set HF_TOKEN).",
+        ));
+    }
+    Ok(caller)
 }
 
 /// 401 for anonymous callers, 404 otherwise, as the Hub hides repos it will not show.
-pub(super) fn repo_not_found(user: Option<&str>) -> HubError {
-    let status = if user.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::NOT_FOUND };
+pub(super) fn repo_not_found(caller: &Caller) -> HubError {
+    let status = if caller.user().is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::NOT_FOUND };
     HubError::new(status, "Repository not found").code("RepoNotFound")
 }
 
-/// Whether the caller may see the repo's metadata (private repos are invisible to others).
-pub(super) fn check_visible(state: &HubState, repo: &RepoView, user: Option<&str>) -> Result<(), HubError> {
-    if repo.visibility == Visibility::Private && !user.is_some_and(|u| is_member(state, repo, u)) {
-        return Err(repo_not_found(user));
-    }
-    Ok(())
+/// The repo `kind`/`id` with the operator's settings applied, if it exists.
+pub(super) fn find(state: &HubState, kind: &str, id: &str) -> Result<Option<RepoView>, HubError> {
+    state.source().get(kind, id).map(|view| settle(state, view)).transpose()
 }
 
-/// Whether the caller may read the repo's files.
-pub(super) fn check_files(state: &HubState, repo: &RepoView, user: Option<&str>) -> Result<(), HubError> {
-    check_visible(state, repo, user)?;
-    if repo.disabled {
-        return Err(HubError::new(StatusCode::FORBIDDEN, "Access to this resource is disabled."));
+/// Applies the store's visibility, owner and grants to a repo of the source.
+pub(super) fn settle(state: &HubState, mut view: RepoView) -> Result<RepoView, HubError> {
+    let store = state.store();
+    if let Some(settings) = store.repo(&view.kind, &view.id).map_err(|e| store_failed(&e))? {
+        view.visibility = settings.visibility;
+        if settings.owner.is_some() {
+            view.owner = settings.owner;
+        }
     }
-    if repo.visibility == Visibility::Gated && !user.is_some_and(|u| is_member(state, repo, u)) {
-        let (status, message) = match user {
-            None => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "Access to {} {} is restricted. You must have access to it and be authenticated to access it. Please log in.",
-                    repo.kind, repo.id
-                ),
-            ),
-            Some(_) => (
-                StatusCode::FORBIDDEN,
-                format!(
-                    "Access to {} {} is restricted and you are not in the authorized list. Visit the repository page to ask for access.",
-                    repo.kind, repo.id
-                ),
-            ),
-        };
-        return Err(HubError::new(status, message).code("GatedRepo"));
+    for user in store.grants(&view.kind, &view.id).map_err(|e| store_failed(&e))? {
+        if !view.granted.contains(&user) {
+            view.granted.push(user);
+        }
     }
-    Ok(())
+    Ok(view)
+}
+
+fn policy(repo: &RepoView) -> RepoAccess<'_> {
+    RepoAccess { visibility: repo.visibility, owner: repo.owner(), grants: &repo.granted, disabled: repo.disabled }
+}
+
+/// Whether the caller may see the repo's metadata (private repos are invisible to others).
+pub(super) fn check_visible(repo: &RepoView, caller: &Caller) -> Result<(), HubError> {
+    access::can_see(&policy(repo), caller).map_err(|_| repo_not_found(caller))
+}
+
+/// The page where a gated repo's access is asked for: `http://{host}/[datasets/]{id}`.
+fn repo_page(repo: &RepoView, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let prefix = match repo.kind.as_str() {
+        "model" => "",
+        "dataset" => "datasets/",
+        "space" => "spaces/",
+        _ => "kernels/",
+    };
+    format!("http://{host}/{prefix}{}", repo.id)
+}
+
+/// Whether the caller may read the repo's files; refusals carry the Hub's messages.
+pub(super) fn check_files(repo: &RepoView, caller: &Caller, headers: &HeaderMap) -> Result<(), HubError> {
+    match access::can_read_files(&policy(repo), caller) {
+        Ok(()) => Ok(()),
+        Err(Denied::NotFound | Denied::ReadOnly) => Err(repo_not_found(caller)),
+        Err(Denied::Disabled) => Err(HubError::new(StatusCode::FORBIDDEN, "Access to this resource is disabled.")),
+        Err(Denied::LogIn) => Err(HubError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "Access to {} {} is restricted. You must have access to it and be authenticated to access it. Please log in.",
+                repo.kind, repo.id
+            ),
+        )
+        .code("GatedRepo")),
+        Err(Denied::NotGranted) => Err(HubError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Access to {} {} is restricted and you are not in the authorized list. Visit {} to ask for access.",
+                repo.kind,
+                repo.id,
+                repo_page(repo, headers)
+            ),
+        )
+        .code("GatedRepo")),
+    }
 }

@@ -68,17 +68,14 @@ pub(super) async fn token(
             "subject_token and resource are required",
         ));
     };
-    let accounts = state.accounts();
-    let publisher =
-        accounts.trusted_publishers.iter().find(|p| p.id_token == subject && p.resource == resource).ok_or_else(
-            || {
-                HubError::oauth(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_grant",
-                    format!("no trusted publisher of `{resource}` matches this id token"),
-                )
-            },
-        )?;
+    let publishers = state.publishers();
+    let publisher = publishers.iter().find(|p| p.id_token == subject && p.resource == resource).ok_or_else(|| {
+        HubError::oauth(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            format!("no trusted publisher of `{resource}` matches this id token"),
+        )
+    })?;
     Ok(Json(json!({
         "access_token": publisher.token,
         "token_type": "bearer",

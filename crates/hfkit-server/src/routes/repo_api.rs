@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::access::{caller, check_visible, repo_not_found};
+use super::access::{check_visible, find, repo_caller, repo_not_found, settle};
 use super::decode;
 use crate::HubState;
 use crate::hub_error::HubError;
@@ -103,7 +103,7 @@ pub(super) fn handle(
     }
     let id = rest[..id_len].join("/");
     let args = &rest[(id_len + 1).min(rest.len())..];
-    let user = caller(state, headers)?;
+    let caller = repo_caller(state, headers)?;
     if let Some(new_id) = state.renamed(kind, &id) {
         let location = format!(
             "/api/{}/{new_id}{}",
@@ -112,8 +112,8 @@ pub(super) fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    let repo = state.source().get(kind, &id).ok_or_else(|| repo_not_found(user.as_deref()))?;
-    check_visible(state, &repo, user.as_deref())?;
+    let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
+    check_visible(&repo, &caller)?;
     let resolve = |rev: &str| {
         repo.resolve(rev)
             .map(str::to_owned)
@@ -146,18 +146,19 @@ pub(super) fn handle(
 /// `GET /api/{types}`: the repos the caller may see, filtered by `search` (a part of the
 /// id, any case) and `author` (the namespace), at most `limit`, paginated with `Link`.
 fn list(state: &HubState, headers: &HeaderMap, kind: &str, params: &Params) -> Result<Response, HubError> {
-    let user = caller(state, headers)?;
+    let caller = repo_caller(state, headers)?;
     let searches: Vec<String> = params.all("search").iter().map(|s| s.to_lowercase()).collect();
     let author = params.get("author");
-    let visible: Vec<RepoView> = state
-        .source()
-        .list()
-        .into_iter()
-        .filter(|r| r.kind == kind)
-        .filter(|r| author.is_none_or(|a| r.owner() == a))
-        .filter(|r| searches.iter().all(|s| r.id.to_lowercase().contains(s)))
-        .filter(|r| check_visible(state, r, user.as_deref()).is_ok())
-        .collect();
+    let mut visible: Vec<RepoView> = Vec::new();
+    for r in state.source().list() {
+        if r.kind != kind || !searches.iter().all(|s| r.id.to_lowercase().contains(s)) {
+            continue;
+        }
+        let r = settle(state, r)?;
+        if author.is_none_or(|a| r.owner() == a) && check_visible(&r, &caller).is_ok() {
+            visible.push(r);
+        }
+    }
     let limit = params.number("limit");
     let page = limit.unwrap_or(LIST_PAGE_SIZE).max(1);
     let cursor = params.number("cursor").unwrap_or(0);

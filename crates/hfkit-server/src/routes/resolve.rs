@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::access::{caller, check_files, repo_not_found};
+use super::access::{check_files, find, repo_caller, repo_not_found};
 use super::{decode, split_repo};
 use crate::HubState;
 use crate::body::file_response;
@@ -33,7 +33,7 @@ pub(super) fn handle(
     let Some((raw_rev, raw_path)) = rest.split_first().filter(|(_, p)| !p.is_empty()) else {
         return Err(HubError::not_found("Not Found"));
     };
-    let user = caller(state, headers)?;
+    let caller = repo_caller(state, headers)?;
     if let Some(new_id) = state.renamed(kind, &id) {
         let prefix = segments.len() - rest.len() - 1 - id.split('/').count();
         let location = format!(
@@ -43,8 +43,8 @@ pub(super) fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    let repo = state.source().get(kind, &id).ok_or_else(|| repo_not_found(user.as_deref()))?;
-    check_files(state, &repo, user.as_deref())?;
+    let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
+    check_files(&repo, &caller, headers)?;
     let revision = decode(raw_rev);
     let commit = repo
         .resolve(&revision)

@@ -7,24 +7,25 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
+use super::access::store_failed;
 use super::bearer;
 use crate::HubState;
+use crate::auth::find_token;
 use crate::hub_error::HubError;
 
 pub(super) async fn whoami(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Json<Value>, HubError> {
-    let accounts = state.accounts();
-    let token = bearer(&headers).and_then(|t| accounts.token(t)).ok_or_else(HubError::invalid_credentials)?;
-    let user = accounts.user(&token.user).ok_or_else(HubError::invalid_credentials)?;
-    let orgs: Vec<Value> = user
-        .orgs
-        .iter()
-        .map(|name| {
-            let fullname = accounts.org(name).and_then(|o| o.fullname.clone()).unwrap_or_else(|| name.clone());
-            json!({"type": "org", "id": stable_id(name), "name": name, "fullname": fullname, "email": null,
-                   "canPay": false, "periodEnd": null, "avatarUrl": format!("/avatars/{name}.svg"),
-                   "roleInOrg": "read", "isEnterprise": false})
-        })
-        .collect();
+    let store = state.store();
+    let value = bearer(&headers).ok_or_else(HubError::invalid_credentials)?;
+    let token = find_token(store, value).map_err(|e| store_failed(&e))?.ok_or_else(HubError::invalid_credentials)?;
+    let user = store.user(&token.user).map_err(|e| store_failed(&e))?.ok_or_else(HubError::invalid_credentials)?;
+    let mut orgs: Vec<Value> = Vec::new();
+    for name in &user.orgs {
+        let org = store.org(name).map_err(|e| store_failed(&e))?;
+        let fullname = org.and_then(|o| o.fullname).unwrap_or_else(|| name.clone());
+        orgs.push(json!({"type": "org", "id": stable_id(name), "name": name, "fullname": fullname, "email": null,
+               "canPay": false, "periodEnd": null, "avatarUrl": format!("/avatars/{name}.svg"),
+               "roleInOrg": "read", "isEnterprise": false}));
+    }
     let auth = match &token.name {
         Some(display_name) => json!({
             "type": "access_token",

@@ -1,0 +1,276 @@
+//! The operator's commands of `hf serve` (`user`, `org`, `token`, `repo`, `access`): they
+//! change the data folder of a server, running or not, through the server's own `Store`.
+//! A running server reads the same database file at every request, so each change takes
+//! effect at once. A new token is printed once; only its hash is kept.
+
+use anyhow::{Context as _, Result, bail};
+use hfkit_server::auth::token::{TokenHash, generate, last_four};
+use hfkit_server::store::{NewToken, RepoSettings};
+use hfkit_server::{Org, Role, SqliteStore, Store, User};
+use serde_json::json;
+
+use super::auth::Status;
+use crate::cli::{
+    DataArg, RepoArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand, ServeTokenCommand,
+    ServeUserCommand, VisibilityArg,
+};
+use crate::output::{Cell, Table};
+use crate::settings::Context;
+
+/// Opens the data folder's database; only commands that add something may create it.
+fn open(data: &DataArg, create: bool) -> Result<SqliteStore> {
+    let file = data.data.join(hfkit_server::store::sqlite::FILE_NAME);
+    if !create && !file.exists() {
+        bail!(
+            "there is no server database in {}: check the folder given with --data (the one `hf serve --data` uses), \
+             or add a user first with `hf serve user add NAME --data {}`",
+            data.data.display(),
+            data.data.display()
+        );
+    }
+    SqliteStore::open_dir(&data.data).with_context(|| format!("cannot open the data folder {}", data.data.display()))
+}
+
+/// A repo named on the command line, checked.
+fn repo_key(repo: &RepoArg) -> Result<(String, String)> {
+    let kind: hfkit::repo::RepoType = repo.kind.parse().map_err(|_| anyhow::anyhow!("unknown repo type"))?;
+    let checked = hfkit::repo::Repo::new(kind, &repo.repo_id)?;
+    Ok((kind.as_str().to_owned(), checked.id.as_str().to_owned()))
+}
+
+/// A user or organization name: one part of a repo id (letters, digits, `-`, `_`, `.`).
+fn check_name(name: &str, what: &str) -> Result<()> {
+    if name.contains('/') {
+        bail!("`{name}` cannot be the name of {what}: it contains '/'");
+    }
+    hfkit::repo::RepoId::new(name).with_context(|| format!("`{name}` cannot be the name of {what}"))?;
+    Ok(())
+}
+
+fn require_user(store: &dyn Store, name: &str, data: &DataArg) -> Result<()> {
+    if store.user(name)?.is_none() {
+        bail!("there is no user `{name}` in {}: add it with `hf serve user add {name} --data …`", data.data.display());
+    }
+    Ok(())
+}
+
+/// Runs one operator command.
+pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
+    match command {
+        ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, data }) => {
+            check_name(name, "a user")?;
+            let store = open(data, true)?;
+            let user =
+                User { name: name.clone(), fullname: fullname.clone(), email: email.clone(), orgs: orgs.clone() };
+            if !store.add_user(&user)? {
+                bail!("the user `{name}` exists already in {}", data.data.display());
+            }
+            ctx.printer.result("User added", &[("user", json!(name)), ("orgs", json!(orgs))]);
+        }
+        ServeCommand::User(ServeUserCommand::List { data }) => {
+            let store = open(data, false)?;
+            let users = store.users()?;
+            ctx.printer.out_table(Table {
+                headers: &["name", "fullname", "orgs"],
+                rows: users
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            Cell::Text(u.name.clone()),
+                            Cell::Text(u.fullname.clone().unwrap_or_default()),
+                            Cell::List(u.orgs.clone()),
+                        ]
+                    })
+                    .collect(),
+                right: &[],
+                id: "name",
+                json: users.iter().map(|u| json!({"name": u.name, "fullname": u.fullname, "orgs": u.orgs})).collect(),
+            });
+        }
+        ServeCommand::Org(ServeOrgCommand::Add { name, fullname, members, data }) => {
+            check_name(name, "an organization")?;
+            let store = open(data, true)?;
+            for member in members {
+                require_user(&store, member, data)?;
+            }
+            if !store.add_org(&Org { name: name.clone(), fullname: fullname.clone() })? {
+                bail!("the organization `{name}` exists already in {}", data.data.display());
+            }
+            for member in members {
+                store.add_member(name, member)?;
+            }
+            ctx.printer.result("Organization added", &[("org", json!(name)), ("members", json!(members))]);
+        }
+        ServeCommand::Token(command) => return token(ctx, command),
+        ServeCommand::Repo(ServeRepoCommand::Set { repo, visibility, owner, data }) => {
+            let (kind, id) = repo_key(repo)?;
+            let store = open(data, false)?;
+            if let Some(owner) = owner
+                && store.user(owner)?.is_none()
+                && store.org(owner)?.is_none()
+            {
+                bail!("there is no user or organization `{owner}` in {}", data.data.display());
+            }
+            let visibility = match visibility {
+                VisibilityArg::Public => hfkit_server::Visibility::Public,
+                VisibilityArg::Private => hfkit_server::Visibility::Private,
+                VisibilityArg::Gated => hfkit_server::Visibility::Gated,
+            };
+            store.set_repo(&RepoSettings { kind: kind.clone(), id: id.clone(), visibility, owner: owner.clone() })?;
+            ctx.printer.result(
+                "Repo visibility set",
+                &[("repo", json!(id)), ("type", json!(kind)), ("visibility", json!(visibility.as_str()))],
+            );
+        }
+        ServeCommand::Repo(ServeRepoCommand::List { data }) => {
+            let store = open(data, false)?;
+            let repos = store.repos()?;
+            let rows = repos
+                .iter()
+                .map(|r| {
+                    let grants = store.grants(&r.kind, &r.id)?;
+                    Ok((r, grants))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            ctx.printer.out_table(Table {
+                headers: &["id", "type", "visibility", "owner", "grants"],
+                rows: rows
+                    .iter()
+                    .map(|(r, grants)| {
+                        vec![
+                            Cell::Text(r.id.clone()),
+                            Cell::Text(r.kind.clone()),
+                            Cell::Text(r.visibility.as_str().to_owned()),
+                            Cell::Text(r.owner.clone().unwrap_or_default()),
+                            Cell::List(grants.clone()),
+                        ]
+                    })
+                    .collect(),
+                right: &[],
+                id: "id",
+                json: rows
+                    .iter()
+                    .map(|(r, g)| {
+                        json!({"id": r.id, "type": r.kind, "visibility": r.visibility.as_str(), "owner": r.owner, "grants": g})
+                    })
+                    .collect(),
+            });
+        }
+        ServeCommand::Access(command) => return access(ctx, command),
+    }
+    Ok(0)
+}
+
+fn token(ctx: &Context, command: &ServeTokenCommand) -> Result<Status> {
+    match command {
+        ServeTokenCommand::Issue { user, name, role, data } => {
+            let store = open(data, false)?;
+            require_user(&store, user, data)?;
+            if store.tokens(Some(user))?.iter().any(|t| t.name.as_deref() == Some(name.as_str())) {
+                bail!("`{user}` has a live token named `{name}` already: pick another name, or revoke it first");
+            }
+            let value = generate().context("cannot draw random bytes for a token")?;
+            let role = match role {
+                RoleArg::Read => Role::Read,
+                RoleArg::Write => Role::Write,
+            };
+            let new = NewToken {
+                hash: TokenHash::of(value.expose()),
+                last_four: last_four(value.expose()),
+                user: user.clone(),
+                name: Some(name.clone()),
+                role,
+            };
+            store.insert_token(&new)?.context("a token with this value exists already (try again)")?;
+            ctx.printer.result(
+                "Token issued. Copy it now: it is shown only this once",
+                &[
+                    ("token", json!(value.expose())),
+                    ("user", json!(user)),
+                    ("name", json!(name)),
+                    ("role", json!(role.as_str())),
+                ],
+            );
+            ctx.printer.hint("only its hash is kept: hand it to the user now, who logs in with `hf auth login`");
+        }
+        ServeTokenCommand::Revoke { user, name, all: _, data } => {
+            let store = open(data, false)?;
+            require_user(&store, user, data)?;
+            let revoked = store.revoke_tokens(user, name.as_deref())?;
+            if revoked == 0 {
+                match name {
+                    Some(name) => {
+                        bail!("`{user}` has no live token named `{name}`: see `hf serve token list {user} --data …`")
+                    }
+                    None => bail!("`{user}` has no live token"),
+                }
+            }
+            ctx.printer.result("Token revoked", &[("user", json!(user)), ("revoked", json!(revoked))]);
+        }
+        ServeTokenCommand::List { user, data } => {
+            let store = open(data, false)?;
+            let tokens = store.tokens(user.as_deref())?;
+            ctx.printer.out_table(Table {
+                headers: &["user", "name", "role", "token"],
+                rows: tokens
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            Cell::Text(t.user.clone()),
+                            Cell::Text(t.name.clone().unwrap_or_else(|| "(oauth)".to_owned())),
+                            Cell::Text(t.role.as_str().to_owned()),
+                            Cell::Text(t.masked()),
+                        ]
+                    })
+                    .collect(),
+                right: &[],
+                id: "name",
+                json: tokens
+                    .iter()
+                    .map(|t| json!({"user": t.user, "name": t.name, "role": t.role.as_str(), "token": t.masked(), "created_at": t.created_at}))
+                    .collect(),
+            });
+        }
+    }
+    Ok(0)
+}
+
+fn access(ctx: &Context, command: &ServeAccessCommand) -> Result<Status> {
+    match command {
+        ServeAccessCommand::Grant { repo, user, data } => {
+            let (kind, id) = repo_key(repo)?;
+            let store = open(data, false)?;
+            require_user(&store, user, data)?;
+            store.grant(&kind, &id, user)?;
+            let visibility = store.repo(&kind, &id)?.map(|r| r.visibility);
+            if visibility.is_none_or(|v| v == hfkit_server::Visibility::Public) {
+                ctx.printer.warning(&format!(
+                    "`{id}` is public here: a grant matters only once it is gated or private \
+                     (hf serve repo set {id} --visibility gated --data …)"
+                ));
+            }
+            ctx.printer.result("Access granted", &[("repo", json!(id)), ("user", json!(user))]);
+        }
+        ServeAccessCommand::Revoke { repo, user, data } => {
+            let (kind, id) = repo_key(repo)?;
+            let store = open(data, false)?;
+            if !store.revoke_grant(&kind, &id, user)? {
+                bail!("`{user}` has no grant on `{id}`: see `hf serve access list {id} --data …`");
+            }
+            ctx.printer.result("Access revoked", &[("repo", json!(id)), ("user", json!(user))]);
+        }
+        ServeAccessCommand::List { repo, data } => {
+            let (kind, id) = repo_key(repo)?;
+            let store = open(data, false)?;
+            let grants = store.grants(&kind, &id)?;
+            ctx.printer.out_table(Table {
+                headers: &["user"],
+                rows: grants.iter().map(|g| vec![Cell::Text(g.clone())]).collect(),
+                right: &[],
+                id: "user",
+                json: grants.iter().map(|g| json!({"user": g})).collect(),
+            });
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,83 @@
+//! The server's changing state — users, organizations, tokens, repo settings and grants
+//! (later: access requests, browser sessions, device codes) — behind one [`Store`] trait.
+//!
+//! [`sqlite::SqliteStore`] is the first backend: one file in the data folder (`--data DIR`),
+//! shared by the running server and the operator's commands (`hf serve user add …`), so a
+//! change made by either is seen by the other at its next query. A server database for
+//! several replicas would implement the same trait. The accounts file seeds a store at
+//! start ([`import`]); from then on the store is the truth.
+//!
+//! Every method reads or writes the store as it is now: nothing is cached above it, so a
+//! revoked token or grant is refused by the very next request.
+
+pub mod import;
+pub mod model;
+pub mod sqlite;
+
+use crate::accounts::{Org, User};
+use crate::auth::token::TokenHash;
+pub use model::{NewToken, RepoSettings, TokenRecord};
+
+/// A store that could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (cannot open, locked for too long, disk full…).
+    #[error("the server's database failed to {what}: {source}")]
+    Backend {
+        /// What was being done.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The request names something that does not exist or cannot be (an unknown user…).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The only door to accounts, tokens, repo settings and grants.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Adds a user (and their memberships in `user.orgs`); `false` if the name was taken
+    /// (the memberships are still added).
+    fn add_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// The user named `name`, with their organizations.
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    /// Every user, by name.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Adds an organization; `false` if the name was taken.
+    fn add_org(&self, org: &Org) -> Result<bool, StoreError>;
+    /// The organization named `name`.
+    fn org(&self, name: &str) -> Result<Option<Org>, StoreError>;
+    /// Makes `user` (who must exist) a member of `org`; `false` if already one.
+    fn add_member(&self, org: &str, user: &str) -> Result<bool, StoreError>;
+
+    /// Stores a token for an existing user; `None` if a token with that hash was ever
+    /// stored (a revoked token stays revoked when the accounts file seeds it again).
+    fn insert_token(&self, token: &NewToken) -> Result<Option<TokenRecord>, StoreError>;
+    /// The live (not revoked) token with this hash.
+    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+    /// The live tokens of `user` (of everyone with `None`), oldest first.
+    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes `user`'s token named `name` (every token of the user with `None`); returns
+    /// how many were revoked.
+    fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError>;
+
+    /// Sets a repo's visibility and owner (replacing earlier settings).
+    fn set_repo(&self, settings: &RepoSettings) -> Result<(), StoreError>;
+    /// Sets a repo's settings unless it has some already; `false` if it had.
+    fn seed_repo(&self, settings: &RepoSettings) -> Result<bool, StoreError>;
+    /// The settings of a repo, if the operator gave it any.
+    fn repo(&self, kind: &str, id: &str) -> Result<Option<RepoSettings>, StoreError>;
+    /// Every repo with settings.
+    fn repos(&self) -> Result<Vec<RepoSettings>, StoreError>;
+
+    /// Grants `user` (who must exist) access to a repo; `false` if already granted.
+    fn grant(&self, kind: &str, id: &str, user: &str) -> Result<bool, StoreError>;
+    /// Grants access unless a grant was ever made or revoked (so the accounts file does not
+    /// bring back a revoked grant); `false` if nothing changed.
+    fn seed_grant(&self, kind: &str, id: &str, user: &str) -> Result<bool, StoreError>;
+    /// Revokes a grant; `false` if there was none.
+    fn revoke_grant(&self, kind: &str, id: &str, user: &str) -> Result<bool, StoreError>;
+    /// The users granted a repo, by name.
+    fn grants(&self, kind: &str, id: &str) -> Result<Vec<String>, StoreError>;
+}

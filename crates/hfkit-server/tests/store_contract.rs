@@ -1,0 +1,149 @@
+//! The `Store` contract, each test a function over `&dyn Store` run on every backend (today
+//! SQLite), each on a fresh database file.
+
+use hfkit_server::auth::token::{TokenHash, last_four};
+use hfkit_server::store::import::seed;
+use hfkit_server::store::{NewToken, RepoSettings};
+use hfkit_server::{Accounts, Org, Role, SqliteStore, Store, User, Visibility};
+
+/// Runs `test` on each backend, on a new database file in a temp folder.
+fn each_backend(test: impl Fn(&dyn Store, &std::path::Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(&dir.path().join("data")).unwrap();
+    test(&store, &dir.path().join("data"));
+}
+
+fn user(name: &str, orgs: &[&str]) -> User {
+    User { name: name.into(), fullname: None, email: None, orgs: orgs.iter().map(|o| (*o).to_owned()).collect() }
+}
+
+fn token(user: &str, name: &str, value: &str) -> NewToken {
+    NewToken {
+        hash: TokenHash::of(value),
+        last_four: last_four(value),
+        user: user.into(),
+        name: Some(name.into()),
+        role: Role::Read,
+    }
+}
+
+#[test]
+fn users_orgs_and_memberships() {
+    each_backend(|store, _| {
+        assert!(store.add_org(&Org { name: "lab".into(), fullname: Some("The Lab".into()) }).unwrap());
+        assert!(!store.add_org(&Org { name: "lab".into(), fullname: None }).unwrap(), "names are unique");
+        assert!(store.add_user(&user("alice", &["lab"])).unwrap());
+        assert!(!store.add_user(&user("alice", &[])).unwrap());
+        assert!(store.add_user(&user("bob", &[])).unwrap());
+        assert!(store.add_member("lab", "bob").unwrap());
+        assert!(!store.add_member("lab", "bob").unwrap());
+        assert!(store.add_member("lab", "nobody").is_err(), "a member must exist");
+        assert_eq!(store.user("alice").unwrap().unwrap().orgs, ["lab"]);
+        assert_eq!(store.org("lab").unwrap().unwrap().fullname.as_deref(), Some("The Lab"));
+        assert_eq!(store.users().unwrap().iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+        assert!(store.user("carol").unwrap().is_none());
+    });
+}
+
+#[test]
+fn tokens_are_found_by_hash_and_revoked_for_good() {
+    each_backend(|store, _| {
+        store.add_user(&user("alice", &[])).unwrap();
+        let value = "hf_contractAAAAAAAAAAAAAAAAAAAAAAAwxyz";
+        let record = store.insert_token(&token("alice", "laptop", value)).unwrap().unwrap();
+        assert_eq!(record.masked(), "hf_****wxyz");
+        assert!(store.insert_token(&token("alice", "again", value)).unwrap().is_none(), "a hash is stored once");
+        assert!(store.insert_token(&token("ghost", "x", "hf_other")).is_err(), "the owner must exist");
+        let found = store.token_by_hash(&TokenHash::of(value)).unwrap().unwrap();
+        assert_eq!((found.id, found.user.as_str(), found.role), (record.id, "alice", Role::Read));
+        assert!(store.token_by_hash(&TokenHash::of("hf_wrong")).unwrap().is_none());
+        assert_eq!(store.revoke_tokens("alice", Some("desk")).unwrap(), 0, "only the named token");
+        assert_eq!(store.revoke_tokens("alice", Some("laptop")).unwrap(), 1);
+        assert!(store.token_by_hash(&TokenHash::of(value)).unwrap().is_none(), "revoked at once");
+        assert!(store.tokens(Some("alice")).unwrap().is_empty());
+        assert!(store.insert_token(&token("alice", "laptop", value)).unwrap().is_none(), "never comes back");
+    });
+}
+
+#[test]
+fn repo_settings_and_grants() {
+    each_backend(|store, _| {
+        store.add_user(&user("alice", &[])).unwrap();
+        let gated =
+            RepoSettings { kind: "model".into(), id: "lab/m".into(), visibility: Visibility::Gated, owner: None };
+        assert!(store.seed_repo(&gated).unwrap());
+        let private = RepoSettings { visibility: Visibility::Private, owner: Some("lab".into()), ..gated.clone() };
+        assert!(!store.seed_repo(&private).unwrap(), "seeding keeps what is set");
+        assert_eq!(store.repo("model", "lab/m").unwrap(), Some(gated));
+        store.set_repo(&private).unwrap();
+        assert_eq!(store.repo("model", "lab/m").unwrap(), Some(private));
+        assert!(store.repo("dataset", "lab/m").unwrap().is_none(), "a dataset is another repo");
+        assert!(store.grant("model", "lab/m", "alice").unwrap());
+        assert!(!store.grant("model", "lab/m", "alice").unwrap());
+        assert!(store.grant("model", "lab/m", "ghost").is_err());
+        assert_eq!(store.grants("model", "lab/m").unwrap(), ["alice"]);
+        assert!(store.revoke_grant("model", "lab/m", "alice").unwrap());
+        assert!(!store.revoke_grant("model", "lab/m", "alice").unwrap());
+        assert!(!store.seed_grant("model", "lab/m", "alice").unwrap(), "seeding does not undo a revocation");
+        assert!(store.grants("model", "lab/m").unwrap().is_empty());
+        assert!(store.grant("model", "lab/m", "alice").unwrap(), "the operator can grant again");
+    });
+}
+
+#[test]
+fn a_second_connection_sees_each_change_at_once() {
+    each_backend(|store, dir| {
+        let other = SqliteStore::open_dir(dir).unwrap();
+        other.add_user(&user("alice", &[])).unwrap();
+        assert!(store.user("alice").unwrap().is_some());
+        let value = "hf_sharedAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        store.insert_token(&token("alice", "t", value)).unwrap().unwrap();
+        assert!(other.token_by_hash(&TokenHash::of(value)).unwrap().is_some());
+        other.revoke_tokens("alice", None).unwrap();
+        assert!(store.token_by_hash(&TokenHash::of(value)).unwrap().is_none());
+    });
+}
+
+#[test]
+fn an_accounts_file_seeds_once_and_the_store_wins_after() {
+    each_backend(|store, _| {
+        let accounts: Accounts = serde_json::from_value(serde_json::json!({
+            "users": [{"name": "alice", "orgs": ["lab"]}, {"name": "bob"}],
+            "orgs": [{"name": "lab"}],
+            "tokens": [{"token": "hf_seedAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "user": "bob", "name": "desk"}],
+            "repos": [{"id": "lab/m", "visibility": "gated", "grants": ["bob"]}]
+        }))
+        .unwrap();
+        accounts.check().unwrap();
+        let first = seed(store, &accounts).unwrap();
+        assert_eq!((first.users, first.tokens, first.repos), (2, 1, 1));
+        assert_eq!(store.grants("model", "lab/m").unwrap(), ["bob"]);
+        store.revoke_tokens("bob", None).unwrap();
+        store.revoke_grant("model", "lab/m", "bob").unwrap();
+        store
+            .set_repo(&RepoSettings {
+                kind: "model".into(),
+                id: "lab/m".into(),
+                visibility: Visibility::Public,
+                owner: None,
+            })
+            .unwrap();
+        let again = seed(store, &accounts).unwrap();
+        assert_eq!((again.users, again.tokens, again.repos), (0, 0, 0));
+        assert!(store.tokens(None).unwrap().is_empty());
+        assert!(store.grants("model", "lab/m").unwrap().is_empty());
+        assert_eq!(store.repo("model", "lab/m").unwrap().unwrap().visibility, Visibility::Public);
+    });
+}
+
+#[test]
+fn a_database_file_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(err.contains("schema version 99") && err.contains("newer hf"), "{err}");
+}
