@@ -16,6 +16,21 @@ fn populated(t: &hfkit_test::TestContext) {
     // Both tools leave a blob lock per download; ours counts them with --show-warnings,
     // Python does not (compared in cache_rm.rs).
     let _ = std::fs::remove_dir_all(hub.join(".locks"));
+    // Two hours ago, for every file: relative times then read the same for both tools however
+    // long each takes to start on a busy machine ("2 hours ago", not "a few seconds" vs "20").
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    age(&hub, std::fs::FileTimes::new().set_accessed(then).set_modified(then));
+}
+
+fn age(dir: &std::path::Path, times: std::fs::FileTimes) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            age(&entry.path(), times);
+        } else if kind.is_file() {
+            std::fs::File::options().write(true).open(entry.path()).unwrap().set_times(times).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -35,7 +50,7 @@ fn same_output_as_python() {
         &["cache", "ls", "--filter", "size>1KB", "--sort", "name:desc"],
         &["cache", "ls", "--filter", "type=dataset"],
         &["cache", "ls", "--filter", "refs=v1", "--revisions"],
-        &["cache", "ls", "-f", "accessed<1h", "-f", "modified<=7d", "--sort", "size"],
+        &["cache", "ls", "-f", "accessed<3h", "-f", "modified<=7d", "--sort", "size"],
         &["cache", "ls", "--sort", "size:asc", "--limit", "1"],
         &["cache", "ls", "--filter", "size>1TB"],
     ];
