@@ -19,6 +19,7 @@ mod log;
 pub mod repos;
 mod routes;
 pub mod server;
+mod signed_url;
 pub mod store;
 
 use std::collections::{HashMap, VecDeque};
@@ -89,6 +90,8 @@ pub struct HubState {
     source: Arc<dyn RepoSource>,
     renames: RwLock<HashMap<(String, String), String>>,
     cdn_url: RwLock<Option<String>>,
+    /// Signs the CDN links handed out after an access check.
+    cdn_key: signed_url::SigningKey,
     faults: Mutex<Vec<Fault>>,
     tree_page_size: RwLock<usize>,
     log: Mutex<VecDeque<RecordedRequest>>,
@@ -160,6 +163,7 @@ impl HubState {
             source,
             renames: RwLock::default(),
             cdn_url: RwLock::default(),
+            cdn_key: signed_url::SigningKey::generate(),
             faults: Mutex::default(),
             tree_page_size: RwLock::new(TREE_PAGE_SIZE),
             log: Mutex::default(),
@@ -215,6 +219,11 @@ impl HubState {
 
     pub(crate) fn cdn_url(&self) -> Option<String> {
         read(&self.cdn_url).clone()
+    }
+
+    /// The key of the CDN's signed links.
+    pub(crate) fn cdn_key(&self) -> &signed_url::SigningKey {
+        &self.cdn_key
     }
 
     /// Entries per page of tree listings (small values exercise pagination).

@@ -191,3 +191,45 @@ fn refs_commits_paths_info_and_lists_answer_like_the_hub() {
     let link = page.headers()["link"].to_str().unwrap().to_owned();
     assert!(link.contains("cursor=2") && link.ends_with("rel=\"next\""), "{link}");
 }
+
+#[test]
+fn the_cdn_serves_a_gated_object_only_through_the_link_its_hub_signed() {
+    let weights = hfkit_test::pseudo_random(5, 4096);
+    let sha256 = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&weights);
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let hub = HubFixture::new()
+        .user("alice")
+        .user("bob")
+        .token("alice", "desk", "read", TOKEN)
+        .token("bob", "desk", "read", "hf_routesBobToken000000000000000000002")
+        .repo(hfkit_test::RepoFixture::model("acme/gated").lfs("w.bin", weights.clone()).gated().grant("alice"))
+        .start();
+    let resolve = format!("{}/acme/gated/resolve/main/w.bin", hub.url());
+    let no_redirects =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Knowing the sha256 is not enough: the CDN wants the signed link.
+    let bare = format!("{}/lfs/{sha256}", hub.cdn_url());
+    let refused = client().get(&bare).send().unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["x-error-code"], "AccessDenied");
+    // A user without a grant gets no link at all.
+    let bob = no_redirects.head(&resolve).bearer_auth("hf_routesBobToken000000000000000000002").send().unwrap();
+    assert_eq!(bob.status(), 403);
+    assert!(bob.headers().get("location").is_none());
+    // The granted user's link opens the object, for this object only, untampered.
+    let alice = no_redirects.head(&resolve).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(alice.status(), 302);
+    let link = alice.headers()["location"].to_str().unwrap().to_owned();
+    assert!(link.starts_with(&bare) && link.contains("signature="), "{link}");
+    let served = client().get(&link).send().unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().unwrap().to_vec(), weights);
+    let other = link.replace(&sha256, &"0".repeat(64));
+    assert_eq!(client().get(&other).send().unwrap().status(), 403);
+    let last = if link.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &link[..link.len() - 1]);
+    assert_eq!(client().get(&tampered).send().unwrap().status(), 403);
+}

@@ -46,9 +46,7 @@ fn is_insider(repo: &RepoAccess<'_>, caller: &Caller) -> bool {
     match caller.user() {
         None => false,
         Some(user) => {
-            user.name == repo.owner
-                || user.orgs.iter().any(|o| o == repo.owner)
-                || repo.grants.contains(&user.name)
+            user.name == repo.owner || user.orgs.iter().any(|o| o == repo.owner) || repo.grants.contains(&user.name)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -66,7 +66,8 @@ pub(super) fn handle(
         extra.insert("x-linked-etag", quoted(sha256));
         extra.insert("x-linked-size", HeaderValue::from(file.size));
         if let Some(cdn) = state.cdn_url() {
-            let location = format!("{cdn}/lfs/{sha256}");
+            // Only this signed link opens the object on the CDN: the access check was above.
+            let location = format!("{cdn}/lfs/{sha256}?{}", state.cdn_key().sign(sha256));
             extra.insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii"));
             extra.insert(header::ETAG, quoted(&file.oid));
             let mut response = Response::new(axum::body::Body::empty());
@@ -80,20 +81,26 @@ pub(super) fn handle(
     Ok(file_response(&file.content, file.size, headers, extra, head, fault))
 }
 
-/// The stand-in CDN: LFS content by sha256, for any repo, with ranges and faults.
+/// The stand-in CDN: LFS content by sha256, with ranges and faults, only through a link the
+/// Hub routes signed after their access check (see [`crate::signed_url`]).
 pub(crate) fn cdn_routes() -> Router<Arc<HubState>> {
     Router::new().route("/lfs/{sha256}", get(cdn_get).head(cdn_head))
 }
 
-async fn cdn_get(state: State<Arc<HubState>>, sha: Path<String>, headers: HeaderMap) -> Response {
-    cdn(&state, &sha, &headers, false)
+async fn cdn_get(state: State<Arc<HubState>>, sha: Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    cdn(&state, &sha, uri.query().unwrap_or_default(), &headers, false)
 }
 
-async fn cdn_head(state: State<Arc<HubState>>, sha: Path<String>, headers: HeaderMap) -> Response {
-    cdn(&state, &sha, &headers, true)
+async fn cdn_head(state: State<Arc<HubState>>, sha: Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    cdn(&state, &sha, uri.query().unwrap_or_default(), &headers, true)
 }
 
-fn cdn(state: &HubState, sha256: &str, headers: &HeaderMap, head: bool) -> Response {
+fn cdn(state: &HubState, sha256: &str, query: &str, headers: &HeaderMap, head: bool) -> Response {
+    if !state.cdn_key().verify(sha256, query) {
+        return HubError::new(StatusCode::FORBIDDEN, "Request has expired or its signature is not valid.")
+            .code("AccessDenied")
+            .into_response();
+    }
     let Some(file) = state.lfs_file(sha256) else {
         return HubError::not_found("Not Found").into_response();
     };
