@@ -254,6 +254,8 @@ fn scan_file(matcher: &Matcher, path: &Path, buf: &mut Vec<u8>) -> std::io::Resu
         }
     }
     let source = file_source(path);
+    // `./x` when the walk started at `.`, shown as `x` (as `rg` does with no path).
+    let path = path.strip_prefix(".").unwrap_or(path);
     let mut found: Vec<Finding> = locate(matcher, buf)
         .into_iter()
         .map(|(token, kind, line, column)| Finding {

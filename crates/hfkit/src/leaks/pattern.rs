@@ -38,11 +38,19 @@ impl TokenKind {
         }
     }
 
-    /// A stable machine name: `user-access-token`, `org-api-token`.
+    /// A stable machine name: `hf-user-access-token`, `hf-org-api-token`.
     pub fn rule_id(self) -> &'static str {
         match self {
             Self::User => "hf-user-access-token",
             Self::Org => "hf-org-api-token",
+        }
+    }
+
+    /// A name in CamelCase, for SARIF rules.
+    pub fn rule_name(self) -> &'static str {
+        match self {
+            Self::User => "HuggingFaceAccessToken",
+            Self::Org => "HuggingFaceOrgApiToken",
         }
     }
 
