@@ -25,7 +25,14 @@ fn context() -> TestContext {
 /// Runs the real `git` in `dir` with the test's scrubbed environment.
 fn git(t: &TestContext, dir: &Path, args: &[&str]) {
     let mut cmd = t.command("git");
-    cmd.current_dir(dir).args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]);
+    cmd.current_dir(dir).args([
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.com",
+        "-c",
+        "init.defaultBranch=main",
+    ]);
     t.run(cmd.args(args), None).expect_code(0);
 }
 
@@ -153,7 +160,11 @@ fn finds_tokens_in_tree_history_env_and_notebook_and_nothing_else() {
     let human = t.hf(&["auth", "scan", "repo"]);
     human.expect_code(1);
     assert_no_raw_token(&human);
-    assert!(human.stdout.contains(&format!("repo/src/app.py:3:12: {} (access token, file)", masked(IN_TREE))), "{}", human.stdout);
+    assert!(
+        human.stdout.contains(&format!("repo/src/app.py:3:12: {} (access token, file)", masked(IN_TREE))),
+        "{}",
+        human.stdout
+    );
     assert!(human.stdout.contains("(access token, notebook cell 2 output)"), "{}", human.stdout);
     assert!(human.stdout.contains(".env:1:10:"), "{}", human.stdout);
     assert!(human.stdout.contains("(organization API token, file)"), "{}", human.stdout);
@@ -191,7 +202,10 @@ fn sarif_has_what_code_scanning_needs() {
         let rule = &rules[usize::try_from(r["ruleIndex"].as_u64().unwrap()).unwrap()];
         assert_eq!(r["ruleId"], rule["id"]);
         assert_eq!(r["level"], "error");
-        assert!(r["message"]["text"].as_str().unwrap().contains("hf_****") || r["message"]["text"].as_str().unwrap().contains("api****"));
+        assert!(
+            r["message"]["text"].as_str().unwrap().contains("hf_****")
+                || r["message"]["text"].as_str().unwrap().contains("api****")
+        );
         let location = &r["locations"][0]["physicalLocation"];
         let uri = location["artifactLocation"]["uri"].as_str().unwrap();
         assert!(!uri.is_empty() && !uri.starts_with('/'), "{uri}");
@@ -223,7 +237,11 @@ fn a_clean_tree_exits_zero_and_a_missing_path_two() {
 
 #[test]
 fn check_asks_the_hub_which_tokens_are_live() {
-    let hub = HubFixture::new().user("alice").token("alice", "laptop", "write", IN_TREE).token("alice", "old", "read", IN_ENV).start();
+    let hub = HubFixture::new()
+        .user("alice")
+        .token("alice", "laptop", "write", IN_TREE)
+        .token("alice", "old", "read", IN_ENV)
+        .start();
     // Revoke the second token: the Hub now answers 401 for it.
     hub.state().update_accounts(|a| a.tokens.retain(|t| t.token != IN_ENV));
     let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
@@ -233,8 +251,12 @@ fn check_asks_the_hub_which_tokens_are_live() {
     run.expect_code(1);
     assert_no_raw_token(&run);
     let report = json(&run);
-    let checks: Vec<(u64, Value)> =
-        report["findings"].as_array().unwrap().iter().map(|f| (f["line"].as_u64().unwrap(), f["check"].clone())).collect();
+    let checks: Vec<(u64, Value)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["check"].clone()))
+        .collect();
     let live = serde_json::json!({"live": true, "owner": "alice", "token_name": "laptop", "role": "write"});
     assert_eq!(checks, vec![(1, live.clone()), (2, serde_json::json!({"live": false})), (3, live)]);
     // One request per distinct token, each to the endpoint's whoami only.

@@ -60,7 +60,11 @@ fn git_credential_fill_gets_the_token_for_the_endpoint_only() {
 
     // A username git already has is kept; only the password is given.
     let run = fill(&t, &format!("{}\nusername=bob\n\n", request_for(hub.url()).trim_end()));
-    assert!(run.stdout.contains("username=bob\n") && run.stdout.contains(&format!("password={WRITE}")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("username=bob\n") && run.stdout.contains(&format!("password={WRITE}")),
+        "{}",
+        run.stdout
+    );
 
     // store and erase are accepted and change nothing.
     for action in ["store", "erase"] {

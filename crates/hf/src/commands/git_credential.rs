@@ -40,7 +40,8 @@ pub(crate) fn git_credential(ctx: &Context, args: &GitCredentialArgs) -> Result<
     if args.uninstall {
         match auth::uninstall_helper(scope, &endpoint)? {
             HelperChange::Changed => {
-                ctx.printer.info(&format!("Removed hf's git credential helper for {} from {place}.", endpoint.base_url()));
+                ctx.printer
+                    .info(&format!("Removed hf's git credential helper for {} from {place}.", endpoint.base_url()));
             }
             HelperChange::Unchanged => {
                 ctx.printer.info(&format!("hf's git credential helper is not installed in {place}; nothing changed."));

@@ -30,7 +30,9 @@ pub struct Repository {
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// No `git` on `PATH`.
-    #[error("`git` was not found on PATH, so git histories were not scanned\n\nhint: install git, or pass --no-history")]
+    #[error(
+        "`git` was not found on PATH, so git histories were not scanned\n\nhint: install git, or pass --no-history"
+    )]
     GitNotFound,
     /// `git` ran and failed.
     #[error("`git {command}` failed in {}: {stderr}", .dir.display())]
@@ -64,7 +66,11 @@ fn spawn_error(e: std::io::Error) -> HistoryError {
 
 /// The repository `path` is in, if any.
 pub fn repository_of(path: &Path) -> Result<Option<Repository>, HistoryError> {
-    let dir = if path.is_dir() { path } else { path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    };
     let output = git(dir)
         .args(["rev-parse", "--absolute-git-dir", "--show-toplevel"])
         .stdin(Stdio::null())
@@ -76,9 +82,7 @@ pub fn repository_of(path: &Path) -> Result<Option<Repository>, HistoryError> {
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();
     match (lines.next(), lines.next()) {
-        (Some(git_dir), Some(top)) => {
-            Ok(Some(Repository { git_dir: PathBuf::from(git_dir), top: PathBuf::from(top) }))
-        }
+        (Some(git_dir), Some(top)) => Ok(Some(Repository { git_dir: PathBuf::from(git_dir), top: PathBuf::from(top) })),
         // A bare repository has no work tree.
         _ => Ok(None),
     }
@@ -105,7 +109,8 @@ pub fn scan(repo: &Repository, path: &Path) -> Result<(Vec<Finding>, u64), Histo
     if let Some(spec) = &pathspec {
         cmd.arg("--").arg(format!(":(literal){}", spec.display()));
     }
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let err_reader = std::thread::spawn(move || {
@@ -122,7 +127,11 @@ pub fn scan(repo: &Repository, path: &Path) -> Result<(Vec<Finding>, u64), Histo
         if stderr.contains("does not have any commits") || commits == 0 && stderr.trim().is_empty() {
             return Ok((Vec::new(), 0));
         }
-        return Err(HistoryError::Failed { command: "log --all -p".into(), dir: top, stderr: stderr.trim().to_owned() });
+        return Err(HistoryError::Failed {
+            command: "log --all -p".into(),
+            dir: top,
+            stderr: stderr.trim().to_owned(),
+        });
     }
     Ok((findings, commits))
 }
@@ -230,7 +239,8 @@ fn unquote(quoted: &[u8]) -> Option<Vec<u8>> {
             d @ b'0'..=b'7' => {
                 let d2 = bytes.next()?;
                 let d3 = bytes.next()?;
-                let value = u32::from(d - b'0') * 64 + u32::from(d2.checked_sub(b'0')?) * 8 + u32::from(d3.checked_sub(b'0')?);
+                let value =
+                    u32::from(d - b'0') * 64 + u32::from(d2.checked_sub(b'0')?) * 8 + u32::from(d3.checked_sub(b'0')?);
                 out.push(u8::try_from(value).ok()?);
             }
             other => out.push(other),
