@@ -198,12 +198,10 @@ fn parse_log(mut reader: impl BufRead) -> Result<(Vec<Finding>, u64), HistoryErr
             path = None;
         } else if let Some(name) = text.strip_prefix(b"+++ ") {
             path = new_path(name);
-        } else if let Some(header) = text.strip_prefix(b"@@ ") {
-            if let Some((old, new, start)) = hunk_header(header) {
-                next_line = start;
-                if old > 0 || new > 0 {
-                    state = State::Hunk { old, new };
-                }
+        } else if let Some((old, new, start)) = text.strip_prefix(b"@@ ").and_then(hunk_header) {
+            next_line = start;
+            if old > 0 || new > 0 {
+                state = State::Hunk { old, new };
             }
         }
     }
