@@ -106,6 +106,76 @@ pub(crate) enum AuthCommand {
     Whoami,
     /// Show every place a token is looked for, which one wins and why. [hfkit]
     Status(StatusArgs),
+    /// Find Hugging Face tokens in files, notebooks, .env files and git history. [hfkit]
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
+    /// A git credential helper that answers with the active token for the endpoint. [hfkit]
+    #[command(after_help = GIT_CREDENTIAL_HELP)]
+    GitCredential(GitCredentialArgs),
+}
+
+const SCAN_HELP: &str = "\
+Exit status: 0 no token found, 1 tokens found, 2 the scan could not run.
+Tokens are shown masked (hf_****wxyz); --check sends each one only to HF_ENDPOINT's /api/whoami-v2.
+A pre-commit hook and a CI example: docs/token-scanning.md";
+
+const GIT_CREDENTIAL_HELP: &str = "\
+git runs `hf auth git-credential get|store|erase` itself once the helper is installed:
+  hf auth git-credential --install            for every repository (~/.gitconfig)
+  hf auth git-credential --install --local    for the current repository only
+  hf auth git-credential --uninstall          removes exactly that entry
+`get` answers only for HF_ENDPOINT's protocol, host and port, with the token `hf auth status` shows;
+`store` and `erase` do nothing (the token lives where `hf auth login` put it).";
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Files and folders to scan (default: the current folder).
+    pub(crate) paths: Vec<PathBuf>,
+    /// Also read files that .gitignore, .ignore and git's excludes skip.
+    #[arg(long)]
+    pub(crate) no_ignore: bool,
+    /// Do not read the git history (only the files as they are).
+    #[arg(long)]
+    pub(crate) no_history: bool,
+    /// Ask the Hub which found tokens are live, and whose they are.
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Print a SARIF 2.1.0 report on stdout (for code-scanning tools in CI).
+    #[arg(long)]
+    pub(crate) sarif: bool,
+    /// Walker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub(crate) threads: usize,
+}
+
+/// What git asks a credential helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CredentialAction {
+    /// Answer with the token for the endpoint.
+    Get,
+    /// Accepted; does nothing.
+    Store,
+    /// Accepted; does nothing.
+    Erase,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GitCredentialArgs {
+    /// The helper action git passes.
+    #[arg(value_enum, required_unless_present_any = ["install", "uninstall"])]
+    pub(crate) action: Option<CredentialAction>,
+    /// Configure git to use this helper for the endpoint.
+    #[arg(long, conflicts_with_all = ["uninstall", "action"])]
+    pub(crate) install: bool,
+    /// Remove the entry --install added (nothing else).
+    #[arg(long, conflicts_with = "action")]
+    pub(crate) uninstall: bool,
+    /// Install in ~/.gitconfig (the default).
+    #[arg(long, conflicts_with = "local")]
+    pub(crate) global: bool,
+    /// Install in the current repository's .git/config.
+    #[arg(long)]
+    pub(crate) local: bool,
 }
 
 #[derive(Debug, Args)]

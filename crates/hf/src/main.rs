@@ -11,7 +11,9 @@ mod settings;
 use clap::Parser;
 
 use cli::{AuthCommand, CacheCommand, Cli, Command};
-use commands::{auth, cache, cache_rm, cache_verify, completion, download, env, serve, status, version};
+use commands::{
+    auth, cache, cache_rm, cache_verify, completion, download, env, git_credential, scan, serve, status, version,
+};
 use output::{Format, Printer};
 use settings::{Context, UsageError};
 
@@ -43,6 +45,8 @@ fn run(cli: &Cli) -> i32 {
             AuthCommand::Token => auth::token(&ctx),
             AuthCommand::Whoami => auth::whoami(&ctx),
             AuthCommand::Status(args) => status::status(&ctx, args),
+            AuthCommand::Scan(args) => scan::scan(&ctx, args),
+            AuthCommand::GitCredential(args) => git_credential::git_credential(&ctx, args),
         },
         Command::Cache(CacheCommand::Ls(args)) => cache::ls(&ctx, args),
         Command::Cache(CacheCommand::Rm(args)) => cache_rm::rm(&ctx, args),

@@ -30,6 +30,7 @@ mod error;
 pub mod fs;
 pub mod hashes;
 mod hub;
+pub mod leaks;
 pub mod pyjson;
 pub mod repo;
 pub mod secret;

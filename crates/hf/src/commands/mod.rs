@@ -7,6 +7,8 @@ pub(crate) mod cache_verify;
 pub(crate) mod completion;
 pub(crate) mod download;
 pub(crate) mod env;
+pub(crate) mod git_credential;
+pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod serve_admin;
 pub(crate) mod status;

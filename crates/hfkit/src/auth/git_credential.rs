@@ -5,6 +5,11 @@
 //! (`git credential reject`). We do the same, with the same input, so entries written by
 //! either tool are found and removed by the other. Where Python crashes without a `git`
 //! binary, we return an error that says so.
+//!
+//! It also holds our own helper (`hf auth git-credential`): [`CredentialRequest`] reads
+//! what git asks on standard input (bounded, parsed once), [`Endpoint`] says whether the
+//! request is for the Hub's endpoint, and [`install_helper`]/[`uninstall_helper`] add and
+//! remove exactly one `credential.<endpoint>.helper` entry through `git config`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -12,7 +17,7 @@ use std::process::{Command, Stdio};
 use crate::secret::Token;
 
 /// The user name huggingface_hub stores Hub credentials under.
-pub(crate) const GIT_USER: &str = "hf_user";
+pub const GIT_USER: &str = "hf_user";
 
 /// `git` could not be run or refused the request.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +75,208 @@ fn helper_name(line: &str) -> Option<&str> {
     (end > 0 && (rest.is_empty() || rest.starts_with(char::is_whitespace))).then(|| &value[..end])
 }
 
+/// Most bytes of a request git sends a helper (it sends a few short lines).
+pub const MAX_REQUEST_BYTES: u64 = 64 << 10;
+
+/// What git asks a credential helper: the `key=value` lines of its protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialRequest {
+    /// `https`, `http`, …
+    pub protocol: Option<String>,
+    /// `host` or `host:port`.
+    pub host: Option<String>,
+    /// The user name git already has, if any.
+    pub username: Option<String>,
+}
+
+/// A request git sent that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// More than [`MAX_REQUEST_BYTES`].
+    #[error("the credential request on standard input is larger than {MAX_REQUEST_BYTES} bytes")]
+    TooLarge,
+    /// Reading standard input failed.
+    #[error("cannot read the credential request: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CredentialRequest {
+    /// Reads `key=value` lines up to a blank line or the end, at most
+    /// [`MAX_REQUEST_BYTES`]. Unknown keys and lines without `=` are ignored, as git does.
+    pub fn read(input: impl std::io::Read) -> Result<Self, RequestError> {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(input.take(MAX_REQUEST_BYTES + 1));
+        let mut request = Self::default();
+        let mut total = 0u64;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            total += n as u64;
+            if total > MAX_REQUEST_BYTES {
+                return Err(RequestError::TooLarge);
+            }
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.is_empty() {
+                break;
+            }
+            let Some((key, value)) = text.split_once('=') else { continue };
+            let value = Some(value.to_owned());
+            match key {
+                "protocol" => request.protocol = value,
+                "host" => request.host = value,
+                "username" => request.username = value,
+                _ => {}
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// The scheme, host and port of the Hub endpoint, to compare git's requests with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Parses `scheme://host[:port][/path]`; `None` for anything else.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        Self::from_parts(scheme, authority)
+    }
+
+    fn from_parts(scheme: &str, authority: &str) -> Option<Self> {
+        let scheme = scheme.to_ascii_lowercase();
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && !port.contains(']') => (host, Some(port.parse::<u16>().ok()?)),
+            _ => (authority, None),
+        };
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return None;
+        }
+        let default = match scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        };
+        let port = port.filter(|p| Some(*p) != default);
+        Some(Self { scheme, host: host.to_ascii_lowercase(), port })
+    }
+
+    /// Whether git's request is for this endpoint: same protocol, host and port.
+    pub fn matches(&self, request: &CredentialRequest) -> bool {
+        match (&request.protocol, &request.host) {
+            (Some(protocol), Some(host)) => Self::from_parts(protocol, host).is_some_and(|asked| asked == *self),
+            _ => false,
+        }
+    }
+
+    /// `scheme://host[:port]`, the URL a `credential.<url>.helper` entry is scoped to.
+    pub fn base_url(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
+    }
+}
+
+/// Which git configuration file an install goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigScope {
+    /// `~/.gitconfig` (`git config --global`).
+    Global,
+    /// The current repository's `.git/config` (`git config --local`).
+    Local,
+}
+
+impl ConfigScope {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Global => "--global",
+            Self::Local => "--local",
+        }
+    }
+}
+
+/// What an install or uninstall did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelperChange {
+    /// The entry was added or removed.
+    Changed,
+    /// Nothing to do: already installed, or not installed.
+    Unchanged,
+}
+
+/// The `credential.<url>.helper` key for `endpoint`.
+pub fn helper_key(endpoint: &Endpoint) -> String {
+    format!("credential.{}.helper", endpoint.base_url())
+}
+
+/// The helper value that runs `program auth git-credential` (git appends the action).
+pub fn helper_value(program: &std::path::Path) -> String {
+    let path = program.display().to_string().replace('\'', "'\\''");
+    format!("!'{path}' {HELPER_ARGS}")
+}
+
+/// The arguments every value we install ends with; how our entries are recognised.
+const HELPER_ARGS: &str = "auth git-credential";
+
+/// Adds our helper for `endpoint` to git's configuration (once).
+pub fn install_helper(
+    scope: ConfigScope,
+    endpoint: &Endpoint,
+    program: &std::path::Path,
+) -> Result<HelperChange, GitCredentialError> {
+    let key = helper_key(endpoint);
+    let value = helper_value(program);
+    if current_values(scope, &key)?.contains(&value) {
+        return Ok(HelperChange::Unchanged);
+    }
+    run(&["config", scope.flag(), "--add", &key, &value], None)?;
+    Ok(HelperChange::Changed)
+}
+
+/// Removes every helper entry of ours for `endpoint` (any `hf` path), and the
+/// `[credential "<url>"]` section if it is left empty; other entries stay as they were.
+pub fn uninstall_helper(scope: ConfigScope, endpoint: &Endpoint) -> Result<HelperChange, GitCredentialError> {
+    let key = helper_key(endpoint);
+    let ours: Vec<String> =
+        current_values(scope, &key)?.into_iter().filter(|v| v.starts_with('!') && v.ends_with(HELPER_ARGS)).collect();
+    if ours.is_empty() {
+        return Ok(HelperChange::Unchanged);
+    }
+    for value in &ours {
+        run(&["config", scope.flag(), "--fixed-value", "--unset-all", &key, value], None)?;
+    }
+    let section = format!("credential.{}", endpoint.base_url());
+    let prefix = format!("{section}.");
+    let names = run(&["config", scope.flag(), "--name-only", "--list"], None)?;
+    if !names.lines().any(|name| name.starts_with(&prefix)) {
+        // Only an empty section is left; a failure here leaves an empty header, which git ignores.
+        let _ = run(&["config", scope.flag(), "--remove-section", &section], None);
+    }
+    Ok(HelperChange::Changed)
+}
+
+/// Values of `key` in `scope` (none when the key or the file is absent).
+fn current_values(scope: ConfigScope, key: &str) -> Result<Vec<String>, GitCredentialError> {
+    match run(&["config", scope.flag(), "--get-all", key], None) {
+        Ok(out) => Ok(out.lines().map(str::to_owned).collect()),
+        // Exit status 1: the key is not set.
+        Err(GitCredentialError::Failed { stderr, .. }) if stderr.is_empty() => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
 fn run(args: &[&str], stdin: Option<&str>) -> Result<String, GitCredentialError> {
     let mut child = match Command::new("git")
         .args(args)
@@ -100,7 +307,30 @@ fn run(args: &[&str], stdin: Option<&str>) -> Result<String, GitCredentialError>
 
 #[cfg(test)]
 mod tests {
-    use super::helper_name;
+    use super::*;
+
+    #[test]
+    fn requests_match_only_the_endpoint() {
+        let hub = Endpoint::parse("https://huggingface.co").unwrap();
+        let ask = |text: &str| CredentialRequest::read(text.as_bytes()).unwrap();
+        assert!(hub.matches(&ask("protocol=https\nhost=huggingface.co\n\n")));
+        assert!(hub.matches(&ask("protocol=https\nhost=HuggingFace.co:443\nusername=bob\n")));
+        assert!(!hub.matches(&ask("protocol=http\nhost=huggingface.co\n")));
+        assert!(!hub.matches(&ask("protocol=https\nhost=huggingface.co.evil.example\n")));
+        assert!(!hub.matches(&ask("protocol=https\nhost=huggingface.co:8443\n")));
+        assert!(!hub.matches(&ask("protocol=https\n\nhost=huggingface.co\n")), "input ends at the blank line");
+        let local = Endpoint::parse("http://127.0.0.1:8080/mirror").unwrap();
+        assert_eq!(local.base_url(), "http://127.0.0.1:8080");
+        assert!(local.matches(&ask("protocol=http\nhost=127.0.0.1:8080\n")));
+        assert!(!local.matches(&ask("protocol=http\nhost=127.0.0.1\n")));
+        let big = "x".repeat(usize::try_from(MAX_REQUEST_BYTES).unwrap() + 1);
+        assert!(matches!(CredentialRequest::read(big.as_bytes()), Err(RequestError::TooLarge)));
+    }
+
+    #[test]
+    fn helper_value_quotes_the_path() {
+        assert_eq!(helper_value(std::path::Path::new("/o'k/hf")), "!'/o'\\''k/hf' auth git-credential");
+    }
 
     #[test]
     fn reads_helper_lines_like_python() {

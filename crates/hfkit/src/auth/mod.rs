@@ -23,8 +23,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use git_credential::{
-    GitCredentialError, approve as git_credential_approve, helpers as git_credential_helpers,
-    reject as git_credential_reject,
+    ConfigScope, CredentialRequest, Endpoint, GIT_USER, GitCredentialError, HelperChange, MAX_REQUEST_BYTES,
+    RequestError, approve as git_credential_approve, helper_key, helper_value, helpers as git_credential_helpers,
+    install_helper, reject as git_credential_reject, uninstall_helper,
 };
 pub use store::{AuthStore, LogoutOutcome};
 
