@@ -243,7 +243,7 @@ fn check_asks_the_hub_which_tokens_are_live() {
         .token("alice", "old", "read", IN_ENV)
         .start();
     // Revoke the second token: the Hub now answers 401 for it.
-    hub.state().update_accounts(|a| a.tokens.retain(|t| t.token != IN_ENV));
+    hub.state().store().revoke_tokens("alice", Some("old")).unwrap();
     let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
     let dir = t.work_dir().join("plain");
     write(&dir, "a.txt", format!("{IN_TREE}\n{IN_ENV}\n{IN_TREE}\n"));
