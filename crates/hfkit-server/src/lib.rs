@@ -6,6 +6,8 @@
 //! `X-Error-Message`), from the [`accounts::Accounts`] it is given and the repositories of
 //! a [`repos::RepoSource`]: repos built in code (tests) or a huggingface_hub cache read live
 //! (`hf serve --cache`). A second listener plays the CDN that LFS downloads are redirected to.
+//! With a [`mirror::Mirror`], a file the cache lacks is fetched from an upstream Hub once
+//! and kept (pull-through).
 //! [`server`] accepts connections with the limits a public server needs (connection cap,
 //! header and idle timeouts, header size).
 
@@ -14,6 +16,7 @@ mod body;
 pub mod faults;
 mod hub_error;
 mod log;
+pub mod mirror;
 pub mod repos;
 mod routes;
 pub mod server;
@@ -31,6 +34,7 @@ use axum::response::Response;
 
 pub use accounts::{AccessToken, Accounts, Org, Role, TrustedPublisher, User};
 pub use faults::{Fault, FaultKind};
+pub use mirror::{Mirror, MirrorConfig};
 pub use repos::memory::{MemoryRepos, RepoMap, StoredRepo};
 pub use repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 pub use server::Limits;
@@ -80,6 +84,7 @@ pub struct HubState {
     accounts: RwLock<Accounts>,
     memory: Arc<MemoryRepos>,
     source: Arc<dyn RepoSource>,
+    mirror: RwLock<Option<Arc<Mirror>>>,
     renames: RwLock<HashMap<(String, String), String>>,
     cdn_url: RwLock<Option<String>>,
     faults: Mutex<Vec<Fault>>,
@@ -123,6 +128,7 @@ impl HubState {
             accounts: RwLock::new(accounts),
             memory,
             source,
+            mirror: RwLock::default(),
             renames: RwLock::default(),
             cdn_url: RwLock::default(),
             faults: Mutex::default(),
@@ -147,6 +153,17 @@ impl HubState {
     /// Where routes read repositories.
     pub(crate) fn source(&self) -> &dyn RepoSource {
         self.source.as_ref()
+    }
+
+    /// Fetches what the source lacks from an upstream Hub through `mirror` (`None`: serve
+    /// the source only).
+    pub fn set_mirror(&self, mirror: Option<Arc<Mirror>>) {
+        *write(&self.mirror) = mirror;
+    }
+
+    /// The pull-through mirror, if one is set.
+    pub fn mirror(&self) -> Option<Arc<Mirror>> {
+        read(&self.mirror).clone()
     }
 
     /// Keeps (or stops keeping) the in-memory record of requests that tests read.

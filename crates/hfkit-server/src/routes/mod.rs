@@ -63,7 +63,7 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     } else if method == Method::POST {
         Err(HubError::not_found("Not Found"))
     } else {
-        resolve::handle(&state, &headers, &segments, method == Method::HEAD)
+        resolve::handle(&state, &headers, &segments, method == Method::HEAD).await
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -195,6 +195,9 @@ impl Transfer<'_> {
             if job.chunks > 1 {
                 let record = Record { size: job.target.size, chunk_size: job.chunk_size, done: done.clone() };
                 save_record(job.partial.record(), &record);
+                let prefix = (0..job.chunks).find(|c| !done.contains(c)).unwrap_or(job.chunks);
+                let ready = (prefix * job.chunk_size).min(job.target.size);
+                self.progress.written(&job.target.display, job.partial.path(), ready);
             }
         }
     }
@@ -307,6 +310,10 @@ impl Transfer<'_> {
             }
             cursor += data.len() as u64;
             self.progress.advanced(&job.target.display, data.len() as u64);
+            if job.chunks <= 1 {
+                // One in-order stream: everything before the cursor is written.
+                self.progress.written(&job.target.display, job.partial.path(), cursor);
+            }
             if cursor >= end {
                 return Ok(cursor);
             }
