@@ -35,12 +35,8 @@ impl Drop for RunningMirror {
 }
 
 fn start_mirror(cache: &Path, upstream: &str, configure: impl FnOnce(&mut MirrorConfig)) -> RunningMirror {
-    let mut config = MirrorConfig {
-        upstream: upstream.to_owned(),
-        token: None,
-        offline: false,
-        ref_ttl: Duration::from_secs(60),
-    };
+    let mut config =
+        MirrorConfig { upstream: upstream.to_owned(), token: None, offline: false, ref_ttl: Duration::from_secs(60) };
     configure(&mut config);
     let accounts = HubFixture::new().user("carol").token("carol", "desk", "read", CLIENT_TOKEN).accounts().clone();
     let source = Arc::new(CacheRepos::new(cache).unwrap());
@@ -197,10 +193,13 @@ fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
     assert!(got.is_err(), "the body must be cut, not completed: {:?}", got.map(|b| b.len()));
     assert!(blobs(cache.path()).iter().all(|b| b.ends_with(".incomplete") || b != &sha256(&weights)));
     assert!(!blobs(cache.path()).contains(&sha256(&weights)));
-    assert!(!cache.path().join("models--acme--big/snapshots").exists()
-        || std::fs::read_dir(cache.path().join("models--acme--big/snapshots")).unwrap().flatten().all(|d| {
-            std::fs::read_dir(d.path()).unwrap().next().is_none()
-        }));
+    assert!(
+        !cache.path().join("models--acme--big/snapshots").exists()
+            || std::fs::read_dir(cache.path().join("models--acme--big/snapshots"))
+                .unwrap()
+                .flatten()
+                .all(|d| { std::fs::read_dir(d.path()).unwrap().next().is_none() })
+    );
     // The failure is not remembered: the next request fetches again, and succeeds.
     let again = client().get(&url).send().unwrap();
     assert_eq!(again.bytes().unwrap().as_ref(), weights.as_slice());

@@ -36,6 +36,9 @@ use inflight::InFlight;
 /// Most branch names remembered at once (expired ones are dropped first).
 const MAX_REMEMBERED_REFS: usize = 10_000;
 
+/// A branch name of a repo: `kind`, repo id, revision.
+type RefKey = (String, String, String);
+
 /// How a mirror reaches its upstream.
 #[derive(Clone)]
 pub struct MirrorConfig {
@@ -69,7 +72,7 @@ pub struct Mirror {
     root: PathBuf,
     offline: bool,
     ref_ttl: Duration,
-    refs: Mutex<HashMap<(String, String, String), (CommitHash, Instant)>>,
+    refs: Mutex<HashMap<RefKey, (CommitHash, Instant)>>,
     inflight: Arc<InFlight>,
 }
 
@@ -152,9 +155,8 @@ impl Mirror {
             return Ok(found);
         }
         if self.offline {
-            return local_only(local.as_ref(), revision, &cached).ok_or_else(|| {
-                not_cached(&repo, revision, path, "the mirror is offline (it makes no upstream call)")
-            });
+            return local_only(local.as_ref(), revision, &cached)
+                .ok_or_else(|| not_cached(&repo, revision, path, "the mirror is offline (it makes no upstream call)"));
         }
         let remembered = if pinned.is_none() { self.remembered(kind, id, revision) } else { None };
         if let Some(found) = remembered.as_ref().and_then(|c| cached(c.as_str())) {
@@ -190,9 +192,9 @@ impl Mirror {
             }
             return Ok(found);
         }
-        let size = meta.size.ok_or_else(|| {
-            Upstream::Down(format!("it did not say the size of `{path}`")).into_error(&self.upstream)
-        })?;
+        let size = meta
+            .size
+            .ok_or_else(|| Upstream::Down(format!("it did not say the size of `{path}`")).into_error(&self.upstream))?;
         let content = if head {
             Content::Bytes(bytes::Bytes::new())
         } else {
