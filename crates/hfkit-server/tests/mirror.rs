@@ -200,6 +200,12 @@ fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
                 .flatten()
                 .all(|d| { std::fs::read_dir(d.path()).unwrap().next().is_none() })
     );
+    // A client may be cut as soon as the first try fails; the fetch ends after the second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mirror.mirror.fetches_running() > 0 {
+        assert!(Instant::now() < deadline, "the failed fetch never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // The failure is not remembered: the next request fetches again, and succeeds.
     let again = client().get(&url).send().unwrap();
     assert_eq!(again.bytes().unwrap().as_ref(), weights.as_slice());
@@ -303,4 +309,27 @@ fn the_clients_token_never_reaches_upstream_and_the_servers_token_only_goes_ther
             _ => assert_eq!(auth, server, "{r:?}"),
         }
     }
+}
+
+#[test]
+fn a_client_that_hangs_up_cancels_nothing() {
+    let weights = pseudo_random(8, 2_000_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    hub.state()
+        .inject(Fault::new(FaultKind::Stall { after: 500_000, pause: Duration::from_millis(500) }, 1).on("/lfs/"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let mut response = client().get(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    let mut first = [0; 1000];
+    response.read_exact(&mut first).unwrap();
+    assert_eq!(&first[..], &weights[..1000]);
+    drop(response); // hangs up during the upstream's pause
+    let placed = cache.path().join("models--acme--big/blobs").join(sha256(&weights));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !placed.exists() {
+        assert!(Instant::now() < deadline, "the fetch did not finish after the client left");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read(&placed).unwrap(), weights);
+    assert_eq!(upstream_transfers(&hub, "/lfs/"), 1);
 }

@@ -93,6 +93,11 @@ impl InFlight {
         self.started.load(Ordering::Relaxed)
     }
 
+    /// How many fetches are running now.
+    pub(crate) fn running(&self) -> usize {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
     /// The fetch of `key`: the one in progress, or a new one that runs `fetch` in a spawned
     /// task. `fetch` reports to the sink it is given and answers why it failed.
     pub(crate) fn join_or_start<F, Fut>(

@@ -108,6 +108,11 @@ impl Mirror {
         self.inflight.started()
     }
 
+    /// How many upstream file transfers are running now.
+    pub fn fetches_running(&self) -> usize {
+        self.inflight.running()
+    }
+
     fn remembered(&self, kind: &str, id: &str, revision: &str) -> Option<CommitHash> {
         let refs = self.refs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (commit, at) = refs.get(&(kind.to_owned(), id.to_owned(), revision.to_owned()))?;
