@@ -529,6 +529,15 @@ fn hf_serve_upstream_is_a_pull_through_mirror_for_hf_and_python() {
         "from huggingface_hub import hf_hub_download; print(open(hf_hub_download('acme/tiny', 'sub/dir/data.txt')).read(), end='')",
     );
     assert_eq!(run.expect_code(0).stdout, "nested\n");
+    // Whole snapshots: the repo API passes through (tree pages and their `Link` included).
+    fixture.state().set_tree_page_size(2);
+    let snapshot = client.hf(&["download", "acme/tiny", "--format", "quiet"]);
+    let dir = std::path::PathBuf::from(snapshot.expect_code(0).stdout.trim());
+    assert_eq!(std::fs::read_to_string(dir.join("README.md")).unwrap(), "# tiny\n");
+    let run = client.python(
+        "import os; from huggingface_hub import snapshot_download; d = snapshot_download('acme/tiny', revision='v1'); print(sorted(os.listdir(d)))",
+    );
+    assert_eq!(run.expect_code(0).stdout, "['README.md', 'config.json']\n");
     // On the server, the cache holds both, in the standard layout.
     let mut server = client_of(&url);
     server.set_env("HF_HUB_CACHE", cache.to_str().unwrap());

@@ -127,6 +127,14 @@ fn a_cold_miss_is_fetched_kept_and_then_served_from_the_cache() {
     assert_eq!(mirror.mirror.fetches_started(), 1);
     let config = client().get(format!("{}/acme/big/resolve/{main}/config.json", mirror.url)).send().unwrap();
     assert_eq!(config.text().unwrap(), "{}\n");
+    // The repo API passes through, its pages linked to the mirror.
+    hub.state().set_tree_page_size(1);
+    let page = client().get(format!("{}/api/models/acme/big/tree/main", mirror.url)).send().unwrap();
+    let link = page.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("<{}/api/models/acme/big/tree/", mirror.url)), "{link}");
+    let info: serde_json::Value =
+        client().get(format!("{}/api/models/acme/big", mirror.url)).send().unwrap().json().unwrap();
+    assert_eq!(info["sha"], main.as_str());
     // Missing upstream: the Hub's answer passes through.
     let missing = client().get(format!("{}/acme/big/resolve/main/nope.bin", mirror.url)).send().unwrap();
     assert_eq!(missing.status(), 404);
@@ -279,6 +287,13 @@ fn a_xet_backed_upstream_file_is_served_as_plain_bytes_without_xet_headers() {
             assert_eq!(response.bytes().unwrap().as_ref(), weights.as_slice());
         }
     }
+    // Listings pass through without Xet hashes either.
+    let tree = "/api/models/acme/big/tree/main";
+    let upstream_tree = client().get(format!("{}{tree}", hub.url())).send().unwrap().text().unwrap();
+    assert!(upstream_tree.contains("xetHash"), "{upstream_tree}");
+    let listed: serde_json::Value = client().get(format!("{}{tree}", mirror.url)).send().unwrap().json().unwrap();
+    assert_eq!(listed[0]["path"], "model.bin");
+    assert!(!listed.to_string().contains("xetHash"), "{listed}");
     let again = client().get(&url).send().unwrap();
     assert!(!again.headers().contains_key("x-xet-hash"));
     assert_eq!(again.bytes().unwrap().as_ref(), weights.as_slice());

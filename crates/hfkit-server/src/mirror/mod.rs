@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use hfkit::api::{ApiError, FileMetadata};
 use hfkit::cache::RepoCache;
 use hfkit::download::DownloadOptions;
@@ -251,11 +252,63 @@ impl Mirror {
         }
     }
 
+    /// Upstream's answer to the repo API call `path` (path and query, `/api/…`), passed on
+    /// as JSON without Xet hashes, its `Link` (pagination) pointed at `own` (this server's
+    /// base URL). `Ok(None)` when offline or when upstream cannot answer: the cache
+    /// answers then. Upstream refusals (not found, gated…) are passed on.
+    pub(crate) async fn api(&self, path: &str, own: Option<&str>) -> Result<Option<Response>, HubError> {
+        if self.offline {
+            return Ok(None);
+        }
+        match self.get_api(path).await {
+            Ok((body, link)) => {
+                let mut response = axum::Json(body).into_response();
+                let link = link.zip(own).and_then(|(link, own)| {
+                    let rest = link.strip_prefix('<')?.strip_prefix(self.upstream.as_str())?;
+                    HeaderValue::from_str(&format!("<{own}{rest}")).ok()
+                });
+                if let Some(link) = link {
+                    response.headers_mut().insert(header::LINK, link);
+                }
+                Ok(Some(response))
+            }
+            Err(Upstream::Refused(error)) => Err(error),
+            Err(Upstream::Down(why)) => {
+                crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn get_api(&self, path: &str) -> Result<(serde_json::Value, Option<String>), Upstream> {
+        let down =
+            |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
+        let client = self.hub.client().map_err(|e| down(&e))?;
+        let token = self.hub.request_token().await.map_err(|e| down(&e))?;
+        let url = format!("{}{path}", self.upstream);
+        let mut request = client.request(axum::http::Method::GET, &url).map_err(|e| down(&e))?;
+        if let Some(token) = &token {
+            request = hfkit::api::authorize(request, token).map_err(|e| down(&e))?;
+        }
+        let response = client
+            .send_metadata(request, &url, token.as_ref().map(|t| &t.source))
+            .await
+            .map_err(|e| classify(e, "this repository"))?;
+        if !response.status().is_success() {
+            return Err(Upstream::Down(format!("it answered {}", response.status())));
+        }
+        let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
+        let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| down(&format!("not JSON: {e}")))?;
+        strip_xet(&mut json);
+        Ok((json, link))
+    }
+
     /// Upstream's metadata of `path` at `revision`, asked with the server's token only.
     async fn head(&self, repo: &Repo, revision: &str, path: &str) -> Result<FileMetadata, Upstream> {
         let client = self.hub.client().map_err(|e| Upstream::Down(e.to_string()))?;
         let token = self.hub.request_token().await.map_err(|e| Upstream::Down(e.to_string()))?;
-        client.file_metadata(repo, revision, path, token.as_ref()).await.map_err(|e| classify(e, repo))
+        client.file_metadata(repo, revision, path, token.as_ref()).await.map_err(|e| classify(e, repo.id.as_str()))
     }
 }
 
@@ -271,12 +324,11 @@ impl Upstream {
 }
 
 /// What an upstream failure means for the client.
-fn classify(error: ApiError, repo: &Repo) -> Upstream {
+fn classify(error: ApiError, what: &str) -> Upstream {
     match error {
         ApiError::Unauthorized { .. } => Upstream::Refused(
             HubError::not_found(format!(
-                "Repository not found: the upstream refused the mirror access to {} (the mirror's operator can set an upstream token)",
-                repo.id
+                "Repository not found: the upstream refused the mirror access to {what} (the mirror's operator can set an upstream token)"
             ))
             .code("RepoNotFound"),
         ),
@@ -299,6 +351,18 @@ fn classify(error: ApiError, repo: &Repo) -> Upstream {
             Upstream::Refused(answer)
         }
         other => Upstream::Down(other.to_string().lines().next().unwrap_or_default().to_owned()),
+    }
+}
+
+/// Removes every `xetHash` of an upstream answer, so clients fetch through the mirror.
+fn strip_xet(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("xetHash");
+            map.values_mut().for_each(strip_xet);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_xet),
+        _ => {}
     }
 }
 

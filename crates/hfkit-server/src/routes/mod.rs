@@ -59,7 +59,7 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
         } else {
             String::new()
         };
-        repo_api::handle(&state, &headers, &method, &segments[1..], &query, &body)
+        repo_api::handle(&state, &headers, &method, &segments[1..], &query, &body).await
     } else if method == Method::POST {
         Err(HubError::not_found("Not Found"))
     } else {
