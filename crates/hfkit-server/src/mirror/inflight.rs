@@ -3,13 +3,14 @@
 //!
 //! The first request for a missing file starts a spawned task (so a client that hangs up
 //! cancels nothing); later requests join it. The task reports through a `watch` channel
-//! how much of its partial file is written ([`hfkit::download::Progress::written`]);
-//! each client reads its range from that file as it grows. The last byte of the file is
+//! which runs of its partial file are written ([`hfkit::download::Progress::written`]:
+//! the library fetches large files as parallel chunks, each a run that grows); each client
+//! reads its range from that file as soon as the bytes at its position are there. The last byte of the file is
 //! held back until the library has verified the whole file and placed it: a client never
 //! receives a complete body of bytes that failed verification, it gets a cut transfer.
 //! The entry is removed when the fetch ends, so a failure is not remembered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -32,8 +33,8 @@ pub(crate) type Key = (String, String, String, String);
 pub(crate) struct Status {
     /// The partial file being written, once known.
     partial: Option<PathBuf>,
-    /// Bytes at the start of `partial` that are written.
-    ready: u64,
+    /// The written runs of `partial`: start → end, disjoint and not touching.
+    runs: BTreeMap<u64, u64>,
     /// Transfers started (a failed verification starts the file again).
     attempt: u32,
     /// How the fetch ended: `Ok` once the verified file is in place.
@@ -64,18 +65,42 @@ impl hfkit::download::Progress for Sink {
     fn file_started(&self, _path: &str, _size: u64, _resumed: u64) {
         self.0.send_modify(|s| {
             s.attempt += 1;
-            s.ready = 0;
+            s.runs.clear();
         });
     }
 
-    fn written(&self, _path: &str, partial: &Path, ready: u64) {
+    fn written(&self, _path: &str, partial: &Path, start: u64, end: u64) {
         self.0.send_modify(|s| {
             if s.partial.as_deref() != Some(partial) {
                 s.partial = Some(partial.to_owned());
             }
-            s.ready = ready;
+            add_run(&mut s.runs, start, end);
         });
     }
+}
+
+/// Adds `start..end` to `runs`, merging what overlaps or touches it.
+fn add_run(runs: &mut BTreeMap<u64, u64>, mut start: u64, mut end: u64) {
+    if start >= end {
+        return;
+    }
+    if let Some((&s, &e)) = runs.range(..=start).next_back()
+        && e >= start
+    {
+        start = s;
+        end = end.max(e);
+        runs.remove(&s);
+    }
+    while let Some((&s, &e)) = runs.range(start..=end).next() {
+        end = end.max(e);
+        runs.remove(&s);
+    }
+    runs.insert(start, end);
+}
+
+/// Where the written run holding `pos` ends (`pos` itself when `pos` is not written).
+fn run_end(runs: &BTreeMap<u64, u64>, pos: u64) -> u64 {
+    runs.range(..=pos).next_back().map_or(pos, |(_, &end)| end.max(pos))
 }
 
 /// Removes a finished fetch from the map, even if its task panicked.
@@ -200,7 +225,7 @@ impl Reader {
                         self.file = std::fs::File::open(partial).ok().map(Arc::new);
                     }
                     // The last byte waits for the verification of the whole file.
-                    status.ready.min(self.download.size.saturating_sub(1))
+                    run_end(&status.runs, self.pos).min(self.download.size.saturating_sub(1))
                 }
             };
             if limit > self.pos
@@ -222,6 +247,40 @@ impl Reader {
             }
             if self.status.changed().await.is_err() && self.status.borrow().outcome.is_none() {
                 return Err(std::io::Error::other("the upstream transfer stopped"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::{add_run, run_end};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Runs added in any order describe exactly the bytes covered, as disjoint runs.
+        #[test]
+        fn prop_runs_cover_what_was_written(writes in prop::collection::vec((0u64..200, 0u64..40), 0..30)) {
+            let mut runs = BTreeMap::new();
+            let mut covered = [false; 240];
+            for (start, len) in writes {
+                add_run(&mut runs, start, start + len);
+                covered[start as usize..(start + len) as usize].iter_mut().for_each(|c| *c = true);
+            }
+            let mut last_end = None;
+            for (&s, &e) in &runs {
+                prop_assert!(s < e);
+                prop_assert!(last_end.is_none_or(|l| l < s), "runs touch or overlap: {runs:?}");
+                last_end = Some(e);
+            }
+            for pos in 0..240u64 {
+                let expected = (pos..240).find(|&p| !covered[p as usize]).unwrap_or(240);
+                prop_assert_eq!(run_end(&runs, pos), expected, "at {} in {:?}", pos, runs);
             }
         }
     }

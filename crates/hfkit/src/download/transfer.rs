@@ -131,6 +131,10 @@ impl Transfer<'_> {
         }
         let resumed = done.len() as u64 * chunk_size;
         self.progress.file_started(&target.display, target.size, resumed.min(target.size));
+        for chunk in &done {
+            let end = ((chunk + 1) * chunk_size).min(target.size);
+            self.progress.written(&target.display, partial.path(), chunk * chunk_size, end);
+        }
         let queue: VecDeque<u64> = (0..chunks).filter(|c| !done.contains(c)).collect();
         let workers = self.settings.connections.clamp(1, queue.len().max(1));
         let inline = (chunks <= 1).then(|| Hasher::new(target.kind, target.size));
@@ -195,9 +199,6 @@ impl Transfer<'_> {
             if job.chunks > 1 {
                 let record = Record { size: job.target.size, chunk_size: job.chunk_size, done: done.clone() };
                 save_record(job.partial.record(), &record);
-                let prefix = (0..job.chunks).find(|c| !done.contains(c)).unwrap_or(job.chunks);
-                let ready = (prefix * job.chunk_size).min(job.target.size);
-                self.progress.written(&job.target.display, job.partial.path(), ready);
             }
         }
     }
@@ -310,10 +311,7 @@ impl Transfer<'_> {
             }
             cursor += data.len() as u64;
             self.progress.advanced(&job.target.display, data.len() as u64);
-            if job.chunks <= 1 {
-                // One in-order stream: everything before the cursor is written.
-                self.progress.written(&job.target.display, job.partial.path(), cursor);
-            }
+            self.progress.written(&job.target.display, job.partial.path(), pos, cursor);
             if cursor >= end {
                 return Ok(cursor);
             }
