@@ -150,7 +150,8 @@ pub(crate) struct ServeArgs {
     /// Pull-through: fetch what the cache lacks from this Hub (huggingface.co, or another
     /// `hf serve`) once, verify it and keep it in the cache. The server's own token for it is
     /// read from --upstream-token-file or HF_SERVE_UPSTREAM_TOKEN, never from the command line;
-    /// clients' tokens are never sent upstream.
+    /// clients' tokens are never sent upstream. Fetches use the HF_HUB_DOWNLOAD_* settings of
+    /// `hf download` (connections, chunk size, retries).
     /// Example: `hf serve --cache /srv/hf --upstream https://huggingface.co`.
     #[arg(long, value_name = "URL", requires = "cache")]
     pub(crate) upstream: Option<String>,

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hfkit::config::TransferSettings;
 use hfkit::repo::Repo;
 use hfkit_server::repos::cache::CacheRepos;
 use hfkit_server::{Fault, FaultKind, HubState, Mirror, MirrorConfig};
@@ -35,8 +36,13 @@ impl Drop for RunningMirror {
 }
 
 fn start_mirror(cache: &Path, upstream: &str, configure: impl FnOnce(&mut MirrorConfig)) -> RunningMirror {
-    let mut config =
-        MirrorConfig { upstream: upstream.to_owned(), token: None, offline: false, ref_ttl: Duration::from_secs(60) };
+    let mut config = MirrorConfig {
+        upstream: upstream.to_owned(),
+        token: None,
+        offline: false,
+        ref_ttl: Duration::from_secs(60),
+        transfer: TransferSettings::default(),
+    };
     configure(&mut config);
     let accounts = HubFixture::new().user("carol").token("carol", "desk", "read", CLIENT_TOKEN).accounts().clone();
     let source = Arc::new(CacheRepos::new(cache).unwrap());
@@ -68,13 +74,24 @@ fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
-/// GETs of file content that reached the upstream (the resolve answer or its CDN).
-fn upstream_transfers(hub: &RunningHub, fragment: &str) -> usize {
-    hub.requests()
+/// How many times the upstream sent the content of a file of `size` bytes whose path
+/// contains `fragment`: the bytes its GETs asked for (ranges, or the whole file), over `size`.
+fn upstream_transfers(hub: &RunningHub, fragment: &str, size: usize) -> f64 {
+    let bytes: u64 = hub
+        .requests()
         .iter()
         .filter(|r| r.method == "GET" && r.status < 300 && r.path.contains(fragment))
         .filter(|r| r.listener == "cdn" || r.path.contains("/resolve/"))
-        .count()
+        .map(|r| {
+            let range = r.range.as_deref().and_then(|v| v.strip_prefix("bytes="));
+            let span = range.and_then(|v| v.split_once('-')).and_then(|(a, b)| {
+                let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+                Some(b.min(size as u64 - 1) - a + 1)
+            });
+            span.unwrap_or(size as u64)
+        })
+        .sum();
+    bytes as f64 / size as f64
 }
 
 fn blobs(cache: &Path) -> Vec<String> {
@@ -102,7 +119,7 @@ fn a_cold_miss_is_fetched_kept_and_then_served_from_the_cache() {
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["x-linked-etag"], format!("\"{}\"", sha256(&weights)).as_str());
     assert_eq!(got.bytes().unwrap().as_ref(), weights.as_slice());
-    assert_eq!(upstream_transfers(&hub, "/lfs/"), 1);
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0);
     // Kept in the standard layout: the scan `hf cache ls` uses lists it, with its ref.
     let (repos, _) = hfkit::cache::list_repos(cache.path());
     assert!(repos.contains(&Repo::model("acme/big").unwrap()), "{repos:?}");
@@ -145,13 +162,23 @@ fn a_cold_miss_is_fetched_kept_and_then_served_from_the_cache() {
 
 #[test]
 fn ten_concurrent_cold_misses_share_one_transfer_and_stream_as_it_arrives() {
+    ten_concurrent_cold_misses(TransferSettings::default());
+}
+
+/// The same with the upstream fetch in parallel chunks of 1 MiB over 4 connections.
+#[test]
+fn ten_concurrent_cold_misses_stream_from_parallel_chunks() {
+    ten_concurrent_cold_misses(TransferSettings { chunk_size: 1 << 20, connections: 4, ..TransferSettings::default() });
+}
+
+fn ten_concurrent_cold_misses(transfer: TransferSettings) {
     let weights = pseudo_random(2, 6_000_000);
     let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
     // The upstream pauses after 1 MB: clients must see bytes during the pause.
     let pause = Duration::from_millis(1500);
     hub.state().inject(Fault::new(FaultKind::Stall { after: 1_000_000, pause }, 1).on("/lfs/"));
     let cache = tempfile::tempdir().unwrap();
-    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.transfer = transfer);
     let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
     let clients: Vec<_> = (0..10)
         .map(|_| {
@@ -181,7 +208,7 @@ fn ten_concurrent_cold_misses_share_one_transfer_and_stream_as_it_arrives() {
         // The first bytes came before the upstream's pause ended, the last ones after it.
         assert!(done - first >= pause * 2 / 3, "first byte at {first:?}, done at {done:?}");
     }
-    assert_eq!(upstream_transfers(&hub, "/lfs/"), 1, "{:#?}", hub.requests());
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0, "{:#?}", hub.requests());
     assert_eq!(mirror.mirror.fetches_started(), 1);
     assert_eq!(blobs(cache.path()), vec![sha256(&weights)]);
 }
@@ -346,5 +373,5 @@ fn a_client_that_hangs_up_cancels_nothing() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(std::fs::read(&placed).unwrap(), weights);
-    assert_eq!(upstream_transfers(&hub, "/lfs/"), 1);
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0);
 }

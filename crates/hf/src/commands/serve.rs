@@ -28,6 +28,8 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
                     token: upstream_token(args)?,
                     offline: args.offline,
                     ref_ttl: Duration::from_secs(args.ref_ttl),
+                    // The HF_HUB_DOWNLOAD_* settings of `hf download`.
+                    transfer: ctx.config.transfer.clone(),
                 };
                 let built = Mirror::new(&config, cache.root())
                     .with_context(|| format!("cannot use {upstream} as the upstream"))?;

@@ -25,6 +25,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use hfkit::api::{ApiError, FileMetadata};
 use hfkit::cache::RepoCache;
+use hfkit::config::TransferSettings;
 use hfkit::download::DownloadOptions;
 use hfkit::hashes::CommitHash;
 use hfkit::repo::{Repo, RepoType};
@@ -52,6 +53,8 @@ pub struct MirrorConfig {
     pub offline: bool,
     /// How long a branch name resolved upstream is remembered.
     pub ref_ttl: Duration,
+    /// How upstream files are fetched (parallel ranged connections, chunk size, retries).
+    pub transfer: TransferSettings,
 }
 
 impl std::fmt::Debug for MirrorConfig {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for MirrorConfig {
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("offline", &self.offline)
             .field("ref_ttl", &self.ref_ttl)
+            .field("transfer", &self.transfer)
             .finish()
     }
 }
@@ -91,6 +95,7 @@ impl Mirror {
         // No environment and no token file of this machine: only the token given.
         let mut settings = Config::isolated(root, &config.upstream);
         settings.disable_implicit_token = true;
+        settings.transfer = config.transfer.clone();
         let hub = Hub::new(settings, config.token.clone());
         hub.client()?;
         Ok(Self {
