@@ -234,6 +234,25 @@ pub(crate) struct ServeArgs {
     /// Example: `hf serve --cache ~/.cache/huggingface/hub`.
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<PathBuf>,
+    /// Pull-through: fetch what the cache lacks from this Hub (huggingface.co, or another
+    /// `hf serve`) once, verify it and keep it in the cache. The server's own token for it is
+    /// read from --upstream-token-file or HF_SERVE_UPSTREAM_TOKEN, never from the command line;
+    /// clients' tokens are never sent upstream. Fetches use the HF_HUB_DOWNLOAD_* settings of
+    /// `hf download` (connections, chunk size, retries).
+    /// Example: `hf serve --cache /srv/hf --upstream https://huggingface.co`.
+    #[arg(long, value_name = "URL", requires = "cache")]
+    pub(crate) upstream: Option<String>,
+    /// A file holding the token the server sends upstream (for gated and private upstream
+    /// repos). Example: `--upstream-token-file /etc/hf-mirror/token`.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    pub(crate) upstream_token_file: Option<PathBuf>,
+    /// Seconds a branch name resolved upstream is remembered before upstream is asked again.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) ref_ttl: u64,
+    /// Make no upstream call at all: serve what is cached (with --upstream, the mirror is
+    /// ready to go online again without other changes).
+    #[arg(long)]
+    pub(crate) offline: bool,
     /// Connections served at once; more are answered 503 and closed.
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub(crate) max_connections: usize,

@@ -719,3 +719,60 @@ fn a_bad_accounts_file_is_refused_with_its_line() {
         assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
     }
 }
+
+#[test]
+fn hf_serve_upstream_is_a_pull_through_mirror_for_hf_and_python() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    let cache = t.root().join("mirror-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut command = t.command(t.hf_bin());
+    command
+        .args(["serve", "--port", "0", "--format", "agent", "--cache", cache.to_str().unwrap()])
+        .args(["--upstream", fixture.url()])
+        .env("HF_SERVE_UPSTREAM_TOKEN", common::READ);
+    let (_served, url, log) = spawn_serve(&t, command);
+    let client = client_of(&url);
+    let got = client.hf(&["download", "acme/tiny", "model.safetensors", "--format", "quiet"]);
+    got.expect_code(0);
+    let weights = std::fs::read(got.stdout.trim()).unwrap();
+    assert_eq!(weights, hfkit_test::pseudo_random(7, common::WEIGHTS_LEN));
+    let run = client.python(
+        "from huggingface_hub import hf_hub_download; print(open(hf_hub_download('acme/tiny', 'sub/dir/data.txt')).read(), end='')",
+    );
+    assert_eq!(run.expect_code(0).stdout, "nested\n");
+    // Whole snapshots: the repo API passes through (tree pages and their `Link` included).
+    fixture.state().set_tree_page_size(2);
+    let snapshot = client.hf(&["download", "acme/tiny", "--format", "quiet"]);
+    let dir = std::path::PathBuf::from(snapshot.expect_code(0).stdout.trim());
+    assert_eq!(std::fs::read_to_string(dir.join("README.md")).unwrap(), "# tiny\n");
+    let run = client.python(
+        "import os; from huggingface_hub import snapshot_download; d = snapshot_download('acme/tiny', revision='v1'); print(sorted(os.listdir(d)))",
+    );
+    assert_eq!(run.expect_code(0).stdout, "['README.md', 'config.json']\n");
+    // On the server, the cache holds both, in the standard layout.
+    let mut server = client_of(&url);
+    server.set_env("HF_HUB_CACHE", cache.to_str().unwrap());
+    let listed = server.hf(&["cache", "ls", "--revisions"]);
+    assert!(listed.expect_code(0).stdout.contains("acme/tiny"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("main"), "{}", listed.stdout);
+    // The server's token went upstream (only there), and was never logged.
+    let masked = format!("Bearer {}", hfkit::secret::mask(common::READ));
+    assert!(fixture.requests().iter().any(|r| r.authorization.as_deref() == Some(masked.as_str())));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains(common::READ), "{logged}");
+    assert!(logged.contains("mirror: fetched acme/tiny model.safetensors"), "{logged}");
+}
+
+#[test]
+fn hf_serve_takes_no_upstream_token_on_the_command_line() {
+    let hub = hub();
+    let t = context(&hub);
+    let run = t.hf(&["serve", "--cache", ".", "--upstream", hub.url(), "--upstream-token", common::READ]);
+    run.expect_code(2);
+    let bad = t.root().join("token");
+    std::fs::write(&bad, "two\nlines\n").unwrap();
+    let run = t.hf(&["serve", "--cache", ".", "--upstream", hub.url(), "--upstream-token-file", bad.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("upstream token from the file"), "{}", run.stderr);
+}

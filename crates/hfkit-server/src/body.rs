@@ -87,7 +87,7 @@ pub(crate) fn file_response(
                 return HubError::not_found("Entry not found").code("EntryNotFound").into_response();
             }
         },
-        Content::Bytes(_) => None,
+        Content::Bytes(_) | Content::Growing(_) => None,
     };
     let (status, start, end) = match range.map_or(Wanted::Whole, |value| parse_range(value, size)) {
         Wanted::Whole => (StatusCode::OK, 0, size.saturating_sub(1)),
@@ -135,6 +135,9 @@ fn stream_body(
     length: u64,
     fault: Option<FaultKind>,
 ) -> Body {
+    if let Content::Growing(download) = &content {
+        return Body::from_stream(download.stream(start, length));
+    }
     let cursor = Cursor { content, file, seeked: false, pos: start, left: length, sent: 0, fault };
     Body::from_stream(stream::unfold(cursor, |mut c| async move {
         if c.left == 0 {
@@ -176,6 +179,7 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
             let start = usize::try_from(c.pos).unwrap_or(usize::MAX);
             Ok(b.slice(start..start + want_usize))
         }
+        Content::Growing(_) => Err(std::io::Error::other("a growing file is streamed by its download")),
         Content::Blob(_) => {
             let file = c.file.as_mut().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
             if !c.seeked {

@@ -6,7 +6,9 @@
 //! `X-Error-Message`), from the accounts, tokens, repo settings and grants of a
 //! [`store::Store`] (seeded from an [`accounts::Accounts`] file) and the repositories of a
 //! [`repos::RepoSource`]: repos built in code (tests) or a huggingface_hub cache read live
-//! (`hf serve --cache`). Who may see what is decided by [`auth::access`]. A second listener plays the CDN that LFS downloads are redirected to.
+//! (`hf serve --cache`). Who may see what is decided by [`auth::access`]. A second listener
+//! plays the CDN that LFS downloads are redirected to. With a [`mirror::Mirror`], a file the
+//! cache lacks is fetched from an upstream Hub once and kept (pull-through).
 //! [`server`] accepts connections with the limits a public server needs (connection cap,
 //! header and idle timeouts, header size).
 
@@ -16,6 +18,7 @@ mod body;
 pub mod faults;
 mod hub_error;
 mod log;
+pub mod mirror;
 pub mod repos;
 mod routes;
 pub mod server;
@@ -35,6 +38,7 @@ use axum::response::Response;
 
 pub use accounts::{AccessToken, Accounts, Org, RepoEntry, Role, TrustedPublisher, User};
 pub use faults::{Fault, FaultKind};
+pub use mirror::{Mirror, MirrorConfig};
 pub use repos::memory::{MemoryRepos, RepoMap, StoredRepo};
 pub use repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 pub use server::Limits;
@@ -88,6 +92,7 @@ pub struct HubState {
     anonymous: AtomicBool,
     memory: Arc<MemoryRepos>,
     source: Arc<dyn RepoSource>,
+    mirror: RwLock<Option<Arc<Mirror>>>,
     renames: RwLock<HashMap<(String, String), String>>,
     cdn_url: RwLock<Option<String>>,
     /// Signs the CDN links handed out after an access check.
@@ -161,6 +166,7 @@ impl HubState {
             anonymous: AtomicBool::new(true),
             memory,
             source,
+            mirror: RwLock::default(),
             renames: RwLock::default(),
             cdn_url: RwLock::default(),
             cdn_key: signed_url::SigningKey::generate(),
@@ -186,6 +192,17 @@ impl HubState {
     /// Where routes read repositories.
     pub(crate) fn source(&self) -> &dyn RepoSource {
         self.source.as_ref()
+    }
+
+    /// Fetches what the source lacks from an upstream Hub through `mirror` (`None`: serve
+    /// the source only).
+    pub fn set_mirror(&self, mirror: Option<Arc<Mirror>>) {
+        *write(&self.mirror) = mirror;
+    }
+
+    /// The pull-through mirror, if one is set.
+    pub fn mirror(&self) -> Option<Arc<Mirror>> {
+        read(&self.mirror).clone()
     }
 
     /// Keeps (or stops keeping) the in-memory record of requests that tests read.

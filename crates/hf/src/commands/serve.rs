@@ -1,12 +1,13 @@
-//! `hf serve`: a Hub-compatible server on this machine, until Ctrl-C (the operator's
-//! commands, `hf serve user …`, are in [`super::serve_admin`]).
+//! `hf serve`: a Hub-compatible server on this machine, until Ctrl-C; with `--upstream`, a
+//! pull-through mirror of another Hub (the operator's commands, `hf serve user …`, are in
+//! [`super::serve_admin`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use hfkit_server::repos::cache::CacheRepos;
-use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, RepoSource, SqliteStore, Store};
+use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, Mirror, MirrorConfig, RepoSource, SqliteStore, Store};
 
 use super::auth::Status;
 use crate::cli::ServeArgs;
@@ -27,9 +28,25 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         None => Arc::new(SqliteStore::in_memory()?),
     };
     hfkit_server::store::import::seed(store.as_ref(), &accounts).context("cannot seed the server's accounts")?;
+    let mut mirror = None;
     let repos: Arc<dyn RepoSource> = match &args.cache {
         Some(dir) => {
-            Arc::new(CacheRepos::new(dir).with_context(|| format!("cannot serve the cache folder {}", dir.display()))?)
+            let cache =
+                CacheRepos::new(dir).with_context(|| format!("cannot serve the cache folder {}", dir.display()))?;
+            if let Some(upstream) = &args.upstream {
+                let config = MirrorConfig {
+                    upstream: upstream.clone(),
+                    token: upstream_token(args)?,
+                    offline: args.offline,
+                    ref_ttl: Duration::from_secs(args.ref_ttl),
+                    // The HF_HUB_DOWNLOAD_* settings of `hf download`.
+                    transfer: ctx.config.transfer.clone(),
+                };
+                let built = Mirror::new(&config, cache.root())
+                    .with_context(|| format!("cannot use {upstream} as the upstream"))?;
+                mirror = Some(Arc::new(built));
+            }
+            Arc::new(cache)
         }
         None => Arc::new(MemoryRepos::default()),
     };
@@ -52,8 +69,31 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         };
         let state = HubState::with_store(store, accounts.trusted_publishers, repos);
         state.set_anonymous_access(!args.no_anonymous);
+        state.set_mirror(mirror);
         state.set_access_log(true);
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         Ok(0)
     })
+}
+
+/// The environment variable holding the server's upstream token.
+const UPSTREAM_TOKEN_VAR: &str = "HF_SERVE_UPSTREAM_TOKEN";
+
+/// The server's token for its upstream: from `--upstream-token-file`, else the environment.
+/// Never from the command line, where other users of the machine could read it.
+fn upstream_token(args: &ServeArgs) -> Result<Option<hfkit::Token>> {
+    let (raw, origin) = match &args.upstream_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the upstream token file {}", path.display()))?;
+            (text.trim().to_owned(), format!("the file {}", path.display()))
+        }
+        None => match std::env::var(UPSTREAM_TOKEN_VAR) {
+            Ok(value) if !value.trim().is_empty() => (value.trim().to_owned(), UPSTREAM_TOKEN_VAR.to_owned()),
+            _ => return Ok(None),
+        },
+    };
+    let token = hfkit::auth::validate_explicit(&raw)
+        .map_err(|e| anyhow::anyhow!("the upstream token from {origin} cannot be used: {e}"))?;
+    Ok(Some(token))
 }

@@ -19,7 +19,7 @@ use hfkit::cache::{RepoCache, list_repos};
 use hfkit::hashes::CommitHash;
 use hfkit::repo::{Repo, RepoType};
 
-use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView, Visibility, git_blob_sha1, lfs_pointer};
+use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView, Visibility};
 
 /// How many distinct warnings are remembered, so each broken entry is logged once.
 const MAX_REMEMBERED_WARNINGS: usize = 10_000;
@@ -91,18 +91,7 @@ impl CacheRepos {
 }
 
 fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64) -> FileEntry {
-    let (oid, lfs_sha256) = if etag.is_sha256() {
-        (git_blob_sha1(lfs_pointer(etag.as_str(), size).as_bytes()), Some(etag.as_str().to_owned()))
-    } else {
-        (etag.as_str().to_owned(), None)
-    };
-    FileEntry {
-        size,
-        oid,
-        lfs_sha256,
-        xet_hash: None,
-        content: Content::Blob(Arc::new(CacheBlob { cache: cache.clone(), etag })),
-    }
+    FileEntry::from_etag(&etag.clone(), size, Content::Blob(Arc::new(CacheBlob { cache: cache.clone(), etag })))
 }
 
 impl RepoSource for CacheRepos {

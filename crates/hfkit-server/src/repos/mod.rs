@@ -101,6 +101,8 @@ pub enum Content {
     Bytes(bytes::Bytes),
     /// A blob of a served cache, opened (safely) when it is served.
     Blob(Arc<CacheBlob>),
+    /// A file on its way from a mirror's upstream, read as it arrives.
+    Growing(Arc<crate::mirror::inflight::Download>),
 }
 
 /// A blob of a served cache: opened through [`RepoCache::open_blob`], which never leaves
@@ -118,6 +120,7 @@ impl std::fmt::Debug for Content {
         match self {
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Self::Blob(b) => write!(f, "Blob({})", b.etag),
+            Self::Growing(_) => write!(f, "Growing"),
         }
     }
 }
@@ -173,6 +176,17 @@ impl FileEntry {
         sha2::Digest::update(&mut h, &content);
         let xet = hex(&h.finalize());
         Self { xet_hash: Some(xet), ..Self::lfs(content) }
+    }
+
+    /// A file known by its etag (as a cache names its blobs): a sha256 makes it an LFS
+    /// file, a git blob id a regular one.
+    pub fn from_etag(etag: &Etag, size: u64, content: Content) -> Self {
+        let (oid, lfs_sha256) = if etag.is_sha256() {
+            (git_blob_sha1(lfs_pointer(etag.as_str(), size).as_bytes()), Some(etag.as_str().to_owned()))
+        } else {
+            (etag.as_str().to_owned(), None)
+        };
+        Self { size, oid, lfs_sha256, xet_hash: None, content }
     }
 
     /// The etag the Hub sends: sha256 for LFS files, the git blob id otherwise.

@@ -59,11 +59,11 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
         } else {
             String::new()
         };
-        repo_api::handle(&state, &headers, &method, &segments[1..], &query, &body)
+        repo_api::handle(&state, &headers, &method, &segments[1..], &query, &body).await
     } else if method == Method::POST {
         Err(HubError::not_found("Not Found"))
     } else {
-        resolve::handle(&state, &headers, &segments, method == Method::HEAD)
+        resolve::handle(&state, &headers, &segments, method == Method::HEAD).await
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

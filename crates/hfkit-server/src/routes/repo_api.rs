@@ -66,7 +66,7 @@ impl Params {
     }
 }
 
-pub(super) fn handle(
+pub(super) async fn handle(
     state: &HubState,
     headers: &HeaderMap,
     method: &Method,
@@ -111,6 +111,21 @@ pub(super) fn handle(
             rest[id_len..].iter().map(|s| format!("/{s}")).collect::<String>()
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
+    }
+    if let Some(mirror) = state.mirror()
+        && *method == Method::GET
+    {
+        // The operator's rules hold for what is cached; upstream answers for the rest, and
+        // knows the whole repo (a cache may hold part of a snapshot).
+        if let Some(repo) = find(state, kind, &id)? {
+            check_visible(&repo, &caller)?;
+        }
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        let path = format!("/api/{}{query}", segments.join("/"));
+        let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
+        if let Some(answer) = mirror.api(&path, own.as_deref()).await? {
+            return Ok(answer);
+        }
     }
     let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
     check_visible(&repo, &caller)?;

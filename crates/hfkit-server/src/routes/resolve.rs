@@ -21,7 +21,7 @@ use crate::HubState;
 use crate::body::file_response;
 use crate::hub_error::HubError;
 
-pub(super) fn handle(
+pub(super) async fn handle(
     state: &HubState,
     headers: &HeaderMap,
     segments: &[&str],
@@ -43,18 +43,31 @@ pub(super) fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
-    check_files(&repo, &caller, headers)?;
     let revision = decode(raw_rev);
-    let commit = repo
-        .resolve(&revision)
-        .ok_or_else(|| HubError::not_found(format!("Invalid rev id: {revision}")).code("RevisionNotFound"))?
-        .to_owned();
     let path: Vec<String> = raw_path.iter().map(|s| decode(s)).collect();
     let path = path.join("/");
-    let found = hfkit::repo::validate_path(&path).ok().and_then(|()| state.source().file(&repo, &commit, &path));
-    let Some(file) = found else {
-        return Err(HubError::not_found("Entry not found").code("EntryNotFound").header("x-repo-commit", &commit));
+    let local = find(state, kind, &id)?;
+    let (commit, file) = if let Some(mirror) = state.mirror() {
+        // The operator's rules hold for what is cached; upstream's answer for the rest.
+        if let Some(repo) = &local {
+            check_files(repo, &caller, headers)?;
+        }
+        if hfkit::repo::validate_path(&path).is_err() || hfkit::repo::validate_revision(&revision).is_err() {
+            return Err(HubError::not_found("Entry not found").code("EntryNotFound"));
+        }
+        mirror.file(state.source(), kind, &id, &revision, &path, head).await?
+    } else {
+        let repo = local.ok_or_else(|| repo_not_found(&caller))?;
+        check_files(&repo, &caller, headers)?;
+        let commit = repo
+            .resolve(&revision)
+            .ok_or_else(|| HubError::not_found(format!("Invalid rev id: {revision}")).code("RevisionNotFound"))?
+            .to_owned();
+        let found = hfkit::repo::validate_path(&path).ok().and_then(|()| state.source().file(&repo, &commit, &path));
+        let Some(file) = found else {
+            return Err(HubError::not_found("Entry not found").code("EntryNotFound").header("x-repo-commit", &commit));
+        };
+        (commit, file)
     };
     let mut extra = HeaderMap::new();
     extra.insert("x-repo-commit", HeaderValue::from_str(&commit).expect("hex"));
@@ -65,7 +78,8 @@ pub(super) fn handle(
     if let Some(sha256) = &file.lfs_sha256 {
         extra.insert("x-linked-etag", quoted(sha256));
         extra.insert("x-linked-size", HeaderValue::from(file.size));
-        if let Some(cdn) = state.cdn_url() {
+        let growing = matches!(file.content, crate::repos::Content::Growing(_));
+        if let Some(cdn) = state.cdn_url().filter(|_| !growing) {
             // Only this signed link opens the object on the CDN: the access check was above.
             let location = format!("{cdn}/lfs/{sha256}?{}", state.cdn_key().sign(sha256));
             extra.insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii"));

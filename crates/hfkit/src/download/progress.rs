@@ -1,6 +1,7 @@
 //! How downloads report what they are doing. The library never prints: the CLI draws bars
 //! from these calls, a program can log them, and [`NoProgress`] ignores them.
 
+use std::path::Path;
 use std::time::Duration;
 
 /// Receives download events. Every method has an empty default.
@@ -11,6 +12,11 @@ pub trait Progress: Send + Sync {
     fn file_started(&self, _path: &str, _size: u64, _resumed: u64) {}
     /// `bytes` more bytes of `path` arrived.
     fn advanced(&self, _path: &str, _bytes: u64) {}
+    /// Bytes `start..end` of `path` are written to `partial`, this download's own partial
+    /// file (parallel chunks report their own runs as they grow): a reader may stream them
+    /// while the rest arrives. They are final only once the file is in place (a failed
+    /// verification empties the partial file, and the retry begins with `file_started`).
+    fn written(&self, _path: &str, _partial: &Path, _start: u64, _end: u64) {}
     /// A file is in place.
     fn file_finished(&self, _path: &str) {}
     /// A request failed and will be tried again after `delay`. `path` is the file, or a phase

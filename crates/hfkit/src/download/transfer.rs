@@ -131,6 +131,10 @@ impl Transfer<'_> {
         }
         let resumed = done.len() as u64 * chunk_size;
         self.progress.file_started(&target.display, target.size, resumed.min(target.size));
+        for chunk in &done {
+            let end = ((chunk + 1) * chunk_size).min(target.size);
+            self.progress.written(&target.display, partial.path(), chunk * chunk_size, end);
+        }
         let queue: VecDeque<u64> = (0..chunks).filter(|c| !done.contains(c)).collect();
         let workers = self.settings.connections.clamp(1, queue.len().max(1));
         let inline = (chunks <= 1).then(|| Hasher::new(target.kind, target.size));
@@ -307,6 +311,7 @@ impl Transfer<'_> {
             }
             cursor += data.len() as u64;
             self.progress.advanced(&job.target.display, data.len() as u64);
+            self.progress.written(&job.target.display, job.partial.path(), pos, cursor);
             if cursor >= end {
                 return Ok(cursor);
             }

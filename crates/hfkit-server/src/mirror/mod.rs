@@ -1,0 +1,386 @@
+//! Pull-through: a file the served cache lacks is fetched from an upstream Hub
+//! (huggingface.co, or another `hf serve`) and kept in the cache, so the next client is
+//! answered locally and `hf cache ls` on the server shows it.
+//!
+//! - The fetch is `hfkit::download`, the library's own download: huggingface_hub's lock,
+//!   a partial file of its own, verification against the etag (sha256 or git sha1) and an
+//!   atomic rename into `blobs/`. Wrong bytes are never kept.
+//! - Concurrent requests for one file share one upstream transfer ([`inflight`]) and are
+//!   fed as the bytes arrive.
+//! - Branch names are resolved upstream and remembered for `ref_ttl`; a commit hash whose
+//!   file is cached needs no upstream call. When upstream cannot be reached, what is cached
+//!   is served and the rest gets `502` with a sentence. Offline, upstream is never called.
+//! - The upstream token is the server's own ([`MirrorConfig::token`]); a client's token is
+//!   never sent upstream. Upstream headers are never passed on: a Xet-backed file is
+//!   fetched as plain bytes through the upstream's redirect and served as a plain file.
+
+pub mod inflight;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use hfkit::api::{ApiError, FileMetadata};
+use hfkit::cache::RepoCache;
+use hfkit::config::TransferSettings;
+use hfkit::download::DownloadOptions;
+use hfkit::hashes::CommitHash;
+use hfkit::repo::{Repo, RepoType};
+use hfkit::{Config, Hub, Token};
+
+use crate::hub_error::HubError;
+use crate::repos::{Content, FileEntry, RepoSource, RepoView};
+use inflight::InFlight;
+
+/// Most branch names remembered at once (expired ones are dropped first).
+const MAX_REMEMBERED_REFS: usize = 10_000;
+
+/// A branch name of a repo: `kind`, repo id, revision.
+type RefKey = (String, String, String);
+
+/// How a mirror reaches its upstream.
+#[derive(Clone)]
+pub struct MirrorConfig {
+    /// The upstream Hub's base URL (`https://huggingface.co`, or another `hf serve`).
+    pub upstream: String,
+    /// The server's own token for the upstream (gated and private upstream repos). It is
+    /// sent only to the upstream, and never logged.
+    pub token: Option<Token>,
+    /// Never call upstream: serve the cache only.
+    pub offline: bool,
+    /// How long a branch name resolved upstream is remembered.
+    pub ref_ttl: Duration,
+    /// How upstream files are fetched (parallel ranged connections, chunk size, retries).
+    pub transfer: TransferSettings,
+}
+
+impl std::fmt::Debug for MirrorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirrorConfig")
+            .field("upstream", &self.upstream)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("offline", &self.offline)
+            .field("ref_ttl", &self.ref_ttl)
+            .field("transfer", &self.transfer)
+            .finish()
+    }
+}
+
+/// The pull-through side of a served cache.
+#[derive(Debug)]
+pub struct Mirror {
+    upstream: String,
+    hub: Hub,
+    root: PathBuf,
+    offline: bool,
+    ref_ttl: Duration,
+    refs: Mutex<HashMap<RefKey, (CommitHash, Instant)>>,
+    inflight: Arc<InFlight>,
+}
+
+/// Why upstream could not answer.
+enum Upstream {
+    /// Not reachable, or not answering like a Hub: the cache may still answer.
+    Down(String),
+    /// A definite answer (not found, gated…), passed on to the client.
+    Refused(HubError),
+}
+
+impl Mirror {
+    /// A mirror of `config.upstream` that keeps what it fetches in the cache at `root`.
+    pub fn new(config: &MirrorConfig, root: &Path) -> hfkit::Result<Self> {
+        // No environment and no token file of this machine: only the token given.
+        let mut settings = Config::isolated(root, &config.upstream);
+        settings.disable_implicit_token = true;
+        settings.transfer = config.transfer.clone();
+        let hub = Hub::new(settings, config.token.clone());
+        hub.client()?;
+        Ok(Self {
+            upstream: config.upstream.trim_end_matches('/').to_owned(),
+            hub,
+            root: root.to_owned(),
+            offline: config.offline,
+            ref_ttl: config.ref_ttl,
+            refs: Mutex::default(),
+            inflight: Arc::default(),
+        })
+    }
+
+    /// How many upstream file transfers were started.
+    pub fn fetches_started(&self) -> u64 {
+        self.inflight.started()
+    }
+
+    /// How many upstream file transfers are running now.
+    pub fn fetches_running(&self) -> usize {
+        self.inflight.running()
+    }
+
+    fn remembered(&self, kind: &str, id: &str, revision: &str) -> Option<CommitHash> {
+        let refs = self.refs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (commit, at) = refs.get(&(kind.to_owned(), id.to_owned(), revision.to_owned()))?;
+        (at.elapsed() < self.ref_ttl).then(|| commit.clone())
+    }
+
+    fn remember(&self, kind: &str, id: &str, revision: &str, commit: &CommitHash) {
+        if self.ref_ttl.is_zero() {
+            return;
+        }
+        let mut refs = self.refs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if refs.len() >= MAX_REMEMBERED_REFS {
+            refs.retain(|_, (_, at)| at.elapsed() < self.ref_ttl);
+            if refs.len() >= MAX_REMEMBERED_REFS {
+                refs.clear();
+            }
+        }
+        refs.insert((kind.to_owned(), id.to_owned(), revision.to_owned()), (commit.clone(), Instant::now()));
+    }
+
+    /// The file `path` of `id` at `revision`: from the cache when it has it, else from
+    /// upstream (a `HEAD` answers from upstream's metadata alone; a `GET` joins or starts
+    /// the one fetch of the file). Answers the commit and the file.
+    pub(crate) async fn file(
+        &self,
+        source: &dyn RepoSource,
+        kind: &str,
+        id: &str,
+        revision: &str,
+        path: &str,
+        head: bool,
+    ) -> Result<(String, FileEntry), HubError> {
+        let repo = kind
+            .parse::<RepoType>()
+            .ok()
+            .and_then(|k| Repo::new(k, id).ok())
+            .ok_or_else(|| HubError::not_found("Repository not found").code("RepoNotFound"))?;
+        let local = source.get(kind, id);
+        let cached = |commit: &str| -> Option<(String, FileEntry)> {
+            let view = source.get(kind, id)?;
+            source.file(&view, commit, path).map(|f| (commit.to_owned(), f))
+        };
+        let pinned = CommitHash::parse(revision).ok();
+        if let Some(found) = pinned.as_ref().and_then(|c| cached(c.as_str())) {
+            return Ok(found);
+        }
+        if self.offline {
+            return local_only(local.as_ref(), revision, &cached)
+                .ok_or_else(|| not_cached(&repo, revision, path, "the mirror is offline (it makes no upstream call)"));
+        }
+        let remembered = if pinned.is_none() { self.remembered(kind, id, revision) } else { None };
+        if let Some(found) = remembered.as_ref().and_then(|c| cached(c.as_str())) {
+            return Ok(found);
+        }
+        let at = remembered.clone().map_or_else(|| revision.to_owned(), |c| c.as_str().to_owned());
+        let meta = match self.head(&repo, &at, path).await {
+            Ok(meta) => meta,
+            Err(Upstream::Refused(error)) => return Err(error),
+            Err(Upstream::Down(why)) => {
+                crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
+                return local_only(local.as_ref(), revision, &cached).ok_or_else(|| {
+                    HubError::new(
+                        StatusCode::BAD_GATEWAY,
+                        format!(
+                            "The upstream {} cannot be reached ({why}); this mirror serves only what it has cached, and `{path}` of {} at `{revision}` is not cached. Try again later.",
+                            self.upstream, repo.id
+                        ),
+                    )
+                });
+            }
+        };
+        let branch = (pinned.is_none() && revision != meta.commit.as_str()).then(|| revision.to_owned());
+        if remembered.is_none()
+            && let Some(branch) = &branch
+        {
+            self.remember(kind, id, branch, &meta.commit);
+        }
+        let cache = RepoCache::new(&self.root, &repo);
+        if let Some(found) = cached(meta.commit.as_str()) {
+            if let Some(branch) = &branch {
+                let _ = cache.write_ref(branch, &meta.commit);
+            }
+            return Ok(found);
+        }
+        let size = meta
+            .size
+            .ok_or_else(|| Upstream::Down(format!("it did not say the size of `{path}`")).into_error(&self.upstream))?;
+        let content = if head {
+            Content::Bytes(bytes::Bytes::new())
+        } else {
+            let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
+            let fetch = self.fetch(repo, meta.commit.clone(), path.to_owned(), branch);
+            Content::Growing(self.inflight.join_or_start(key, cache, meta.etag.clone(), size, fetch))
+        };
+        Ok((meta.commit.as_str().to_owned(), FileEntry::from_etag(&meta.etag, size, content)))
+    }
+
+    /// The fetch of one file into the cache, by the library's download; `branch`, if the
+    /// request named one, is pointed at the commit once the file is in place.
+    fn fetch(
+        &self,
+        repo: Repo,
+        commit: CommitHash,
+        path: String,
+        branch: Option<String>,
+    ) -> impl FnOnce(inflight::Sink) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+        let (hub, root, upstream) = (self.hub.clone(), self.root.clone(), self.upstream.clone());
+        move |sink| {
+            Box::pin(async move {
+                let options = DownloadOptions {
+                    revision: commit.as_str().to_owned(),
+                    cache_dir: Some(root.clone()),
+                    offline: Some(false),
+                    ..DownloadOptions::default()
+                };
+                let started = Instant::now();
+                match hub.repo(repo.clone()).download_file(&path, &options, &sink).await {
+                    Ok(_) => {
+                        if let Some(branch) = branch {
+                            let _ = RepoCache::new(&root, &repo).write_ref(&branch, &commit);
+                        }
+                        let secs = started.elapsed().as_secs_f64();
+                        crate::log::line(&format!("mirror: fetched {} {path} at {commit} in {secs:.1}s", repo.id));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let why = e.to_string().lines().next().unwrap_or_default().to_owned();
+                        crate::log::line(&format!(
+                            "mirror: fetching {} {path} at {commit} from {upstream} failed: {why}",
+                            repo.id
+                        ));
+                        Err(why)
+                    }
+                }
+            })
+        }
+    }
+
+    /// Upstream's answer to the repo API call `path` (path and query, `/api/…`), passed on
+    /// as JSON without Xet hashes, its `Link` (pagination) pointed at `own` (this server's
+    /// base URL). `Ok(None)` when offline or when upstream cannot answer: the cache
+    /// answers then. Upstream refusals (not found, gated…) are passed on.
+    pub(crate) async fn api(&self, path: &str, own: Option<&str>) -> Result<Option<Response>, HubError> {
+        if self.offline {
+            return Ok(None);
+        }
+        match self.get_api(path).await {
+            Ok((body, link)) => {
+                let mut response = axum::Json(body).into_response();
+                let link = link.zip(own).and_then(|(link, own)| {
+                    let rest = link.strip_prefix('<')?.strip_prefix(self.upstream.as_str())?;
+                    HeaderValue::from_str(&format!("<{own}{rest}")).ok()
+                });
+                if let Some(link) = link {
+                    response.headers_mut().insert(header::LINK, link);
+                }
+                Ok(Some(response))
+            }
+            Err(Upstream::Refused(error)) => Err(error),
+            Err(Upstream::Down(why)) => {
+                crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn get_api(&self, path: &str) -> Result<(serde_json::Value, Option<String>), Upstream> {
+        let down =
+            |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
+        let client = self.hub.client().map_err(|e| down(&e))?;
+        let token = self.hub.request_token().await.map_err(|e| down(&e))?;
+        let url = format!("{}{path}", self.upstream);
+        let mut request = client.request(axum::http::Method::GET, &url).map_err(|e| down(&e))?;
+        if let Some(token) = &token {
+            request = hfkit::api::authorize(request, token).map_err(|e| down(&e))?;
+        }
+        let response = client
+            .send_metadata(request, &url, token.as_ref().map(|t| &t.source))
+            .await
+            .map_err(|e| classify(e, "this repository"))?;
+        if !response.status().is_success() {
+            return Err(Upstream::Down(format!("it answered {}", response.status())));
+        }
+        let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
+        let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| down(&format!("not JSON: {e}")))?;
+        strip_xet(&mut json);
+        Ok((json, link))
+    }
+
+    /// Upstream's metadata of `path` at `revision`, asked with the server's token only.
+    async fn head(&self, repo: &Repo, revision: &str, path: &str) -> Result<FileMetadata, Upstream> {
+        let client = self.hub.client().map_err(|e| Upstream::Down(e.to_string()))?;
+        let token = self.hub.request_token().await.map_err(|e| Upstream::Down(e.to_string()))?;
+        client.file_metadata(repo, revision, path, token.as_ref()).await.map_err(|e| classify(e, repo.id.as_str()))
+    }
+}
+
+impl Upstream {
+    fn into_error(self, upstream: &str) -> HubError {
+        match self {
+            Self::Refused(error) => error,
+            Self::Down(why) => {
+                HubError::new(StatusCode::BAD_GATEWAY, format!("The upstream {upstream} did not answer usably: {why}"))
+            }
+        }
+    }
+}
+
+/// What an upstream failure means for the client.
+fn classify(error: ApiError, what: &str) -> Upstream {
+    match error {
+        ApiError::Unauthorized { .. } => Upstream::Refused(
+            HubError::not_found(format!(
+                "Repository not found: the upstream refused the mirror access to {what} (the mirror's operator can set an upstream token)"
+            ))
+            .code("RepoNotFound"),
+        ),
+        ApiError::Status { status, error_code, server_message, details, .. } if status.is_client_error() => {
+            let code = match error_code.as_deref() {
+                Some("GatedRepo") => Some("GatedRepo"),
+                Some("RepoNotFound") => Some("RepoNotFound"),
+                Some("RevisionNotFound") => Some("RevisionNotFound"),
+                Some("EntryNotFound") => Some("EntryNotFound"),
+                _ => None,
+            };
+            let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::NOT_FOUND);
+            let mut answer = HubError::new(status, server_message.unwrap_or_else(|| "Not Found".to_owned()));
+            if let Some(code) = code {
+                answer = answer.code(code);
+            }
+            if let Some(commit) = &details.repo_commit {
+                answer = answer.header("x-repo-commit", commit.as_str());
+            }
+            Upstream::Refused(answer)
+        }
+        other => Upstream::Down(other.to_string().lines().next().unwrap_or_default().to_owned()),
+    }
+}
+
+/// Removes every `xetHash` of an upstream answer, so clients fetch through the mirror.
+fn strip_xet(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("xetHash");
+            map.values_mut().for_each(strip_xet);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_xet),
+        _ => {}
+    }
+}
+
+/// The cached file of `revision` as the cache's own refs resolve it.
+fn local_only(
+    local: Option<&RepoView>,
+    revision: &str,
+    cached: &dyn Fn(&str) -> Option<(String, FileEntry)>,
+) -> Option<(String, FileEntry)> {
+    cached(local?.resolve(revision)?)
+}
+
+/// The answer for a file neither cached nor fetchable.
+fn not_cached(repo: &Repo, revision: &str, path: &str, why: &str) -> HubError {
+    HubError::not_found(format!("`{path}` of {} at `{revision}` is not in this mirror's cache, and {why}.", repo.id))
+}

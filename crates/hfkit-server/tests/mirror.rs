@@ -1,0 +1,377 @@
+//! Pull-through: a mirror (`hfkit-server` over a cache folder, with a [`Mirror`]) in front of
+//! an upstream test Hub, both over 127.0.0.1. What crossed the upstream's wire is read from
+//! its request record.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hfkit::config::TransferSettings;
+use hfkit::repo::Repo;
+use hfkit_server::repos::cache::CacheRepos;
+use hfkit_server::{Fault, FaultKind, HubState, Mirror, MirrorConfig};
+use hfkit_test::{HubFixture, RepoFixture, RunningHub, pseudo_random};
+
+const CLIENT_TOKEN: &str = "hf_mirrorClient000000000000000000000001";
+const SERVER_TOKEN: &str = "hf_mirrorServer000000000000000000000002";
+
+/// A mirror served on a free port until dropped.
+struct RunningMirror {
+    url: String,
+    mirror: Arc<Mirror>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RunningMirror {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn start_mirror(cache: &Path, upstream: &str, configure: impl FnOnce(&mut MirrorConfig)) -> RunningMirror {
+    let mut config = MirrorConfig {
+        upstream: upstream.to_owned(),
+        token: None,
+        offline: false,
+        ref_ttl: Duration::from_secs(60),
+        transfer: TransferSettings::default(),
+    };
+    configure(&mut config);
+    let accounts = HubFixture::new().user("carol").token("carol", "desk", "read", CLIENT_TOKEN).accounts().clone();
+    let source = Arc::new(CacheRepos::new(cache).unwrap());
+    let mirror = Arc::new(Mirror::new(&config, source.root()).unwrap());
+    let state = HubState::with_source(accounts, source).expect("an in-memory store");
+    state.set_mirror(Some(Arc::clone(&mirror)));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            hfkit_server::serve(listener, state, stopped).await.unwrap();
+        });
+    });
+    let addr = addr_rx.recv().unwrap();
+    RunningMirror { url: hfkit_server::local_url(addr), mirror, stop: Some(stop_tx), thread: Some(thread) }
+}
+
+fn upstream(repo: RepoFixture) -> RunningHub {
+    HubFixture::new().user("ops").token("ops", "mirror", "read", SERVER_TOKEN).repo(repo).start()
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// How many times the upstream sent the content of a file of `size` bytes whose path
+/// contains `fragment`: the bytes its GETs asked for (ranges, or the whole file), over `size`.
+fn upstream_transfers(hub: &RunningHub, fragment: &str, size: usize) -> f64 {
+    let bytes: u64 = hub
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.status < 300 && r.path.contains(fragment))
+        .filter(|r| r.listener == "cdn" || r.path.contains("/resolve/"))
+        .map(|r| {
+            let range = r.range.as_deref().and_then(|v| v.strip_prefix("bytes="));
+            let span = range.and_then(|v| v.split_once('-')).and_then(|(a, b)| {
+                let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+                Some(b.min(size as u64 - 1) - a + 1)
+            });
+            span.unwrap_or(size as u64)
+        })
+        .sum();
+    bytes as f64 / size as f64
+}
+
+fn blobs(cache: &Path) -> Vec<String> {
+    let dir = cache.join("models--acme--big/blobs");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_cold_miss_is_fetched_kept_and_then_served_from_the_cache() {
+    let weights = pseudo_random(1, 300_000);
+    let hub = upstream(RepoFixture::model("acme/big").file("config.json", "{}\n").lfs("model.bin", weights.clone()));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
+    let got = client().get(&url).send().unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["x-linked-etag"], format!("\"{}\"", sha256(&weights)).as_str());
+    assert_eq!(got.bytes().unwrap().as_ref(), weights.as_slice());
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0);
+    // Kept in the standard layout: the scan `hf cache ls` uses lists it, with its ref.
+    let (repos, _) = hfkit::cache::list_repos(cache.path());
+    assert!(repos.contains(&Repo::model("acme/big").unwrap()), "{repos:?}");
+    assert_eq!(blobs(cache.path()), vec![sha256(&weights)]);
+    let main = std::fs::read_to_string(cache.path().join("models--acme--big/refs/main")).unwrap();
+    assert_eq!(main.len(), 40);
+    // Warm: the cache answers; upstream sees no new transfer, and (within the ref TTL) no call.
+    let calls = hub.requests().len();
+    for _ in 0..2 {
+        assert_eq!(client().get(&url).send().unwrap().bytes().unwrap().as_ref(), weights.as_slice());
+    }
+    let range = client().get(&url).header("range", "bytes=10-19").send().unwrap();
+    assert_eq!(range.status(), 206);
+    assert_eq!(range.bytes().unwrap().as_ref(), &weights[10..20]);
+    assert_eq!(hub.requests().len(), calls, "{:#?}", &hub.requests()[calls..]);
+    assert_eq!(mirror.mirror.fetches_started(), 1);
+    // A regular file, by commit, and a HEAD that fetches nothing.
+    let head = client().head(format!("{}/acme/big/resolve/{main}/config.json", mirror.url)).send().unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "3");
+    assert_eq!(head.headers()["x-repo-commit"], main.as_str());
+    assert_eq!(mirror.mirror.fetches_started(), 1);
+    let config = client().get(format!("{}/acme/big/resolve/{main}/config.json", mirror.url)).send().unwrap();
+    assert_eq!(config.text().unwrap(), "{}\n");
+    // The repo API passes through, its pages linked to the mirror.
+    hub.state().set_tree_page_size(1);
+    let page = client().get(format!("{}/api/models/acme/big/tree/main", mirror.url)).send().unwrap();
+    let link = page.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("<{}/api/models/acme/big/tree/", mirror.url)), "{link}");
+    let info: serde_json::Value =
+        client().get(format!("{}/api/models/acme/big", mirror.url)).send().unwrap().json().unwrap();
+    assert_eq!(info["sha"], main.as_str());
+    // Missing upstream: the Hub's answer passes through.
+    let missing = client().get(format!("{}/acme/big/resolve/main/nope.bin", mirror.url)).send().unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["x-error-code"], "EntryNotFound");
+    let no_repo = client().get(format!("{}/acme/none/resolve/main/x", mirror.url)).send().unwrap();
+    assert_eq!(no_repo.headers()["x-error-code"], "RepoNotFound");
+}
+
+#[test]
+fn ten_concurrent_cold_misses_share_one_transfer_and_stream_as_it_arrives() {
+    ten_concurrent_cold_misses(TransferSettings::default());
+}
+
+/// The same with the upstream fetch in parallel chunks of 1 MiB over 4 connections.
+#[test]
+fn ten_concurrent_cold_misses_stream_from_parallel_chunks() {
+    ten_concurrent_cold_misses(TransferSettings { chunk_size: 1 << 20, connections: 4, ..TransferSettings::default() });
+}
+
+fn ten_concurrent_cold_misses(transfer: TransferSettings) {
+    let weights = pseudo_random(2, 6_000_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    // The upstream pauses after 1 MB: clients must see bytes during the pause.
+    let pause = Duration::from_millis(1500);
+    hub.state().inject(Fault::new(FaultKind::Stall { after: 1_000_000, pause }, 1).on("/lfs/"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.transfer = transfer);
+    let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
+    let clients: Vec<_> = (0..10)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let began = Instant::now();
+                let mut response = client().get(&url).send().unwrap();
+                assert_eq!(response.status(), 200);
+                let mut body = Vec::new();
+                let mut first = None;
+                let mut buf = vec![0; 64 * 1024];
+                loop {
+                    let n = response.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    first.get_or_insert_with(|| began.elapsed());
+                    body.extend_from_slice(&buf[..n]);
+                }
+                (first.unwrap(), began.elapsed(), body)
+            })
+        })
+        .collect();
+    for handle in clients {
+        let (first, done, body) = handle.join().unwrap();
+        assert!(body == weights, "a client got {} bytes that differ", body.len());
+        // The first bytes came before the upstream's pause ended, the last ones after it.
+        assert!(done - first >= pause * 2 / 3, "first byte at {first:?}, done at {done:?}");
+    }
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0, "{:#?}", hub.requests());
+    assert_eq!(mirror.mirror.fetches_started(), 1);
+    assert_eq!(blobs(cache.path()), vec![sha256(&weights)]);
+}
+
+#[test]
+fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
+    let weights = pseudo_random(3, 500_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    // Every try of the library's download (it retries a failed verification once).
+    hub.state().inject(Fault::new(FaultKind::WrongBytes, 2).on("/lfs/"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
+    let response = client().get(&url).send().unwrap();
+    assert_eq!(response.status(), 200);
+    let got = response.bytes();
+    assert!(got.is_err(), "the body must be cut, not completed: {:?}", got.map(|b| b.len()));
+    assert!(blobs(cache.path()).iter().all(|b| b.ends_with(".incomplete") || b != &sha256(&weights)));
+    assert!(!blobs(cache.path()).contains(&sha256(&weights)));
+    assert!(
+        !cache.path().join("models--acme--big/snapshots").exists()
+            || std::fs::read_dir(cache.path().join("models--acme--big/snapshots"))
+                .unwrap()
+                .flatten()
+                .all(|d| { std::fs::read_dir(d.path()).unwrap().next().is_none() })
+    );
+    // A client may be cut as soon as the first try fails; the fetch ends after the second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mirror.mirror.fetches_running() > 0 {
+        assert!(Instant::now() < deadline, "the failed fetch never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The failure is not remembered: the next request fetches again, and succeeds.
+    let again = client().get(&url).send().unwrap();
+    assert_eq!(again.bytes().unwrap().as_ref(), weights.as_slice());
+    assert_eq!(mirror.mirror.fetches_started(), 2);
+    assert!(blobs(cache.path()).contains(&sha256(&weights)));
+}
+
+#[test]
+fn an_upstream_that_is_down_leaves_the_cache_served_and_explains_the_rest() {
+    let weights = pseudo_random(4, 100_000);
+    let hub = upstream(RepoFixture::model("acme/big").file("a.txt", "a\n").lfs("model.bin", weights.clone()));
+    let cache = tempfile::tempdir().unwrap();
+    {
+        let warm = start_mirror(cache.path(), hub.url(), |_| {});
+        let got = client().get(format!("{}/acme/big/resolve/main/model.bin", warm.url)).send().unwrap();
+        assert_eq!(got.bytes().unwrap().len(), weights.len());
+    }
+    let upstream_url = hub.url().to_owned();
+    drop(hub);
+    // Branches are asked upstream every time (TTL 0), so the branch needs the fallback.
+    let mirror = start_mirror(cache.path(), &upstream_url, |c| c.ref_ttl = Duration::ZERO);
+    let cached = client().get(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    assert_eq!(cached.status(), 200);
+    assert_eq!(cached.bytes().unwrap().as_ref(), weights.as_slice());
+    let missing = client().get(format!("{}/acme/big/resolve/main/a.txt", mirror.url)).send().unwrap();
+    assert_eq!(missing.status(), 502);
+    let message = missing.headers()["x-error-message"].to_str().unwrap().to_owned();
+    assert!(message.contains(&upstream_url) && message.contains("cannot be reached"), "{message}");
+    assert!(message.contains("`a.txt`"), "{message}");
+}
+
+#[test]
+fn offline_mode_makes_no_upstream_call() {
+    let weights = pseudo_random(5, 50_000);
+    let hub = upstream(RepoFixture::model("acme/big").file("a.txt", "a\n").lfs("model.bin", weights.clone()));
+    let cache = tempfile::tempdir().unwrap();
+    {
+        let warm = start_mirror(cache.path(), hub.url(), |_| {});
+        client().get(format!("{}/acme/big/resolve/main/model.bin", warm.url)).send().unwrap().bytes().unwrap();
+    }
+    let calls = hub.requests().len();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.offline = true);
+    let cached = client().get(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    assert_eq!(cached.bytes().unwrap().as_ref(), weights.as_slice());
+    let missing = client().get(format!("{}/acme/big/resolve/main/a.txt", mirror.url)).send().unwrap();
+    assert_eq!(missing.status(), 404);
+    let message = missing.headers()["x-error-message"].to_str().unwrap().to_owned();
+    assert!(message.contains("offline"), "{message}");
+    let other = client().get(format!("{}/acme/other/resolve/main/a.txt", mirror.url)).send().unwrap();
+    assert_eq!(other.status(), 404);
+    assert_eq!(hub.requests().len(), calls, "{:#?}", &hub.requests()[calls..]);
+}
+
+#[test]
+fn a_xet_backed_upstream_file_is_served_as_plain_bytes_without_xet_headers() {
+    let weights = pseudo_random(6, 200_000);
+    let hub = upstream(RepoFixture::model("acme/big").xet("model.bin", weights.clone()));
+    let direct = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let upstream_head = direct.head(format!("{}/acme/big/resolve/main/model.bin", hub.url())).send().unwrap();
+    assert_eq!(upstream_head.status(), 302, "the upstream redirects the file's bytes elsewhere");
+    assert!(upstream_head.headers().contains_key("x-xet-hash"), "the upstream answers the Xet way");
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
+    for (head, response) in [(true, client().head(&url).send().unwrap()), (false, client().get(&url).send().unwrap())] {
+        assert_eq!(response.status(), 200);
+        assert!(!response.headers().contains_key("x-xet-hash"), "{:?}", response.headers());
+        assert!(!response.headers().contains_key("link"), "{:?}", response.headers());
+        assert_eq!(response.headers()["content-length"], weights.len().to_string().as_str());
+        if !head {
+            assert_eq!(response.bytes().unwrap().as_ref(), weights.as_slice());
+        }
+    }
+    // Listings pass through without Xet hashes either.
+    let tree = "/api/models/acme/big/tree/main";
+    let upstream_tree = client().get(format!("{}{tree}", hub.url())).send().unwrap().text().unwrap();
+    assert!(upstream_tree.contains("xetHash"), "{upstream_tree}");
+    let listed: serde_json::Value = client().get(format!("{}{tree}", mirror.url)).send().unwrap().json().unwrap();
+    assert_eq!(listed[0]["path"], "model.bin");
+    assert!(!listed.to_string().contains("xetHash"), "{listed}");
+    let again = client().get(&url).send().unwrap();
+    assert!(!again.headers().contains_key("x-xet-hash"));
+    assert_eq!(again.bytes().unwrap().as_ref(), weights.as_slice());
+}
+
+#[test]
+fn the_clients_token_never_reaches_upstream_and_the_servers_token_only_goes_there() {
+    let weights = pseudo_random(7, 100_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()).file("a.txt", "a\n"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
+    for path in ["model.bin", "a.txt"] {
+        let url = format!("{}/acme/big/resolve/main/{path}", mirror.url);
+        let got = client().get(&url).bearer_auth(CLIENT_TOKEN).send().unwrap();
+        assert_eq!(got.status(), 200);
+        got.bytes().unwrap();
+    }
+    let requests = hub.requests();
+    assert!(!requests.is_empty());
+    let server = format!("Bearer {}", hfkit::secret::mask(SERVER_TOKEN));
+    let client_masked = hfkit::secret::mask(CLIENT_TOKEN);
+    for r in &requests {
+        let auth = r.authorization.as_deref().unwrap_or_default();
+        assert!(!auth.contains(&client_masked), "{r:?}");
+        // The CDN gets no token at all; the Hub gets the server's.
+        match r.listener {
+            "cdn" => assert_eq!(r.authorization, None, "{r:?}"),
+            _ => assert_eq!(auth, server, "{r:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_client_that_hangs_up_cancels_nothing() {
+    let weights = pseudo_random(8, 2_000_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    hub.state()
+        .inject(Fault::new(FaultKind::Stall { after: 500_000, pause: Duration::from_millis(500) }, 1).on("/lfs/"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let mut response = client().get(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    let mut first = [0; 1000];
+    response.read_exact(&mut first).unwrap();
+    assert_eq!(&first[..], &weights[..1000]);
+    drop(response); // hangs up during the upstream's pause
+    let placed = cache.path().join("models--acme--big/blobs").join(sha256(&weights));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !placed.exists() {
+        assert!(Instant::now() < deadline, "the fetch did not finish after the client left");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read(&placed).unwrap(), weights);
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0);
+}
