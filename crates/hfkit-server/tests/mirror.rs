@@ -20,6 +20,7 @@ const SERVER_TOKEN: &str = "hf_mirrorServer000000000000000000000002";
 struct RunningMirror {
     url: String,
     mirror: Arc<Mirror>,
+    state: Arc<HubState>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -49,6 +50,7 @@ fn start_mirror(cache: &Path, upstream: &str, configure: impl FnOnce(&mut Mirror
     let mirror = Arc::new(Mirror::new(&config, source.root()).unwrap());
     let state = HubState::with_source(accounts, source).expect("an in-memory store");
     state.set_mirror(Some(Arc::clone(&mirror)));
+    let served = Arc::clone(&state);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let thread = std::thread::spawn(move || {
@@ -63,7 +65,13 @@ fn start_mirror(cache: &Path, upstream: &str, configure: impl FnOnce(&mut Mirror
         });
     });
     let addr = addr_rx.recv().unwrap();
-    RunningMirror { url: hfkit_server::local_url(addr), mirror, stop: Some(stop_tx), thread: Some(thread) }
+    RunningMirror {
+        url: hfkit_server::local_url(addr),
+        mirror,
+        state: served,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
 }
 
 fn upstream(repo: RepoFixture) -> RunningHub {
@@ -374,4 +382,30 @@ fn a_client_that_hangs_up_cancels_nothing() {
     }
     assert_eq!(std::fs::read(&placed).unwrap(), weights);
     assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0);
+}
+
+#[test]
+fn a_gated_upstream_repo_stays_gated_on_the_mirror_until_the_operator_grants() {
+    let weights = pseudo_random(9, 50_000);
+    // The server's own token is granted upstream: the mirror could read the files for anyone.
+    let hub = upstream(RepoFixture::model("acme/gated").lfs("w.bin", weights.clone()).gated().grant("ops"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
+    let url = format!("{}/acme/gated/resolve/main/w.bin", mirror.url);
+    let anonymous = client().get(&url).send().unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["x-error-code"], "GatedRepo");
+    let carol = client().get(&url).bearer_auth(CLIENT_TOKEN).send().unwrap();
+    assert_eq!(carol.status(), 403);
+    assert_eq!(carol.headers()["x-error-code"], "GatedRepo");
+    assert_eq!(mirror.mirror.fetches_started(), 0, "nothing was fetched for a refused caller");
+    // The repo's metadata stays public, as on the Hub.
+    let info = client().get(format!("{}/api/models/acme/gated", mirror.url)).send().unwrap();
+    assert_eq!(info.status(), 200);
+    mirror.state.store().grant("model", "acme/gated", "carol").unwrap();
+    let granted = client().get(&url).bearer_auth(CLIENT_TOKEN).send().unwrap();
+    assert_eq!(granted.status(), 200);
+    assert_eq!(granted.bytes().unwrap().to_vec(), weights);
+    // Cached now: the rule still holds for others.
+    assert_eq!(client().get(&url).send().unwrap().status(), 401);
 }

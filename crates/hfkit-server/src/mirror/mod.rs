@@ -10,6 +10,9 @@
 //! - Branch names are resolved upstream and remembered for `ref_ttl`; a commit hash whose
 //!   file is cached needs no upstream call. When upstream cannot be reached, what is cached
 //!   is served and the rest gets `502` with a sentence. Offline, upstream is never called.
+//! - A repo takes the visibility the operator gives it; without one, what upstream says
+//!   ([`Mirror::upstream_visibility`]): a gated upstream repo stays gated on the mirror until
+//!   the operator grants a user, whatever the server's own token may read upstream.
 //! - The upstream token is the server's own ([`MirrorConfig::token`]); a client's token is
 //!   never sent upstream. Upstream headers are never passed on: a Xet-backed file is
 //!   fetched as plain bytes through the upstream's redirect and served as a plain file.
@@ -32,7 +35,7 @@ use hfkit::repo::{Repo, RepoType};
 use hfkit::{Config, Hub, Token};
 
 use crate::hub_error::HubError;
-use crate::repos::{Content, FileEntry, RepoSource, RepoView};
+use crate::repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 use inflight::InFlight;
 
 /// Most branch names remembered at once (expired ones are dropped first).
@@ -78,6 +81,8 @@ pub struct Mirror {
     offline: bool,
     ref_ttl: Duration,
     refs: Mutex<HashMap<RefKey, (CommitHash, Instant)>>,
+    /// Upstream's visibility of a repo (`kind`, id), remembered for `ref_ttl`.
+    visibility: Mutex<HashMap<(String, String), (Visibility, Instant)>>,
     inflight: Arc<InFlight>,
 }
 
@@ -105,6 +110,7 @@ impl Mirror {
             offline: config.offline,
             ref_ttl: config.ref_ttl,
             refs: Mutex::default(),
+            visibility: Mutex::default(),
             inflight: Arc::default(),
         })
     }
@@ -255,6 +261,41 @@ impl Mirror {
                 }
             })
         }
+    }
+
+    /// What upstream says of the repo's visibility (`private`, `gated` in its repo info),
+    /// remembered for the ref TTL; `None` when offline or upstream cannot say (the cache's
+    /// own rules answer then).
+    pub(crate) async fn upstream_visibility(&self, kind: &str, id: &str) -> Option<Visibility> {
+        if self.offline {
+            return None;
+        }
+        let key = (kind.to_owned(), id.to_owned());
+        {
+            let known = self.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((visibility, at)) = known.get(&key)
+                && at.elapsed() < self.ref_ttl
+            {
+                return Some(*visibility);
+            }
+        }
+        let (info, _) = self.get_api(&format!("/api/{kind}s/{id}")).await.ok()?;
+        let gated = info.get("gated").is_some_and(|g| g.as_bool() != Some(false) && !g.is_null());
+        let visibility = if info.get("private").and_then(serde_json::Value::as_bool) == Some(true) {
+            Visibility::Private
+        } else if gated {
+            Visibility::Gated
+        } else {
+            Visibility::Public
+        };
+        if !self.ref_ttl.is_zero() {
+            let mut known = self.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if known.len() >= MAX_REMEMBERED_REFS {
+                known.clear();
+            }
+            known.insert(key, (visibility, Instant::now()));
+        }
+        Some(visibility)
     }
 
     /// Upstream's answer to the repo API call `path` (path and query, `/api/…`), passed on

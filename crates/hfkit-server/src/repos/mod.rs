@@ -63,6 +63,22 @@ pub struct RepoView {
 }
 
 impl RepoView {
+    /// A repo known only by name (a mirror's repo not cached yet): public, no refs.
+    pub fn bare(kind: &str, id: &str) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            visibility: Visibility::Public,
+            granted: Vec::new(),
+            owner: None,
+            disabled: false,
+            refs: BTreeMap::new(),
+            tags: BTreeSet::new(),
+            history: Vec::new(),
+            ordered: false,
+        }
+    }
+
     /// Resolves a branch, tag, `refs/pr/N`, full or short (≥ 7) commit hash.
     pub fn resolve(&self, revision: &str) -> Option<&str> {
         if let Some(commit) = self.refs.get(revision) {

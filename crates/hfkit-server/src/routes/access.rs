@@ -9,7 +9,7 @@ use crate::HubState;
 use crate::auth::access::{self, Denied, RepoAccess};
 use crate::auth::{AuthError, Caller, authenticate};
 use crate::hub_error::HubError;
-use crate::repos::RepoView;
+use crate::repos::{RepoView, Visibility};
 use crate::store::StoreError;
 
 /// 500 for a store that failed: the details go to the log, not to the client.
@@ -48,6 +48,30 @@ pub(super) fn repo_not_found(caller: &Caller) -> HubError {
 /// The repo `kind`/`id` with the operator's settings applied, if it exists.
 pub(super) fn find(state: &HubState, kind: &str, id: &str) -> Result<Option<RepoView>, HubError> {
     state.source().get(kind, id).map(|view| settle(state, view)).transpose()
+}
+
+/// For a mirror: the repo as the access rules see it, whether or not the cache holds it. The
+/// store's settings when the operator set some; else what upstream says (a gated or private
+/// upstream repo stays so on the mirror until the operator grants a user); else the cached
+/// view as it is. `None`: neither the cache nor the rules know the repo (upstream answers).
+pub(super) async fn find_mirrored(
+    state: &HubState,
+    mirror: &crate::mirror::Mirror,
+    kind: &str,
+    id: &str,
+) -> Result<Option<RepoView>, HubError> {
+    let local = state.source().get(kind, id);
+    let declared = state.store().repo(kind, id).map_err(|e| store_failed(&e))?.is_some();
+    let upstream = if declared { None } else { mirror.upstream_visibility(kind, id).await };
+    let mut view = match (local, declared || upstream.is_some_and(|v| v != Visibility::Public)) {
+        (Some(view), _) => view,
+        (None, true) => RepoView::bare(kind, id),
+        (None, false) => return Ok(None),
+    };
+    if let Some(visibility) = upstream {
+        view.visibility = visibility;
+    }
+    settle(state, view).map(Some)
 }
 
 /// Applies the store's visibility, owner and grants to a repo of the source.

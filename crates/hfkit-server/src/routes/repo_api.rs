@@ -117,7 +117,7 @@ pub(super) async fn handle(
     {
         // The operator's rules hold for what is cached; upstream answers for the rest, and
         // knows the whole repo (a cache may hold part of a snapshot).
-        if let Some(repo) = find(state, kind, &id)? {
+        if let Some(repo) = super::access::find_mirrored(state, &mirror, kind, &id).await? {
             check_visible(&repo, &caller)?;
         }
         let query = if query.is_empty() { String::new() } else { format!("?{query}") };

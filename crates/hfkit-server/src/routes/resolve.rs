@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::access::{check_files, find, repo_caller, repo_not_found};
+use super::access::{check_files, find, find_mirrored, repo_caller, repo_not_found};
 use super::{decode, split_repo};
 use crate::HubState;
 use crate::body::file_response;
@@ -46,18 +46,17 @@ pub(super) async fn handle(
     let revision = decode(raw_rev);
     let path: Vec<String> = raw_path.iter().map(|s| decode(s)).collect();
     let path = path.join("/");
-    let local = find(state, kind, &id)?;
     let (commit, file) = if let Some(mirror) = state.mirror() {
-        // The operator's rules hold for what is cached; upstream's answer for the rest.
-        if let Some(repo) = &local {
-            check_files(repo, &caller, headers)?;
+        // The operator's rules, or upstream's visibility, hold for cached and uncached repos.
+        if let Some(repo) = find_mirrored(state, &mirror, kind, &id).await? {
+            check_files(&repo, &caller, headers)?;
         }
         if hfkit::repo::validate_path(&path).is_err() || hfkit::repo::validate_revision(&revision).is_err() {
             return Err(HubError::not_found("Entry not found").code("EntryNotFound"));
         }
         mirror.file(state.source(), kind, &id, &revision, &path, head).await?
     } else {
-        let repo = local.ok_or_else(|| repo_not_found(&caller))?;
+        let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
         check_files(&repo, &caller, headers)?;
         let commit = repo
             .resolve(&revision)
