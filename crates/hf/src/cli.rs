@@ -106,6 +106,9 @@ pub(crate) enum AuthCommand {
     Whoami,
     /// Show every place a token is looked for, which one wins and why. [hfkit]
     Status(StatusArgs),
+    /// Can the active token read (or write) a repo, and why? Before a long download. [hfkit]
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
     /// Find Hugging Face tokens in files, notebooks, .env files and git history. [hfkit]
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
@@ -113,6 +116,12 @@ pub(crate) enum AuthCommand {
     #[command(after_help = GIT_CREDENTIAL_HELP)]
     GitCredential(GitCredentialArgs),
 }
+
+const CHECK_HELP: &str = "\
+Exit status: 0 the token can read the repo (and write, with --write); 1 the Hub could not be
+asked; 3 gated and not granted (request access at the address shown); 4 not found, or private
+and not visible to this account; 5 the Hub refused the token itself; 6 readable, not writable.
+Example: hf auth check meta-llama/Llama-3.2-1B && hf download meta-llama/Llama-3.2-1B";
 
 const SCAN_HELP: &str = "\
 Exit status: 0 no token found, 1 tokens found, 2 the scan could not run.
@@ -195,6 +204,21 @@ pub(crate) struct LoginArgs {
     /// Python's negation of the flag above (the default).
     #[arg(long, hide_short_help = true)]
     pub(crate) no_force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The repo id (`namespace/name`).
+    pub(crate) repo_id: String,
+    /// The type of repository.
+    #[arg(long = "repo-type", default_value = "model", value_parser = ["model", "dataset", "space", "kernel"])]
+    pub(crate) repo_type: String,
+    /// Also check write access.
+    #[arg(long)]
+    pub(crate) write: bool,
+    /// A token to check instead of the active one.
+    #[arg(long)]
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Args)]

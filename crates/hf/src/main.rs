@@ -12,7 +12,8 @@ use clap::Parser;
 
 use cli::{AuthCommand, CacheCommand, Cli, Command};
 use commands::{
-    auth, cache, cache_rm, cache_verify, completion, download, env, git_credential, scan, serve, status, version,
+    auth, auth_check, cache, cache_rm, cache_verify, completion, download, env, git_credential, scan, serve, status,
+    version,
 };
 use output::{Format, Printer};
 use settings::{Context, UsageError};
@@ -45,6 +46,7 @@ fn run(cli: &Cli) -> i32 {
             AuthCommand::Token => auth::token(&ctx),
             AuthCommand::Whoami => auth::whoami(&ctx),
             AuthCommand::Status(args) => status::status(&ctx, args),
+            AuthCommand::Check(args) => auth_check::check(&ctx, args),
             AuthCommand::Scan(args) => scan::scan(&ctx, args),
             AuthCommand::GitCredential(args) => git_credential::git_credential(&ctx, args),
         },

@@ -163,6 +163,12 @@ impl Printer {
     /// (human), `key=value` (agent), a JSON object (json), the first value (quiet). Null
     /// values are left out except in JSON; booleans print as Python's `True`/`False`.
     pub(crate) fn result(&self, message: &str, fields: &[Field<'_>]) {
+        self.outcome(true, message, fields);
+    }
+
+    /// A summary like [`Self::result`] that may be a refusal: `✗ message` in red (human) when
+    /// not `ok`; the other formats are the same as for a success.
+    pub(crate) fn outcome(&self, ok: bool, message: &str, fields: &[Field<'_>]) {
         let shown = |v: &serde_json::Value| match v {
             serde_json::Value::Null => None,
             serde_json::Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
@@ -172,7 +178,12 @@ impl Printer {
         };
         let text = match self.format {
             Format::Human => {
-                let mut lines = vec![Self::paint(self.color_out, GREEN, &format!("✓ {message}"))];
+                let mark = if ok {
+                    Self::paint(self.color_out, GREEN, &format!("✓ {message}"))
+                } else {
+                    Self::paint(self.color_out, RED_BOLD, &format!("✗ {message}"))
+                };
+                let mut lines = vec![mark];
                 lines.extend(
                     fields
                         .iter()

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub(crate) mod auth;
+pub(crate) mod auth_check;
 pub(crate) mod cache;
 pub(crate) mod cache_rm;
 pub(crate) mod cache_verify;

@@ -112,6 +112,20 @@ fn repo_page(repo: &RepoView, headers: &HeaderMap) -> String {
     format!("http://{host}/{prefix}{}", repo.id)
 }
 
+/// Whether the caller may write to the repo (the Hub's `auth-check/write`).
+pub(super) fn check_write(repo: &RepoView, caller: &Caller, headers: &HeaderMap) -> Result<(), HubError> {
+    check_files(repo, caller, headers)?;
+    access::can_write(&policy(repo), caller).map_err(|_| {
+        HubError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "You don't have the rights to write to {} {}: a write token of its owner is needed.",
+                repo.kind, repo.id
+            ),
+        )
+    })
+}
+
 /// Whether the caller may read the repo's files; refusals carry the Hub's messages.
 pub(super) fn check_files(repo: &RepoView, caller: &Caller, headers: &HeaderMap) -> Result<(), HubError> {
     match access::can_read_files(&policy(repo), caller) {

@@ -89,11 +89,13 @@ pub(super) async fn handle(
         }
         return list(state, headers, kind, &params);
     }
-    let (id_len, action) =
-        match rest.iter().position(|s| matches!(*s, "revision" | "tree" | "refs" | "paths-info" | "commits")) {
-            Some(at) => (at, Some(rest[at])),
-            None => (rest.len(), None),
-        };
+    let (id_len, action) = match rest
+        .iter()
+        .position(|s| matches!(*s, "revision" | "tree" | "refs" | "paths-info" | "commits" | "auth-check"))
+    {
+        Some(at) => (at, Some(rest[at])),
+        None => (rest.len(), None),
+    };
     if id_len == 0 || id_len > 2 {
         return Err(HubError::not_found("Not Found"));
     }
@@ -141,6 +143,15 @@ pub(super) async fn handle(
             Ok(Json(info(state, &repo, &resolve(&decode(&args.join("/")))?, blobs)).into_response())
         }
         Some("refs") => Ok(Json(refs(&repo, params.flag("include_prs"))).into_response()),
+        // huggingface_hub's `auth_check`: may the caller read (or, with `/write`, write) it.
+        Some("auth-check") if args.is_empty() => {
+            super::access::check_files(&repo, &caller, headers)?;
+            Ok(Json(serde_json::json!({})).into_response())
+        }
+        Some("auth-check") if args == ["write"] => {
+            super::access::check_write(&repo, &caller, headers)?;
+            Ok(Json(serde_json::json!({})).into_response())
+        }
         Some("tree") if !args.is_empty() => {
             let commit = resolve(&decode(args[0]))?;
             let prefix: Vec<String> = args[1..].iter().map(|s| decode(s)).collect();

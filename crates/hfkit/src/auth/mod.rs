@@ -13,6 +13,7 @@
 //! was used and why. `HF_HUB_DISABLE_IMPLICIT_TOKEN` does not change the chain: it stops
 //! the requests of [`crate::Hub`] from *sending* a token that was not given explicitly.
 
+pub mod check;
 mod git_credential;
 pub mod oidc;
 pub mod status;
