@@ -93,14 +93,8 @@ impl OrderedHash {
     ) -> Self {
         let pending: BTreeMap<u64, Piece> =
             adopted.into_iter().filter(|(_, len)| *len > 0).map(|(start, len)| (start, Piece::Disk(len))).collect();
-        let state = State {
-            hasher: Some(Hasher::new(kind, size)),
-            next: 0,
-            pending,
-            held: 0,
-            failed: false,
-            error: None,
-        };
+        let state =
+            State { hasher: Some(Hasher::new(kind, size)), next: 0, pending, held: 0, failed: false, error: None };
         Self { state: Mutex::new(state), room: Notify::new(), window: window as u64, size, file, path }
     }
 
@@ -154,7 +148,9 @@ impl OrderedHash {
         let taken = {
             let mut state = self.lock();
             let next = state.next;
-            if state.hasher.is_some() && let Some(piece) = state.pending.remove(&next) {
+            if state.hasher.is_some()
+                && let Some(piece) = state.pending.remove(&next)
+            {
                 state.next += piece.len();
                 state.held -= piece.held();
                 state.hasher.take().map(|hasher| (hasher, piece))

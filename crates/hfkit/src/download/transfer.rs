@@ -21,12 +21,13 @@
 //! Tokens travel only to the endpoint's origin; a redirect elsewhere (the CDN) is followed
 //! without `Authorization`.
 
+use std::collections::HashMap;
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::io::IoSlice;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -53,17 +54,21 @@ const MAX_REDIRECTS: usize = 20;
 /// The block (resume record unit) when the engine picks the sizes itself.
 const ADAPTIVE_BLOCK: u64 = 1 << 20;
 /// Memory for pieces waiting for the hash head, per file, when the engine picks the sizes.
-const ADAPTIVE_WINDOW: u64 = 16 << 20;
+const ADAPTIVE_WINDOW: u64 = 8 << 20;
 /// Most memory for waiting pieces, per file, whatever was asked.
-const MAX_WINDOW: u64 = 32 << 20;
+const MAX_WINDOW: u64 = 16 << 20;
 /// Received bytes gathered before one vectored write.
 const FLUSH_BYTES: u64 = 512 << 10;
 /// Most buffers in one vectored write (well under every system's `IOV_MAX`).
 const FLUSH_PIECES: usize = 128;
 /// Least time between two writes of the resume record.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
-/// Each this much time to the first byte of an answer is worth one more connection.
-const RTT_PER_CONNECTION: Duration = Duration::from_millis(4);
+/// Each this much round-trip time to the server is worth one more connection.
+const RTT_PER_CONNECTION: Duration = Duration::from_micros(2500);
+/// Connections when the round trip cannot be measured.
+const UNMEASURED_CONNECTIONS: usize = 8;
+/// How long a round-trip probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One file to fetch.
 #[derive(Debug, Clone)]
@@ -120,8 +125,6 @@ struct Job<'a> {
     /// Workers that should run; 0 until the first answer says how far the server is.
     wanted: AtomicUsize,
     wanted_known: Notify,
-    /// Time to the first byte of the first answer, in microseconds (0: not yet).
-    first_answer_us: AtomicU64,
 }
 
 impl Job<'_> {
@@ -254,10 +257,15 @@ impl Transfer<'_> {
             adaptive,
             wanted: AtomicUsize::new(if adaptive && most > 1 { 0 } else { most }),
             wanted_known: Notify::new(),
-            first_answer_us: AtomicU64::new(0),
         };
         let workers = futures_util::future::join_all((0..most).map(|i| self.worker(&job, i)));
-        let (_, results) = futures_util::future::join(job.hash.kick(), workers).await;
+        let decide = async {
+            if job.wanted.load(Ordering::SeqCst) == 0 {
+                let rtt = round_trip(&target.url).await;
+                job.decide_workers(connections_for(rtt, most));
+            }
+        };
+        let (_, results, ()) = futures_util::future::join3(job.hash.kick(), workers, decide).await;
         let mut errors: Vec<DownloadError> = results.into_iter().filter_map(Result::err).collect();
         if !errors.is_empty() {
             job.hash.abort();
@@ -296,24 +304,14 @@ impl Transfer<'_> {
             Ok(())
         }
         .await;
-        if index == 0 {
-            // However the first worker ended, nobody waits for it any more.
-            job.decide_workers(if result.is_ok() { self.settings.connections.max(1) } else { 1 });
+        if index == 0 && result.is_err() {
+            // Nobody waits for a failed download.
+            job.decide_workers(1);
         }
         if result.is_err() {
             job.hash.abort();
         }
         result
-    }
-
-    /// Learns how far the server is from the first answer, and settles the workers.
-    fn first_answer(&self, job: &Job<'_>, waited: Duration) {
-        if job.first_answer_us.compare_exchange(0, waited.as_micros().max(1) as u64, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-            return;
-        }
-        let most = self.settings.connections.max(1);
-        let by_distance = 2 + (waited.as_micros() / RTT_PER_CONNECTION.as_micros()) as usize;
-        job.decide_workers(by_distance.clamp(1, most));
     }
 
     /// Fetches bytes `[start, end)` into the partial file, resuming and retrying.
@@ -359,7 +357,6 @@ impl Transfer<'_> {
     /// into batches, each written with one vectored write and then handed to the hash.
     async fn stream_once(&self, job: &Job<'_>, pos: u64, end: u64) -> Result<u64, Attempt> {
         let range = format!("bytes={pos}-{}", end - 1);
-        let asked = Instant::now();
         let mut response = self.get_following(job, &range).await?;
         let status = response.status();
         // A 200 answers with the whole file: skip what is before `pos`.
@@ -384,9 +381,6 @@ impl Transfer<'_> {
         let mut batch = Batch::new(pos);
         loop {
             let next = tokio::time::timeout(self.settings.stall_timeout, response.chunk()).await;
-            if job.first_answer_us.load(Ordering::Relaxed) == 0 && job.adaptive {
-                self.first_answer(job, asked.elapsed());
-            }
             let failure = match next {
                 Err(_) => {
                     let secs = self.settings.stall_timeout.as_secs_f64();
@@ -430,9 +424,10 @@ impl Transfer<'_> {
         }
         write_all_at(&job.file, &pieces, start)
             .map_err(|e| Attempt::Fatal(DownloadError::Fs(FsError::new("write", job.partial.path(), e))))?;
-        job.hash.submit(start, pieces, len).await.map_err(|_| {
-            Attempt::Fatal(DownloadError::Protocol(STOPPED.to_owned()))
-        })?;
+        job.hash
+            .submit(start, pieces, len)
+            .await
+            .map_err(|_| Attempt::Fatal(DownloadError::Protocol(STOPPED.to_owned())))?;
         self.progress.advanced(&job.target.display, len);
         Ok(Batch::new(start + len))
     }
@@ -602,4 +597,87 @@ fn write_all_at(file: &File, pieces: &[Bytes], mut offset: u64) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+/// How many connections a file gets at round-trip time `rtt` (`None`: unknown), at most `most`:
+/// two where the server is near (more would only cost CPU), one more per
+/// [`RTT_PER_CONNECTION`] beyond, as one TCP stream fills less of a long link.
+fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
+    let wanted = match rtt {
+        Some(rtt) => 2 + usize::try_from(rtt.as_micros() / RTT_PER_CONNECTION.as_micros()).unwrap_or(usize::MAX),
+        None => UNMEASURED_CONNECTIONS,
+    };
+    wanted.clamp(1, most.max(1))
+}
+
+/// The round-trip time to the host of `url`: the fastest of three TCP handshakes (the
+/// kernel answers them, so a busy server does not make it look far), measured once per
+/// host and port for the life of the process. `None` when it cannot be measured.
+async fn round_trip(url: &str) -> Option<Duration> {
+    static KNOWN: OnceLock<Mutex<HashMap<(String, u16), Option<Duration>>>> = OnceLock::new();
+    let parsed = Url::parse(url).ok()?;
+    let key = (parsed.host_str()?.to_owned(), parsed.port_or_known_default()?);
+    let known = KNOWN.get_or_init(Mutex::default);
+    if let Some(rtt) = known.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return *rtt;
+    }
+    let probe_key = key.clone();
+    let rtt = tokio::task::spawn_blocking(move || {
+        use std::net::ToSocketAddrs as _;
+        let addr = (probe_key.0.as_str(), probe_key.1).to_socket_addrs().ok()?.next()?;
+        let mut best: Option<Duration> = None;
+        for _ in 0..3 {
+            let began = Instant::now();
+            // One failure is enough: a proxy or a firewall is in the way.
+            std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).ok()?;
+            best = Some(best.map_or(began.elapsed(), |b| b.min(began.elapsed())));
+        }
+        best
+    })
+    .await
+    .ok()
+    .flatten();
+    known.lock().unwrap_or_else(PoisonError::into_inner).insert(key, rtt);
+    rtt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_follow_the_round_trip() {
+        assert_eq!(connections_for(Some(Duration::from_micros(80)), 16), 2, "loopback");
+        assert_eq!(connections_for(Some(Duration::from_millis(10)), 16), 6);
+        assert_eq!(connections_for(Some(Duration::from_millis(40)), 16), 16, "a long link, capped");
+        assert_eq!(connections_for(Some(Duration::from_millis(40)), 4), 4);
+        assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
+        assert_eq!(connections_for(None, 1), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_round_trip_is_measured_by_handshakes_and_unreachable_is_unknown() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let rtt = round_trip(&url).await.expect("a listening port answers the handshake");
+        assert!(rtt < Duration::from_secs(1), "{rtt:?}");
+        drop(listener);
+        assert_eq!(round_trip(&url).await, Some(rtt), "measured once per host and port");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", closed.local_addr().unwrap());
+        drop(closed);
+        assert_eq!(round_trip(&url).await, None, "nobody listens");
+    }
+
+    #[test]
+    fn vectored_writes_land_every_piece_at_its_offset() {
+        let file = tempfile::tempfile().unwrap();
+        let pieces: Vec<Bytes> =
+            (0..300u32).map(|i| Bytes::from(vec![(i % 251) as u8; (i as usize % 7) + 1])).collect();
+        write_all_at(&file, &pieces, 5).unwrap();
+        let want: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+        let mut got = vec![0; want.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut got, 5).unwrap();
+        assert_eq!(got, want);
+    }
 }
