@@ -401,7 +401,8 @@ def bench_link(link, runs, repos, clients, specs, timeout):
             server.stop()
             with open(server.log) as f:
                 srv_err = f.read().strip()
-            srv_err = "\n".join(l for l in srv_err.splitlines() if not l.startswith("Hint:"))
+            srv_err = "\n".join(l for l in srv_err.splitlines()
+                                 if not l.startswith("Hint:") and " access " not in l)
             if srv_err:
                 notes.append("server stderr: " + srv_err[-800:])
         if link == "delayed":

@@ -54,11 +54,13 @@ const MAX_REDIRECTS: usize = 20;
 /// The block (resume record unit) when the engine picks the sizes itself.
 const ADAPTIVE_BLOCK: u64 = 1 << 20;
 /// Memory for pieces waiting for the hash head, per file, when the engine picks the sizes.
-const ADAPTIVE_WINDOW: u64 = 8 << 20;
+const ADAPTIVE_WINDOW: u64 = 12 << 20;
 /// Most memory for waiting pieces, per file, whatever was asked.
 const MAX_WINDOW: u64 = 16 << 20;
 /// Received bytes gathered before one vectored write.
-const FLUSH_BYTES: u64 = 512 << 10;
+const FLUSH_BYTES: u64 = 256 << 10;
+/// Connections open at once for all the files of this process (at least).
+const PROCESS_CONNECTIONS: usize = 16;
 /// Most buffers in one vectored write (well under every system's `IOV_MAX`).
 const FLUSH_PIECES: usize = 128;
 /// Least time between two writes of the resume record.
@@ -297,11 +299,13 @@ impl Transfer<'_> {
             return Ok(());
         }
         let result = async {
-            while let Some((start, end)) = job.take_run() {
+            loop {
+                // A connection of the process's budget for each run, so that files share them.
+                let _slot = slots(self.settings.connections).acquire().await;
+                let Some((start, end)) = job.take_run() else { return Ok(()) };
                 self.fetch_range(job, start, end).await?;
                 job.completed(start, end);
             }
-            Ok(())
         }
         .await;
         if index == 0 && result.is_err() {
@@ -639,6 +643,13 @@ async fn round_trip(url: &str) -> Option<Duration> {
     .flatten();
     known.lock().unwrap_or_else(PoisonError::into_inner).insert(key, rtt);
     rtt
+}
+
+/// The connection budget of the process: `PROCESS_CONNECTIONS`, or more when a file was
+/// asked for more (sized at first use).
+fn slots(connections: usize) -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(connections.max(PROCESS_CONNECTIONS)))
 }
 
 #[cfg(test)]
