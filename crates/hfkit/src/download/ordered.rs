@@ -62,6 +62,9 @@ struct State {
     held: u64,
     /// A worker failed: nobody waits any more.
     failed: bool,
+    /// The pieces whose workers wait for room (offset, length), so that they are woken only
+    /// when one of them can go on.
+    waiting: BTreeMap<u64, u64>,
     /// The first error met while hashing.
     error: Option<DownloadError>,
 }
@@ -94,7 +97,15 @@ impl OrderedHash {
         let pending: BTreeMap<u64, Piece> =
             adopted.into_iter().filter(|(_, len)| *len > 0).map(|(start, len)| (start, Piece::Disk(len))).collect();
         let state =
-            State { hasher: Some(Hasher::new(kind, size)), next: 0, pending, held: 0, failed: false, error: None };
+            State {
+            hasher: Some(Hasher::new(kind, size)),
+            next: 0,
+            pending,
+            held: 0,
+            failed: false,
+            waiting: BTreeMap::new(),
+            error: None,
+        };
         Self { state: Mutex::new(state), room: Notify::new(), window: window as u64, size, file, path }
     }
 
@@ -115,6 +126,7 @@ impl OrderedHash {
             notified.as_mut().enable();
             let hasher = {
                 let mut state = self.lock();
+                state.waiting.remove(&offset);
                 if state.failed {
                     return Err(Aborted);
                 }
@@ -131,11 +143,14 @@ impl OrderedHash {
                         state.pending.insert(offset, Piece::Mem(pieces.take().unwrap_or_default(), len));
                         return Ok(());
                     }
-                    None => None,
+                    None => {
+                        state.waiting.insert(offset, len);
+                        None
+                    }
                 }
             };
             if let Some(hasher) = hasher {
-                self.run(hasher, Piece::Mem(pieces.take().unwrap_or_default(), len)).await;
+                self.run(hasher, offset, Piece::Mem(pieces.take().unwrap_or_default(), len)).await;
                 return Ok(());
             }
             notified.await;
@@ -153,24 +168,34 @@ impl OrderedHash {
             {
                 state.next += piece.len();
                 state.held -= piece.held();
-                state.hasher.take().map(|hasher| (hasher, piece))
+                state.hasher.take().map(|hasher| (hasher, next, piece))
             } else {
                 None
             }
         };
-        if let Some((hasher, piece)) = taken {
-            self.room.notify_waiters();
-            self.run(hasher, piece).await;
+        if let Some((hasher, start, piece)) = taken {
+            self.wake_if_room();
+            self.run(hasher, start, piece).await;
         }
     }
 
-    /// Hashes `piece` and every piece that follows it, then puts the hasher back.
-    async fn run(&self, mut hasher: Hasher, mut piece: Piece) {
+    /// Wakes the waiting workers when one of them can go on (its piece is at the head, or
+    /// fits in the window): waking them all for every piece hashed would cost more than the
+    /// hashing.
+    fn wake_if_room(&self) {
+        let wake = {
+            let state = self.lock();
+            state.waiting.contains_key(&state.next)
+                || state.waiting.values().any(|len| state.held == 0 || state.held + len <= self.window)
+        };
+        if wake {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Hashes `piece` (at `start`) and every piece that follows it, then puts the hasher back.
+    async fn run(&self, mut hasher: Hasher, mut start: u64, mut piece: Piece) {
         loop {
-            let start = {
-                let state = self.lock();
-                state.next - piece.len()
-            };
             match piece {
                 Piece::Mem(parts, _) => parts.iter().for_each(|p| hasher.update(p)),
                 Piece::Disk(len) => {
@@ -203,18 +228,18 @@ impl OrderedHash {
                     Some(following) => {
                         state.next += following.len();
                         state.held -= following.held();
-                        following
+                        (next, following)
                     }
                     None => {
                         state.hasher = Some(hasher);
                         drop(state);
-                        self.room.notify_waiters();
+                        self.wake_if_room();
                         return;
                     }
                 }
             };
-            self.room.notify_waiters();
-            piece = following;
+            self.wake_if_room();
+            (start, piece) = following;
         }
     }
 
