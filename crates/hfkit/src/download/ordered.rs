@@ -96,8 +96,7 @@ impl OrderedHash {
     ) -> Self {
         let pending: BTreeMap<u64, Piece> =
             adopted.into_iter().filter(|(_, len)| *len > 0).map(|(start, len)| (start, Piece::Disk(len))).collect();
-        let state =
-            State {
+        let state = State {
             hasher: Some(Hasher::new(kind, size)),
             next: 0,
             pending,

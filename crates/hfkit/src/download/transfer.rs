@@ -292,8 +292,8 @@ impl Transfer<'_> {
         Ok(())
     }
 
-    /// Worker `index`: the first starts at once; the others once the first answer has said
-    /// how many are worth running.
+    /// Worker `index`: the first starts at once; the others once the round trip to the
+    /// server has said how many are worth running.
     async fn worker(&self, job: &Job<'_>, index: usize) -> Result<(), DownloadError> {
         if index > 0 && index >= job.workers_decided().await {
             return Ok(());
@@ -614,11 +614,14 @@ fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
     wanted.clamp(1, most.max(1))
 }
 
+/// Measured round trips by host and port (`None`: could not be measured).
+type RoundTrips = HashMap<(String, u16), Option<Duration>>;
+
 /// The round-trip time to the host of `url`: the fastest of three TCP handshakes (the
 /// kernel answers them, so a busy server does not make it look far), measured once per
 /// host and port for the life of the process. `None` when it cannot be measured.
 async fn round_trip(url: &str) -> Option<Duration> {
-    static KNOWN: OnceLock<Mutex<HashMap<(String, u16), Option<Duration>>>> = OnceLock::new();
+    static KNOWN: OnceLock<Mutex<RoundTrips>> = OnceLock::new();
     let parsed = Url::parse(url).ok()?;
     let key = (parsed.host_str()?.to_owned(), parsed.port_or_known_default()?);
     let known = KNOWN.get_or_init(Mutex::default);
