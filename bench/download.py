@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Download throughput and memory: hfkit's `hf download` against Python's `hf` 2.4.0 and curl.
+"""Download throughput, CPU and memory: hfkit's `hf download` against Python's `hf` 2.4.0, curl and others.
 
 Generates (once, reused afterwards) a huggingface_hub cache folder holding three public model
 repos of random data, serves it with `hf serve --cache` (release binary), and downloads every
 repo with every client into a fresh, empty HF_HOME, alternating clients within each round (the
 order rotates from round to round). Per (link, repo, client) it reports the median throughput
 (decimal MB/s = repo bytes / wall seconds, start-up and metadata calls included), the median
+CPU seconds per GB (user + sys of the client's process tree, via GNU time's wait4), the median
 peak RSS of the client process (ru_maxrss, via GNU time's wait4; see run_measured) and the
-ratio to curl (and to curl16).
+ratio to curl (and to curl16). On a shared machine throughput is noisy; CPU seconds per GB and
+the ratios within one alternating run are the numbers to trust.
 
     python3 bench/download.py [--runs N] [--link loopback|delayed|both] [--repos a,b] [--clients a,b]
 
@@ -30,6 +32,8 @@ Links:
                runs on this link: 1.
 
 Extra clients: HFKIT_BENCH_CLIENTS="name=command template;name2=..." where the template may use
+(hf-hub's `hfrs`, built outside the repository:
+ HFKIT_BENCH_CLIENTS="hfrs=/tmp/hfhub-target/release/hfrs download {repo} --quiet")
 {endpoint}, {repo} and {home}; it is split like a shell line (no shell runs it) and runs with
 HF_ENDPOINT, HF_HOME (= {home}, empty) and the HF_HUB_DISABLE_* variables set, e.g.
     HFKIT_BENCH_CLIENTS="hfkit-c16=env HF_HUB_DOWNLOAD_CONNECTIONS=16 target/release/hf download {repo} -q"
@@ -235,7 +239,10 @@ def dir_bytes(path):
 
 
 def run_measured(argv, env, cwd, netns, timeout, log):
-    """Run argv: (wall seconds, peak RSS KiB, exit status or None on timeout).
+    """Run argv: (wall seconds, peak RSS KiB, CPU seconds, exit status or None on timeout).
+
+    CPU seconds are user + sys of the client and every descendant it waited for (GNU time's
+    %U and %S come from wait4's rusage, which includes reaped children).
 
     The peak RSS comes from GNU time (%M, its wait4 of the client), not from our own wait4 of
     the spawned pid: a child forked from this Python process inherits its high-water mark
@@ -243,7 +250,7 @@ def run_measured(argv, env, cwd, netns, timeout, log):
     max(python's peak, client's peak). /usr/bin/time is small (~1 MiB), so its floor is harmless.
     """
     rss_file = log + ".rss"
-    wrapped = [TIME, "-f", "%M", "-o", rss_file, *argv] if os.path.exists(TIME) else argv
+    wrapped = [TIME, "-f", "%M %U %S", "-o", rss_file, *argv] if os.path.exists(TIME) else argv
     with open(log, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(wrapped, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
@@ -258,18 +265,20 @@ def run_measured(argv, env, cwd, netns, timeout, log):
                 os.killpg(proc.pid, signal.SIGKILL)
                 os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                return time.perf_counter() - start, None, None
+                return time.perf_counter() - start, None, None, None
             time.sleep(0.005)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     rss = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime
     if wrapped is not argv:
         try:
             with open(rss_file) as f:
-                rss = int(f.read().split()[-1])
+                fields = f.read().strip().splitlines()[-1].split()
+            rss, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
         except (OSError, ValueError, IndexError):
-            rss = None
-    return elapsed, rss, proc.returncode
+            rss = cpu = None
+    return elapsed, rss, cpu, proc.returncode
 
 
 # ---------------------------------------------------------------- clients
@@ -353,7 +362,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
                         argv = client_argv(name, template, endpoint, repo, files, home)
                         log = os.path.join(WORK, f"last-{name}.log")
                         os.sync()
-                        wall, rss, rc = run_measured(argv, env, home, netns_cli, timeout, log)
+                        wall, rss, cpu, rc = run_measured(argv, env, home, netns_cli, timeout, log)
                         got = dir_bytes(home) - (os.path.getsize(os.path.join(home, "curl.cfg"))
                                                  if name == "curl" else 0)
                         with open(log, "rb") as f:
@@ -366,20 +375,23 @@ def bench_link(link, runs, repos, clients, specs, timeout):
                             failures[name].append(f"exit {rc}, {got} of {total} bytes on disk: {tail.strip()}")
                             print(f"  {repo:<13} {name:<10} FAILED exit {rc}, {got}/{total} bytes\n{tail}", flush=True)
                         else:
-                            samples[name].append((wall, rss, got))
+                            samples[name].append((wall, rss, got, cpu))
                             print(f"  {repo:<13} {name:<10} run {rnd+1}: {wall:7.2f} s  {total/1e6/wall:8.1f} MB/s"
-                                  f"  {(rss or 0)/1024:7.1f} MiB", flush=True)
+                                  f"  {(cpu or 0):6.2f} cpu s  {(rss or 0)/1024:7.1f} MiB", flush=True)
                     finally:
                         shutil.rmtree(home, ignore_errors=True)
             for name, _ in names:
                 s = samples[name]
                 results.append({
                     "link": link, "repo": repo, "client": name, "repo_bytes": total, "files": len(files),
-                    "runs_ok": len(s), "wall_s": [round(w, 4) for w, _, _ in s],
-                    "peak_rss_kib": [r for _, r, _ in s],
-                    "median_wall_s": statistics.median([w for w, _, _ in s]) if s else None,
-                    "median_mb_s": statistics.median([total / 1e6 / w for w, _, _ in s]) if s else None,
-                    "median_rss_mib": _median([r / 1024 for _, r, _ in s if r is not None]),
+                    "runs_ok": len(s), "wall_s": [round(w, 4) for w, _, _, _ in s],
+                    "peak_rss_kib": [r for _, r, _, _ in s],
+                    "cpu_s": [c for _, _, _, c in s],
+                    "median_wall_s": statistics.median([w for w, _, _, _ in s]) if s else None,
+                    "median_mb_s": statistics.median([total / 1e6 / w for w, _, _, _ in s]) if s else None,
+                    "median_cpu_s": _median([c for _, _, _, c in s if c is not None]),
+                    "median_cpu_s_per_gb": _median([c / (total / 1e9) for _, _, _, c in s if c is not None]),
+                    "median_rss_mib": _median([r / 1024 for _, r, _, _ in s if r is not None]),
                     "failures": failures[name],
                 })
                 if failures[name]:
@@ -389,7 +401,8 @@ def bench_link(link, runs, repos, clients, specs, timeout):
             server.stop()
             with open(server.log) as f:
                 srv_err = f.read().strip()
-            srv_err = "\n".join(l for l in srv_err.splitlines() if not l.startswith("Hint:"))
+            srv_err = "\n".join(l for l in srv_err.splitlines()
+                                 if not l.startswith("Hint:") and " access " not in l)
             if srv_err:
                 notes.append("server stderr: " + srv_err[-800:])
         if link == "delayed":
@@ -397,7 +410,7 @@ def bench_link(link, runs, repos, clients, specs, timeout):
             if down.stderr.strip():
                 notes.append("linkdelay counters: " + " ".join(down.stderr.split()))
     for r in results:  # ratios against the baselines of the same repo
-        for base in ("curl", "curl16"):
+        for base in ("curl", "curl16", "hfrs"):
             b = next((x for x in results if x["repo"] == r["repo"] and x["client"] == base), None)
             ok = b and b["median_mb_s"] and r["median_mb_s"]
             r[f"ratio_vs_{base}"] = round(r["median_mb_s"] / b["median_mb_s"], 3) if ok else None
@@ -410,16 +423,18 @@ def _median(values):
 
 def render(link, link_desc, runs, results, notes):
     lines = [f"download, link {link}: {link_desc}",
-             f"median of {runs} alternating run(s); MB/s = repo bytes (1e6) / wall s; RSS = peak of the client process",
+             f"median of {runs} alternating run(s); MB/s = repo bytes (1e6) / wall s; CPU = user+sys of the client's"
+             " process tree; RSS = peak of the client process",
              "",
              f"{'repo':<13} {'client':<12} {'size MB':>8} {'files':>5} {'runs':>4} {'wall s':>8} {'MB/s':>8} "
-             f"{'RSS MiB':>8} {'x curl':>7} {'x curl16':>8}"]
+             f"{'CPU s':>6} {'CPU s/GB':>8} {'RSS MiB':>8} {'x curl':>7} {'x curl16':>8} {'x hfrs':>7}"]
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     for r in results:
         lines.append(f"{r['repo']:<13} {r['client']:<12} {r['repo_bytes']/1e6:>8.1f} {r['files']:>5} "
                      f"{r['runs_ok']:>4} {fmt(r['median_wall_s'], '8.2f')} {fmt(r['median_mb_s'], '8.1f')} "
+                     f"{fmt(r['median_cpu_s'], '6.2f')} {fmt(r['median_cpu_s_per_gb'], '8.2f')} "
                      f"{fmt(r['median_rss_mib'], '8.1f')} {fmt(r['ratio_vs_curl'], '7.2f')} "
-                     f"{fmt(r['ratio_vs_curl16'], '8.2f')}")
+                     f"{fmt(r['ratio_vs_curl16'], '8.2f')} {fmt(r['ratio_vs_hfrs'], '7.2f')}")
     if notes:
         lines += ["", "notes:"] + [f"  {n}" for n in notes]
     return "\n".join(lines) + "\n"

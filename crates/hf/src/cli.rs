@@ -503,8 +503,9 @@ pub(crate) enum ServeAccessCommand {
 
 const DOWNLOAD_HELP: &str = "\
 Transfer settings (environment):
-  HF_HUB_DOWNLOAD_CONNECTIONS     parallel ranged connections for one large file (default 8)
-  HF_HUB_DOWNLOAD_CHUNK_SIZE      bytes per ranged request (default 16777216)
+  HF_HUB_DOWNLOAD_CONNECTIONS     parallel ranged connections for one large file (default: fitted
+                                  to the link, at most 16; --connections)
+  HF_HUB_DOWNLOAD_CHUNK_SIZE      bytes per ranged request (default: fitted, at most 16777216)
   HF_HUB_DOWNLOAD_WORKERS         files downloaded at once (default 16; --max-workers)
   HF_HUB_DOWNLOAD_RETRIES         retries of a failed request (default 5)
   HF_HUB_DOWNLOAD_RETRY_BASE_MS   first retry delay, doubled each time (default 1000)

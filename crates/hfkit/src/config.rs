@@ -74,10 +74,14 @@ pub struct Config {
 /// How downloads move bytes: parallelism, chunking, retries, stall detection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferSettings {
-    /// Parallel ranged connections for one large file.
+    /// Parallel ranged connections for one large file: the most when `adaptive`, else
+    /// exactly this many.
     pub connections: usize,
-    /// Bytes per ranged request.
+    /// Bytes per ranged request: the most when `adaptive`, else exactly this many.
     pub chunk_size: u64,
+    /// Whether the engine fits connections and request sizes to the link (false when
+    /// `HF_HUB_DOWNLOAD_CONNECTIONS` or `HF_HUB_DOWNLOAD_CHUNK_SIZE` is set).
+    pub adaptive: bool,
     /// Files downloaded at once.
     pub workers: usize,
     /// Retries after a failed request.
@@ -91,8 +95,9 @@ pub struct TransferSettings {
 impl Default for TransferSettings {
     fn default() -> Self {
         Self {
-            connections: 8,
+            connections: 16,
             chunk_size: 16 * 1024 * 1024,
+            adaptive: true,
             workers: 16,
             retries: 5,
             retry_base: Duration::from_secs(1),
@@ -277,6 +282,7 @@ impl Config {
         let transfer = TransferSettings {
             connections: as_usize(number(var::HF_HUB_DOWNLOAD_CONNECTIONS, defaults.connections as u64)?),
             chunk_size: number(var::HF_HUB_DOWNLOAD_CHUNK_SIZE, defaults.chunk_size)?,
+            adaptive: get(var::HF_HUB_DOWNLOAD_CONNECTIONS).is_none() && get(var::HF_HUB_DOWNLOAD_CHUNK_SIZE).is_none(),
             workers: as_usize(number(var::HF_HUB_DOWNLOAD_WORKERS, defaults.workers as u64)?),
             retries: match get(var::HF_HUB_DOWNLOAD_RETRIES) {
                 None => defaults.retries,

@@ -50,9 +50,11 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
     }
     if let Some(n) = args.connections {
         config.transfer.connections = n.max(1);
+        config.transfer.adaptive = false;
     }
     if let Some(n) = args.chunk_size {
         config.transfer.chunk_size = n.max(1);
+        config.transfer.adaptive = false;
     }
     let hub = hfkit::Hub::new(config, explicit);
     let single = filenames.len() == 1 && folders.is_empty();
@@ -253,6 +255,9 @@ impl Progress for Bars {
     }
 
     fn advanced(&self, path: &str, bytes: u64) {
+        if self.multi.is_none() {
+            return;
+        }
         let files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(bar) = files.get(path) {
             bar.inc(bytes);

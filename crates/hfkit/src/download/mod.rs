@@ -20,6 +20,7 @@
 mod error;
 mod filter;
 mod local_dir;
+mod ordered;
 mod partial;
 mod progress;
 mod retry;
@@ -568,7 +569,9 @@ impl Ctx<'_> {
         self.cache.write_tree(&commit, &entries)?;
         std::fs::create_dir_all(self.cache.snapshot_dir(&commit))
             .map_err(|e| FsError::new("create folder", &self.cache.snapshot_dir(&commit), e))?;
-        let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
+        let mut todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
+        // The biggest first, so that the longest transfer does not start last and end alone.
+        todo.sort_by_key(|e| std::cmp::Reverse(e.content_size()));
         let missing_bytes: u64 = todo
             .iter()
             .filter_map(|e| e.etag().map(|etag| (e, etag)))
