@@ -120,7 +120,7 @@ impl SharedStore {
 
     /// `<type>s--…/blobs/<name>` for a repo blob path of this cache (2.4's
     /// `_relative_blob_path`), else `None`.
-    fn relative_blob_path(&self, blob: &Path) -> Option<String> {
+    pub(super) fn relative_blob_path(&self, blob: &Path) -> Option<String> {
         let rel = normalize(blob).strip_prefix(&self.cache).ok()?.to_owned();
         let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
         match parts.as_slice() {
@@ -159,6 +159,13 @@ impl SharedStore {
     /// Every valid entry: `<2 hex>/<hash>` regular files in real prefix folders (2.4's
     /// `shared_store_blob_paths`), sorted.
     pub fn entries(&self) -> Vec<PathBuf> {
+        self.listing().into_iter().map(|(path, _)| path).collect()
+    }
+
+    /// [`entries`](Self::entries) with each entry's device and inode as its folder listing
+    /// gives them (no `stat` per entry), so that a scan can recognise an entry by identity.
+    pub(super) fn listing(&self) -> Vec<(PathBuf, (u64, u64))> {
+        use std::os::unix::fs::{DirEntryExt, MetadataExt};
         let mut out = Vec::new();
         let Ok(prefixes) = std::fs::read_dir(&self.dir) else { return out };
         for prefix in prefixes.flatten() {
@@ -168,6 +175,8 @@ impl SharedStore {
             if !is_hex2 || !prefix.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
+            // The device of what is listed (a prefix folder could be a mount point).
+            let Ok(dev) = prefix.metadata().map(|m| m.dev()) else { continue };
             let Ok(entries) = std::fs::read_dir(prefix.path()) else { continue };
             for entry in entries.flatten() {
                 let file_name = entry.file_name();
@@ -175,7 +184,7 @@ impl SharedStore {
                     && hash.prefix() == name
                     && entry.file_type().is_ok_and(|t| t.is_file())
                 {
-                    out.push(entry.path());
+                    out.push((entry.path(), (dev, entry.ino())));
                 }
             }
         }
@@ -407,7 +416,7 @@ fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
 
 /// Opens `name` in the folder `dir` for reading: never through a symlink, never blocking on a
 /// FIFO, and only when it is a regular file.
-pub(super) fn open_regular_at(dir: impl AsFd, name: &str) -> std::io::Result<std::fs::File> {
+pub(super) fn open_regular_at(dir: impl AsFd, name: impl rustix::path::Arg) -> std::io::Result<std::fs::File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
     if !is_regular(&fd) {
