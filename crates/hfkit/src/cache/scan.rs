@@ -184,34 +184,49 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
     let mut warnings = Vec::new();
     let mut incomplete = Vec::new();
     let mut orphan_blobs = Vec::new();
-    // Repo blobs linking into the store are counted through their entry, once.
-    let mut physical: HashMap<PathBuf, u64> = HashMap::new();
+    let mut found = Vec::new();
     for scanned in results {
         incomplete.extend(scanned.incomplete);
         match scanned.repo {
             Ok((repo, blobs, orphans)) => {
-                for (path, (stat, kind)) in blobs {
-                    let counted = match kind {
-                        Kind::Plain => true,
-                        Kind::Store => false,
-                        Kind::Unsure => store.as_ref().is_none_or(|s| s.target_of(&path).is_none()),
-                    };
-                    if counted {
-                        physical.insert(path, stat.size);
-                    }
-                }
+                found.push(blobs);
                 orphan_blobs.extend(orphans);
                 repos.push(repo);
             }
             Err(warning) => warnings.push(warning),
         }
     }
-    for (entry, _) in listing {
-        let size = std::fs::metadata(&entry).map_or(0, |m| m.len());
-        physical.insert(entry, size);
-    }
-    let size_on_disk = physical.values().fold(0u64, |a, b| a.saturating_add(*b));
+    let size_on_disk = physical_size(store.as_ref(), found, listing);
     Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store })
+}
+
+/// Bytes of every distinct physical file: repo blobs that are not links into the store, and
+/// every store entry (repo blobs linking into it are counted through their entry, once).
+fn physical_size(store: Option<&SharedStore>, found: Vec<Vec<Blob>>, listing: Vec<(PathBuf, (u64, u64))>) -> u64 {
+    let entries = listing.into_iter().map(|(entry, _)| {
+        let size = std::fs::metadata(&entry).map_or(0, |m| m.len());
+        (entry, size)
+    });
+    let sure = found.iter().flatten().all(|b| b.kind != Kind::Unsure);
+    let blobs = found.into_iter().flatten();
+    if sure {
+        // Each plain blob is a file of its own repo, met once: no two share a path.
+        let plain = blobs.filter(|b| b.kind == Kind::Plain).map(|b| b.stat.size);
+        return plain.chain(entries.map(|(_, size)| size)).fold(0, u64::saturating_add);
+    }
+    let mut physical: HashMap<PathBuf, u64> = HashMap::new();
+    for blob in blobs {
+        let counted = match blob.kind {
+            Kind::Plain => true,
+            Kind::Store => false,
+            Kind::Unsure => store.is_none_or(|s| s.target_of(&blob.path).is_none()),
+        };
+        if counted {
+            physical.insert(blob.path, blob.stat.size);
+        }
+    }
+    physical.extend(entries);
+    physical.values().fold(0u64, |a, b| a.saturating_add(*b))
 }
 
 /// What every repo scan shares.
@@ -291,9 +306,15 @@ struct Listed {
 /// The entries of an open folder (without `.` and `..`), from `getdents` alone: a type the
 /// file system does not report is asked for with one `statx`.
 fn list(dir: BorrowedFd<'_>) -> Vec<Listed> {
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<MaybeUninit<u8>>> = std::cell::RefCell::new(vec![MaybeUninit::uninit(); 32 * 1024]);
+    }
+    BUF.with_borrow_mut(|buf| list_with(dir, buf))
+}
+
+fn list_with(dir: BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> Vec<Listed> {
     let mut out = Vec::new();
-    let mut iter = RawDir::new(dir, &mut buf);
+    let mut iter = RawDir::new(dir, buf);
     while let Some(Ok(entry)) = iter.next() {
         let name = entry.file_name();
         if name == c"." || name == c".." {
@@ -339,7 +360,7 @@ fn open_folder(
 /// One folder's scan: the repo (with its blobs and how they count, and its orphan blobs) or
 /// why it was left out, and its partial downloads.
 struct Scanned {
-    repo: Result<(CachedRepo, HashMap<PathBuf, (Stat, Kind)>, Vec<IncompleteFile>), String>,
+    repo: Result<(CachedRepo, Vec<Blob>, Vec<IncompleteFile>), String>,
     incomplete: Vec<IncompleteFile>,
 }
 
@@ -389,9 +410,9 @@ fn scan_folder(ctx: &Ctx<'_>, name: &str) -> Scanned {
     };
     let repo = match repo_fd {
         None => Err(format!("Repo path is not a directory: {}", path.display())),
-        Some(fd) => scan_repo(ctx, fd.as_fd(), &path, name, blobs).map(|(repo, stats, index)| {
-            let orphans = index.map(|i| i.orphans(&stats)).unwrap_or_default();
-            (repo, stats, orphans)
+        Some(fd) => scan_repo(ctx, fd.as_fd(), &path, name, blobs).map(|(repo, walk, index)| {
+            let orphans = index.map(|i| i.orphans(&walk)).unwrap_or_default();
+            (repo, walk.found, orphans)
         }),
     };
     Scanned { repo, incomplete }
@@ -440,9 +461,13 @@ impl BlobIndex {
     }
 
     /// The blob reached through a snapshot link, by the identity of what it reached.
-    fn find(&self, id: (u64, u64)) -> Option<(PathBuf, Kind)> {
-        let (i, kind) = (*self.by_id.get(&id)?)?;
-        Some((self.dir.join(os(&self.listed[i].name)), kind))
+    fn find(&self, id: (u64, u64)) -> Option<(usize, Kind)> {
+        *self.by_id.get(&id)?
+    }
+
+    /// The path of the listed blob `i`.
+    fn path(&self, i: usize) -> PathBuf {
+        self.dir.join(os(&self.listed[i].name))
     }
 
     fn is_partial(entry: &Listed) -> bool {
@@ -462,13 +487,16 @@ impl BlobIndex {
     }
 
     /// Blobs no snapshot points to (partial downloads excluded), sorted, with their sizes.
-    fn orphans(&self, used: &HashMap<PathBuf, (Stat, Kind)>) -> Vec<IncompleteFile> {
+    fn orphans(&self, walk: &Walk<'_>) -> Vec<IncompleteFile> {
+        let used: Option<std::collections::HashSet<&Path>> =
+            walk.by_path.as_ref().map(|_| walk.found.iter().map(|b| b.path.as_path()).collect());
         let mut out: Vec<IncompleteFile> = self
             .listed
             .iter()
-            .filter(|e| !Self::is_partial(e))
-            .map(|e| self.dir.join(os(&e.name)))
-            .filter(|path| !used.contains_key(path))
+            .enumerate()
+            .filter(|(i, e)| !Self::is_partial(e) && walk.by_listed.get(*i).is_none_or(Option::is_none))
+            .map(|(_, e)| self.dir.join(os(&e.name)))
+            .filter(|path| used.as_ref().is_none_or(|used| !used.contains(path.as_path())))
             .map(|path| IncompleteFile { size: std::fs::symlink_metadata(&path).map_or(0, |m| m.len()), path })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -485,16 +513,16 @@ fn unix_time(secs: i64, nanos: i64) -> f64 {
     secs as f64 + nanos as f64 / 1e9
 }
 
-/// A repo, its distinct blobs (how each counts) and its blob index.
-type RepoScan = (CachedRepo, HashMap<PathBuf, (Stat, Kind)>, Option<BlobIndex>);
+/// A repo, the walk that found its distinct blobs, and its blob index.
+type RepoScan<'a> = (CachedRepo, Walk<'a>, Option<BlobIndex>);
 
-fn scan_repo(
-    ctx: &Ctx<'_>,
+fn scan_repo<'a>(
+    ctx: &Ctx<'a>,
     repo_fd: BorrowedFd<'_>,
     path: &Path,
     name: &str,
     blobs: Result<Option<BlobIndex>, String>,
-) -> Result<RepoScan, String> {
+) -> Result<RepoScan<'a>, String> {
     let display = path.display();
     let Some((prefix, rest)) = name.split_once("--") else {
         return Err(format!("Repo path is not a valid HuggingFace cache directory: {display}"));
@@ -527,7 +555,13 @@ fn scan_repo(
         read_refs(fd.as_fd(), "", &mut refs_by_commit);
     }
 
-    let mut walk = Walk { root: ctx.root, blobs: blobs.as_ref(), blob_stats: HashMap::new(), real_dirs: HashMap::new() };
+    let mut walk = Walk {
+        root: ctx.root,
+        by_listed: vec![None; blobs.as_ref().map_or(0, |b| b.listed.len())],
+        found: Vec::new(),
+        by_path: None,
+        real_dirs: HashMap::new(),
+    };
     let mut revisions = Vec::new();
     let mut commits: Vec<Listed> =
         list(snapshots_fd.as_fd()).into_iter().filter(|e| !IGNORED.contains(&os(&e.name).to_string_lossy().as_ref())).collect();
@@ -543,18 +577,20 @@ fn scan_repo(
             return Err(format!("Snapshots folder corrupted. Found a file: {}", revision_path.display()));
         }
         let mut cached = Vec::new();
+        let mut used = Vec::new();
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         if let Ok(fd) = rustix::fs::openat(snapshots_fd.as_fd(), entry.name.as_c_str(), flags, Mode::empty()) {
-            walk.walk(fd.as_fd(), &revision_path, "", &mut cached)?;
+            walk.walk(blobs.as_ref(), fd.as_fd(), &revision_path, &mut String::new(), &mut cached, &mut used)?;
         }
         let commit = os(&entry.name).to_string_lossy().into_owned();
-        let stats = &walk.blob_stats;
-        let distinct: BTreeSet<&PathBuf> = cached.iter().map(|f: &CachedFile| &f.blob_path).collect();
-        let size_on_disk = distinct.iter().map(|b| stats[*b].0.size).fold(0, u64::saturating_add);
+        used.sort_unstable();
+        used.dedup();
+        let distinct = used.iter().map(|&i| walk.found[i].stat);
+        let size_on_disk = distinct.clone().map(|s| s.size).fold(0, u64::saturating_add);
         let last_modified = if cached.is_empty() {
             std::fs::metadata(&revision_path).map_or(0.0, |m| unix_time(m.mtime(), m.mtime_nsec()))
         } else {
-            distinct.iter().map(|b| stats[*b].0.mtime).fold(f64::MIN, f64::max)
+            distinct.map(|s| s.mtime).fold(f64::MIN, f64::max)
         };
         let refs = refs_by_commit.remove(&commit).unwrap_or_default();
         revisions.push(CachedRevision {
@@ -576,85 +612,147 @@ fn scan_repo(
             .collect();
         return Err(format!("Reference(s) refer to missing commit hashes: {{{}}} ({display}).", missing.join(", ")));
     }
-    let blob_stats = walk.blob_stats;
+    let blob_stats: Vec<Stat> = walk.found.iter().map(|b| b.stat).collect();
     let (last_accessed, last_modified) = if blob_stats.is_empty() {
         let m = std::fs::metadata(path).map_err(|e| e.to_string())?;
         (unix_time(m.atime(), m.atime_nsec()), unix_time(m.mtime(), m.mtime_nsec()))
     } else {
         (
-            blob_stats.values().map(|(s, _)| s.atime).fold(f64::MIN, f64::max),
-            blob_stats.values().map(|(s, _)| s.mtime).fold(f64::MIN, f64::max),
+            blob_stats.iter().map(|s| s.atime).fold(f64::MIN, f64::max),
+            blob_stats.iter().map(|s| s.mtime).fold(f64::MIN, f64::max),
         )
     };
     let repo = CachedRepo {
         kind,
         id: rest.replace("--", "/"),
         path: path.to_owned(),
-        size_on_disk: blob_stats.values().map(|(s, _)| s.size).fold(0, u64::saturating_add),
+        size_on_disk: blob_stats.iter().map(|s| s.size).fold(0, u64::saturating_add),
         nb_files: blob_stats.len(),
         last_accessed,
         last_modified,
         revisions,
     };
-    Ok((repo, blob_stats, blobs))
+    Ok((repo, walk, blobs))
+}
+
+/// A distinct blob of a repo.
+struct Blob {
+    /// Where it is (the first link hop, as huggingface_hub keys blobs).
+    path: PathBuf,
+    stat: Stat,
+    kind: Kind,
 }
 
 /// The walk of a repo's snapshots, collecting each distinct blob once.
 struct Walk<'a> {
     root: &'a Path,
-    blobs: Option<&'a BlobIndex>,
-    blob_stats: HashMap<PathBuf, (Stat, Kind)>,
+    /// The distinct blobs, in the order met.
+    found: Vec<Blob>,
+    /// For each listed blob of the repo, its index in `found` once met.
+    by_listed: Vec<Option<usize>>,
+    /// Every found blob by path, kept only once a file needed the slow way (its path may
+    /// name a blob also met by identity).
+    by_path: Option<HashMap<PathBuf, usize>>,
     /// Real paths of folders met on the slow way.
     real_dirs: HashMap<PathBuf, Option<PathBuf>>,
 }
 
 impl Walk<'_> {
-    /// Every file below the open folder `dir` (at `path`, `rel` inside the snapshot): folders
-    /// are entered only when real; a link to a folder is dropped.
-    fn walk(&mut self, dir: BorrowedFd<'_>, path: &Path, rel: &str, out: &mut Vec<CachedFile>) -> Result<(), String> {
+    /// Every file below the open folder `dir` (at `path`, `rel` inside the snapshot), with
+    /// the index of its blob in `used`: folders are entered only when real; a link to a
+    /// folder is dropped.
+    fn walk(
+        &mut self,
+        blobs: Option<&BlobIndex>,
+        dir: BorrowedFd<'_>,
+        path: &Path,
+        rel: &mut String,
+        out: &mut Vec<CachedFile>,
+        used: &mut Vec<usize>,
+    ) -> Result<(), String> {
+        let base = rel.len();
         for entry in list(dir) {
             let name = os(&entry.name);
             let file_path = path.join(name);
-            let rel = format!("{rel}{}", name.to_string_lossy());
+            rel.truncate(base);
+            rel.push_str(&name.to_string_lossy());
             if entry.kind == FileType::Directory {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 if let Ok(fd) = rustix::fs::openat(dir, entry.name.as_c_str(), flags, Mode::empty()) {
-                    self.walk(fd.as_fd(), &file_path, &format!("{rel}/"), out)?;
+                    rel.push('/');
+                    self.walk(blobs, fd.as_fd(), &file_path, rel, out, used)?;
                 }
                 continue;
             }
-            if let Some((blob_path, size)) = self.file(dir, &entry, &file_path)? {
-                out.push(CachedFile { name: rel, path: file_path, blob_path, size });
+            if let Some(i) = self.file(blobs, dir, &entry, &file_path)? {
+                let blob = &self.found[i];
+                out.push(CachedFile { name: rel.clone(), path: file_path, blob_path: blob.path.clone(), size: blob.stat.size });
+                used.push(i);
             }
         }
+        rel.truncate(base);
         Ok(())
     }
 
-    /// The blob of one snapshot file and its size (`None` for a link to a folder). An honest
-    /// file costs one `statx`: a file that is not a link is its own blob (every folder on
-    /// the way is real, so it is inside); a link whose target is, by identity, a blob of the
-    /// repo (or the shared store entry a repo blob links to) is that blob. Anything else is
-    /// read and resolved in full, and refused when it leads outside.
-    fn file(&mut self, dir: BorrowedFd<'_>, entry: &Listed, file_path: &Path) -> Result<Option<(PathBuf, u64)>, String> {
+    /// The index of `path`'s blob in `found`, adding it (with `stat`, `kind`, and its index
+    /// in the listing when matched by identity) when new.
+    fn intern(&mut self, path: PathBuf, listed: Option<usize>, stat: Stat, kind: Kind) -> usize {
+        if let Some(i) = listed.and_then(|l| self.by_listed[l]) {
+            return i;
+        }
+        if let Some(by_path) = &mut self.by_path {
+            if let Some(&i) = by_path.get(&path) {
+                if let Some(l) = listed {
+                    self.by_listed[l] = Some(i);
+                }
+                return i;
+            }
+            by_path.insert(path.clone(), self.found.len());
+        }
+        if let Some(l) = listed {
+            self.by_listed[l] = Some(self.found.len());
+        }
+        self.found.push(Blob { path, stat, kind });
+        self.found.len() - 1
+    }
+
+    /// The blob of one snapshot file, as an index in `found` (`None` for a link to a
+    /// folder). An honest file costs one `statx`: a file that is not a link is its own blob
+    /// (every folder on the way is real, so it is inside); a link whose target is, by
+    /// identity, a regular blob of the repo is that blob (a link reaching the store through
+    /// a repo blob also has its first hop read). Anything else is read and resolved in full,
+    /// and refused when it leads outside.
+    fn file(
+        &mut self,
+        blobs: Option<&BlobIndex>,
+        dir: BorrowedFd<'_>,
+        entry: &Listed,
+        file_path: &Path,
+    ) -> Result<Option<usize>, String> {
         let missing = |p: &Path| format!("Blob missing (broken symlink): {}", p.display());
         if entry.kind != FileType::Symlink {
             let (stat, _) = statx_at(dir, &entry.name, false).ok_or_else(|| missing(file_path))?;
             if stat.dir {
                 return Ok(None);
             }
-            self.blob_stats.insert(file_path.to_owned(), (stat, Kind::Plain));
-            return Ok(Some((file_path.to_owned(), stat.size)));
+            return Ok(Some(self.intern(file_path.to_owned(), None, stat, Kind::Plain)));
         }
         if let Some((stat, id)) = statx_at(dir, &entry.name, true)
-            && let Some((blob_path, kind)) = self.blobs.and_then(|b| b.find(id))
+            && let Some(blobs) = blobs
+            && let Some((l, kind)) = blobs.find(id)
+            // A match through a repo blob that is itself a link (to the shared store) holds
+            // only when the file links to that repo blob, not straight to the entry.
+            && (blobs.listed[l].kind != FileType::Symlink || first_hop(dir, entry, file_path) == Some(blobs.path(l)))
         {
-            self.blob_stats.entry(blob_path.clone()).or_insert((stat, kind));
-            return Ok(Some((blob_path, stat.size)));
+            if let Some(i) = self.by_listed[l] {
+                return Ok(Some(i));
+            }
+            return Ok(Some(self.intern(blobs.path(l), Some(l), stat, kind)));
         }
-        let blob_path = match std::fs::read_link(file_path) {
-            Ok(target) => super::shared::normalize(&file_path.parent().unwrap_or(Path::new("/")).join(target)),
-            Err(_) => file_path.to_owned(),
-        };
+        if self.by_path.is_none() {
+            self.by_path = Some(self.found.iter().enumerate().map(|(i, b)| (b.path.clone(), i)).collect());
+        }
+        let blob_path = first_hop(dir, entry, file_path).unwrap_or_else(|| file_path.to_owned());
         if !blob_path.starts_with(self.root) {
             return Err(format!(
                 "Snapshot file points outside the cache: {} -> {}",
@@ -662,26 +760,32 @@ impl Walk<'_> {
                 blob_path.display()
             ));
         }
-        if !self.blob_stats.contains_key(&blob_path) {
-            // The target may itself be a link (Python's shared store): where it really is
-            // must be inside too.
-            let (real, meta) = resolve(&blob_path, &mut self.real_dirs).ok_or_else(|| missing(&blob_path))?;
-            if !real.starts_with(self.root) {
-                return Err(format!(
-                    "Snapshot file points outside the cache: {} -> {}",
-                    file_path.display(),
-                    real.display()
-                ));
-            }
-            let stat = Stat::of_meta(&meta);
-            if stat.dir {
-                return Ok(None); // a link to a folder is not a file
-            }
-            self.blob_stats.insert(blob_path.clone(), (stat, Kind::Unsure));
+        if let Some(&i) = self.by_path.as_ref().and_then(|m| m.get(&blob_path)) {
+            return Ok(Some(i));
         }
-        let size = self.blob_stats[&blob_path].0.size;
-        Ok(Some((blob_path, size)))
+        // The target may itself be a link (Python's shared store): where it really is must
+        // be inside too.
+        let (real, meta) = resolve(&blob_path, &mut self.real_dirs).ok_or_else(|| missing(&blob_path))?;
+        if !real.starts_with(self.root) {
+            return Err(format!(
+                "Snapshot file points outside the cache: {} -> {}",
+                file_path.display(),
+                real.display()
+            ));
+        }
+        let stat = Stat::of_meta(&meta);
+        if stat.dir {
+            return Ok(None); // a link to a folder is not a file
+        }
+        Ok(Some(self.intern(blob_path, None, stat, Kind::Unsure)))
     }
+}
+
+/// Where the link `entry` of `dir` (at `file_path`) points, read lexically.
+fn first_hop(dir: BorrowedFd<'_>, entry: &Listed, file_path: &Path) -> Option<PathBuf> {
+    let target = rustix::fs::readlinkat(dir, entry.name.as_c_str(), Vec::new()).ok()?;
+    let parent = file_path.parent()?;
+    Some(super::shared::normalize(&parent.join(OsStr::from_bytes(target.as_bytes()))))
 }
 
 /// Where `path` really is, and its metadata. A file that is not a link is its folder's real
