@@ -22,7 +22,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, StatxFlags};
 
 pub use crate::hashes::XetHash;
 
@@ -42,6 +42,14 @@ pub struct SharedStore {
     cache: PathBuf,
     /// `<cache>/blobs`.
     dir: PathBuf,
+}
+
+/// A store entry as listed: where it is, its identity (device, inode) and size.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) path: PathBuf,
+    pub(super) id: (u64, u64),
+    pub(super) size: u64,
 }
 
 /// An open prefix folder of the store: every change is made relative to it.
@@ -159,36 +167,43 @@ impl SharedStore {
     /// Every valid entry: `<2 hex>/<hash>` regular files in real prefix folders (2.4's
     /// `shared_store_blob_paths`), sorted.
     pub fn entries(&self) -> Vec<PathBuf> {
-        self.listing().into_iter().map(|(path, _)| path).collect()
+        self.listing().into_iter().map(|e| e.path).collect()
     }
 
-    /// [`entries`](Self::entries) with each entry's device and inode as its folder listing
-    /// gives them (no `stat` per entry), so that a scan can recognise an entry by identity.
-    pub(super) fn listing(&self) -> Vec<(PathBuf, (u64, u64))> {
-        use std::os::unix::fs::{DirEntryExt, MetadataExt};
+    /// [`entries`](Self::entries) with each entry's identity (device, inode) and size: one
+    /// `statx` per entry, relative to its prefix folder, so that a scan can recognise an
+    /// entry by identity and count it without another look.
+    pub(super) fn listing(&self) -> Vec<Entry> {
         let mut out = Vec::new();
-        let Ok(prefixes) = std::fs::read_dir(&self.dir) else { return out };
-        for prefix in prefixes.flatten() {
-            let name = prefix.file_name();
-            let Some(name) = name.to_str() else { continue };
+        let Ok(store) = open_dir(&self.dir) else { return out };
+        for prefix in super::scan::list(store.as_fd()) {
+            let Ok(name) = prefix.name.to_str() else { continue };
             let is_hex2 = name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !is_hex2 || !prefix.file_type().is_ok_and(|t| t.is_dir()) {
+            if !is_hex2 || prefix.kind != FileType::Directory {
                 continue;
             }
-            // The device of what is listed (a prefix folder could be a mount point).
-            let Ok(dev) = prefix.metadata().map(|m| m.dev()) else { continue };
-            let Ok(entries) = std::fs::read_dir(prefix.path()) else { continue };
-            for entry in entries.flatten() {
-                let file_name = entry.file_name();
-                if let Some(hash) = file_name.to_str().and_then(XetHash::parse)
-                    && hash.prefix() == name
-                    && entry.file_type().is_ok_and(|t| t.is_file())
-                {
-                    out.push((entry.path(), (dev, entry.ino())));
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let Ok(fd) = rustix::fs::openat(&store, name, flags, Mode::empty()) else { continue };
+            for entry in super::scan::list(fd.as_fd()) {
+                let Some(hash) = entry.name.to_str().ok().and_then(XetHash::parse) else { continue };
+                if hash.prefix() != name || entry.kind != FileType::RegularFile {
+                    continue;
                 }
+                let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO;
+                let Ok(stat) = rustix::fs::statx(&fd, entry.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
+                    continue;
+                };
+                if FileType::from_raw_mode(u32::from(stat.stx_mode)) != FileType::RegularFile {
+                    continue;
+                }
+                out.push(Entry {
+                    path: self.dir.join(name).join(hash.as_str()),
+                    id: (rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor), stat.stx_ino),
+                    size: stat.stx_size,
+                });
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         out
     }
 
@@ -245,19 +260,21 @@ impl SharedStore {
     /// Entries whose manifest is readable and names no valid reference, with their sizes
     /// (2.4's `unreferenced_shared_blobs`).
     pub fn unreferenced(&self) -> Vec<(PathBuf, u64)> {
-        self.entries()
-            .into_iter()
-            .filter_map(|entry| {
-                let hash = self.hash_of_entry(&entry)?;
-                let prefix = self.prefix(&hash).ok()?;
-                let refs = self.references(&prefix, &hash)?;
-                if !refs.is_empty() {
-                    return None;
-                }
-                let size = self.entry_size(&entry)?;
-                Some((entry, size))
-            })
-            .collect()
+        // Entries come sorted, so those of one prefix folder follow each other: it is opened
+        // once for them.
+        let mut open: Option<(String, Prefix)> = None;
+        let mut out = Vec::new();
+        for entry in self.listing() {
+            let Some(hash) = self.hash_of_entry(&entry.path) else { continue };
+            if open.as_ref().is_none_or(|(p, _)| p != hash.prefix()) {
+                open = self.prefix(&hash).ok().map(|fd| (hash.prefix().to_owned(), fd));
+            }
+            let Some((_, prefix)) = &open else { continue };
+            if self.references(prefix, &hash).is_some_and(|refs| refs.is_empty()) {
+                out.push((entry.path, entry.size));
+            }
+        }
+        out
     }
 
     /// Under the entry's lock, rewrites its manifest with the references that are still valid,
