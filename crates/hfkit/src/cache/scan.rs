@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, StatxFlags};
 
-use super::shared::SharedStore;
+use super::shared::{SharedStore, XetHash};
 use crate::repo::RepoType;
 
 /// Names skipped wherever huggingface_hub skips them.
@@ -59,6 +59,8 @@ pub struct CacheInfo {
     pub orphan_blobs: Vec<IncompleteFile>,
     /// huggingface_hub 2.4's shared blob store, when the cache has a marked one.
     pub store: Option<SharedStore>,
+    /// The store's entries and the repo blob links into it, as the scan read them.
+    shared: (Vec<super::shared::Entry>, super::shared::Links),
 }
 
 /// One repo of the cache.
@@ -159,7 +161,8 @@ impl CacheInfo {
     /// Shared store entries that no repo blob links to, with their sizes (what `hf cache
     /// prune` removes, as huggingface_hub 2.4's `unreferenced_shared_blobs`).
     pub fn unreferenced_shared(&self) -> Vec<(PathBuf, u64)> {
-        self.store.as_ref().map(SharedStore::unreferenced).unwrap_or_default()
+        let (entries, links) = &self.shared;
+        self.store.as_ref().map(|s| s.unreferenced_among(entries.clone(), links)).unwrap_or_default()
     }
 }
 
@@ -193,8 +196,10 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
     let mut incomplete = Vec::new();
     let mut orphan_blobs = Vec::new();
     let mut found = Vec::new();
+    let mut links = super::shared::Links::new();
     for scanned in results {
         incomplete.extend(scanned.incomplete);
+        links.extend(scanned.links);
         match scanned.repo {
             Ok((repo, blobs, orphans)) => {
                 found.push(blobs);
@@ -204,14 +209,14 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
             Err(warning) => warnings.push(warning),
         }
     }
-    let size_on_disk = physical_size(store.as_ref(), found, listing);
-    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store })
+    let size_on_disk = physical_size(store.as_ref(), found, &listing);
+    Ok(CacheInfo { root, repos, size_on_disk, incomplete, warnings, orphan_blobs, store, shared: (listing, links) })
 }
 
 /// Bytes of every distinct physical file: repo blobs that are not links into the store, and
 /// every store entry (repo blobs linking into it are counted through their entry, once).
-fn physical_size(store: Option<&SharedStore>, found: Vec<Vec<Blob>>, listing: Vec<super::shared::Entry>) -> u64 {
-    let entries = listing.into_iter().map(|e| (e.path, e.size));
+fn physical_size(store: Option<&SharedStore>, found: Vec<Vec<Blob>>, listing: &[super::shared::Entry]) -> u64 {
+    let entries = listing.iter().map(|e| (e.path.clone(), e.size));
     let sure = found.iter().flatten().all(|b| b.kind != Kind::Unsure);
     let blobs = found.into_iter().flatten();
     if sure {
@@ -367,6 +372,8 @@ fn open_folder(
 struct Scanned {
     repo: Result<(CachedRepo, Vec<Blob>, Vec<IncompleteFile>), String>,
     incomplete: Vec<IncompleteFile>,
+    /// Its repo blobs that link to store entries, with the entry each names.
+    links: Vec<(PathBuf, XetHash)>,
 }
 
 fn scan_all(ctx: &Ctx<'_>, names: &[String]) -> Vec<Scanned> {
@@ -396,7 +403,7 @@ fn scan_folder(ctx: &Ctx<'_>, name: &str) -> Scanned {
         format!("Repo folder points outside the cache: {}", path.display())
     }) {
         Ok(fd) => fd,
-        Err(warning) => return Scanned { repo: Err(warning), incomplete: Vec::new() },
+        Err(warning) => return Scanned { repo: Err(warning), incomplete: Vec::new(), links: Vec::new() },
     };
     // The repo's blobs/, listed once: partial downloads, orphans and blob identities.
     let blobs = repo_fd.as_ref().map(|fd| {
@@ -409,9 +416,9 @@ fn scan_folder(ctx: &Ctx<'_>, name: &str) -> Scanned {
         Some(Ok(None)) | None => Ok(None),
         Some(Err(warning)) => Err(warning),
     };
-    let incomplete = match &blobs {
-        Ok(Some(index)) => index.incomplete(),
-        _ => Vec::new(),
+    let (incomplete, links) = match &blobs {
+        Ok(Some(index)) => (index.incomplete(), index.links.clone()),
+        _ => (Vec::new(), Vec::new()),
     };
     let repo = match repo_fd {
         None => Err(format!("Repo path is not a directory: {}", path.display())),
@@ -420,7 +427,7 @@ fn scan_folder(ctx: &Ctx<'_>, name: &str) -> Scanned {
             (repo, walk.found, orphans)
         }),
     };
-    Scanned { repo, incomplete }
+    Scanned { repo, incomplete, links }
 }
 
 /// A repo's `blobs/`, listed once, with the identity (device, inode) of each blob, so that a
@@ -435,12 +442,15 @@ struct BlobIndex {
     /// the entry's): the blob's index in `listed` and how it counts; `None` when two blobs
     /// share one identity (hard links), which leaves the match to the slow way.
     by_id: HashMap<(u64, u64), Option<(usize, Kind)>>,
+    /// Blobs that link to a store entry, with the entry's hash.
+    links: Vec<(PathBuf, XetHash)>,
 }
 
 impl BlobIndex {
     fn new(ctx: &Ctx<'_>, dir: PathBuf, fd: OwnedFd, repo_name: &str) -> Self {
         let listed = list(fd.as_fd());
         let mut by_id = HashMap::with_capacity(listed.len());
+        let mut links = Vec::new();
         let dev = rustix::fs::fstat(&fd).map(|s| s.st_dev).ok();
         let id_name = repo_name.split_once("--").is_some_and(|(_, id)| !id.is_empty());
         for (i, entry) in listed.iter().enumerate() {
@@ -451,6 +461,8 @@ impl BlobIndex {
                         let blob = dir.join(os(&entry.name));
                         let target = super::shared::normalize(&dir.join(OsStr::from_bytes(target.as_bytes())));
                         let id = *ctx.store_ids.get(&target)?;
+                        let hash = target.file_name().and_then(|n| n.to_str()).and_then(XetHash::parse)?;
+                        links.push((blob.clone(), hash));
                         // 2.4 counts a repo blob through its entry only under these names.
                         let named = id_name && ctx.store.is_some_and(|s| s.relative_blob_path(&blob).is_some());
                         Some((id, if named { Kind::Store } else { Kind::Unsure }))
@@ -462,7 +474,7 @@ impl BlobIndex {
                 by_id.entry(id).and_modify(|v| *v = None).or_insert(Some((i, kind)));
             }
         }
-        Self { dir, fd, listed, by_id }
+        Self { dir, fd, listed, by_id, links }
     }
 
     /// The blob reached through a snapshot link, by the identity of what it reached.

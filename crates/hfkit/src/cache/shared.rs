@@ -44,6 +44,9 @@ pub struct SharedStore {
     dir: PathBuf,
 }
 
+/// Repo blobs that are links to store entries, with the entry each names (read lexically).
+pub(super) type Links = std::collections::HashMap<PathBuf, XetHash>;
+
 /// A store entry as listed: where it is, its identity (device, inode) and size.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -216,8 +219,9 @@ impl SharedStore {
 
     /// The repo blobs that validly link to `hash` according to its manifest (2.4's
     /// `_read_valid_manifest_references`); `None` when the manifest is missing or unreadable,
-    /// which keeps the entry.
-    fn references(&self, prefix: &Prefix, hash: &XetHash) -> Option<BTreeSet<PathBuf>> {
+    /// which keeps the entry. A repo blob in `known` (a link a scan has just read, with the
+    /// entry it names) is not read again.
+    fn references(&self, prefix: &Prefix, hash: &XetHash, known: &Links) -> Option<BTreeSet<PathBuf>> {
         let text = prefix.read_manifest(hash).ok()?;
         let mut out = BTreeSet::new();
         for line in python_splitlines(&text) {
@@ -232,7 +236,11 @@ impl SharedStore {
             if self.relative_blob_path(&candidate).is_none() {
                 continue;
             }
-            match self.link_target(&candidate) {
+            let target = match known.get(&candidate) {
+                Some(target) => Ok(Some(target.clone())),
+                None => self.link_target(&candidate),
+            };
+            match target {
                 Ok(Some(target)) if target == *hash => {
                     out.insert(candidate);
                 }
@@ -249,7 +257,7 @@ impl SharedStore {
     pub fn freed_if_deleted(&self, entry: &Path, deleting: &HashSet<PathBuf>) -> u64 {
         let Some(hash) = self.hash_of_entry(entry) else { return 0 };
         let Ok(prefix) = self.prefix(&hash) else { return 0 };
-        match self.references(&prefix, &hash) {
+        match self.references(&prefix, &hash, &Links::new()) {
             Some(refs) if !refs.is_empty() && refs.iter().all(|r| deleting.contains(r)) => {
                 self.entry_size(entry).unwrap_or(0)
             }
@@ -260,17 +268,23 @@ impl SharedStore {
     /// Entries whose manifest is readable and names no valid reference, with their sizes
     /// (2.4's `unreferenced_shared_blobs`).
     pub fn unreferenced(&self) -> Vec<(PathBuf, u64)> {
+        self.unreferenced_among(self.listing(), &Links::new())
+    }
+
+    /// [`unreferenced`](Self::unreferenced) among the listed `entries`, with the repo blob
+    /// links a scan has just read.
+    pub(super) fn unreferenced_among(&self, entries: Vec<Entry>, known: &Links) -> Vec<(PathBuf, u64)> {
         // Entries come sorted, so those of one prefix folder follow each other: it is opened
         // once for them.
         let mut open: Option<(String, Prefix)> = None;
         let mut out = Vec::new();
-        for entry in self.listing() {
+        for entry in entries {
             let Some(hash) = self.hash_of_entry(&entry.path) else { continue };
             if open.as_ref().is_none_or(|(p, _)| p != hash.prefix()) {
                 open = self.prefix(&hash).ok().map(|fd| (hash.prefix().to_owned(), fd));
             }
             let Some((_, prefix)) = &open else { continue };
-            if self.references(prefix, &hash).is_some_and(|refs| refs.is_empty()) {
+            if self.references(prefix, &hash, known).is_some_and(|refs| refs.is_empty()) {
                 out.push((entry.path, entry.size));
             }
         }
@@ -284,7 +298,7 @@ impl SharedStore {
         let Some(hash) = self.hash_of_entry(entry) else { return Ok(0) };
         let prefix = self.prefix(&hash)?;
         let _lock = prefix.lock(&hash)?;
-        let Some(refs) = self.references(&prefix, &hash) else { return Ok(0) };
+        let Some(refs) = self.references(&prefix, &hash, &Links::new()) else { return Ok(0) };
         let manifest = manifest_name(&hash);
         if !refs.is_empty() {
             let content: String = refs
