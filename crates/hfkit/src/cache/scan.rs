@@ -21,9 +21,11 @@
 //! `getdents`, and everything below it is looked up relative to it (never by a long path);
 //! a repo's `blobs/` is listed once, giving each blob's inode, so a snapshot link is matched
 //! to its blob by the identity (device, inode) its followed `statx` reports, with no
-//! `readlink`. A link that matches nothing (or two blobs, or a repo blob that is itself a
-//! link, whose first hop is then read) goes the slow way: read, resolved in full, and
-//! refused when it leads outside. Repos are scanned on every core.
+//! `readlink`. In a repo whose blobs link into 2.4's shared store, identity cannot tell the
+//! first hop (which 2.4 keys blobs by), so each link is read instead and the store entry's
+//! `statx` is the one the store listing took. A link that matches nothing (or two blobs)
+//! goes the slow way: read, resolved in full, and refused when it leads outside. Repos are
+//! scanned on every core.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{CStr, CString, OsStr};
@@ -188,7 +190,7 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
             || (name == super::shared::STORE_DIR && store.is_some()))
     });
     let listing = store.as_ref().map(SharedStore::listing).unwrap_or_default();
-    let ctx = Ctx { root: &root, root_fd: root_fd.as_fd(), store: store.as_ref(), store_ids: listing.iter().map(|e| (e.path.clone(), e.id)).collect() };
+    let ctx = Ctx { root: &root, root_fd: root_fd.as_fd(), store: store.as_ref(), store_ids: listing.iter().map(|e| (e.path.clone(), (e.id, Stat::of_entry(e)))).collect() };
     // Repos are independent: scan them on every core, keeping the folder order.
     let results = scan_all(&ctx, &names);
     let mut repos = Vec::new();
@@ -247,8 +249,8 @@ struct Ctx<'a> {
     root_fd: BorrowedFd<'a>,
     /// huggingface_hub 2.4's shared store, when the cache has one.
     store: Option<&'a SharedStore>,
-    /// Its entries, by path, with their device and inode.
-    store_ids: HashMap<PathBuf, (u64, u64)>,
+    /// Its entries, by path, with their device and inode, and what `statx` said of them.
+    store_ids: HashMap<PathBuf, ((u64, u64), Stat)>,
 }
 
 /// What the scan keeps of a file's `statx`.
@@ -268,6 +270,10 @@ impl Stat {
             mtime: unix_time(s.stx_mtime.tv_sec, i64::from(s.stx_mtime.tv_nsec)),
             dir: FileType::from_raw_mode(u32::from(s.stx_mode)) == FileType::Directory,
         }
+    }
+
+    fn of_entry(e: &super::shared::Entry) -> Self {
+        Self { size: e.size, atime: e.atime, mtime: e.mtime, dir: false }
     }
 
     fn of_meta(m: &std::fs::Metadata) -> Self {
@@ -444,6 +450,10 @@ struct BlobIndex {
     by_id: HashMap<(u64, u64), Option<(usize, Kind)>>,
     /// Blobs that link to a store entry, with the entry's hash.
     links: Vec<(PathBuf, XetHash)>,
+    /// When some blobs link to the store: every blob by name, and the entry's `statx` (from
+    /// the store listing) and how it counts for those that link.
+    by_name: HashMap<Vec<u8>, usize>,
+    store_stat: HashMap<usize, (Stat, Kind)>,
 }
 
 impl BlobIndex {
@@ -451,6 +461,7 @@ impl BlobIndex {
         let listed = list(fd.as_fd());
         let mut by_id = HashMap::with_capacity(listed.len());
         let mut links = Vec::new();
+        let mut store_stat = HashMap::new();
         let dev = rustix::fs::fstat(&fd).map(|s| s.st_dev).ok();
         let id_name = repo_name.split_once("--").is_some_and(|(_, id)| !id.is_empty());
         for (i, entry) in listed.iter().enumerate() {
@@ -460,12 +471,14 @@ impl BlobIndex {
                     rustix::fs::readlinkat(fd.as_fd(), entry.name.as_c_str(), Vec::new()).ok().and_then(|target| {
                         let blob = dir.join(os(&entry.name));
                         let target = super::shared::normalize(&dir.join(OsStr::from_bytes(target.as_bytes())));
-                        let id = *ctx.store_ids.get(&target)?;
+                        let (id, stat) = *ctx.store_ids.get(&target)?;
                         let hash = target.file_name().and_then(|n| n.to_str()).and_then(XetHash::parse)?;
                         links.push((blob.clone(), hash));
                         // 2.4 counts a repo blob through its entry only under these names.
                         let named = id_name && ctx.store.is_some_and(|s| s.relative_blob_path(&blob).is_some());
-                        Some((id, if named { Kind::Store } else { Kind::Unsure }))
+                        let kind = if named { Kind::Store } else { Kind::Unsure };
+                        store_stat.insert(i, (stat, kind));
+                        Some((id, kind))
                     })
                 }
                 _ => None,
@@ -474,7 +487,12 @@ impl BlobIndex {
                 by_id.entry(id).and_modify(|v| *v = None).or_insert(Some((i, kind)));
             }
         }
-        Self { dir, fd, listed, by_id, links }
+        let by_name = if links.is_empty() {
+            HashMap::new()
+        } else {
+            listed.iter().enumerate().map(|(i, e)| (e.name.to_bytes().to_vec(), i)).collect()
+        };
+        Self { dir, fd, listed, by_id, links, by_name, store_stat }
     }
 
     /// The blob reached through a snapshot link, by the identity of what it reached.
@@ -754,7 +772,30 @@ impl Walk<'_> {
             }
             return Ok(Some(self.intern(file_path.to_owned(), None, stat, Kind::Plain)));
         }
-        if let Some((stat, id)) = statx_at(dir, &entry.name, true)
+        if let Some(blobs) = blobs
+            && !blobs.links.is_empty()
+        {
+            // Some blobs link to the shared store, where identity says nothing of the first
+            // hop: the link is read (one `readlink`), and its blob's `statx` is taken once
+            // (for a link into the store, from the store listing).
+            if let Some(hop) = first_hop(dir, entry, file_path)
+                && hop.parent() == Some(blobs.dir.as_path())
+                && let Some(&l) = hop.file_name().and_then(|n| blobs.by_name.get(n.as_bytes()))
+            {
+                if let Some(i) = self.by_listed[l] {
+                    return Ok(Some(i));
+                }
+                let found = match blobs.listed[l].kind {
+                    FileType::RegularFile => statx_at(blobs.fd.as_fd(), &blobs.listed[l].name, false)
+                        .filter(|(s, _)| !s.dir)
+                        .map(|(s, _)| (s, Kind::Plain)),
+                    _ => blobs.store_stat.get(&l).copied(),
+                };
+                if let Some((stat, kind)) = found {
+                    return Ok(Some(self.intern(hop, Some(l), stat, kind)));
+                }
+            }
+        } else if let Some((stat, id)) = statx_at(dir, &entry.name, true)
             && let Some(blobs) = blobs
             && let Some((l, kind)) = blobs.find(id)
             // A match through a repo blob that is itself a link (to the shared store) holds

@@ -53,6 +53,9 @@ pub(super) struct Entry {
     pub(super) path: PathBuf,
     pub(super) id: (u64, u64),
     pub(super) size: u64,
+    /// Last access and modification, unix seconds.
+    pub(super) atime: f64,
+    pub(super) mtime: f64,
 }
 
 /// An open prefix folder of the store: every change is made relative to it.
@@ -192,7 +195,7 @@ impl SharedStore {
                 if hash.prefix() != name || entry.kind != FileType::RegularFile {
                     continue;
                 }
-                let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO;
+                let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO | StatxFlags::ATIME | StatxFlags::MTIME;
                 let Ok(stat) = rustix::fs::statx(&fd, entry.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
                     continue;
                 };
@@ -203,6 +206,8 @@ impl SharedStore {
                     path: self.dir.join(name).join(hash.as_str()),
                     id: (rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor), stat.stx_ino),
                     size: stat.stx_size,
+                    atime: stat.stx_atime.tv_sec as f64 + f64::from(stat.stx_atime.tv_nsec) / 1e9,
+                    mtime: stat.stx_mtime.tv_sec as f64 + f64::from(stat.stx_mtime.tv_nsec) / 1e9,
                 });
             }
         }
