@@ -350,8 +350,11 @@ fn unusual_links_are_keyed_by_their_first_hop_as_python_does() {
         link(&config_blob, "absolute.json");
         link(&Path::new("../../blobs/.").join(config.file_name().unwrap()), "dotted.json");
     }
-    for case in [&["cache", "ls"][..], &["cache", "ls", "--revisions", "--format", "json"], &["cache", "ls", "--format", "json"]]
-    {
+    for case in [
+        &["cache", "ls"][..],
+        &["cache", "ls", "--revisions", "--format", "json"],
+        &["cache", "ls", "--format", "json"],
+    ] {
         let ours = t.hf(&[case, &["--cache-dir", &dirs[0]][..]].concat());
         let theirs = t.python_hf(&[case, &["--cache-dir", &dirs[1]][..]].concat());
         let clean = |s: &str, dir: &str| s.replace(dir, "[CACHE]");

@@ -190,7 +190,12 @@ pub fn scan(root: &Path) -> Result<CacheInfo, ScanError> {
             || (name == super::shared::STORE_DIR && store.is_some()))
     });
     let listing = store.as_ref().map(SharedStore::listing).unwrap_or_default();
-    let ctx = Ctx { root: &root, root_fd: root_fd.as_fd(), store: store.as_ref(), store_ids: listing.iter().map(|e| (e.path.clone(), (e.id, Stat::of_entry(e)))).collect() };
+    let ctx = Ctx {
+        root: &root,
+        root_fd: root_fd.as_fd(),
+        store: store.as_ref(),
+        store_ids: listing.iter().map(|e| (e.path.clone(), (e.id, Stat::of_entry(e)))).collect(),
+    };
     // Repos are independent: scan them on every core, keeping the folder order.
     let results = scan_all(&ctx, &names);
     let mut repos = Vec::new();
@@ -300,7 +305,12 @@ enum Kind {
 /// `statx` of `name` in `dir`, with the device and inode of what was reached.
 fn statx_at(dir: BorrowedFd<'_>, name: &CStr, follow: bool) -> Option<(Stat, (u64, u64))> {
     let flags = if follow { AtFlags::empty() } else { AtFlags::SYMLINK_NOFOLLOW };
-    let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::ATIME | StatxFlags::MTIME | StatxFlags::INO | StatxFlags::BLOCKS;
+    let mask = StatxFlags::TYPE
+        | StatxFlags::SIZE
+        | StatxFlags::ATIME
+        | StatxFlags::MTIME
+        | StatxFlags::INO
+        | StatxFlags::BLOCKS;
     let s = rustix::fs::statx(dir, name, flags, mask).ok()?;
     Some((Stat::of_statx(&s), (rustix::fs::makedev(s.stx_dev_major, s.stx_dev_minor), s.stx_ino)))
 }
@@ -598,8 +608,10 @@ fn scan_repo<'a>(
         real_dirs: HashMap::new(),
     };
     let mut revisions = Vec::new();
-    let mut commits: Vec<Listed> =
-        list(snapshots_fd.as_fd()).into_iter().filter(|e| !IGNORED.contains(&os(&e.name).to_string_lossy().as_ref())).collect();
+    let mut commits: Vec<Listed> = list(snapshots_fd.as_fd())
+        .into_iter()
+        .filter(|e| !IGNORED.contains(&os(&e.name).to_string_lossy().as_ref()))
+        .collect();
     commits.sort_by(|a, b| a.name.cmp(&b.name));
     for entry in commits {
         let revision_path = snapshots.join(os(&entry.name));
@@ -721,7 +733,12 @@ impl Walk<'_> {
             }
             if let Some(i) = self.file(blobs, dir, &entry, &file_path)? {
                 let blob = &self.found[i];
-                out.push(CachedFile { name: rel.clone(), path: file_path, blob_path: blob.path.clone(), size: blob.stat.size });
+                out.push(CachedFile {
+                    name: rel.clone(),
+                    path: file_path,
+                    blob_path: blob.path.clone(),
+                    size: blob.stat.size,
+                });
                 used.push(i);
             }
         }

@@ -195,7 +195,8 @@ impl SharedStore {
                 if hash.prefix() != name || entry.kind != FileType::RegularFile {
                     continue;
                 }
-                let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO | StatxFlags::ATIME | StatxFlags::MTIME;
+                let mask =
+                    StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO | StatxFlags::ATIME | StatxFlags::MTIME;
                 let Ok(stat) = rustix::fs::statx(&fd, entry.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
                     continue;
                 };
