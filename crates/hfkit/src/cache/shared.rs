@@ -137,15 +137,7 @@ impl SharedStore {
     pub(super) fn relative_blob_path(&self, blob: &Path) -> Option<String> {
         let rel = normalize(blob).strip_prefix(&self.cache).ok()?.to_owned();
         let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
-        match parts.as_slice() {
-            [repo, "blobs", name]
-                if !name.is_empty() && REPO_PREFIXES.iter().any(|p| repo.len() > p.len() && repo.starts_with(p)) =>
-            {
-                let joined = parts.join("/");
-                (!joined.contains(['\n', '\r'])).then_some(joined)
-            }
-            _ => None,
-        }
+        is_blob_parts(&parts).then(|| parts.join("/"))
     }
 
     /// Opens, for reading, the entry the repo blob `blob` links to: the prefix folder and the
@@ -238,10 +230,11 @@ impl SharedStore {
             if parts.contains(&"..") {
                 continue;
             }
-            let candidate = parts.iter().fold(self.cache.clone(), |p, part| p.join(part));
-            if self.relative_blob_path(&candidate).is_none() {
+            if !is_blob_parts(&parts) {
                 continue;
             }
+            let mut candidate = self.cache.clone();
+            candidate.extend(&parts);
             let target = match known.get(&candidate) {
                 Some(target) => Ok(Some(target.clone())),
                 None => self.link_target(&candidate),
@@ -441,6 +434,18 @@ impl Prefix {
         }
         result
     }
+}
+
+/// Whether the cache-relative `parts` name a repo blob as 2.4 accepts one:
+/// `<type>s--<id>/blobs/<name>`, with no line break.
+fn is_blob_parts(parts: &[&str]) -> bool {
+    let shape = match parts {
+        [repo, "blobs", name] => {
+            !name.is_empty() && REPO_PREFIXES.iter().any(|p| repo.len() > p.len() && repo.starts_with(p))
+        }
+        _ => false,
+    };
+    shape && !parts.iter().any(|p| p.contains(['\n', '\r']))
 }
 
 fn manifest_name(hash: &XetHash) -> String {
