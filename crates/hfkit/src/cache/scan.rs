@@ -606,6 +606,7 @@ fn scan_repo<'a>(
         found: Vec::new(),
         by_path: None,
         real_dirs: HashMap::new(),
+        link_buf: Vec::new(),
     };
     let mut revisions = Vec::new();
     let mut commits: Vec<Listed> = list(snapshots_fd.as_fd())
@@ -702,6 +703,8 @@ struct Walk<'a> {
     by_path: Option<HashMap<PathBuf, usize>>,
     /// Real paths of folders met on the slow way.
     real_dirs: HashMap<PathBuf, Option<PathBuf>>,
+    /// A buffer for link targets, reused.
+    link_buf: Vec<u8>,
 }
 
 impl Walk<'_> {
@@ -731,7 +734,9 @@ impl Walk<'_> {
                 }
                 continue;
             }
-            if let Some(i) = self.file(blobs, dir, &entry, &file_path)? {
+            // How many folders below the repo the file sits: what 2.4's `../`s climb.
+            let depth = 2 + rel.matches('/').count();
+            if let Some(i) = self.file(blobs, dir, &entry, &file_path, depth)? {
                 let blob = &self.found[i];
                 out.push(CachedFile {
                     name: rel.clone(),
@@ -780,6 +785,7 @@ impl Walk<'_> {
         dir: BorrowedFd<'_>,
         entry: &Listed,
         file_path: &Path,
+        depth: usize,
     ) -> Result<Option<usize>, String> {
         let missing = |p: &Path| format!("Blob missing (broken symlink): {}", p.display());
         if entry.kind != FileType::Symlink {
@@ -795,13 +801,23 @@ impl Walk<'_> {
             // Some blobs link to the shared store, where identity says nothing of the first
             // hop: the link is read (one `readlink`), and its blob's `statx` is taken once
             // (for a link into the store, from the store listing).
-            if let Some(hop) = first_hop(dir, entry, file_path)
-                && hop.parent() == Some(blobs.dir.as_path())
-                && let Some(&l) = hop.file_name().and_then(|n| blobs.by_name.get(n.as_bytes()))
-            {
+            let target = rustix::fs::readlinkat(dir, entry.name.as_c_str(), std::mem::take(&mut self.link_buf));
+            let listed = target.as_ref().ok().and_then(|target| match canonical_blob_name(target.to_bytes(), depth) {
+                Some(name) => blobs.by_name.get(name).copied(),
+                None => {
+                    let hop = hop_of(file_path, target)?;
+                    let name = hop.file_name().filter(|_| hop.parent() == Some(blobs.dir.as_path()))?;
+                    blobs.by_name.get(name.as_bytes()).copied()
+                }
+            });
+            if let Ok(target) = target {
+                self.link_buf = target.into_bytes();
+            }
+            if let Some(l) = listed {
                 if let Some(i) = self.by_listed[l] {
                     return Ok(Some(i));
                 }
+                let hop = blobs.path(l);
                 let found = match blobs.listed[l].kind {
                     FileType::RegularFile => statx_at(blobs.fd.as_fd(), &blobs.listed[l].name, false)
                         .filter(|(s, _)| !s.dir)
@@ -859,8 +875,25 @@ impl Walk<'_> {
 /// Where the link `entry` of `dir` (at `file_path`) points, read lexically.
 fn first_hop(dir: BorrowedFd<'_>, entry: &Listed, file_path: &Path) -> Option<PathBuf> {
     let target = rustix::fs::readlinkat(dir, entry.name.as_c_str(), Vec::new()).ok()?;
+    hop_of(file_path, &target)
+}
+
+/// Where a link at `file_path` holding `target` points, read lexically.
+fn hop_of(file_path: &Path, target: &CStr) -> Option<PathBuf> {
     let parent = file_path.parent()?;
-    Some(super::shared::normalize(&parent.join(OsStr::from_bytes(target.as_bytes()))))
+    Some(super::shared::normalize(&parent.join(OsStr::from_bytes(target.to_bytes()))))
+}
+
+/// The blob name in a link written as huggingface_hub writes one from `depth` folders below
+/// the repo (`../` × depth, `blobs/`, a name), which leads to `<repo>/blobs/<name>` without
+/// building a path; `None` for any other spelling.
+fn canonical_blob_name(target: &[u8], depth: usize) -> Option<&[u8]> {
+    let mut rest = target;
+    for _ in 0..depth {
+        rest = rest.strip_prefix(b"../")?;
+    }
+    let name = rest.strip_prefix(b"blobs/")?;
+    (!name.is_empty() && !name.contains(&b'/') && name != b"." && name != b"..").then_some(name)
 }
 
 /// Where `path` really is, and its metadata. A file that is not a link is its folder's real
@@ -906,4 +939,28 @@ fn read_small(dir: BorrowedFd<'_>, name: &CStr) -> Option<String> {
     let mut text = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, 256), &mut text).ok()?;
     String::from_utf8(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_blob_name;
+
+    #[test]
+    fn only_links_spelled_as_huggingface_hub_writes_them_skip_the_path() {
+        assert_eq!(canonical_blob_name(b"../../blobs/abc", 2), Some(&b"abc"[..]));
+        assert_eq!(canonical_blob_name(b"../../../blobs/abc", 3), Some(&b"abc"[..]));
+        let others: [(&[u8], usize); 8] = [
+            (b"../../blobs/abc", 3),
+            (b"../../../blobs/abc", 2),
+            (b"../../blobs/..", 2),
+            (b"../../blobs/.", 2),
+            (b"../../blobs/a/b", 2),
+            (b"../../blobs/", 2),
+            (b"../.././blobs/abc", 2),
+            (b"/cache/models--a--b/blobs/abc", 0),
+        ];
+        for (target, depth) in others {
+            assert_eq!(canonical_blob_name(target, depth), None, "{target:?} at depth {depth}");
+        }
+    }
 }
