@@ -323,3 +323,52 @@ fn partial_files_count_the_bytes_they_hold() {
     assert!(prune.stdout.contains("About to delete 1 incomplete download(s) ("), "{}", prune.stdout);
     assert!(!prune.stdout.contains("10.0M"), "{}", prune.stdout);
 }
+
+/// Links neither tool writes, which the scan must key by their first hop as 2.4 does even
+/// though it matches honest links by identity: a second name of a blob (a hard link), a
+/// snapshot file linking straight to a store entry, an absolute link and one spelled with
+/// `./`. Both tools list the cache the same way.
+#[test]
+fn unusual_links_are_keyed_by_their_first_hop_as_python_does() {
+    let hub = shared_hub();
+    let t = context(&hub);
+    build_shared_cache(&t);
+    let main = common::commit_of(&hub, "acme/a", "main");
+    let dirs = [copy_cache(&t, "ours"), copy_cache(&t, "theirs")];
+    for dir in &dirs {
+        let repo = Path::new(dir).join("models--acme--a");
+        let snapshot = repo.join("snapshots").join(&main);
+        let config = std::fs::read_link(snapshot.join("config.json")).unwrap();
+        let config_blob = repo.join("blobs").join(config.file_name().unwrap());
+        let weights = std::fs::read_link(snapshot.join("w.bin")).unwrap();
+        let entry = std::fs::read_link(repo.join("blobs").join(weights.file_name().unwrap())).unwrap();
+        assert!(entry.starts_with("../../blobs"), "w.bin's blob links into the store: {entry:?}");
+        std::fs::hard_link(&config_blob, repo.join("blobs/second-name")).unwrap();
+        let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, snapshot.join(name)).unwrap();
+        link(Path::new("../../blobs/second-name"), "hard.json");
+        link(&Path::new("..").join(&entry), "straight.bin");
+        link(&config_blob, "absolute.json");
+        link(&Path::new("../../blobs/.").join(config.file_name().unwrap()), "dotted.json");
+    }
+    for case in [
+        &["cache", "ls"][..],
+        &["cache", "ls", "--revisions", "--format", "json"],
+        &["cache", "ls", "--format", "json"],
+    ] {
+        let ours = t.hf(&[case, &["--cache-dir", &dirs[0]][..]].concat());
+        let theirs = t.python_hf(&[case, &["--cache-dir", &dirs[1]][..]].concat());
+        let clean = |s: &str, dir: &str| s.replace(dir, "[CACHE]");
+        assert_eq!(clean(&ours.stdout, &dirs[0]), clean(&theirs.stdout, &dirs[1]), "stdout of {case:?}");
+        assert_eq!(clean(&ours.stderr, &dirs[0]), clean(&theirs.stderr, &dirs[1]), "stderr of {case:?}");
+        ours.expect_code(0);
+    }
+    // The hard link and the entry reached straight count as blobs of their own.
+    let info = hfkit::cache::scan(Path::new(&dirs[0])).unwrap();
+    let a = info.repos.iter().find(|r| r.id == "acme/a").unwrap();
+    let files = &a.revisions.iter().find(|r| r.commit == main).unwrap().files;
+    let blob_of = |name: &str| files.iter().find(|f| f.name == name).unwrap().blob_path.clone();
+    assert!(blob_of("hard.json").ends_with("blobs/second-name"));
+    assert!(blob_of("straight.bin").parent().unwrap().parent().unwrap().ends_with("blobs"));
+    assert_eq!(blob_of("absolute.json"), blob_of("config.json"));
+    assert_eq!(blob_of("dotted.json"), blob_of("config.json"));
+}

@@ -23,7 +23,7 @@ pub(crate) fn ls(ctx: &Context, args: &CacheLsArgs) -> Result<Status> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let filters = args.filters.iter().map(|f| Filter::parse(f)).collect::<Result<Vec<_>, _>>()?;
     let mut repos: Vec<&CachedRepo> = info.repos.iter().collect();
-    repos.sort_by_key(|r| r.cache_id());
+    repos.sort_by_cached_key(|r| r.cache_id());
     let mut entries: Vec<Entry<'_>> = if args.revisions {
         repos
             .iter()
@@ -48,8 +48,8 @@ pub(crate) fn ls(ctx: &Context, args: &CacheLsArgs) -> Result<Status> {
     print_entries(ctx, &entries, args.revisions, now);
     if !entries.is_empty() {
         let mut unique: Vec<&CachedRepo> = entries.iter().map(|(r, _)| *r).collect();
-        unique.sort_by_key(|r| r.path.clone());
-        unique.dedup_by_key(|r| r.path.clone());
+        unique.sort_by(|a, b| a.path.cmp(&b.path));
+        unique.dedup_by(|a, b| a.path == b.path);
         let (revisions, size) = if args.revisions {
             (
                 entries.iter().filter(|(_, v)| v.is_some()).count(),

@@ -22,7 +22,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, StatxFlags};
 
 pub use crate::hashes::XetHash;
 
@@ -42,6 +42,20 @@ pub struct SharedStore {
     cache: PathBuf,
     /// `<cache>/blobs`.
     dir: PathBuf,
+}
+
+/// Repo blobs that are links to store entries, with the entry each names (read lexically).
+pub(super) type Links = std::collections::HashMap<PathBuf, XetHash>;
+
+/// A store entry as listed: where it is, its identity (device, inode) and size.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) path: PathBuf,
+    pub(super) id: (u64, u64),
+    pub(super) size: u64,
+    /// Last access and modification, unix seconds.
+    pub(super) atime: f64,
+    pub(super) mtime: f64,
 }
 
 /// An open prefix folder of the store: every change is made relative to it.
@@ -120,18 +134,10 @@ impl SharedStore {
 
     /// `<type>s--…/blobs/<name>` for a repo blob path of this cache (2.4's
     /// `_relative_blob_path`), else `None`.
-    fn relative_blob_path(&self, blob: &Path) -> Option<String> {
+    pub(super) fn relative_blob_path(&self, blob: &Path) -> Option<String> {
         let rel = normalize(blob).strip_prefix(&self.cache).ok()?.to_owned();
         let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
-        match parts.as_slice() {
-            [repo, "blobs", name]
-                if !name.is_empty() && REPO_PREFIXES.iter().any(|p| repo.len() > p.len() && repo.starts_with(p)) =>
-            {
-                let joined = parts.join("/");
-                (!joined.contains(['\n', '\r'])).then_some(joined)
-            }
-            _ => None,
-        }
+        is_blob_parts(&parts).then(|| parts.join("/"))
     }
 
     /// Opens, for reading, the entry the repo blob `blob` links to: the prefix folder and the
@@ -159,27 +165,46 @@ impl SharedStore {
     /// Every valid entry: `<2 hex>/<hash>` regular files in real prefix folders (2.4's
     /// `shared_store_blob_paths`), sorted.
     pub fn entries(&self) -> Vec<PathBuf> {
+        self.listing().into_iter().map(|e| e.path).collect()
+    }
+
+    /// [`entries`](Self::entries) with each entry's identity (device, inode) and size: one
+    /// `statx` per entry, relative to its prefix folder, so that a scan can recognise an
+    /// entry by identity and count it without another look.
+    pub(super) fn listing(&self) -> Vec<Entry> {
         let mut out = Vec::new();
-        let Ok(prefixes) = std::fs::read_dir(&self.dir) else { return out };
-        for prefix in prefixes.flatten() {
-            let name = prefix.file_name();
-            let Some(name) = name.to_str() else { continue };
+        let Ok(store) = open_dir(&self.dir) else { return out };
+        for prefix in super::scan::list(store.as_fd()) {
+            let Ok(name) = prefix.name.to_str() else { continue };
             let is_hex2 = name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !is_hex2 || !prefix.file_type().is_ok_and(|t| t.is_dir()) {
+            if !is_hex2 || prefix.kind != FileType::Directory {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(prefix.path()) else { continue };
-            for entry in entries.flatten() {
-                let file_name = entry.file_name();
-                if let Some(hash) = file_name.to_str().and_then(XetHash::parse)
-                    && hash.prefix() == name
-                    && entry.file_type().is_ok_and(|t| t.is_file())
-                {
-                    out.push(entry.path());
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let Ok(fd) = rustix::fs::openat(&store, name, flags, Mode::empty()) else { continue };
+            for entry in super::scan::list(fd.as_fd()) {
+                let Some(hash) = entry.name.to_str().ok().and_then(XetHash::parse) else { continue };
+                if hash.prefix() != name || entry.kind != FileType::RegularFile {
+                    continue;
                 }
+                let mask =
+                    StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::INO | StatxFlags::ATIME | StatxFlags::MTIME;
+                let Ok(stat) = rustix::fs::statx(&fd, entry.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
+                    continue;
+                };
+                if FileType::from_raw_mode(u32::from(stat.stx_mode)) != FileType::RegularFile {
+                    continue;
+                }
+                out.push(Entry {
+                    path: self.dir.join(name).join(hash.as_str()),
+                    id: (rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor), stat.stx_ino),
+                    size: stat.stx_size,
+                    atime: stat.stx_atime.tv_sec as f64 + f64::from(stat.stx_atime.tv_nsec) / 1e9,
+                    mtime: stat.stx_mtime.tv_sec as f64 + f64::from(stat.stx_mtime.tv_nsec) / 1e9,
+                });
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         out
     }
 
@@ -192,8 +217,9 @@ impl SharedStore {
 
     /// The repo blobs that validly link to `hash` according to its manifest (2.4's
     /// `_read_valid_manifest_references`); `None` when the manifest is missing or unreadable,
-    /// which keeps the entry.
-    fn references(&self, prefix: &Prefix, hash: &XetHash) -> Option<BTreeSet<PathBuf>> {
+    /// which keeps the entry. A repo blob in `known` (a link a scan has just read, with the
+    /// entry it names) is not read again.
+    fn references(&self, prefix: &Prefix, hash: &XetHash, known: &Links) -> Option<BTreeSet<PathBuf>> {
         let text = prefix.read_manifest(hash).ok()?;
         let mut out = BTreeSet::new();
         for line in python_splitlines(&text) {
@@ -204,11 +230,16 @@ impl SharedStore {
             if parts.contains(&"..") {
                 continue;
             }
-            let candidate = parts.iter().fold(self.cache.clone(), |p, part| p.join(part));
-            if self.relative_blob_path(&candidate).is_none() {
+            if !is_blob_parts(&parts) {
                 continue;
             }
-            match self.link_target(&candidate) {
+            let mut candidate = self.cache.clone();
+            candidate.extend(&parts);
+            let target = match known.get(&candidate) {
+                Some(target) => Ok(Some(target.clone())),
+                None => self.link_target(&candidate),
+            };
+            match target {
                 Ok(Some(target)) if target == *hash => {
                     out.insert(candidate);
                 }
@@ -225,7 +256,7 @@ impl SharedStore {
     pub fn freed_if_deleted(&self, entry: &Path, deleting: &HashSet<PathBuf>) -> u64 {
         let Some(hash) = self.hash_of_entry(entry) else { return 0 };
         let Ok(prefix) = self.prefix(&hash) else { return 0 };
-        match self.references(&prefix, &hash) {
+        match self.references(&prefix, &hash, &Links::new()) {
             Some(refs) if !refs.is_empty() && refs.iter().all(|r| deleting.contains(r)) => {
                 self.entry_size(entry).unwrap_or(0)
             }
@@ -236,19 +267,27 @@ impl SharedStore {
     /// Entries whose manifest is readable and names no valid reference, with their sizes
     /// (2.4's `unreferenced_shared_blobs`).
     pub fn unreferenced(&self) -> Vec<(PathBuf, u64)> {
-        self.entries()
-            .into_iter()
-            .filter_map(|entry| {
-                let hash = self.hash_of_entry(&entry)?;
-                let prefix = self.prefix(&hash).ok()?;
-                let refs = self.references(&prefix, &hash)?;
-                if !refs.is_empty() {
-                    return None;
-                }
-                let size = self.entry_size(&entry)?;
-                Some((entry, size))
-            })
-            .collect()
+        self.unreferenced_among(self.listing(), &Links::new())
+    }
+
+    /// [`unreferenced`](Self::unreferenced) among the listed `entries`, with the repo blob
+    /// links a scan has just read.
+    pub(super) fn unreferenced_among(&self, entries: Vec<Entry>, known: &Links) -> Vec<(PathBuf, u64)> {
+        // Entries come sorted, so those of one prefix folder follow each other: it is opened
+        // once for them.
+        let mut open: Option<(String, Prefix)> = None;
+        let mut out = Vec::new();
+        for entry in entries {
+            let Some(hash) = self.hash_of_entry(&entry.path) else { continue };
+            if open.as_ref().is_none_or(|(p, _)| p != hash.prefix()) {
+                open = self.prefix(&hash).ok().map(|fd| (hash.prefix().to_owned(), fd));
+            }
+            let Some((_, prefix)) = &open else { continue };
+            if self.references(prefix, &hash, known).is_some_and(|refs| refs.is_empty()) {
+                out.push((entry.path, entry.size));
+            }
+        }
+        out
     }
 
     /// Under the entry's lock, rewrites its manifest with the references that are still valid,
@@ -258,7 +297,7 @@ impl SharedStore {
         let Some(hash) = self.hash_of_entry(entry) else { return Ok(0) };
         let prefix = self.prefix(&hash)?;
         let _lock = prefix.lock(&hash)?;
-        let Some(refs) = self.references(&prefix, &hash) else { return Ok(0) };
+        let Some(refs) = self.references(&prefix, &hash, &Links::new()) else { return Ok(0) };
         let manifest = manifest_name(&hash);
         if !refs.is_empty() {
             let content: String = refs
@@ -397,6 +436,18 @@ impl Prefix {
     }
 }
 
+/// Whether the cache-relative `parts` name a repo blob as 2.4 accepts one:
+/// `<type>s--<id>/blobs/<name>`, with no line break.
+fn is_blob_parts(parts: &[&str]) -> bool {
+    let shape = match parts {
+        [repo, "blobs", name] => {
+            !name.is_empty() && REPO_PREFIXES.iter().any(|p| repo.len() > p.len() && repo.starts_with(p))
+        }
+        _ => false,
+    };
+    shape && !parts.iter().any(|p| p.contains(['\n', '\r']))
+}
+
 fn manifest_name(hash: &XetHash) -> String {
     format!("{hash}.refs")
 }
@@ -407,7 +458,7 @@ fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
 
 /// Opens `name` in the folder `dir` for reading: never through a symlink, never blocking on a
 /// FIFO, and only when it is a regular file.
-pub(super) fn open_regular_at(dir: impl AsFd, name: &str) -> std::io::Result<std::fs::File> {
+pub(super) fn open_regular_at(dir: impl AsFd, name: impl rustix::path::Arg) -> std::io::Result<std::fs::File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
     if !is_regular(&fd) {
