@@ -11,7 +11,7 @@
 //! commits, commit titles and dates, and who may see a repo (public here; the operator's
 //! settings in the store apply on top).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +19,7 @@ use hfkit::cache::{RepoCache, list_repos};
 use hfkit::hashes::CommitHash;
 use hfkit::repo::{Repo, RepoType};
 
-use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView, Visibility};
+use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView};
 
 /// How many distinct warnings are remembered, so each broken entry is logged once.
 const MAX_REMEMBERED_WARNINGS: usize = 10_000;
@@ -76,16 +76,9 @@ impl CacheRepos {
         warnings.extend(ref_warnings);
         self.warn(warnings);
         RepoView {
-            kind: kind.to_owned(),
-            id: id.to_owned(),
-            visibility: Visibility::Public,
-            granted: Vec::new(),
-            owner: None,
-            disabled: false,
             refs: refs.into_iter().map(|(name, commit)| (name, commit.as_str().to_owned())).collect(),
-            tags: BTreeSet::new(),
             history: commits.iter().map(|c| c.as_str().to_owned()).collect(),
-            ordered: false,
+            ..RepoView::bare(kind, id)
         }
     }
 }
