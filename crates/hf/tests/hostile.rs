@@ -380,3 +380,26 @@ fn sizes_beyond_any_file_are_refused() {
     }
     nothing_written(&t);
 }
+
+#[test]
+fn a_request_that_cannot_be_made_is_not_retried_as_a_network_failure() {
+    // The metadata names a location no HTTP client can fetch (another scheme): a local error,
+    // said at once, never retried as if the network had failed.
+    let hub = HostileHub::new()
+        .route(
+            "HEAD",
+            &format!("/{REPO}/resolve/main/config.json"),
+            Reply::new(302, Body::Bytes(Vec::new()))
+                .header("Location", "ftp://127.0.0.1/config.json")
+                .header("X-Repo-Commit", COMMIT)
+                .header("X-Linked-Etag", &format!("\"{HELLO_SHA1}\""))
+                .header("X-Linked-Size", "6"),
+        )
+        .start();
+    let mut t = context(&hub);
+    t.set_env("HF_HUB_DOWNLOAD_RETRIES", "5");
+    let run = t.hf(&["download", REPO, "config.json"]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
+    assert!(blobs(&t).is_empty());
+}
