@@ -776,3 +776,16 @@ fn hf_serve_takes_no_upstream_token_on_the_command_line() {
     run.expect_code(1);
     assert!(run.stderr.contains("upstream token from the file"), "{}", run.stderr);
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let hub = hub();
+    let t = context(&hub);
+    let (mut served, url, log) = start_serve(&t, &[]);
+    assert_eq!(get(&url, "/health", "").0, 200);
+    let pid = served.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = served.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(std::fs::read_to_string(&log).unwrap().contains("Stopped"), "says it stopped");
+}

@@ -64,14 +64,21 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         let url = hfkit_server::local_url(listener.local_addr()?);
         ctx.printer.result("Serving", &[("url", url.clone().into())]);
         ctx.printer.hint(&format!("point clients at it with: export HF_ENDPOINT={url}"));
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C or SIGTERM (a service manager's stop): stop accepting, let transfers in flight
+        // finish for the drain period (`Limits::drain_timeout`), then stop.
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
         };
         let state = HubState::with_store(store, accounts.trusted_publishers, repos);
         state.set_anonymous_access(!args.no_anonymous);
         state.set_mirror(mirror);
         state.set_access_log(true);
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
+        ctx.printer.info("Stopped: no new connections were taken, and transfers in flight were given time to finish.");
         Ok(0)
     })
 }
