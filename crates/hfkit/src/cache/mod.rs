@@ -147,11 +147,7 @@ impl RepoCache {
     /// The commit a ref points to, if the ref holds one. A trailing newline (which breaks
     /// huggingface_hub) is tolerated here; anything else in the file is not a commit.
     pub fn read_ref(&self, revision: &str) -> Option<CommitHash> {
-        let path = self.ref_file(revision)?;
-        let mut text = String::new();
-        // A ref is 40 bytes; a larger "ref" (a FIFO, a device, a huge file) is not read.
-        std::io::Read::read_to_string(&mut std::io::Read::take(std::fs::File::open(path).ok()?, 64), &mut text).ok()?;
-        CommitHash::parse(text.trim()).ok()
+        read_ref_file(&self.ref_file(revision)?)
     }
 
     /// Records that `revision` is `commit` (atomically, only when it changes).
@@ -236,6 +232,26 @@ impl RepoCache {
     }
 }
 
+/// The commit hash the ref file at `path` holds (a trailing newline tolerated); `None` for
+/// anything else. Only a regular file is read, and no more than a ref can hold: the file is
+/// opened without blocking and checked on the open handle, so a FIFO, a device or a huge file
+/// planted as a ref can neither hang nor flood the reader.
+pub fn read_ref_file(path: &Path) -> Option<CommitHash> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(64).read_to_string(&mut text).ok()?;
+    CommitHash::parse(text.trim()).ok()
+}
+
 /// Writes `CACHEDIR.TAG` in `dir` unless it is there.
 pub fn write_cachedir_tag(dir: &Path) -> Result<(), FsError> {
     let tag = dir.join("CACHEDIR.TAG");
@@ -274,5 +290,22 @@ mod tests {
         assert!(c.write_ref("../../../escape", &commit).is_err());
         assert!(!dir.path().join("escape").exists());
         assert_eq!(std::fs::read_to_string(dir.path().join("CACHEDIR.TAG")).unwrap().len(), 191);
+    }
+
+    #[test]
+    fn refs_that_are_not_regular_files_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = RepoCache::new(dir.path(), &Repo::model("acme/tiny").unwrap());
+        let refs = c.folder().join("refs");
+        std::fs::create_dir_all(&refs).unwrap();
+        let fifo = refs.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert_eq!(c.read_ref("fifo"), None, "a FIFO is neither waited on nor read");
+        std::os::unix::fs::symlink("/dev/zero", refs.join("zero")).unwrap();
+        assert_eq!(c.read_ref("zero"), None);
+        std::fs::write(refs.join("long"), format!("{}\n{}", "a".repeat(40), "b".repeat(1 << 20))).unwrap();
+        assert_eq!(c.read_ref("long"), None, "only what a ref can hold is read");
+        std::fs::write(refs.join("main"), format!("{}\n", "a".repeat(40))).unwrap();
+        assert_eq!(c.read_ref("main").map(|h| h.to_string()), Some("a".repeat(40)));
     }
 }

@@ -54,12 +54,12 @@ pub fn cached_snapshot(repo_folder: &Path, revision: Option<&str>) -> Result<(Pa
         Some(rev) if crate::repo::is_commit_hash(rev) => rev.to_owned(),
         Some(rev) => {
             let path = refs.join(rev);
-            read_ref(&path).ok_or_else(|| {
+            super::read_ref_file(&path).map(|c| c.as_str().to_owned()).ok_or_else(|| {
                 format!("Revision '{rev}' could not be resolved in cache (expected file '{}').", path.display())
             })?
         }
-        None => match read_ref(&refs.join("main")) {
-            Some(commit) => commit,
+        None => match super::read_ref_file(&refs.join("main")) {
+            Some(commit) => commit.as_str().to_owned(),
             None => {
                 let Ok(entries) = std::fs::read_dir(&snapshots) else {
                     return Err(format!(
@@ -87,17 +87,6 @@ pub fn cached_snapshot(repo_folder: &Path, revision: Option<&str>) -> Result<(Pa
         return Err(format!("Snapshot directory does not exist for revision '{commit}': {}.", dir.display()));
     }
     Ok((dir, commit))
-}
-
-/// The commit hash a ref file holds; `None` when it holds anything else (or is not a small
-/// regular file), so what a ref says never becomes a path unchecked.
-fn read_ref(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > 64 {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    crate::hashes::CommitHash::parse(text.trim()).ok().map(|c| c.as_str().to_owned())
 }
 
 /// Every file below `root` by repo path (symlinks followed), without `.git/` and
