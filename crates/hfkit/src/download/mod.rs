@@ -411,7 +411,9 @@ impl Ctx<'_> {
     /// Links `blob` from the shared store entry `xet` names, when it is usable (a readable
     /// regular file of the right size), as 2.4 does instead of downloading.
     fn link_from_store(&self, blob: &Path, xet: Option<&XetHash>, size: u64) -> bool {
-        let Some((store, hash)) = self.shared_store().zip(xet) else { return false };
+        // Most files name no Xet hash: then nothing is looked up on disk.
+        let Some(hash) = xet else { return false };
+        let Some(store) = self.shared_store() else { return false };
         let Some(blob) = std::fs::canonicalize(self.cache.folder().join("blobs"))
             .ok()
             .zip(blob.file_name())
