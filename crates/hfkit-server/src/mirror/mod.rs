@@ -332,17 +332,7 @@ impl Mirror {
         let client = self.hub.client().map_err(|e| down(&e))?;
         let token = self.hub.request_token().await.map_err(|e| down(&e))?;
         let url = format!("{}{path}", self.upstream);
-        let mut request = client.request(axum::http::Method::GET, &url).map_err(|e| down(&e))?;
-        if let Some(token) = &token {
-            request = hfkit::api::authorize(request, token).map_err(|e| down(&e))?;
-        }
-        let response = client
-            .send_metadata(request, &url, token.as_ref().map(|t| &t.source))
-            .await
-            .map_err(|e| classify(e, "this repository"))?;
-        if !response.status().is_success() {
-            return Err(Upstream::Down(format!("it answered {}", response.status())));
-        }
+        let response = client.get_json(&url, token.as_ref()).await.map_err(|e| classify(e, "this repository"))?;
         let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
         let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| down(&format!("not JSON: {e}")))?;

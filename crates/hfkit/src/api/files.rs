@@ -312,7 +312,9 @@ impl HubClient {
         Ok(entries)
     }
 
-    async fn get_json(&self, url: &str, token: Option<&ResolvedToken>) -> Result<reqwest::Response, ApiError> {
+    /// A metadata `GET` of `url` with `token` (if any), answered `200 OK` within
+    /// `HF_HUB_ETAG_TIMEOUT`; any other status is an error.
+    pub async fn get_json(&self, url: &str, token: Option<&ResolvedToken>) -> Result<reqwest::Response, ApiError> {
         let mut request = self.request(Method::GET, url)?;
         if let Some(token) = token {
             request = authorize(request, token)?;

@@ -5,10 +5,9 @@
 //!
 //! The answer is an [`Access`] a script can branch on; the CLI maps each to an exit code.
 
-use reqwest::Method;
 use serde::Deserialize;
 
-use crate::api::{ApiError, authorize};
+use crate::api::ApiError;
 use crate::auth::{ResolvedToken, TokenSource};
 use crate::error::Result;
 use crate::hub::Hub;
@@ -84,6 +83,7 @@ impl Hub {
             },
             None => None,
         };
+        let client = self.client()?;
         let base = format!("{}/api/{}/{}", self.config().endpoint, repo.kind.plural(), repo.id);
         #[derive(Deserialize)]
         struct Info {
@@ -92,13 +92,13 @@ impl Hub {
             #[serde(default)]
             gated: serde_json::Value,
         }
-        let info: Info = match self.get(&base, token.as_ref()).await {
-            Ok(response) => self.client()?.parse_json(response, &base).await?,
+        let info: Info = match client.get_json(&base, token.as_ref()).await {
+            Ok(response) => client.parse_json(response, &base).await?,
             Err(e) if refused_as_missing(&e) => return Ok(report(Access::NotFound, None, token.as_ref(), who)),
             Err(e) => return Err(e.into()),
         };
         let gated = !matches!(info.gated, serde_json::Value::Bool(false) | serde_json::Value::Null);
-        let access = match self.get(&format!("{base}/auth-check"), token.as_ref()).await {
+        let access = match client.get_json(&format!("{base}/auth-check"), token.as_ref()).await {
             Ok(_) if gated => Access::GatedGranted,
             Ok(_) if info.private => Access::PrivateVisible,
             Ok(_) => Access::Public,
@@ -109,20 +109,11 @@ impl Hub {
             Err(e) => return Err(e.into()),
         };
         let write = if write && access.readable() {
-            Some(self.get(&format!("{base}/auth-check/write"), token.as_ref()).await.is_ok())
+            Some(client.get_json(&format!("{base}/auth-check/write"), token.as_ref()).await.is_ok())
         } else {
             write.then_some(false)
         };
         Ok(report(access, write, token.as_ref(), who))
-    }
-
-    async fn get(&self, url: &str, token: Option<&ResolvedToken>) -> Result<reqwest::Response, ApiError> {
-        let client = self.client().map_err(|e| ApiError::Client(e.to_string()))?;
-        let mut request = client.request(Method::GET, url)?;
-        if let Some(token) = token {
-            request = authorize(request, token)?;
-        }
-        client.send_metadata(request, url, token.map(|t| &t.source)).await
     }
 }
 
