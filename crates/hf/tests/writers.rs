@@ -236,10 +236,11 @@ fn partials(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-#[test]
-fn prune_during_our_download_keeps_its_partial_and_the_download_completes() {
+/// `hf download` of the weights, one connection, every chunk held back for `pause`, once a
+/// chunk is on disk: the hub, the context, the repo's `blobs/` and the running process.
+fn slow_download_under_way(pause: Duration) -> (RunningHub, TestContext, PathBuf, Child) {
     let hub = shared_hub();
-    hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause: Duration::from_millis(150) }, 1000).on("/lfs/"));
+    hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause }, 1000).on("/lfs/"));
     let mut t = context(&hub);
     t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", &CHUNK.to_string()).set_env("HF_HUB_DOWNLOAD_CONNECTIONS", "1");
     let blobs = t.hf_home().join("hub/models--acme--shared/blobs");
@@ -247,6 +248,12 @@ fn prune_during_our_download_keeps_its_partial_and_the_download_completes() {
     wait_for("a chunk on disk", || {
         !partials(&blobs).is_empty() && hub.requests().iter().any(|r| r.listener == "cdn" && r.status == 206)
     });
+    (hub, t, blobs, child)
+}
+
+#[test]
+fn prune_during_our_download_keeps_its_partial_and_the_download_completes() {
+    let (_hub, t, blobs, child) = slow_download_under_way(Duration::from_millis(150));
     let live = partials(&blobs);
     let run = t.hf(&["cache", "prune", "-y"]);
     run.expect_code(0);
@@ -359,15 +366,7 @@ fn local_dir_rehashes_touched_files_instead_of_fetching_them() {
 /// stops with a sentence and places nothing (documented in docs/compatibility.md).
 #[test]
 fn pythons_prune_during_our_download_stops_it_cleanly() {
-    let hub = shared_hub();
-    hub.state().inject(Fault::new(FaultKind::Stall { after: 0, pause: Duration::from_millis(100) }, 1000).on("/lfs/"));
-    let mut t = context(&hub);
-    t.set_env("HF_HUB_DOWNLOAD_CHUNK_SIZE", &CHUNK.to_string()).set_env("HF_HUB_DOWNLOAD_CONNECTIONS", "1");
-    let blobs = t.hf_home().join("hub/models--acme--shared/blobs");
-    let child = spawn_hf(&t, &["download", "acme/shared", "weights.bin", "-q"]);
-    wait_for("a chunk on disk", || {
-        !partials(&blobs).is_empty() && hub.requests().iter().any(|r| r.listener == "cdn" && r.status == 206)
-    });
+    let (_hub, t, blobs, child) = slow_download_under_way(Duration::from_millis(100));
     t.python_hf(&["cache", "prune", "-y"]).expect_code(0);
     assert_eq!(partials(&blobs), Vec::<PathBuf>::new(), "huggingface_hub deleted the partial file");
     let out = child.wait_with_output().unwrap();
