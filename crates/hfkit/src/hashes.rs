@@ -13,11 +13,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::text::quoted as escape;
+use crate::text::quoted;
 
 /// A value that is not the identifier it claims to be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} is not {expected}", escape(.value))]
+#[error("{} is not {expected}", quoted(.value))]
 pub struct InvalidHash {
     /// The value received (kept raw; printed escaped).
     pub value: String,

@@ -40,12 +40,12 @@ pub fn next_link(headers: &HeaderMap, current: &Url) -> Result<Option<Url>, Stri
 /// Splits a `Link` header at the commas that separate links (not those inside `<…>`).
 fn split_links(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
-    let (mut depth, mut start) = (false, 0);
+    let (mut inside_target, mut start) = (false, 0);
     for (i, c) in text.char_indices() {
         match c {
-            '<' => depth = true,
-            '>' => depth = false,
-            ',' if !depth => {
+            '<' => inside_target = true,
+            '>' => inside_target = false,
+            ',' if !inside_target => {
                 parts.push(&text[start..i]);
                 start = i + 1;
             }

@@ -545,12 +545,7 @@ impl HubClient {
         if error.is_builder() {
             return ApiError::Request { url: url.to_owned(), detail: error_chain(error) };
         }
-        let mut detail = describe(error);
-        let mut source = std::error::Error::source(error);
-        while let Some(inner) = source {
-            detail = format!("{detail}: {inner}");
-            source = inner.source();
-        }
+        let mut detail = with_causes(describe(error), error);
         let lower = detail.to_lowercase();
         if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
             let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
@@ -614,7 +609,12 @@ fn truncate_chars(text: &str, max: usize) -> String {
 
 /// The error and its causes, joined with `: `.
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+    with_causes(error.to_string(), error)
+}
+
+/// `head` followed by the causes of `error`, each after `: `.
+pub(crate) fn with_causes(head: String, error: &dyn std::error::Error) -> String {
+    let mut text = head;
     let mut source = error.source();
     while let Some(inner) = source {
         text = format!("{text}: {inner}");

@@ -518,13 +518,8 @@ fn range_start(range: &str) -> u64 {
 }
 
 fn describe_body_error(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() { "timed out".to_owned() } else { "connection error".to_owned() };
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
-    }
-    text
+    let head = if e.is_timeout() { "timed out" } else { "connection error" };
+    crate::api::with_causes(head.to_owned(), e)
 }
 
 /// A handle on the owned partial file, sized to `size` (what is there is kept).
