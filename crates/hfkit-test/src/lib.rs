@@ -20,7 +20,10 @@ use std::thread::JoinHandle;
 
 use std::collections::BTreeMap;
 
+mod browser;
 mod hostile;
+
+pub use browser::{BROWSER_WAIT, Browser, Element};
 
 pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
 
