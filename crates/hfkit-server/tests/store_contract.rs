@@ -14,7 +14,13 @@ fn each_backend(test: impl Fn(&dyn Store, &std::path::Path)) {
 }
 
 fn user(name: &str, orgs: &[&str]) -> User {
-    User { name: name.into(), fullname: None, email: None, orgs: orgs.iter().map(|o| (*o).to_owned()).collect() }
+    User {
+        name: name.into(),
+        fullname: None,
+        email: None,
+        orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
+        password_hash: None,
+    }
 }
 
 fn token(user: &str, name: &str, value: &str) -> NewToken {

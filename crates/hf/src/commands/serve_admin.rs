@@ -60,8 +60,13 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
         ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, data }) => {
             check_name(name, "a user")?;
             let store = open(data, true)?;
-            let user =
-                User { name: name.clone(), fullname: fullname.clone(), email: email.clone(), orgs: orgs.clone() };
+            let user = User {
+                name: name.clone(),
+                fullname: fullname.clone(),
+                email: email.clone(),
+                orgs: orgs.clone(),
+                password_hash: None,
+            };
             if !store.add_user(&user)? {
                 bail!("the user `{name}` exists already in {}", data.data.display());
             }

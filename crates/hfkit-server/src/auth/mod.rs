@@ -6,6 +6,7 @@
 //! SHA-256 on every request, with nothing cached, so a revocation takes effect at once.
 
 pub mod access;
+pub mod password;
 pub mod token;
 
 use crate::accounts::Role;
@@ -67,10 +68,19 @@ pub fn find_token(store: &dyn Store, value: &str) -> Result<Option<TokenRecord>,
     Ok(store.token_by_hash(&hash)?.filter(|record| record.hash.matches(&hash)))
 }
 
+impl Caller {
+    /// The caller signed in to the web pages as `user` (through a session, not a token: it
+    /// reads as a read token would, and its `token_id` is 0, which no stored token has).
+    pub fn signed_in(user: crate::accounts::User) -> Self {
+        Self::User(CallerUser { name: user.name, orgs: user.orgs, role: Role::Read, token_id: 0 })
+    }
+}
+
 /// The caller holding `token` (`None`: anonymous).
 pub fn authenticate(store: &dyn Store, token: Option<&str>) -> Result<Caller, AuthError> {
     let Some(value) = token else { return Ok(Caller::Anonymous) };
     let record = find_token(store, value)?.ok_or(AuthError::Invalid)?;
     let user = store.user(&record.user)?.ok_or(AuthError::Invalid)?;
+    store.touch_token(record.id)?;
     Ok(Caller::User(CallerUser { name: user.name, orgs: user.orgs, role: record.role, token_id: record.id }))
 }
