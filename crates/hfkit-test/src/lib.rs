@@ -215,6 +215,32 @@ impl HubFixture {
         self
     }
 
+    /// Sets `user`'s web password (stored as an argon2 hash, as `hf serve user passwd` does).
+    #[must_use]
+    pub fn password(mut self, user: &str, password: &str) -> Self {
+        let hash = hfkit_server::auth::password::hash(password).expect("hash a password");
+        let user = self.accounts.users.iter_mut().find(|u| u.name == user).expect("add the user first");
+        user.password_hash = Some(hash);
+        self
+    }
+
+    /// Gates the model `id` with a request form: the `fields` to answer, a `license` to
+    /// agree to, and whether requests are approved at once.
+    #[must_use]
+    pub fn request_form(mut self, id: &str, fields: &[&str], license: Option<&str>, auto_approve: bool) -> Self {
+        self.accounts.repos.push(hfkit_server::RepoEntry {
+            id: id.to_owned(),
+            kind: "model".to_owned(),
+            visibility: Visibility::Gated,
+            owner: None,
+            grants: Vec::new(),
+            request_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            license: license.map(str::to_owned),
+            auto_approve,
+        });
+        self
+    }
+
     /// Adds an organization with `members`.
     #[must_use]
     pub fn org(mut self, name: &str, members: &[&str]) -> Self {

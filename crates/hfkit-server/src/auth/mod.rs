@@ -62,10 +62,14 @@ pub enum AuthError {
 }
 
 /// The live token whose value is `value`: looked up by its hash, which is then compared in
-/// constant time.
+/// constant time. A token found is recorded as used (its "last used" on the tokens page).
 pub fn find_token(store: &dyn Store, value: &str) -> Result<Option<TokenRecord>, StoreError> {
     let hash = TokenHash::of(value);
-    Ok(store.token_by_hash(&hash)?.filter(|record| record.hash.matches(&hash)))
+    let found = store.token_by_hash(&hash)?.filter(|record| record.hash.matches(&hash));
+    if let Some(record) = &found {
+        store.touch_token(record.id)?;
+    }
+    Ok(found)
 }
 
 impl Caller {
@@ -81,6 +85,5 @@ pub fn authenticate(store: &dyn Store, token: Option<&str>) -> Result<Caller, Au
     let Some(value) = token else { return Ok(Caller::Anonymous) };
     let record = find_token(store, value)?.ok_or(AuthError::Invalid)?;
     let user = store.user(&record.user)?.ok_or(AuthError::Invalid)?;
-    store.touch_token(record.id)?;
     Ok(Caller::User(CallerUser { name: user.name, orgs: user.orgs, role: record.role, token_id: record.id }))
 }
