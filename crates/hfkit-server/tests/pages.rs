@@ -2,103 +2,11 @@
 //! posted with their CSRF tokens, cookies kept by hand (so every flag can be checked), and
 //! redirects followed one at a time.
 
-use std::collections::BTreeMap;
-
+use hfkit_test::browser::Browser;
 use hfkit_test::{HubFixture, RepoFixture, RunningHub};
 
 const ALICE: &str = "hf_pagesAlice0000000000000000000000001";
 const BOB: &str = "hf_pagesBob000000000000000000000000001";
-
-/// A browser: a cookie jar, no automatic redirects.
-struct Browser {
-    base: String,
-    client: reqwest::blocking::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
-    }
-
-    /// The value of the first hidden `csrf` field.
-    fn csrf(&self) -> String {
-        let at = self.body.find(r#"name="csrf" value=""#).expect("a form with a CSRF token");
-        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
-    /// The text of the element with `id`.
-    fn text_of(&self, id: &str) -> Option<String> {
-        let at = self.body.find(&format!(r#"id="{id}""#))?;
-        let open = at + self.body[at..].find('>')? + 1;
-        let close = open + self.body[open..].find('<')?;
-        Some(self.body[open..close].trim().to_owned())
-    }
-}
-
-impl Browser {
-    fn new(hub: &RunningHub) -> Self {
-        let client = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base: hub.url().to_owned(), client, cookies: BTreeMap::new() }
-    }
-
-    fn keep(&mut self, answer: &Answer) {
-        for cookie in answer.set_cookies() {
-            let pair = cookie.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || cookie.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn send(&mut self, request: reqwest::blocking::RequestBuilder) -> Answer {
-        let request = if self.cookies.is_empty() { request } else { request.header("cookie", self.cookie_header()) };
-        let response = request.send().unwrap();
-        let answer = Answer {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.text().unwrap(),
-        };
-        self.keep(&answer);
-        answer
-    }
-
-    fn get(&mut self, path: &str) -> Answer {
-        let request = self.client.get(format!("{}{path}", self.base));
-        self.send(request)
-    }
-
-    /// Posts a form as our pages' forms are posted (same origin).
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let request = self.client.post(format!("{}{path}", self.base)).header("origin", &self.base).form(fields);
-        self.send(request)
-    }
-
-    fn sign_in(&mut self, user: &str, password: &str) -> Answer {
-        let form = self.get("/login");
-        assert_eq!(form.status, 200);
-        let csrf = form.csrf();
-        self.post("/login", &[("csrf", &csrf), ("next", "/"), ("username", user), ("password", password)])
-    }
-}
 
 fn readme_repo() -> RepoFixture {
     RepoFixture::model("acme/open")
@@ -136,7 +44,7 @@ fn fixture() -> RunningHub {
 #[test]
 fn the_session_cookie_is_httponly_samesite_lax_secure_on_loopback_and_renewed_at_sign_in() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     // A session id planted before sign-in is not the one the browser gets after.
     browser.cookies.insert("hfkit_session".into(), "a".repeat(64));
     let signed = browser.sign_in("alice", "alice password");
@@ -178,7 +86,7 @@ fn the_session_cookie_is_httponly_samesite_lax_secure_on_loopback_and_renewed_at
 #[test]
 fn a_form_without_its_csrf_token_is_refused() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     assert_eq!(browser.sign_in("alice", "alice password").status, 303);
     let csrf = browser.get("/settings/tokens").csrf();
     let count = || hub.state().store().tokens(Some("alice")).unwrap().len();
@@ -193,7 +101,7 @@ fn a_form_without_its_csrf_token_is_refused() {
     }
     // The right token, sent by another site: refused by its Origin.
     let request = browser
-        .client
+        .client()
         .post(format!("{}/settings/tokens", hub.url()))
         .header("origin", "https://evil.example")
         .form(&[("csrf", csrf.as_str()), ("name", "x"), ("role", "read")]);
@@ -203,7 +111,7 @@ fn a_form_without_its_csrf_token_is_refused() {
     assert_eq!(browser.post("/settings/tokens/delete", &[("id", "1")]).status, 403);
     assert_eq!(browser.post("/logout", &[]).status, 403);
     // The sign-in form: without its double-submit cookie, refused even with the password.
-    let mut stranger = Browser::new(&hub);
+    let mut stranger = Browser::new(hub.url());
     let refused = stranger.post("/login", &[("csrf", &csrf), ("username", "alice"), ("password", "alice password")]);
     assert_eq!(refused.status, 403);
     assert!(!refused.set_cookies().iter().any(|c| c.starts_with("hfkit_session=")));
@@ -217,7 +125,7 @@ fn a_form_without_its_csrf_token_is_refused() {
 fn a_private_repo_page_is_the_same_404_as_a_repo_that_does_not_exist() {
     let hub = fixture();
     for who in [None, Some(("bob", "bob password"))] {
-        let mut browser = Browser::new(&hub);
+        let mut browser = Browser::new(hub.url());
         if let Some((user, password)) = who {
             assert_eq!(browser.sign_in(user, password).status, 303);
         }
@@ -230,7 +138,7 @@ fn a_private_repo_page_is_the_same_404_as_a_repo_that_does_not_exist() {
         assert!(home.body.contains("acme/open") && !home.body.contains("acme/secret"), "{}", home.body);
         assert_eq!(browser.get("/?search=secret").body.contains("acme/secret"), false);
     }
-    let mut alice = Browser::new(&hub);
+    let mut alice = Browser::new(hub.url());
     assert_eq!(alice.sign_in("alice", "alice password").status, 303);
     let page = alice.get("/acme/secret");
     assert_eq!(page.status, 200);
@@ -241,7 +149,7 @@ fn a_private_repo_page_is_the_same_404_as_a_repo_that_does_not_exist() {
 #[test]
 fn a_token_value_is_shown_once_and_never_in_a_page_afterwards() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     assert_eq!(browser.sign_in("bob", "bob password").status, 303);
     let page = browser.get("/settings/tokens");
     assert!(page.body.contains(r#"id="new-token""#));
@@ -297,7 +205,7 @@ fn a_token_value_is_shown_once_and_never_in_a_page_afterwards() {
 #[test]
 fn markdown_with_scripts_handlers_and_javascript_links_is_rendered_inert() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     let page = browser.get("/acme/open");
     assert_eq!(page.status, 200);
     let card = &page.body[page.body.find(r#"id="model-card""#).expect("the model card")..];
@@ -328,7 +236,7 @@ fn markdown_with_scripts_handlers_and_javascript_links_is_rendered_inert() {
 #[test]
 fn failed_sign_ins_are_slowed_down() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     for _ in 0..6 {
         let wrong = browser.sign_in("alice", "wrong");
         assert_eq!(wrong.status, 401);
@@ -344,7 +252,7 @@ fn failed_sign_ins_are_slowed_down() {
     assert_eq!(browser.sign_in("bob", "bob password").status, 429);
     // An unknown user fails like a wrong password (no hint that the name exists).
     let fresh = fixture();
-    let mut other = Browser::new(&fresh);
+    let mut other = Browser::new(fresh.url());
     let unknown = other.sign_in("nobody", "x");
     assert_eq!(unknown.status, 401);
     assert_eq!(unknown.text_of("sign-in-error").as_deref(), Some("Wrong user name or password."));
@@ -358,12 +266,12 @@ fn a_gated_repo_request_is_pending_until_the_owner_approves_then_the_token_downl
         |token: &str| reqwest::blocking::Client::new().get(&file).bearer_auth(token).send().unwrap().status().as_u16();
     assert_eq!(download(BOB), 403);
 
-    let mut anonymous = Browser::new(&hub);
+    let mut anonymous = Browser::new(hub.url());
     let page = anonymous.get("/acme/gated");
     assert!(page.text_of("gate-heading").unwrap().contains("requires approval"));
     assert!(page.body.contains(r#"id="sign-in-to-request""#) && !page.body.contains(r#"id="request-access""#));
 
-    let mut bob = Browser::new(&hub);
+    let mut bob = Browser::new(hub.url());
     assert_eq!(bob.sign_in("bob", "bob password").status, 303);
     let page = bob.get("/acme/gated");
     assert!(page.body.contains(r#"<form id="request-access""#), "{}", page.body);
@@ -383,7 +291,7 @@ fn a_gated_repo_request_is_pending_until_the_owner_approves_then_the_token_downl
     assert_eq!(download(BOB), 403, "pending is not granted");
     assert_eq!(bob.get("/acme/gated/access-requests").status, 404, "only the owner sees the requests");
 
-    let mut alice = Browser::new(&hub);
+    let mut alice = Browser::new(hub.url());
     assert_eq!(alice.sign_in("alice", "alice password").status, 303);
     let gated = alice.get("/acme/gated");
     assert!(gated.text_of("access-requests-link").unwrap().contains("1 pending"), "{}", gated.body);
@@ -415,7 +323,7 @@ fn a_gated_repo_request_is_pending_until_the_owner_approves_then_the_token_downl
 #[test]
 fn a_repo_set_to_approve_automatically_grants_on_request() {
     let hub = fixture();
-    let mut bob = Browser::new(&hub);
+    let mut bob = Browser::new(hub.url());
     assert_eq!(bob.sign_in("bob", "bob password").status, 303);
     let page = bob.get("/acme/auto");
     let asked = bob.post("/acme/auto/ask-access", &[("csrf", &page.csrf()), ("agree", "yes")]);
@@ -436,7 +344,7 @@ fn a_repo_set_to_approve_automatically_grants_on_request() {
 #[test]
 fn signed_in_pages_send_a_visitor_to_sign_in_and_back() {
     let hub = fixture();
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(hub.url());
     let away = browser.get("/settings/tokens");
     assert_eq!((away.status, away.location()), (303, "/login?next=/settings/tokens"));
     let form = browser.get(away.location());

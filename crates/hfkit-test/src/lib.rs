@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 
 use std::collections::BTreeMap;
 
+pub mod browser;
 mod hostile;
 
 pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
