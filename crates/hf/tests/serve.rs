@@ -710,6 +710,10 @@ fn a_bad_accounts_file_is_refused_with_its_line() {
         ),
         ("{\"repos\": [\n{\"id\": \"a/b\", \"type\": \"modle\"}]}", "line 2: repo `a/b` has type `modle`"),
         ("{\"repos\": [{\"id\": \"../etc\"}]}", "line 1: repo id `../etc` is not valid"),
+        (
+            "{\"users\": [\n {\"name\": \"alice\",\n  \"password_hash\": \"hunter2\"}]}",
+            "line 2: the password_hash of `alice` is not usable",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&accounts, text).unwrap();
