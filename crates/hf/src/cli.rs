@@ -330,7 +330,7 @@ pub(crate) struct RepoArg {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServeCommand {
-    /// Users: add, list, passwd.
+    /// Users: add, list, passwd, admin.
     #[command(subcommand)]
     User(ServeUserCommand),
     /// Organizations: add.
@@ -363,6 +363,20 @@ pub(crate) enum ServeUserCommand {
         /// An organization the user belongs to (repeatable).
         #[arg(long = "org", value_name = "ORG")]
         orgs: Vec<String>,
+        /// The operator's web account: sees every repo and decides every access request.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Give a user the operator's rights on the web pages (every repo, every access
+    /// request), or take them back. Example: `hf serve user admin alice --data /srv/hf`.
+    Admin {
+        /// The user.
+        name: String,
+        /// Take the rights back.
+        #[arg(long)]
+        remove: bool,
         #[command(flatten)]
         data: DataArg,
     },

@@ -867,6 +867,13 @@ fn a_gated_access_request_made_on_the_web_and_approved_lets_hf_download_with_the
     let listed = admin(&["access", "requests"], None);
     assert!(listed.expect_code(0).stdout.contains("bob") && listed.stdout.contains("evaluation"), "{}", listed.stdout);
     assert_ne!(download(&client).code, 0, "pending is not granted");
+    // The operator's web rights, given and taken back from the command line.
+    let sees_request = |b: &mut Browser| b.get("/settings/access-requests").body.contains(r#"data-user="bob""#);
+    assert!(!sees_request(&mut bob));
+    admin(&["user", "admin", "bob"], None).expect_code(0);
+    assert!(sees_request(&mut bob), "the operator sees every repo's requests");
+    admin(&["user", "admin", "bob", "--remove"], None).expect_code(0);
+    assert!(!sees_request(&mut bob));
 
     // The owner (a member of lab, password from the accounts file) approves on the page.
     let mut alice = Browser::new(&url);

@@ -5,7 +5,7 @@
 //! ```json
 //! {
 //!   "users":  [{"name": "alice", "fullname": "Alice", "orgs": ["acme"],
-//!               "password_hash": "$argon2id$v=19$…"}],
+//!               "password_hash": "$argon2id$v=19$…", "admin": false}],
 //!   "orgs":   [{"name": "acme", "fullname": "ACME"}],
 //!   "tokens": [{"token": "hf_…", "user": "alice", "name": "laptop", "role": "read"}],
 //!   "trusted_publishers": [{"id_token": "…", "resource": "acme/model", "token": "hf_…"}],
@@ -19,7 +19,7 @@
 //! A repo's `type` defaults to `model`, its `visibility` to `public` and its `owner` to its
 //! namespace. `request_fields`, `license` and `auto_approve` set a gated repo's access
 //! request form. A user's `password_hash` (from `hf serve user passwd`) lets them sign in on
-//! the web pages. The file seeds the server's [`Store`](crate::store::Store) at start
+//! the web pages; `admin` makes them the operator there. The file seeds the server's [`Store`](crate::store::Store) at start
 //! ([`crate::store::import`]); a file that cannot be used is refused with its path, the line
 //! and what is wrong.
 
@@ -73,6 +73,10 @@ pub struct User {
     /// `hf serve user passwd` stores it; never a plain password. Not read back from a store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
+    /// The operator's web account: sees every repo's pages and decides every repo's access
+    /// requests (`hf serve user admin NAME`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
 }
 
 /// An organization.

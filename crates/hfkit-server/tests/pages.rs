@@ -27,9 +27,12 @@ fn fixture() -> RunningHub {
     HubFixture::new()
         .user("alice")
         .user("bob")
+        .user("olga")
         .org("acme", &["alice"])
         .password("alice", "alice password")
         .password("bob", "bob password")
+        .password("olga", "olga password")
+        .admin("olga")
         .token("alice", "desk", "write", ALICE)
         .token("bob", "laptop", "read", BOB)
         .repo(readme_repo())
@@ -366,4 +369,35 @@ fn signed_in_pages_send_a_visitor_to_sign_in_and_back() {
     let css = browser.get("/-/static/style.css");
     assert_eq!((css.status, css.headers["content-type"].to_str().unwrap()), (200, "text/css; charset=utf-8"));
     assert!(css.body.contains(":focus-visible"));
+}
+
+#[test]
+fn the_operator_sees_every_repo_and_decides_every_request_and_owners_see_their_own() {
+    let hub = fixture();
+    let mut bob = Browser::new(hub.url());
+    assert_eq!(bob.sign_in("bob", "bob password").status, 303);
+    let csrf = bob.get("/acme/gated").csrf();
+    let asked = bob.post("/acme/gated/ask-access", &[("csrf", &csrf), ("field-0", "teaching"), ("agree", "yes")]);
+    assert_eq!(asked.status, 303);
+    let none = bob.get("/settings/access-requests");
+    assert_eq!(none.status, 200);
+    assert!(none.body.contains(r#"id="no-pending""#), "bob manages nothing: {}", none.body);
+
+    let mut alice = Browser::new(hub.url());
+    assert_eq!(alice.sign_in("alice", "alice password").status, 303);
+    let owner = alice.get("/settings/access-requests");
+    assert!(owner.body.contains(r#"data-repo="acme/gated" data-user="bob""#), "{}", owner.body);
+
+    let mut olga = Browser::new(hub.url());
+    assert_eq!(olga.sign_in("olga", "olga password").status, 303);
+    assert_eq!(olga.get("/acme/secret").status, 200, "the operator sees private repos");
+    assert!(olga.get("/").body.contains("acme/secret"));
+    let overview = olga.get("/settings/access-requests");
+    assert!(overview.body.contains("you are the operator") && overview.body.contains("teaching"), "{}", overview.body);
+    let approved = olga
+        .post("/acme/gated/access-requests", &[("csrf", &overview.csrf()), ("user", "bob"), ("decision", "approve")]);
+    assert_eq!(approved.status, 303);
+    let request = hub.state().store().access_request("model", "acme/gated", "bob").unwrap().unwrap();
+    assert_eq!(request.decided_by.as_deref(), Some("olga"));
+    assert_eq!(hub.state().store().grants("model", "acme/gated").unwrap(), ["bob"]);
 }

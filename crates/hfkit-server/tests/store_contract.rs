@@ -20,6 +20,7 @@ fn user(name: &str, orgs: &[&str]) -> User {
         email: None,
         orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
         password_hash: None,
+        admin: false,
     }
 }
 
@@ -265,7 +266,8 @@ fn a_database_file_of_the_first_schema_is_upgraded_and_keeps_its_data() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE sessions; DROP TABLE gates; DROP TABLE access_requests;
-         ALTER TABLE users DROP COLUMN password_hash; ALTER TABLE tokens DROP COLUMN last_used_at;
+         ALTER TABLE users DROP COLUMN password_hash; ALTER TABLE users DROP COLUMN admin;
+         ALTER TABLE tokens DROP COLUMN last_used_at;
          PRAGMA user_version = 1;",
     )
     .unwrap();

@@ -212,6 +212,7 @@ impl HubFixture {
             email: None,
             orgs: Vec::new(),
             password_hash: None,
+            admin: false,
         });
         self
     }
@@ -222,6 +223,13 @@ impl HubFixture {
         let hash = hfkit_server::auth::password::hash(password).expect("hash a password");
         let user = self.accounts.users.iter_mut().find(|u| u.name == user).expect("add the user first");
         user.password_hash = Some(hash);
+        self
+    }
+
+    /// Makes `user` the operator on the web pages (every repo, every access request).
+    #[must_use]
+    pub fn admin(mut self, user: &str) -> Self {
+        self.accounts.users.iter_mut().find(|u| u.name == user).expect("add the user first").admin = true;
         self
     }
 

@@ -58,7 +58,7 @@ fn require_user(store: &dyn Store, name: &str, data: &DataArg) -> Result<()> {
 /// Runs one operator command.
 pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
     match command {
-        ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, data }) => {
+        ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, admin, data }) => {
             check_name(name, "a user")?;
             let store = open(data, true)?;
             let user = User {
@@ -67,11 +67,12 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
                 email: email.clone(),
                 orgs: orgs.clone(),
                 password_hash: None,
+                admin: *admin,
             };
             if !store.add_user(&user)? {
                 bail!("the user `{name}` exists already in {}", data.data.display());
             }
-            ctx.printer.result("User added", &[("user", json!(name)), ("orgs", json!(orgs))]);
+            ctx.printer.result("User added", &[("user", json!(name)), ("orgs", json!(orgs)), ("admin", json!(admin))]);
         }
         ServeCommand::User(ServeUserCommand::List { data }) => {
             let store = open(data, false)?;
@@ -92,6 +93,13 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
                 id: "name",
                 json: users.iter().map(|u| json!({"name": u.name, "fullname": u.fullname, "orgs": u.orgs})).collect(),
             });
+        }
+        ServeCommand::User(ServeUserCommand::Admin { name, remove, data }) => {
+            let store = open(data, false)?;
+            require_user(&store, name, data)?;
+            store.set_admin(name, !remove)?;
+            let title = if *remove { "Operator rights removed" } else { "Operator rights given" };
+            ctx.printer.result(title, &[("user", json!(name)), ("admin", json!(!remove))]);
         }
         ServeCommand::User(ServeUserCommand::Passwd { name, data }) => {
             let store = open(data, false)?;

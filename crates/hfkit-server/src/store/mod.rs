@@ -87,6 +87,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Sets `user`'s password hash (an argon2 PHC string) and ends their sessions.
     fn set_password(&self, user: &str, hash: &str) -> Result<(), StoreError>;
+    /// Makes `user` the operator on the web pages (or not).
+    fn set_admin(&self, user: &str, admin: bool) -> Result<(), StoreError>;
     /// Sets `user`'s password hash unless one is set; `false` if it was.
     fn seed_password(&self, user: &str, hash: &str) -> Result<bool, StoreError>;
     /// `user`'s password hash, if a password was set.

@@ -70,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     ALTER TABLE users ADD COLUMN password_hash TEXT;
+    ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
     CREATE TABLE sessions (
         hash BLOB PRIMARY KEY,
@@ -282,8 +283,8 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(backend("add a user"))?;
         let added = tx
             .execute(
-                "INSERT OR IGNORE INTO users (name, fullname, email, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user.name, user.fullname, user.email, now()],
+                "INSERT OR IGNORE INTO users (name, fullname, email, created_at, admin) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user.name, user.fullname, user.email, now(), user.admin],
             )
             .map_err(backend("add a user"))?
             == 1;
@@ -298,13 +299,14 @@ impl Store for SqliteStore {
     fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
         let conn = self.lock();
         let found = conn
-            .query_row("SELECT name, fullname, email FROM users WHERE name = ?1", [name], |r| {
+            .query_row("SELECT name, fullname, email, admin FROM users WHERE name = ?1", [name], |r| {
                 Ok(User {
                     name: r.get(0)?,
                     fullname: r.get(1)?,
                     email: r.get(2)?,
                     orgs: Vec::new(),
                     password_hash: None,
+                    admin: r.get(3)?,
                 })
             })
             .optional()
@@ -505,6 +507,14 @@ impl Store for SqliteStore {
             .map_err(backend("set a password"))?;
         tx.execute("DELETE FROM sessions WHERE user = ?1", [user]).map_err(backend("end sessions"))?;
         tx.commit().map_err(backend("set a password"))
+    }
+
+    fn set_admin(&self, user: &str, admin: bool) -> Result<(), StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, user)?;
+        conn.execute("UPDATE users SET admin = ?2 WHERE name = ?1", params![user, admin])
+            .map_err(backend("set a user's operator rights"))?;
+        Ok(())
     }
 
     fn seed_password(&self, user: &str, hash: &str) -> Result<bool, StoreError> {

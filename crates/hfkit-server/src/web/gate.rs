@@ -1,7 +1,7 @@
 //! Gated access from the browser: a signed-in user sends the repo's request form (the
 //! operator's questions and agreement to the license) and waits; the repo's owner (the
 //! user, or a member of the owning org) sees the requests on a page and approves or denies
-//! them. Approving grants access in the same store transaction, so the user's token
+//! them (so does the operator: a user marked `admin`). Approving grants access in the same store transaction, so the user's token
 //! downloads at once. A repo set to approve automatically grants on request.
 
 use std::sync::Arc;
@@ -147,6 +147,51 @@ pub(super) async fn requests_dataset(
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Page<Requests>, PageError> {
     requests(&state, signed_in, "dataset", &owner, &name)
+}
+
+#[derive(Debug)]
+pub(super) struct PendingRow {
+    repo: String,
+    href: String,
+    user: String,
+    created: String,
+    answers: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "settings/access_requests.html")]
+pub(super) struct Overview {
+    nav: Nav,
+    admin: bool,
+    pending: Vec<PendingRow>,
+}
+
+/// `GET /settings/access-requests`: the pending requests of every repo the visitor manages
+/// (every repo, for the operator).
+pub(super) async fn overview(
+    State(state): State<Arc<HubState>>,
+    signed_in: SignedIn,
+) -> Result<Page<Overview>, PageError> {
+    let viewer = Viewer(Some(signed_in));
+    let mut pending = Vec::new();
+    for request in state.store().access_requests(None, Some(RequestStatus::Pending))? {
+        let Some(view) =
+            crate::routes::access::find(&state, &request.kind, &request.id).map_err(|_| PageError::Internal)?
+        else {
+            continue;
+        };
+        if !manages(&view, &viewer) {
+            continue;
+        }
+        pending.push(PendingRow {
+            href: base(&request.kind, &request.id),
+            repo: request.id,
+            user: request.user,
+            created: date(request.created_at),
+            answers: request.answers,
+        });
+    }
+    Ok(Page::ok(Overview { nav: viewer.nav(), admin: viewer.is_admin(), pending }))
 }
 
 #[derive(serde::Deserialize)]

@@ -61,7 +61,7 @@ pub(super) async fn home(
         }
         let Some(href) = page_path(&view.kind, &view.id) else { continue };
         let view = crate::routes::access::settle(&state, view).map_err(|_| PageError::Internal)?;
-        if access::can_see(&crate::routes::access::policy(&view), &caller).is_err() {
+        if !viewer.is_admin() && access::can_see(&crate::routes::access::policy(&view), &caller).is_err() {
             continue;
         }
         let visibility = match view.visibility {

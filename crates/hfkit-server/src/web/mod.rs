@@ -5,7 +5,8 @@
 //! - [`home`]: `/`, the repos the visitor may see, with search;
 //! - [`repo`]: `/{owner}/{name}` and `/datasets/{owner}/{name}`: model card, files, revisions,
 //!   the `hf download` command, and a gated repo's access box;
-//! - [`gate`]: the access-request form and the owner's page of requests;
+//! - [`gate`]: the access-request form, the owner's page of a repo's requests, and the
+//!   pending requests of every repo one manages (`/settings/access-requests`);
 //! - [`sign_in`]: `/login` and `/logout`;
 //! - [`tokens`]: `/settings/tokens`;
 //! - [`session`]: sessions, the [`session::SignedIn`] extractor, CSRF-checked forms
@@ -49,6 +50,7 @@ pub(crate) fn router() -> Router<Arc<HubState>> {
         .route("/logout", post(sign_in::logout))
         .route("/settings/tokens", get(tokens::list).post(tokens::create))
         .route("/settings/tokens/delete", post(tokens::delete))
+        .route("/settings/access-requests", get(gate::overview))
         .route("/{owner}", get(repo::single))
         .route("/{owner}/{name}", get(repo::model))
         .route("/datasets/{owner}/{name}", get(repo::dataset))

@@ -176,6 +176,11 @@ impl Viewer {
         self.0.as_ref().map(SignedIn::nav).unwrap_or_default()
     }
 
+    /// Whether the visitor is the operator (sees every repo, decides every request).
+    pub fn is_admin(&self) -> bool {
+        self.0.as_ref().is_some_and(|s| s.user.admin)
+    }
+
     /// The caller the access policy sees.
     pub fn caller(&self) -> crate::auth::Caller {
         self.0.as_ref().map_or(crate::auth::Caller::Anonymous, |s| crate::auth::Caller::signed_in(s.user.clone()))
