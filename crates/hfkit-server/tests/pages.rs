@@ -139,7 +139,7 @@ fn a_private_repo_page_is_the_same_404_as_a_repo_that_does_not_exist() {
         assert!(!private.body.contains("secret"));
         let home = browser.get("/");
         assert!(home.body.contains("acme/open") && !home.body.contains("acme/secret"), "{}", home.body);
-        assert_eq!(browser.get("/?search=secret").body.contains("acme/secret"), false);
+        assert!(!browser.get("/?search=secret").body.contains("acme/secret"));
     }
     let mut alice = Browser::new(hub.url());
     assert_eq!(alice.sign_in("alice", "alice password").status, 303);

@@ -8,7 +8,7 @@
 //! - [`gate`]: the access-request form, the owner's page of a repo's requests, and the
 //!   pending requests of every repo one manages (`/settings/access-requests`);
 //! - [`sign_in`]: `/login` and `/logout`;
-//! - [`tokens`]: `/settings/tokens`;
+//! - [`tokens`], `/settings/tokens`: list, create (shown once), delete;
 //! - [`session`]: sessions, the [`session::SignedIn`] extractor, CSRF-checked forms
 //!   ([`session::CsrfForm`]) and sign-in throttling;
 //! - [`markdown`]: README rendering, sanitized; [`assets`]: the stylesheet and the copy script.
