@@ -377,7 +377,8 @@ fn the_operator_sees_every_repo_and_decides_every_request_and_owners_see_their_o
     let mut bob = Browser::new(hub.url());
     assert_eq!(bob.sign_in("bob", "bob password").status, 303);
     let csrf = bob.get("/acme/gated").csrf();
-    let asked = bob.post("/acme/gated/ask-access", &[("csrf", &csrf), ("field-0", "teaching"), ("agree", "yes")]);
+    let answer = "teaching <script>alert('owner')</script>";
+    let asked = bob.post("/acme/gated/ask-access", &[("csrf", &csrf), ("field-0", answer), ("agree", "yes")]);
     assert_eq!(asked.status, 303);
     let none = bob.get("/settings/access-requests");
     assert_eq!(none.status, 200);
@@ -393,7 +394,13 @@ fn the_operator_sees_every_repo_and_decides_every_request_and_owners_see_their_o
     assert_eq!(olga.get("/acme/secret").status, 200, "the operator sees private repos");
     assert!(olga.get("/").body.contains("acme/secret"));
     let overview = olga.get("/settings/access-requests");
-    assert!(overview.body.contains("you are the operator") && overview.body.contains("teaching"), "{}", overview.body);
+    assert!(overview.body.contains("you are the operator"), "{}", overview.body);
+    assert!(
+        overview.body.contains("teaching &#60;script&#62;") || overview.body.contains("teaching &lt;script&gt;"),
+        "{}",
+        overview.body
+    );
+    assert_eq!(overview.body.matches("<script").count(), 1, "an answer is shown as text, never run");
     let approved = olga
         .post("/acme/gated/access-requests", &[("csrf", &overview.csrf()), ("user", "bob"), ("decision", "approve")]);
     assert_eq!(approved.status, 303);

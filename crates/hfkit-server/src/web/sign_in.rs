@@ -94,6 +94,11 @@ pub(super) async fn submit(State(state): State<Arc<HubState>>, request: Request)
     .map_err(|_| PageError::Internal)?;
     if !ok {
         state.sign_in_throttle().fail(&keys);
+        crate::log::line(&format!(
+            "sign-in: failed for {:?} from {}",
+            username.chars().take(64).collect::<String>(),
+            session::client_address(&parts)
+        ));
         return login_page(
             &parts.headers,
             StatusCode::UNAUTHORIZED,
