@@ -40,6 +40,8 @@ fn fixture() -> RunningHub {
         .repo(RepoFixture::model("acme/gated").file("config.json", "{\"gated\": true}").lfs("w.bin", vec![3; 2048]))
         .request_form("acme/gated", &["Intended use"], Some("Be nice to the model."), false)
         .repo(RepoFixture::model("acme/auto").file("config.json", "{}"))
+        .repo(RepoFixture::dataset("acme/data").file("train.csv", "a,b\n1,2\n"))
+        .repo(RepoFixture::model("gpt-tiny").file("README.md", "# one-part id"))
         .request_form("acme/auto", &[], None, true)
         .start()
 }
@@ -407,4 +409,24 @@ fn the_operator_sees_every_repo_and_decides_every_request_and_owners_see_their_o
     let request = hub.state().store().access_request("model", "acme/gated", "bob").unwrap().unwrap();
     assert_eq!(request.decided_by.as_deref(), Some("olga"));
     assert_eq!(hub.state().store().grants("model", "acme/gated").unwrap(), ["bob"]);
+}
+
+#[test]
+fn dataset_pages_and_one_part_ids_have_their_own_addresses_and_commands() {
+    let hub = fixture();
+    let mut browser = Browser::new(hub.url());
+    let data = browser.get("/datasets/acme/data");
+    assert_eq!(data.status, 200);
+    assert_eq!(data.text_of("download-command").as_deref(), Some("hf download acme/data --repo-type dataset"));
+    assert!(data.body.contains(r#"href="/datasets/acme/data/resolve/"#), "{}", data.body);
+    assert_eq!(browser.get("/acme/data").status, 404, "not a model");
+    let one = browser.get("/gpt-tiny");
+    assert_eq!(one.status, 200);
+    assert!(one.body.contains("one-part id"));
+    let home = browser.get("/?search=DATA");
+    assert!(home.body.contains(r#"href="/datasets/acme/data""#) && !home.body.contains("gpt-tiny"), "{}", home.body);
+    // The Hub's API keeps its routes under the pages' addresses.
+    let api = browser.get("/api/models/acme/open");
+    assert_eq!((api.status, api.headers["content-type"].to_str().unwrap()), (200, "application/json"));
+    assert_eq!(browser.get("/acme/open/resolve/main/config.json").body, "{}");
 }
