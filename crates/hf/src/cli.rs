@@ -304,7 +304,11 @@ changes take effect at once on a server using that folder):
   hf serve token revoke alice --name laptop --data DIR   revoke it (--all: every token)
   hf serve repo set acme/llm --visibility gated --data DIR
   hf serve access grant acme/llm alice --data DIR        let alice read a gated repo
-  hf serve access revoke acme/llm alice --data DIR";
+  hf serve access revoke acme/llm alice --data DIR
+  hf serve user passwd alice --data DIR                  set alice's web password (prompted, or on stdin)
+  hf serve repo gate acme/llm --field 'Intended use' --license-file LICENSE --data DIR
+  hf serve access requests acme/llm --data DIR           list access requests (pending by default)
+  hf serve access approve acme/llm alice --data DIR      approve alice's request (deny: refuse it)";
 
 /// The data folder an operator's command works on.
 #[derive(Debug, Args)]
@@ -326,7 +330,7 @@ pub(crate) struct RepoArg {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServeCommand {
-    /// Users: add, list.
+    /// Users: add, list, passwd, admin.
     #[command(subcommand)]
     User(ServeUserCommand),
     /// Organizations: add.
@@ -335,10 +339,11 @@ pub(crate) enum ServeCommand {
     /// Access tokens: issue (shown once), revoke, list.
     #[command(subcommand)]
     Token(ServeTokenCommand),
-    /// Repo settings: visibility and owner.
+    /// Repo settings: visibility and owner; a gated repo's request form.
     #[command(subcommand)]
     Repo(ServeRepoCommand),
-    /// Grants of gated and private repos: grant, revoke, list.
+    /// Grants of gated and private repos (grant, revoke, list) and access requests
+    /// (requests, approve, deny).
     #[command(subcommand)]
     Access(ServeAccessCommand),
 }
@@ -358,12 +363,35 @@ pub(crate) enum ServeUserCommand {
         /// An organization the user belongs to (repeatable).
         #[arg(long = "org", value_name = "ORG")]
         orgs: Vec<String>,
+        /// The operator's web account: sees every repo and decides every access request.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Give a user the operator's rights on the web pages (every repo, every access
+    /// request), or take them back. Example: `hf serve user admin alice --data /srv/hf`.
+    Admin {
+        /// The user.
+        name: String,
+        /// Take the rights back.
+        #[arg(long)]
+        remove: bool,
         #[command(flatten)]
         data: DataArg,
     },
     /// List users and their organizations.
     #[command(alias = "ls")]
     List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Set a user's password for the web pages (ends their browser sessions). It is asked
+    /// for without echo on a terminal, or read from the first line of stdin when piped;
+    /// never taken from the command line. Example: `hf serve user passwd alice --data /srv/hf`.
+    Passwd {
+        /// The user.
+        name: String,
         #[command(flatten)]
         data: DataArg,
     },
@@ -468,6 +496,37 @@ pub(crate) enum ServeRepoCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Set a gated repo's access request form: the questions, the license to agree to, and
+    /// whether requests are approved at once (replacing the earlier form).
+    /// Example: `hf serve repo gate acme/llm --field 'Intended use' --license-file LICENSE --data /srv/hf`.
+    Gate {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// A question of the form, answered in free text (repeatable, in order).
+        #[arg(long = "field", value_name = "LABEL")]
+        fields: Vec<String>,
+        /// A file holding the license text a requester agrees to.
+        #[arg(long, value_name = "FILE")]
+        license_file: Option<PathBuf>,
+        /// Approve every request as soon as it is made.
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// Which access requests to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RequestStatusArg {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved.
+    Accepted,
+    /// Denied.
+    Rejected,
+    /// All of them.
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -496,6 +555,38 @@ pub(crate) enum ServeAccessCommand {
     List {
         #[command(flatten)]
         repo: RepoArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List access requests (of one repo, or of every repo), pending ones by default.
+    /// Example: `hf serve access requests acme/llm --data /srv/hf`.
+    Requests {
+        /// The repo id (default: every repo).
+        repo_id: Option<String>,
+        /// The repo type.
+        #[arg(long = "type", value_name = "TYPE", default_value = "model", value_parser = ["model", "dataset", "space", "kernel"])]
+        kind: String,
+        /// Which requests.
+        #[arg(long, value_enum, default_value = "pending")]
+        status: RequestStatusArg,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Approve a user's access request: the user is granted access at once.
+    Approve {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The user who asked.
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Deny a user's access request (and take back access approved earlier).
+    Deny {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The user who asked.
+        user: String,
         #[command(flatten)]
         data: DataArg,
     },

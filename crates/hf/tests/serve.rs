@@ -710,6 +710,10 @@ fn a_bad_accounts_file_is_refused_with_its_line() {
         ),
         ("{\"repos\": [\n{\"id\": \"a/b\", \"type\": \"modle\"}]}", "line 2: repo `a/b` has type `modle`"),
         ("{\"repos\": [{\"id\": \"../etc\"}]}", "line 1: repo id `../etc` is not valid"),
+        (
+            "{\"users\": [\n {\"name\": \"alice\",\n  \"password_hash\": \"hunter2\"}]}",
+            "line 2: the password_hash of `alice` is not usable",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&accounts, text).unwrap();
@@ -788,4 +792,112 @@ fn sigterm_stops_the_server_cleanly() {
     let status = served.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log).unwrap());
     assert!(std::fs::read_to_string(&log).unwrap().contains("Stopped"), "says it stopped");
+}
+
+/// The browser journey of a gated repo on a real `hf serve --data`: the operator sets the
+/// request form and a password from the command line (the owner's password seeded as a
+/// hash by the accounts file); bob signs in, asks, waits; `hf download` with his token is
+/// refused until the owner approves on the web page, works at once after, and is refused
+/// again when the operator denies from the command line.
+#[test]
+fn a_gated_access_request_made_on_the_web_and_approved_lets_hf_download_with_the_users_token() {
+    use hfkit_test::web_client::WebClient;
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    t.hf(&["download", "acme/tiny", "config.json"]).expect_code(0);
+    let cache = t.hf_home().join("hub");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(cache.join("models--acme--tiny"))
+        .arg(cache.join("models--lab--gated"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let alice_hash = hfkit_server::auth::password::hash("alice web password").unwrap();
+    let accounts = t.root().join("accounts.json");
+    let json = serde_json::json!({
+        "users": [{"name": "alice", "orgs": ["lab"], "password_hash": alice_hash}, {"name": "bob"}],
+        "orgs": [{"name": "lab"}],
+        "tokens": [{"token": BOB, "user": "bob", "name": "desk", "role": "read"}],
+        "repos": [{"id": "lab/gated", "visibility": "gated", "owner": "lab"}]
+    });
+    std::fs::write(&accounts, json.to_string()).unwrap();
+    let data = t.root().join("data");
+    let data_arg = data.to_str().unwrap();
+    let (_served, url, log) = start_serve(
+        &t,
+        &["--cache", cache.to_str().unwrap(), "--accounts", accounts.to_str().unwrap(), "--data", data_arg],
+    );
+    let admin = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data", data_arg, "--format", "agent"]);
+        match stdin {
+            Some(input) => t.hf_with_stdin(&all, input),
+            None => t.hf(&all),
+        }
+    };
+    // The operator: bob's password from stdin, the repo's form and license.
+    let refused = admin(&["user", "passwd", "bob"], Some(""));
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("never on the command line"), "{}", refused.stderr);
+    let set = admin(&["user", "passwd", "bob"], Some("bob web password\n"));
+    set.expect_code(0);
+    assert!(!set.all_output().contains("bob web password"));
+    let license = t.root().join("LICENSE");
+    std::fs::write(&license, "Use it kindly.").unwrap();
+    let gate = ["repo", "gate", "lab/gated", "--field", "Intended use", "--license-file", license.to_str().unwrap()];
+    admin(&gate, None).expect_code(0);
+
+    let mut client = client_of(&url);
+    client.set_env("HF_TOKEN", BOB);
+    let download = |client: &hfkit_test::TestContext| client.hf(&["download", "lab/gated", "config.json", "--quiet"]);
+    let before = download(&client);
+    assert_ne!(before.code, 0, "not granted yet");
+    assert!(before.stderr.contains(&format!("{url}/lab/gated")), "says where to ask: {}", before.stderr);
+
+    let mut bob = WebClient::new(&url);
+    assert_eq!(bob.sign_in("bob", "bob web password").status, 303);
+    let page = bob.get("/lab/gated");
+    assert_eq!(page.text_of("license-text").as_deref(), Some("Use it kindly."));
+    let asked =
+        bob.post("/lab/gated/ask-access", &[("csrf", &page.csrf()), ("field-0", "evaluation"), ("agree", "yes")]);
+    assert_eq!(asked.status, 303);
+    assert!(bob.get("/lab/gated").text_of("access-status").unwrap().contains("pending"));
+    let listed = admin(&["access", "requests"], None);
+    assert!(listed.expect_code(0).stdout.contains("bob") && listed.stdout.contains("evaluation"), "{}", listed.stdout);
+    assert_ne!(download(&client).code, 0, "pending is not granted");
+    // The operator's web rights, given and taken back from the command line.
+    let sees_request = |b: &mut WebClient| b.get("/settings/access-requests").body.contains(r#"data-user="bob""#);
+    assert!(!sees_request(&mut bob));
+    admin(&["user", "admin", "bob"], None).expect_code(0);
+    assert!(sees_request(&mut bob), "the operator sees every repo's requests");
+    admin(&["user", "admin", "bob", "--remove"], None).expect_code(0);
+    assert!(!sees_request(&mut bob));
+
+    // The owner (a member of lab, password from the accounts file) approves on the page.
+    let mut alice = WebClient::new(&url);
+    assert_eq!(alice.sign_in("alice", "alice web password").status, 303);
+    let requests = alice.get("/lab/gated/access-requests");
+    assert!(requests.body.contains(r#"id="approve-bob""#), "{}", requests.body);
+    let approved = alice
+        .post("/lab/gated/access-requests", &[("csrf", &requests.csrf()), ("user", "bob"), ("decision", "approve")]);
+    assert_eq!(approved.status, 303);
+    assert_eq!(
+        bob.get("/lab/gated").text_of("access-status").as_deref(),
+        Some("✓ You have been granted access to this model")
+    );
+    let after = download(&client);
+    after.expect_code(0);
+    assert_eq!(std::fs::read_to_string(after.stdout.trim()).unwrap(), r#"{"hidden_size": 16}"#);
+
+    // The operator denies from the command line: refused again at once.
+    admin(&["access", "deny", "lab/gated", "bob"], None).expect_code(0);
+    let mut fresh = client_of(&url);
+    fresh.set_env("HF_TOKEN", BOB);
+    assert_ne!(download(&fresh).code, 0);
+    assert!(admin(&["access", "approve", "lab/gated", "alice"], None).stderr.contains("has not requested access"));
+    let db = std::fs::read(data.join("hfkit-server.sqlite3")).unwrap();
+    assert!(!db.windows(16).any(|w| w == b"bob web password"), "only the hash is stored");
+    assert!(!std::fs::read_to_string(log).unwrap().contains(BOB));
 }

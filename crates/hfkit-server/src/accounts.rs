@@ -4,18 +4,22 @@
 //!
 //! ```json
 //! {
-//!   "users":  [{"name": "alice", "fullname": "Alice", "orgs": ["acme"]}],
+//!   "users":  [{"name": "alice", "fullname": "Alice", "orgs": ["acme"],
+//!               "password_hash": "$argon2id$v=19$…", "admin": false}],
 //!   "orgs":   [{"name": "acme", "fullname": "ACME"}],
 //!   "tokens": [{"token": "hf_…", "user": "alice", "name": "laptop", "role": "read"}],
 //!   "trusted_publishers": [{"id_token": "…", "resource": "acme/model", "token": "hf_…"}],
 //!   "repos":  [{"id": "meta-llama/Llama-3.2-1B", "type": "model", "visibility": "gated",
-//!               "owner": "meta-llama", "grants": ["alice"]}]
+//!               "owner": "meta-llama", "grants": ["alice"],
+//!               "request_fields": ["Intended use"], "license": "…", "auto_approve": false}]
 //! }
 //! ```
 //!
 //! A token without a `name` is an OAuth token (the Hub reports no display name for those).
 //! A repo's `type` defaults to `model`, its `visibility` to `public` and its `owner` to its
-//! namespace. The file seeds the server's [`Store`](crate::store::Store) at start
+//! namespace. `request_fields`, `license` and `auto_approve` set a gated repo's access
+//! request form. A user's `password_hash` (from `hf serve user passwd`) lets them sign in on
+//! the web pages; `admin` makes them the operator there. The file seeds the server's [`Store`](crate::store::Store) at start
 //! ([`crate::store::import`]); a file that cannot be used is refused with its path, the line
 //! and what is wrong.
 
@@ -65,6 +69,14 @@ pub struct User {
     /// Names of the organizations the user belongs to.
     #[serde(default)]
     pub orgs: Vec<String>,
+    /// Seeds the user's web password: an argon2 hash in PHC form (`$argon2id$…`), as
+    /// `hf serve user passwd` stores it; never a plain password. Not read back from a store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// The operator's web account: sees every repo's pages and decides every repo's access
+    /// requests (`hf serve user admin NAME`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
 }
 
 /// An organization.
@@ -161,6 +173,22 @@ pub struct RepoEntry {
     /// Users granted access.
     #[serde(default)]
     pub grants: Vec<String>,
+    /// A gated repo's request form: the label of each question (e.g. "Intended use").
+    #[serde(default)]
+    pub request_fields: Vec<String>,
+    /// The license text a requester agrees to.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// Approve access requests at once.
+    #[serde(default)]
+    pub auto_approve: bool,
+}
+
+impl RepoEntry {
+    /// Whether the entry sets a gate (request fields, a license or auto-approval).
+    pub fn has_gate(&self) -> bool {
+        !self.request_fields.is_empty() || self.license.is_some() || self.auto_approve
+    }
 }
 
 /// What is wrong in an accounts file, and the value to point at (to find its line).
@@ -236,6 +264,13 @@ impl Accounts {
     /// refers to something that exists.
     pub fn check(&self) -> Result<(), Problem> {
         let problem = |section, value: &str, detail: String| Problem { section, value: value.to_owned(), detail };
+        for u in &self.users {
+            if let Some(hash) = &u.password_hash {
+                crate::auth::password::check_hash(hash).map_err(|why| {
+                    problem("users", &u.name, format!("the password_hash of `{}` is not usable: {why}", u.name))
+                })?;
+            }
+        }
         for t in &self.tokens {
             if t.token.trim().is_empty() || t.token != t.token.trim() {
                 return Err(problem("tokens", &t.user, format!("a token of `{}` is empty or has spaces", t.user)));

@@ -9,7 +9,8 @@
 //! (`hf serve --cache`). Who may see what is decided by [`auth::access`]. A second listener
 //! plays the CDN that LFS downloads are redirected to. With a [`mirror::Mirror`], a file the
 //! cache lacks is fetched from an upstream Hub once and kept (pull-through).
-//! [`server`] accepts connections with the limits a public server needs (connection cap,
+//! [`web`] serves the pages a person uses in a browser (repos, sign-in, access tokens,
+//! gated access requests). [`server`] accepts connections with the limits a public server needs (connection cap,
 //! header and idle timeouts, header size).
 
 pub mod accounts;
@@ -24,6 +25,7 @@ mod routes;
 pub mod server;
 mod signed_url;
 pub mod store;
+pub mod web;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -103,6 +105,8 @@ pub struct HubState {
     recording: AtomicBool,
     record_limit: std::sync::atomic::AtomicUsize,
     access_log: AtomicBool,
+    /// Failed web sign-ins, per user and per client address.
+    sign_in_throttle: web::session::Throttle,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -176,6 +180,7 @@ impl HubState {
             recording: AtomicBool::new(true),
             record_limit: std::sync::atomic::AtomicUsize::new(MAX_RECORDED_REQUESTS),
             access_log: AtomicBool::new(false),
+            sign_in_throttle: web::session::Throttle::default(),
         })
     }
 
@@ -288,6 +293,11 @@ impl HubState {
 
     pub(crate) fn anonymous_allowed(&self) -> bool {
         self.anonymous.load(Ordering::Relaxed)
+    }
+
+    /// The counts of failed web sign-ins.
+    pub(crate) fn sign_in_throttle(&self) -> &web::session::Throttle {
+        &self.sign_in_throttle
     }
 
     /// The requests served so far (the newest [`MAX_RECORDED_REQUESTS`]).

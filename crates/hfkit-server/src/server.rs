@@ -211,8 +211,13 @@ pub async fn run(
             };
             let (id, conn) = open.add();
             let busy = Arc::clone(&conn.busy);
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let peer = tcp.peer_addr().ok();
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 let in_progress = InProgress::new(&busy);
+                if let Some(peer) = peer {
+                    // The client's address, for the pages' sign-in throttling.
+                    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                }
                 let mut router = router.clone();
                 async move {
                     let response = tower_service::Service::call(&mut router, request).await?;

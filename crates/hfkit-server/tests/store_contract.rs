@@ -3,7 +3,7 @@
 
 use hfkit_server::auth::token::{TokenHash, last_four};
 use hfkit_server::store::import::seed;
-use hfkit_server::store::{NewToken, RepoSettings};
+use hfkit_server::store::{GateSettings, NewSession, NewToken, RepoSettings, RequestStatus};
 use hfkit_server::{Accounts, Org, Role, SqliteStore, Store, User, Visibility};
 
 /// Runs `test` on each backend, on a new database file in a temp folder.
@@ -14,7 +14,14 @@ fn each_backend(test: impl Fn(&dyn Store, &std::path::Path)) {
 }
 
 fn user(name: &str, orgs: &[&str]) -> User {
-    User { name: name.into(), fullname: None, email: None, orgs: orgs.iter().map(|o| (*o).to_owned()).collect() }
+    User {
+        name: name.into(),
+        fullname: None,
+        email: None,
+        orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
+        password_hash: None,
+        admin: false,
+    }
 }
 
 fn token(user: &str, name: &str, value: &str) -> NewToken {
@@ -111,13 +118,16 @@ fn an_accounts_file_seeds_once_and_the_store_wins_after() {
             "users": [{"name": "alice", "orgs": ["lab"]}, {"name": "bob"}],
             "orgs": [{"name": "lab"}],
             "tokens": [{"token": "hf_seedAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "user": "bob", "name": "desk"}],
-            "repos": [{"id": "lab/m", "visibility": "gated", "grants": ["bob"]}]
+            "repos": [{"id": "lab/m", "visibility": "gated", "grants": ["bob"],
+                       "request_fields": ["Intended use"], "license": "Be kind."}]
         }))
         .unwrap();
         accounts.check().unwrap();
         let first = seed(store, &accounts).unwrap();
         assert_eq!((first.users, first.tokens, first.repos), (2, 1, 1));
         assert_eq!(store.grants("model", "lab/m").unwrap(), ["bob"]);
+        assert_eq!(store.gate("model", "lab/m").unwrap().unwrap().fields, ["Intended use"]);
+        store.set_gate(&GateSettings { kind: "model".into(), id: "lab/m".into(), ..GateSettings::default() }).unwrap();
         store.revoke_tokens("bob", None).unwrap();
         store.revoke_grant("model", "lab/m", "bob").unwrap();
         store
@@ -133,6 +143,7 @@ fn an_accounts_file_seeds_once_and_the_store_wins_after() {
         assert!(store.tokens(None).unwrap().is_empty());
         assert!(store.grants("model", "lab/m").unwrap().is_empty());
         assert_eq!(store.repo("model", "lab/m").unwrap().unwrap().visibility, Visibility::Public);
+        assert!(store.gate("model", "lab/m").unwrap().unwrap().fields.is_empty(), "the operator's gate stays");
     });
 }
 
@@ -146,4 +157,123 @@ fn a_database_file_from_a_newer_version_is_refused() {
     drop(conn);
     let err = SqliteStore::open(&path).unwrap_err().to_string();
     assert!(err.contains("schema version 99") && err.contains("newer hf"), "{err}");
+}
+
+#[test]
+fn passwords_and_sessions() {
+    each_backend(|store, _| {
+        store.add_user(&user("alice", &[])).unwrap();
+        assert_eq!(store.password_hash("alice").unwrap(), None);
+        assert!(store.set_password("ghost", "$argon2id$x").is_err(), "the user must exist");
+        assert!(store.seed_password("alice", "$argon2id$first").unwrap());
+        assert!(!store.seed_password("alice", "$argon2id$second").unwrap(), "a seed does not replace");
+        let far = i64::MAX / 2;
+        let session = |id: &str, expires_at| NewSession {
+            hash: TokenHash::of(id),
+            user: "alice".into(),
+            csrf: format!("csrf-{id}"),
+            expires_at,
+        };
+        store.insert_session(&session("live", far)).unwrap();
+        store.insert_session(&session("old", 1)).unwrap();
+        let live = store.session(&TokenHash::of("live")).unwrap().unwrap();
+        assert_eq!((live.user.as_str(), live.csrf.as_str()), ("alice", "csrf-live"));
+        assert!(store.session(&TokenHash::of("old")).unwrap().is_none(), "an expired session is not live");
+        assert!(store.session(&TokenHash::of("other")).unwrap().is_none());
+        assert!(store.delete_session(&TokenHash::of("live")).unwrap());
+        assert!(!store.delete_session(&TokenHash::of("live")).unwrap());
+        store.insert_session(&session("again", far)).unwrap();
+        store.set_password("alice", "$argon2id$new").unwrap();
+        assert_eq!(store.password_hash("alice").unwrap().as_deref(), Some("$argon2id$new"));
+        assert!(store.session(&TokenHash::of("again")).unwrap().is_none(), "a new password ends the sessions");
+    });
+}
+
+#[test]
+fn token_use_and_revoking_one_token_by_id() {
+    each_backend(|store, _| {
+        store.add_user(&user("alice", &[])).unwrap();
+        store.add_user(&user("bob", &[])).unwrap();
+        let a = store.insert_token(&token("alice", "a", "hf_useAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap().unwrap();
+        let b = store.insert_token(&token("alice", "b", "hf_useBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB")).unwrap().unwrap();
+        assert!(store.tokens_last_used("alice").unwrap().is_empty());
+        store.touch_token(a.id).unwrap();
+        let used = store.tokens_last_used("alice").unwrap();
+        assert_eq!(used.len(), 1);
+        assert_eq!(used[0].0, a.id);
+        assert!(!store.revoke_token("bob", a.id).unwrap(), "only the owner's token");
+        assert!(store.revoke_token("alice", a.id).unwrap());
+        assert!(!store.revoke_token("alice", a.id).unwrap());
+        assert_eq!(store.tokens(Some("alice")).unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), [b.id]);
+    });
+}
+
+#[test]
+fn gates_and_access_requests() {
+    each_backend(|store, _| {
+        store.add_user(&user("bob", &[])).unwrap();
+        store.add_user(&user("carol", &[])).unwrap();
+        let gate = GateSettings {
+            kind: "model".into(),
+            id: "lab/m".into(),
+            fields: vec!["Intended use".into()],
+            license: Some("Be kind.".into()),
+            auto_approve: false,
+        };
+        assert!(store.gate("model", "lab/m").unwrap().is_none());
+        assert!(store.seed_gate(&gate).unwrap());
+        assert!(!store.seed_gate(&GateSettings { auto_approve: true, ..gate.clone() }).unwrap());
+        assert_eq!(store.gate("model", "lab/m").unwrap().unwrap(), gate);
+        store.set_gate(&GateSettings { auto_approve: true, ..gate.clone() }).unwrap();
+        assert!(store.gate("model", "lab/m").unwrap().unwrap().auto_approve);
+
+        let answers = vec![("Intended use".to_owned(), "research".to_owned())];
+        let made = store.request_access("model", "lab/m", "bob", &answers).unwrap();
+        assert_eq!((made.status, made.answers.clone()), (RequestStatus::Pending, answers.clone()));
+        assert!(store.request_access("model", "lab/m", "ghost", &answers).is_err(), "the user must exist");
+        let again = store.request_access("model", "lab/m", "bob", &[]).unwrap();
+        assert_eq!(again.answers, answers, "a pending request is kept as it was");
+        store.request_access("dataset", "lab/d", "carol", &[]).unwrap();
+        let pending = store.access_requests(None, Some(RequestStatus::Pending)).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(store.access_requests(Some(("model", "lab/m")), None).unwrap().len(), 1);
+
+        assert!(store.decide_request("model", "lab/m", "bob", true, "alice").unwrap());
+        assert_eq!(store.grants("model", "lab/m").unwrap(), ["bob"], "approval grants, in the same transaction");
+        let decided = store.access_request("model", "lab/m", "bob").unwrap().unwrap();
+        assert_eq!((decided.status, decided.decided_by.as_deref()), (RequestStatus::Accepted, Some("alice")));
+        assert!(store.decide_request("model", "lab/m", "bob", false, "alice").unwrap());
+        assert!(store.grants("model", "lab/m").unwrap().is_empty(), "denial takes the grant back");
+        assert!(!store.decide_request("model", "lab/m", "carol", true, "alice").unwrap(), "no request, no decision");
+        assert!(store.grants("model", "lab/m").unwrap().is_empty());
+        // A decided request can be made again, and is pending again.
+        let renewed =
+            store.request_access("model", "lab/m", "bob", &[("Intended use".into(), "teaching".into())]).unwrap();
+        assert_eq!((renewed.status, renewed.decided_by), (RequestStatus::Pending, None));
+    });
+}
+
+#[test]
+fn a_database_file_of_the_first_schema_is_upgraded_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.add_user(&user("alice", &[])).unwrap();
+        store.insert_token(&token("alice", "t", "hf_oldAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap().unwrap();
+    }
+    // Back to the first schema, as an hf of the mirror issue left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE sessions; DROP TABLE gates; DROP TABLE access_requests;
+         ALTER TABLE users DROP COLUMN password_hash; ALTER TABLE users DROP COLUMN admin;
+         ALTER TABLE tokens DROP COLUMN last_used_at;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.token_by_hash(&TokenHash::of("hf_oldAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap().is_some());
+    store.set_password("alice", "$argon2id$x").unwrap();
+    assert_eq!(store.password_hash("alice").unwrap().as_deref(), Some("$argon2id$x"));
 }

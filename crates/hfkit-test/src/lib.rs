@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 mod browser;
 mod hostile;
+pub mod web_client;
 
 pub use browser::{BROWSER_WAIT, Browser, Element};
 
@@ -208,7 +209,47 @@ impl HubFixture {
     #[must_use]
     pub fn user(mut self, name: &str) -> Self {
         let fullname = Some(format!("{} Example", capitalize(name)));
-        self.accounts.users.push(User { name: name.to_owned(), fullname, email: None, orgs: Vec::new() });
+        self.accounts.users.push(User {
+            name: name.to_owned(),
+            fullname,
+            email: None,
+            orgs: Vec::new(),
+            password_hash: None,
+            admin: false,
+        });
+        self
+    }
+
+    /// Sets `user`'s web password (stored as an argon2 hash, as `hf serve user passwd` does).
+    #[must_use]
+    pub fn password(mut self, user: &str, password: &str) -> Self {
+        let hash = hfkit_server::auth::password::hash(password).expect("hash a password");
+        let user = self.accounts.users.iter_mut().find(|u| u.name == user).expect("add the user first");
+        user.password_hash = Some(hash);
+        self
+    }
+
+    /// Makes `user` the operator on the web pages (every repo, every access request).
+    #[must_use]
+    pub fn admin(mut self, user: &str) -> Self {
+        self.accounts.users.iter_mut().find(|u| u.name == user).expect("add the user first").admin = true;
+        self
+    }
+
+    /// Gates the model `id` with a request form: the `fields` to answer, a `license` to
+    /// agree to, and whether requests are approved at once.
+    #[must_use]
+    pub fn request_form(mut self, id: &str, fields: &[&str], license: Option<&str>, auto_approve: bool) -> Self {
+        self.accounts.repos.push(hfkit_server::RepoEntry {
+            id: id.to_owned(),
+            kind: "model".to_owned(),
+            visibility: Visibility::Gated,
+            owner: None,
+            grants: Vec::new(),
+            request_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            license: license.map(str::to_owned),
+            auto_approve,
+        });
         self
     }
 

@@ -64,6 +64,9 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         let url = hfkit_server::local_url(listener.local_addr()?);
         ctx.printer.result("Serving", &[("url", url.clone().into())]);
         ctx.printer.hint(&format!("point clients at it with: export HF_ENDPOINT={url}"));
+        ctx.printer.hint(&format!(
+            "web pages at {url}/ (sign in with a password set by `hf serve user passwd NAME --data …`)"
+        ));
         // Ctrl-C or SIGTERM (a service manager's stop): stop accepting, let transfers in flight
         // finish for the drain period (`Limits::drain_timeout`), then stop.
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

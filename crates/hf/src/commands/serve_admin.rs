@@ -1,18 +1,19 @@
-//! The operator's commands of `hf serve` (`user`, `org`, `token`, `repo`, `access`): they
+//! The operator's commands of `hf serve` (`user`, `org`, `token`, `repo`, `access`, and the
+//! web's `user passwd`, `repo gate`, `access requests|approve|deny`): they
 //! change the data folder of a server, running or not, through the server's own `Store`.
 //! A running server reads the same database file at every request, so each change takes
 //! effect at once. A new token is printed once; only its hash is kept.
 
 use anyhow::{Context as _, Result, bail};
 use hfkit_server::auth::token::{TokenHash, generate, last_four};
-use hfkit_server::store::{NewToken, RepoSettings};
+use hfkit_server::store::{GateSettings, NewToken, RepoSettings, RequestStatus};
 use hfkit_server::{Org, Role, SqliteStore, Store, User};
 use serde_json::json;
 
 use super::auth::Status;
 use crate::cli::{
-    DataArg, RepoArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand, ServeTokenCommand,
-    ServeUserCommand, VisibilityArg,
+    DataArg, RepoArg, RequestStatusArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand,
+    ServeTokenCommand, ServeUserCommand, VisibilityArg,
 };
 use crate::output::{Cell, Table};
 use crate::settings::Context;
@@ -57,15 +58,21 @@ fn require_user(store: &dyn Store, name: &str, data: &DataArg) -> Result<()> {
 /// Runs one operator command.
 pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
     match command {
-        ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, data }) => {
+        ServeCommand::User(ServeUserCommand::Add { name, fullname, email, orgs, admin, data }) => {
             check_name(name, "a user")?;
             let store = open(data, true)?;
-            let user =
-                User { name: name.clone(), fullname: fullname.clone(), email: email.clone(), orgs: orgs.clone() };
+            let user = User {
+                name: name.clone(),
+                fullname: fullname.clone(),
+                email: email.clone(),
+                orgs: orgs.clone(),
+                password_hash: None,
+                admin: *admin,
+            };
             if !store.add_user(&user)? {
                 bail!("the user `{name}` exists already in {}", data.data.display());
             }
-            ctx.printer.result("User added", &[("user", json!(name)), ("orgs", json!(orgs))]);
+            ctx.printer.result("User added", &[("user", json!(name)), ("orgs", json!(orgs)), ("admin", json!(admin))]);
         }
         ServeCommand::User(ServeUserCommand::List { data }) => {
             let store = open(data, false)?;
@@ -86,6 +93,22 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
                 id: "name",
                 json: users.iter().map(|u| json!({"name": u.name, "fullname": u.fullname, "orgs": u.orgs})).collect(),
             });
+        }
+        ServeCommand::User(ServeUserCommand::Admin { name, remove, data }) => {
+            let store = open(data, false)?;
+            require_user(&store, name, data)?;
+            store.set_admin(name, !remove)?;
+            let title = if *remove { "Operator rights removed" } else { "Operator rights given" };
+            ctx.printer.result(title, &[("user", json!(name)), ("admin", json!(!remove))]);
+        }
+        ServeCommand::User(ServeUserCommand::Passwd { name, data }) => {
+            let store = open(data, false)?;
+            require_user(&store, name, data)?;
+            let password = read_password(name)?;
+            let hash = hfkit_server::auth::password::hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.set_password(name, &hash)?;
+            ctx.printer.result("Password set", &[("user", json!(name))]);
+            ctx.printer.hint("their browser sessions were ended: they sign in again with the new password");
         }
         ServeCommand::Org(ServeOrgCommand::Add { name, fullname, members, data }) => {
             check_name(name, "an organization")?;
@@ -156,9 +179,71 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
                     .collect(),
             });
         }
+        ServeCommand::Repo(ServeRepoCommand::Gate { repo, fields, license_file, auto_approve, data }) => {
+            let (kind, id) = repo_key(repo)?;
+            let license = match license_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the license file {}", path.display()))?,
+                ),
+                None => None,
+            };
+            if let Some(blank) = fields.iter().find(|f| f.trim().is_empty()) {
+                bail!("a --field needs a label (got {blank:?}): the question a requester answers, e.g. 'Intended use'");
+            }
+            let store = open(data, false)?;
+            let gate = GateSettings {
+                kind: kind.clone(),
+                id: id.clone(),
+                fields: fields.iter().map(|f| f.trim().to_owned()).collect(),
+                license,
+                auto_approve: *auto_approve,
+            };
+            store.set_gate(&gate)?;
+            if store.repo(&kind, &id)?.is_none_or(|r| r.visibility != hfkit_server::Visibility::Gated) {
+                ctx.printer.warning(&format!(
+                    "`{id}` is not gated here: the form is shown once it is (hf serve repo set {id} --visibility gated --data …)"
+                ));
+            }
+            ctx.printer.result(
+                "Access request form set",
+                &[
+                    ("repo", json!(id)),
+                    ("type", json!(kind)),
+                    ("fields", json!(gate.fields)),
+                    ("license", json!(gate.license.is_some())),
+                    ("auto_approve", json!(gate.auto_approve)),
+                ],
+            );
+        }
         ServeCommand::Access(command) => return access(ctx, command),
     }
     Ok(0)
+}
+
+/// A new password: asked twice without echo on a terminal, else the first line of stdin.
+fn read_password(user: &str) -> Result<String> {
+    use std::io::BufRead as _;
+    let stdin = std::io::stdin();
+    let password = if crate::settings::interactive() {
+        let first = rpassword::prompt_password(format!("New password for {user} (input will not be visible): "))?;
+        let again = rpassword::prompt_password("The same password again: ")?;
+        if first != again {
+            bail!("the two passwords differ: run the command again");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    if password.is_empty() {
+        bail!(
+            "no password was given: type it at the prompt, or pipe it on stdin \
+             (printf '%s\\n' \"$PASSWORD\" | hf serve user passwd {user} --data …); never on the command line"
+        );
+    }
+    Ok(password)
 }
 
 fn token(ctx: &Context, command: &ServeTokenCommand) -> Result<Status> {
@@ -258,6 +343,63 @@ fn access(ctx: &Context, command: &ServeAccessCommand) -> Result<Status> {
                 bail!("`{user}` has no grant on `{id}`: see `hf serve access list {id} --data …`");
             }
             ctx.printer.result("Access revoked", &[("repo", json!(id)), ("user", json!(user))]);
+        }
+        ServeAccessCommand::Requests { repo_id, kind, status, data } => {
+            let repo = match repo_id {
+                Some(repo_id) => Some(repo_key(&RepoArg { repo_id: repo_id.clone(), kind: kind.clone() })?),
+                None => None,
+            };
+            let store = open(data, false)?;
+            let status = match status {
+                RequestStatusArg::Pending => Some(RequestStatus::Pending),
+                RequestStatusArg::Accepted => Some(RequestStatus::Accepted),
+                RequestStatusArg::Rejected => Some(RequestStatus::Rejected),
+                RequestStatusArg::All => None,
+            };
+            let requests = store.access_requests(repo.as_ref().map(|(k, i)| (k.as_str(), i.as_str())), status)?;
+            let answers =
+                |r: &hfkit_server::store::AccessRequest| r.answers.iter().map(|(q, a)| format!("{q}: {a}")).collect();
+            ctx.printer.out_table(Table {
+                headers: &["repo", "type", "user", "status", "answers"],
+                rows: requests
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            Cell::Text(r.id.clone()),
+                            Cell::Text(r.kind.clone()),
+                            Cell::Text(r.user.clone()),
+                            Cell::Text(r.status.as_str().to_owned()),
+                            Cell::List(answers(r)),
+                        ]
+                    })
+                    .collect(),
+                right: &[],
+                id: "user",
+                json: requests
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "repo": r.id, "type": r.kind, "user": r.user, "status": r.status.as_str(),
+                            "answers": r.answers.iter().map(|(q, a)| json!({"field": q, "answer": a})).collect::<Vec<_>>(),
+                            "created_at": r.created_at, "decided_by": r.decided_by,
+                        })
+                    })
+                    .collect(),
+            });
+        }
+        ServeAccessCommand::Approve { repo, user, data } | ServeAccessCommand::Deny { repo, user, data } => {
+            let accept = matches!(command, ServeAccessCommand::Approve { .. });
+            let (kind, id) = repo_key(repo)?;
+            let store = open(data, false)?;
+            if !store.decide_request(&kind, &id, user, accept, "(operator)")? {
+                bail!(
+                    "`{user}` has not requested access to `{id}`: see `hf serve access requests {id} --data …` \
+                     (to let a user in without a request: `hf serve access grant {id} {user} --data …`)"
+                );
+            }
+            let (title, status) =
+                if accept { ("Access request approved", "accepted") } else { ("Access request denied", "rejected") };
+            ctx.printer.result(title, &[("repo", json!(id)), ("user", json!(user)), ("status", json!(status))]);
         }
         ServeAccessCommand::List { repo, data } => {
             let (kind, id) = repo_key(repo)?;

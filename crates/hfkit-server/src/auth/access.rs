@@ -80,6 +80,14 @@ pub fn can_write(repo: &RepoAccess<'_>, caller: &Caller) -> Result<(), Denied> {
     if member && user.role != Role::Read { Ok(()) } else { Err(Denied::ReadOnly) }
 }
 
+/// Whether the caller may manage the repo's access (see and decide its access requests):
+/// its owner or a member of the owning org, whatever the token's role. A grant is not enough.
+pub fn can_manage(repo: &RepoAccess<'_>, caller: &Caller) -> Result<(), Denied> {
+    can_see(repo, caller)?;
+    let Some(user) = caller.user() else { return Err(Denied::NotFound) };
+    if user.name == repo.owner || user.orgs.iter().any(|o| o == repo.owner) { Ok(()) } else { Err(Denied::NotFound) }
+}
+
 /// Whether a caller gets past a server that may refuse anonymous access as a whole.
 pub fn admits(caller: &Caller, anonymous_allowed: bool) -> bool {
     anonymous_allowed || caller.user().is_some()
@@ -139,6 +147,8 @@ mod tests {
             assert_eq!(can_see(&repo, caller), see, "{visibility:?} {who} see");
             assert_eq!(can_read_files(&repo, caller), files, "{visibility:?} {who} files");
             assert_eq!(can_write(&repo, caller), write, "{visibility:?} {who} write");
+            let manage = if ["meta", "alice", "bob"].contains(&who) { Ok(()) } else { Err(NotFound) };
+            assert_eq!(can_manage(&repo, caller), manage, "{visibility:?} {who} manage");
         }
     }
 

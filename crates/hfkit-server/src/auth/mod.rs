@@ -6,6 +6,7 @@
 //! SHA-256 on every request, with nothing cached, so a revocation takes effect at once.
 
 pub mod access;
+pub mod password;
 pub mod token;
 
 use crate::accounts::Role;
@@ -61,10 +62,22 @@ pub enum AuthError {
 }
 
 /// The live token whose value is `value`: looked up by its hash, which is then compared in
-/// constant time.
+/// constant time. A token found is recorded as used (its "last used" on the tokens page).
 pub fn find_token(store: &dyn Store, value: &str) -> Result<Option<TokenRecord>, StoreError> {
     let hash = TokenHash::of(value);
-    Ok(store.token_by_hash(&hash)?.filter(|record| record.hash.matches(&hash)))
+    let found = store.token_by_hash(&hash)?.filter(|record| record.hash.matches(&hash));
+    if let Some(record) = &found {
+        store.touch_token(record.id)?;
+    }
+    Ok(found)
+}
+
+impl Caller {
+    /// The caller signed in to the web pages as `user` (through a session, not a token: it
+    /// reads as a read token would, and its `token_id` is 0, which no stored token has).
+    pub fn signed_in(user: crate::accounts::User) -> Self {
+        Self::User(CallerUser { name: user.name, orgs: user.orgs, role: Role::Read, token_id: 0 })
+    }
 }
 
 /// The caller holding `token` (`None`: anonymous).

@@ -216,6 +216,33 @@ impl FileEntry {
     }
 }
 
+impl FileEntry {
+    /// The whole content if it is at most `max` bytes (a README shown on a page): `None`
+    /// for a larger file, a file still arriving from upstream, or a blob that cannot be read.
+    pub async fn read_small(&self, max: u64) -> Option<bytes::Bytes> {
+        if self.size > max {
+            return None;
+        }
+        match &self.content {
+            Content::Bytes(b) => Some(b.clone()),
+            Content::Growing(_) => None,
+            Content::Blob(blob) => {
+                let blob = Arc::clone(blob);
+                tokio::task::spawn_blocking(move || {
+                    use std::io::Read as _;
+                    let file = blob.cache.open_blob(&blob.etag).ok()?;
+                    let mut out = Vec::new();
+                    file.take(max + 1).read_to_end(&mut out).ok()?;
+                    (out.len() as u64 <= max).then(|| bytes::Bytes::from(out))
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+        }
+    }
+}
+
 /// The text of a git-lfs pointer file.
 pub fn lfs_pointer(sha256: &str, size: u64) -> String {
     format!("version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n")

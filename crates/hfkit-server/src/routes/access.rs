@@ -19,8 +19,18 @@ pub(super) fn store_failed(e: &StoreError) -> HubError {
 }
 
 /// The caller of a request: anonymous without a token, a 401 for an unknown or revoked one.
+/// Without a token, a browser's live session stands for its user (so a signed-in visitor
+/// downloads a gated file from its page); an unknown or expired session is anonymous.
 pub(super) fn caller(state: &HubState, headers: &HeaderMap) -> Result<Caller, HubError> {
-    match authenticate(state.store(), bearer(headers)) {
+    let token = bearer(headers);
+    if token.is_none()
+        && let Some(signed_in) = crate::web::session::session_of(state, headers).map_err(|_| {
+            HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server's database failed; try again in a moment.")
+        })?
+    {
+        return Ok(Caller::signed_in(signed_in.user));
+    }
+    match authenticate(state.store(), token) {
         Ok(caller) => Ok(caller),
         Err(AuthError::Invalid) => Err(HubError::invalid_credentials()),
         Err(AuthError::Store(e)) => Err(store_failed(&e)),
@@ -46,7 +56,7 @@ pub(super) fn repo_not_found(caller: &Caller) -> HubError {
 }
 
 /// The repo `kind`/`id` with the operator's settings applied, if it exists.
-pub(super) fn find(state: &HubState, kind: &str, id: &str) -> Result<Option<RepoView>, HubError> {
+pub(crate) fn find(state: &HubState, kind: &str, id: &str) -> Result<Option<RepoView>, HubError> {
     state.source().get(kind, id).map(|view| settle(state, view)).transpose()
 }
 
@@ -75,7 +85,7 @@ pub(super) async fn find_mirrored(
 }
 
 /// Applies the store's visibility, owner and grants to a repo of the source.
-pub(super) fn settle(state: &HubState, mut view: RepoView) -> Result<RepoView, HubError> {
+pub(crate) fn settle(state: &HubState, mut view: RepoView) -> Result<RepoView, HubError> {
     let store = state.store();
     if let Some(settings) = store.repo(&view.kind, &view.id).map_err(|e| store_failed(&e))? {
         view.visibility = settings.visibility;
@@ -91,7 +101,8 @@ pub(super) fn settle(state: &HubState, mut view: RepoView) -> Result<RepoView, H
     Ok(view)
 }
 
-fn policy(repo: &RepoView) -> RepoAccess<'_> {
+/// What the access policy needs of a repo.
+pub(crate) fn policy(repo: &RepoView) -> RepoAccess<'_> {
     RepoAccess { visibility: repo.visibility, owner: repo.owner(), grants: &repo.granted, disabled: repo.disabled }
 }
 

@@ -2,7 +2,7 @@
 //! parsed by hand ([`dispatch`]) because the Hub's URLs have an optional type prefix, ids of
 //! one or two segments, and revisions that may contain encoded `/`.
 
-mod access;
+pub(crate) mod access;
 mod oauth;
 mod repo_api;
 mod resolve;
@@ -26,6 +26,9 @@ pub(crate) fn routes() -> Router<Arc<HubState>> {
         .route("/api/whoami-v2", get(whoami::whoami))
         .route("/oauth/token", post(oauth::token))
         .route("/health", get(health))
+        // Before the pages' `/{owner}/{name}`, which would match `/api/models` otherwise.
+        .route("/api/{*rest}", axum::routing::any(dispatch))
+        .merge(crate::web::router())
         .fallback(dispatch)
 }
 

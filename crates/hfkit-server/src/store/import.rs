@@ -1,11 +1,12 @@
 //! Seeding a [`Store`] from an accounts file (`hf serve --accounts FILE`), at every start.
 //!
 //! The file adds what the store does not know yet: users, organizations and memberships,
-//! tokens (hashed here, their values never stored), repo settings and grants. What the store
+//! tokens (hashed here, their values never stored), password hashes, repo settings, gates
+//! and grants. What the store
 //! already holds wins: a repo's visibility set by the operator, a revoked token or a revoked
-//! grant stay as they are when the same file seeds the store again.
+//! grant, a password set by the operator, a gate changed on the command line stay as they are when the same file seeds the store again.
 
-use super::{NewToken, RepoSettings, Store, StoreError};
+use super::{GateSettings, NewToken, RepoSettings, Store, StoreError};
 use crate::accounts::Accounts;
 use crate::auth::token::{TokenHash, last_four};
 
@@ -29,6 +30,9 @@ pub fn seed(store: &dyn Store, accounts: &Accounts) -> Result<Seeded, StoreError
     }
     for user in &accounts.users {
         seeded.users += usize::from(store.add_user(user)?);
+        if let Some(hash) = &user.password_hash {
+            store.seed_password(&user.name, hash)?;
+        }
     }
     for token in &accounts.tokens {
         let new = NewToken {
@@ -48,6 +52,15 @@ pub fn seed(store: &dyn Store, accounts: &Accounts) -> Result<Seeded, StoreError
             owner: repo.owner.clone(),
         };
         seeded.repos += usize::from(store.seed_repo(&settings)?);
+        if repo.has_gate() {
+            store.seed_gate(&GateSettings {
+                kind: repo.kind.clone(),
+                id: repo.id.clone(),
+                fields: repo.request_fields.clone(),
+                license: repo.license.clone(),
+                auto_approve: repo.auto_approve,
+            })?;
+        }
         for user in &repo.grants {
             store.seed_grant(&repo.kind, &repo.id, user)?;
         }

@@ -1,5 +1,5 @@
-//! The server's changing state — users, organizations, tokens, repo settings and grants
-//! (later: access requests, browser sessions, device codes) — behind one [`Store`] trait.
+//! The server's changing state — users, organizations, tokens, repo settings, grants,
+//! passwords, browser sessions, gates and access requests — behind one [`Store`] trait.
 //!
 //! [`sqlite::SqliteStore`] is the first backend: one file in the data folder (`--data DIR`),
 //! shared by the running server and the operator's commands (`hf serve user add …`), so a
@@ -16,7 +16,9 @@ pub mod sqlite;
 
 use crate::accounts::{Org, User};
 use crate::auth::token::TokenHash;
-pub use model::{NewToken, RepoSettings, TokenRecord};
+pub use model::{
+    AccessRequest, GateSettings, NewSession, NewToken, RepoSettings, RequestStatus, SessionRecord, TokenRecord,
+};
 
 /// A store that could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -80,4 +82,57 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn revoke_grant(&self, kind: &str, id: &str, user: &str) -> Result<bool, StoreError>;
     /// The users granted a repo, by name.
     fn grants(&self, kind: &str, id: &str) -> Result<Vec<String>, StoreError>;
+
+    // --- Web sign-in: passwords, browser sessions, token use ---
+
+    /// Sets `user`'s password hash (an argon2 PHC string) and ends their sessions.
+    fn set_password(&self, user: &str, hash: &str) -> Result<(), StoreError>;
+    /// Makes `user` the operator on the web pages (or not).
+    fn set_admin(&self, user: &str, admin: bool) -> Result<(), StoreError>;
+    /// Sets `user`'s password hash unless one is set; `false` if it was.
+    fn seed_password(&self, user: &str, hash: &str) -> Result<bool, StoreError>;
+    /// `user`'s password hash, if a password was set.
+    fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError>;
+    /// Stores a new session (and forgets sessions that have expired).
+    fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    /// The live (unexpired) session whose id has this hash.
+    fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session; `false` if there was none.
+    fn delete_session(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Records that the token `id` was just used (at most once a minute is written).
+    fn touch_token(&self, id: i64) -> Result<(), StoreError>;
+    /// Revokes `user`'s live token `id`; `false` if they have no such token.
+    fn revoke_token(&self, user: &str, id: i64) -> Result<bool, StoreError>;
+    /// When each live token of `user` was last used: (token id, seconds since 1970).
+    fn tokens_last_used(&self, user: &str) -> Result<Vec<(i64, i64)>, StoreError>;
+
+    // --- Gated access: gates and access requests ---
+
+    /// Sets a repo's gate (replacing an earlier one).
+    fn set_gate(&self, gate: &GateSettings) -> Result<(), StoreError>;
+    /// Sets a repo's gate unless it has one; `false` if it had.
+    fn seed_gate(&self, gate: &GateSettings) -> Result<bool, StoreError>;
+    /// A repo's gate, if the operator set one.
+    fn gate(&self, kind: &str, id: &str) -> Result<Option<GateSettings>, StoreError>;
+    /// Records `user`'s request (pending) with its answers, replacing an earlier request
+    /// that was decided; a pending one is left as it is. Returns the request as stored.
+    fn request_access(
+        &self,
+        kind: &str,
+        id: &str,
+        user: &str,
+        answers: &[(String, String)],
+    ) -> Result<AccessRequest, StoreError>;
+    /// `user`'s request for a repo.
+    fn access_request(&self, kind: &str, id: &str, user: &str) -> Result<Option<AccessRequest>, StoreError>;
+    /// The requests for one repo (`Some((kind, id))`) or every repo, with `status` or any,
+    /// oldest first.
+    fn access_requests(
+        &self,
+        repo: Option<(&str, &str)>,
+        status: Option<RequestStatus>,
+    ) -> Result<Vec<AccessRequest>, StoreError>;
+    /// Approves (granting access, in the same transaction) or denies (revoking any grant)
+    /// `user`'s request, as `by`; `false` if there is no request.
+    fn decide_request(&self, kind: &str, id: &str, user: &str, accept: bool, by: &str) -> Result<bool, StoreError>;
 }

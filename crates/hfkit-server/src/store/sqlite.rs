@@ -11,7 +11,10 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{NewToken, RepoSettings, Store, StoreError, TokenRecord};
+use super::{
+    AccessRequest, GateSettings, NewSession, NewToken, RepoSettings, RequestStatus, SessionRecord, Store, StoreError,
+    TokenRecord,
+};
 use crate::accounts::{Org, Role, User};
 use crate::auth::token::TokenHash;
 
@@ -21,7 +24,8 @@ pub const FILE_NAME: &str = "hfkit-server.sqlite3";
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// Forward-only migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE users (
         name TEXT PRIMARY KEY,
         fullname TEXT,
@@ -63,7 +67,40 @@ const MIGRATIONS: &[&str] = &["
         revoked_at INTEGER,
         PRIMARY KEY (kind, id, user)
     );
-"];
+",
+    "
+    ALTER TABLE users ADD COLUMN password_hash TEXT;
+    ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+    CREATE TABLE sessions (
+        hash BLOB PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name),
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions(user);
+    CREATE TABLE gates (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        license TEXT,
+        auto_approve INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE TABLE access_requests (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        user TEXT NOT NULL REFERENCES users(name),
+        answers TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decided_by TEXT,
+        PRIMARY KEY (kind, id, user)
+    );
+",
+];
 
 /// The SQLite-backed [`Store`].
 #[derive(Debug)]
@@ -210,14 +247,44 @@ fn settings_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RepoSettings> {
     })
 }
 
+fn gate_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GateSettings> {
+    let fields: String = row.get(2)?;
+    Ok(GateSettings {
+        kind: row.get(0)?,
+        id: row.get(1)?,
+        fields: serde_json::from_str(&fields).unwrap_or_default(),
+        license: row.get(3)?,
+        auto_approve: row.get(4)?,
+    })
+}
+
+const REQUEST_COLUMNS: &str = "kind, id, user, answers, status, created_at, decided_by";
+
+fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccessRequest> {
+    let answers: String = row.get(3)?;
+    let status: String = row.get(4)?;
+    Ok(AccessRequest {
+        kind: row.get(0)?,
+        id: row.get(1)?,
+        user: row.get(2)?,
+        answers: serde_json::from_str(&answers).unwrap_or_default(),
+        status: RequestStatus::parse(&status).unwrap_or(RequestStatus::Pending),
+        created_at: row.get(5)?,
+        decided_by: row.get(6)?,
+    })
+}
+
+/// How often a token's `last_used_at` is written at most (seconds).
+const TOUCH_EVERY_SECS: i64 = 60;
+
 impl Store for SqliteStore {
     fn add_user(&self, user: &User) -> Result<bool, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(backend("add a user"))?;
         let added = tx
             .execute(
-                "INSERT OR IGNORE INTO users (name, fullname, email, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user.name, user.fullname, user.email, now()],
+                "INSERT OR IGNORE INTO users (name, fullname, email, created_at, admin) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user.name, user.fullname, user.email, now(), user.admin],
             )
             .map_err(backend("add a user"))?
             == 1;
@@ -232,8 +299,15 @@ impl Store for SqliteStore {
     fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
         let conn = self.lock();
         let found = conn
-            .query_row("SELECT name, fullname, email FROM users WHERE name = ?1", [name], |r| {
-                Ok(User { name: r.get(0)?, fullname: r.get(1)?, email: r.get(2)?, orgs: Vec::new() })
+            .query_row("SELECT name, fullname, email, admin FROM users WHERE name = ?1", [name], |r| {
+                Ok(User {
+                    name: r.get(0)?,
+                    fullname: r.get(1)?,
+                    email: r.get(2)?,
+                    orgs: Vec::new(),
+                    password_hash: None,
+                    admin: r.get(3)?,
+                })
             })
             .optional()
             .map_err(backend("look up a user"))?;
@@ -423,5 +497,232 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT user FROM grants WHERE kind = ?1 AND id = ?2 AND revoked_at IS NULL ORDER BY user")
             .map_err(backend("list grants"))?;
         stmt.query_map([kind, id], |r| r.get(0)).and_then(Iterator::collect).map_err(backend("list grants"))
+    }
+
+    fn set_password(&self, user: &str, hash: &str) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        Self::require_user(&conn, user)?;
+        let tx = conn.transaction().map_err(backend("set a password"))?;
+        tx.execute("UPDATE users SET password_hash = ?2 WHERE name = ?1", params![user, hash])
+            .map_err(backend("set a password"))?;
+        tx.execute("DELETE FROM sessions WHERE user = ?1", [user]).map_err(backend("end sessions"))?;
+        tx.commit().map_err(backend("set a password"))
+    }
+
+    fn set_admin(&self, user: &str, admin: bool) -> Result<(), StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, user)?;
+        conn.execute("UPDATE users SET admin = ?2 WHERE name = ?1", params![user, admin])
+            .map_err(backend("set a user's operator rights"))?;
+        Ok(())
+    }
+
+    fn seed_password(&self, user: &str, hash: &str) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, user)?;
+        let changed = conn
+            .execute(
+                "UPDATE users SET password_hash = ?2 WHERE name = ?1 AND password_hash IS NULL",
+                params![user, hash],
+            )
+            .map_err(backend("set a password"))?;
+        Ok(changed == 1)
+    }
+
+    fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        self.lock()
+            .query_row("SELECT password_hash FROM users WHERE name = ?1", [user], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(backend("read a password hash"))
+    }
+
+    fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, &session.user)?;
+        let now = now();
+        conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now]).map_err(backend("forget old sessions"))?;
+        conn.execute(
+            "INSERT INTO sessions (hash, user, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![session.hash.as_bytes().as_slice(), session.user, session.csrf, now, session.expires_at],
+        )
+        .map_err(backend("store a session"))?;
+        Ok(())
+    }
+
+    fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT user, csrf, expires_at FROM sessions WHERE hash = ?1 AND expires_at > ?2")
+            .map_err(backend("look up a session"))?;
+        stmt.query_row(params![hash.as_bytes().as_slice(), now()], |r| {
+            Ok(SessionRecord { user: r.get(0)?, csrf: r.get(1)?, expires_at: r.get(2)? })
+        })
+        .optional()
+        .map_err(backend("look up a session"))
+    }
+
+    fn delete_session(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let deleted = self
+            .lock()
+            .execute("DELETE FROM sessions WHERE hash = ?1", [hash.as_bytes().as_slice()])
+            .map_err(backend("end a session"))?;
+        Ok(deleted == 1)
+    }
+
+    fn touch_token(&self, id: i64) -> Result<(), StoreError> {
+        let now = now();
+        self.lock()
+            .execute(
+                "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
+                params![id, now, now - TOUCH_EVERY_SECS],
+            )
+            .map_err(backend("record a token's use"))?;
+        Ok(())
+    }
+
+    fn revoke_token(&self, user: &str, id: i64) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .execute(
+                "UPDATE tokens SET revoked_at = ?3 WHERE id = ?2 AND user = ?1 AND revoked_at IS NULL",
+                params![user, id, now()],
+            )
+            .map_err(backend("revoke a token"))?;
+        Ok(changed == 1)
+    }
+
+    fn tokens_last_used(&self, user: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, last_used_at FROM tokens
+                 WHERE user = ?1 AND revoked_at IS NULL AND last_used_at IS NOT NULL ORDER BY id",
+            )
+            .map_err(backend("list token use"))?;
+        stmt.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(backend("list token use"))
+    }
+
+    fn set_gate(&self, gate: &GateSettings) -> Result<(), StoreError> {
+        let fields = serde_json::to_string(&gate.fields).unwrap_or_else(|_| "[]".to_owned());
+        self.lock()
+            .execute(
+                "INSERT INTO gates (kind, id, fields, license, auto_approve) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (kind, id) DO UPDATE SET fields = excluded.fields, license = excluded.license,
+                     auto_approve = excluded.auto_approve",
+                params![gate.kind, gate.id, fields, gate.license, gate.auto_approve],
+            )
+            .map_err(backend("set a repo's gate"))?;
+        Ok(())
+    }
+
+    fn seed_gate(&self, gate: &GateSettings) -> Result<bool, StoreError> {
+        let fields = serde_json::to_string(&gate.fields).unwrap_or_else(|_| "[]".to_owned());
+        let added = self
+            .lock()
+            .execute(
+                "INSERT OR IGNORE INTO gates (kind, id, fields, license, auto_approve) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![gate.kind, gate.id, fields, gate.license, gate.auto_approve],
+            )
+            .map_err(backend("set a repo's gate"))?;
+        Ok(added == 1)
+    }
+
+    fn gate(&self, kind: &str, id: &str) -> Result<Option<GateSettings>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT kind, id, fields, license, auto_approve FROM gates WHERE kind = ?1 AND id = ?2")
+            .map_err(backend("read a repo's gate"))?;
+        stmt.query_row([kind, id], gate_row).optional().map_err(backend("read a repo's gate"))
+    }
+
+    fn request_access(
+        &self,
+        kind: &str,
+        id: &str,
+        user: &str,
+        answers: &[(String, String)],
+    ) -> Result<AccessRequest, StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, user)?;
+        let answers = serde_json::to_string(answers).unwrap_or_else(|_| "[]".to_owned());
+        conn.execute(
+            "INSERT INTO access_requests (kind, id, user, answers, status, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+             ON CONFLICT (kind, id, user) DO UPDATE SET answers = excluded.answers, status = 'pending',
+                 created_at = excluded.created_at, decided_at = NULL, decided_by = NULL
+             WHERE status <> 'pending'",
+            params![kind, id, user, answers, now()],
+        )
+        .map_err(backend("store an access request"))?;
+        conn.query_row(
+            &format!("SELECT {REQUEST_COLUMNS} FROM access_requests WHERE kind = ?1 AND id = ?2 AND user = ?3"),
+            [kind, id, user],
+            request_row,
+        )
+        .map_err(backend("read an access request"))
+    }
+
+    fn access_request(&self, kind: &str, id: &str, user: &str) -> Result<Option<AccessRequest>, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {REQUEST_COLUMNS} FROM access_requests WHERE kind = ?1 AND id = ?2 AND user = ?3"),
+                [kind, id, user],
+                request_row,
+            )
+            .optional()
+            .map_err(backend("read an access request"))
+    }
+
+    fn access_requests(
+        &self,
+        repo: Option<(&str, &str)>,
+        status: Option<RequestStatus>,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM access_requests
+                 WHERE (?1 IS NULL OR (kind = ?1 AND id = ?2)) AND (?3 IS NULL OR status = ?3)
+                 ORDER BY created_at, kind, id, user"
+            ))
+            .map_err(backend("list access requests"))?;
+        let (kind, id) = repo.unzip();
+        stmt.query_map(params![kind, id, status.map(RequestStatus::as_str)], request_row)
+            .and_then(Iterator::collect)
+            .map_err(backend("list access requests"))
+    }
+
+    fn decide_request(&self, kind: &str, id: &str, user: &str, accept: bool, by: &str) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(backend("decide an access request"))?;
+        let status = if accept { RequestStatus::Accepted } else { RequestStatus::Rejected };
+        let changed = tx
+            .execute(
+                "UPDATE access_requests SET status = ?4, decided_at = ?5, decided_by = ?6
+                 WHERE kind = ?1 AND id = ?2 AND user = ?3",
+                params![kind, id, user, status.as_str(), now(), by],
+            )
+            .map_err(backend("decide an access request"))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        if accept {
+            tx.execute(
+                "INSERT INTO grants (kind, id, user, revoked_at) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT (kind, id, user) DO UPDATE SET revoked_at = NULL",
+                params![kind, id, user],
+            )
+            .map_err(backend("grant access"))?;
+        } else {
+            tx.execute(
+                "UPDATE grants SET revoked_at = ?4 WHERE kind = ?1 AND id = ?2 AND user = ?3 AND revoked_at IS NULL",
+                params![kind, id, user, now()],
+            )
+            .map_err(backend("revoke access"))?;
+        }
+        tx.commit().map_err(backend("decide an access request"))?;
+        Ok(true)
     }
 }
