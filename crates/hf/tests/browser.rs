@@ -1,16 +1,160 @@
-//! The guide's journey as a person sees it: `hf serve`'s pages in headless Chromium.
+//! The guide's journey as a person sees it: `hf serve`'s pages in a real headless Chromium,
+//! and the real `hf` binary using what the pages gave.
+//!
+//! Each test also saves screenshots of the pages the guide sends people to. They go to a
+//! temporary folder; with `HFKIT_UPDATE_SCREENSHOTS=1` they replace the ones in
+//! `docs/screenshots/` that the README shows, so those always come from the current code.
 
-use hfkit_test::{Browser, HubFixture};
+use std::path::PathBuf;
+
+use hfkit_test::{Browser, HubFixture, RepoFixture, RunningHub, TestContext};
+
+const ALICE_PASSWORD: &str = "correct horse alice";
+const BOB_PASSWORD: &str = "correct horse bob";
+const BOB_TOKEN: &str = "hf_browserBob0000000000000000000000001";
+
+fn hub() -> RunningHub {
+    HubFixture::new()
+        .user("alice")
+        .user("bob")
+        .org("meta-llama", &["alice"])
+        .password("alice", ALICE_PASSWORD)
+        .password("bob", BOB_PASSWORD)
+        .token("bob", "laptop", "read", BOB_TOKEN)
+        .repo(
+            RepoFixture::model("meta-llama/Llama-3.2-1B")
+                .file("README.md", "# Llama 3.2 1B\n\nA small model for the guide's journey.\n")
+                .file("config.json", "{\"model_type\": \"llama\"}")
+                .lfs("model.safetensors", hfkit_test::pseudo_random(32, 64 * 1024)),
+        )
+        .request_form(
+            "meta-llama/Llama-3.2-1B",
+            &["Intended use"],
+            Some("You agree to use this model responsibly."),
+            false,
+        )
+        .start()
+}
+
+/// Where screenshots go: `docs/screenshots/` when asked to update them, else a temporary folder.
+struct Screenshots {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Screenshots {
+    fn new() -> Self {
+        if std::env::var_os("HFKIT_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+            return Self { dir, _temp: None };
+        }
+        let temp = tempfile::tempdir().expect("temp dir");
+        Self { dir: temp.path().to_owned(), _temp: Some(temp) }
+    }
+
+    fn take(&self, browser: &Browser, name: &str) {
+        let path = self.dir.join(format!("{name}.png"));
+        browser.screenshot(&path);
+        assert!(std::fs::metadata(&path).expect("a screenshot").len() > 1000, "{name}.png is empty");
+    }
+}
+
+fn sign_in(browser: &Browser, hub: &RunningHub, user: &str, password: &str) {
+    browser.goto(&format!("{}/login", hub.url()));
+    browser.fill("#username", user);
+    browser.fill("#password", password);
+    browser.find("#sign-in-submit").click();
+    let shown = browser.find("#signed-in-user").text();
+    assert!(shown.contains(user), "signed in as {user}, the page says {shown:?}");
+}
 
 #[test]
-fn the_browser_harness_reads_a_page_of_the_server() {
-    let hub = HubFixture::new().start();
+fn a_read_token_made_on_the_tokens_page_logs_in_and_stops_working_once_deleted() {
+    let hub = hub();
+    let shots = Screenshots::new();
     let browser = Browser::start();
-    browser.goto(&format!("{}/health", hub.url()));
-    let text = browser.wait_for_text("ok");
-    assert!(browser.url().ends_with("/health"), "{}", browser.url());
-    assert!(!text.is_empty());
-    let shot = tempfile::tempdir().unwrap();
-    browser.screenshot(&shot.path().join("health.png"));
-    assert!(std::fs::metadata(shot.path().join("health.png")).unwrap().len() > 100);
+    sign_in(&browser, &hub, "alice", ALICE_PASSWORD);
+
+    // The session cookie as the browser keeps it.
+    let cookies = browser.cookies();
+    let session = cookies.iter().find(|c| c["name"] == "hfkit_session").expect("a session cookie in the browser");
+    assert_eq!(session["httpOnly"], true, "{session}");
+    assert_eq!(session["sameSite"], "Lax", "{session}");
+
+    // Settings → Access Tokens → New token, Read, a name; the value shown once.
+    browser.find("#tokens-link").click();
+    browser.fill("#token-name", "laptop");
+    browser.find("#role-read").click();
+    browser.find("#create-token").click();
+    let token = browser.find("#token-value").text();
+    assert!(token.starts_with("hf_") && token.len() > 30, "a token is shown: {token:?}");
+    shots.take(&browser, "access-tokens");
+
+    // Shown exactly once: the list afterwards has the name and role, never the value.
+    browser.goto(&format!("{}/settings/tokens", hub.url()));
+    let row = browser.find(r#"tr[data-token-name="laptop"]"#).text();
+    assert!(row.contains("read"), "{row}");
+    assert!(!browser.source().contains(&token), "the token value is never shown again");
+
+    // The token works for our `hf`.
+    let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
+    t.hf(&["auth", "login", "--token", &token]).expect_code(0);
+    let whoami = t.hf(&["auth", "whoami"]);
+    whoami.expect_code(0);
+    assert!(whoami.stdout.contains("alice"), "{}", whoami.all_output());
+    assert!(!whoami.all_output().contains(&token), "no token in output");
+
+    // The guide's "regenerate a compromised token": delete it, and it is refused at once.
+    browser.find(r#"tr[data-token-name="laptop"] form.delete-token button"#).click();
+    browser.find("#no-tokens");
+    let refused = t.hf(&["auth", "whoami"]);
+    assert_ne!(refused.code, 0, "a deleted token is refused: {}", refused.all_output());
+    assert!(refused.all_output().to_lowercase().contains("invalid"), "{}", refused.all_output());
+}
+
+#[test]
+fn a_gated_model_is_requested_in_the_browser_approved_by_its_owner_then_downloaded() {
+    let hub = hub();
+    let shots = Screenshots::new();
+    let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
+    t.hf(&["auth", "login", "--token", BOB_TOKEN]).expect_code(0);
+
+    // Before: the download is refused with the address to ask for access.
+    let refused = t.hf(&["download", "meta-llama/Llama-3.2-1B"]);
+    assert_ne!(refused.code, 0, "{}", refused.all_output());
+    assert!(refused.all_output().contains("meta-llama/Llama-3.2-1B"), "{}", refused.all_output());
+
+    // Bob asks on the model's page: the form, the license, then "pending".
+    let bob = Browser::start();
+    sign_in(&bob, &hub, "bob", BOB_PASSWORD);
+    let page = format!("{}/meta-llama/Llama-3.2-1B", hub.url());
+    bob.goto(&page);
+    assert!(bob.find("#gate-heading").text().contains("requires approval"));
+    assert!(bob.find("#license-text").text().contains("responsibly"));
+    shots.take(&bob, "gated-request");
+    bob.fill("#field-0", "Trying the guide's journey");
+    bob.find("#agree").click();
+    bob.find("#request-access-submit").click();
+    assert!(bob.find("#access-status").text().contains("pending"), "{}", bob.text());
+
+    // Alice, a member of the owning org, approves on the requests page.
+    let alice = Browser::start();
+    sign_in(&alice, &hub, "alice", ALICE_PASSWORD);
+    alice.goto(&page);
+    alice.find("#access-requests-link").click();
+    let pending = alice.find(r#"#pending-requests li[data-user="bob"]"#).text();
+    assert!(pending.contains("Trying the guide's journey"), "the owner sees the answers: {pending}");
+    alice.find("#approve-bob").click();
+    alice.find("#no-pending");
+
+    // Bob sees the granted mark, and his token downloads at once.
+    bob.goto(&page);
+    let status = bob.find("#access-status").text();
+    assert_eq!(status, "✓ You have been granted access to this model");
+    shots.take(&bob, "gated-granted");
+    let download = t.hf(&["download", "meta-llama/Llama-3.2-1B", "--quiet"]);
+    download.expect_code(0);
+    let snapshot = PathBuf::from(download.stdout.lines().last().expect("the snapshot path").trim());
+    assert!(snapshot.is_dir(), "{}", download.all_output());
+    assert_eq!(std::fs::read(snapshot.join("model.safetensors")).unwrap(), hfkit_test::pseudo_random(32, 64 * 1024));
 }
