@@ -19,6 +19,7 @@ pub mod faults;
 mod hub_error;
 mod log;
 pub mod mirror;
+pub mod oauth;
 pub mod repos;
 mod routes;
 pub mod server;
@@ -103,6 +104,7 @@ pub struct HubState {
     recording: AtomicBool,
     record_limit: std::sync::atomic::AtomicUsize,
     access_log: AtomicBool,
+    device_flow: RwLock<oauth::DeviceFlowSettings>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -176,6 +178,7 @@ impl HubState {
             recording: AtomicBool::new(true),
             record_limit: std::sync::atomic::AtomicUsize::new(MAX_RECORDED_REQUESTS),
             access_log: AtomicBool::new(false),
+            device_flow: RwLock::default(),
         })
     }
 
@@ -288,6 +291,17 @@ impl HubState {
 
     pub(crate) fn anonymous_allowed(&self) -> bool {
         self.anonymous.load(Ordering::Relaxed)
+    }
+
+    /// Sets the lifetimes of the browser login's device codes and tokens (short ones make
+    /// tests fast).
+    pub fn set_device_flow(&self, settings: oauth::DeviceFlowSettings) {
+        *write(&self.device_flow) = settings;
+    }
+
+    /// The lifetimes of the browser login.
+    pub fn device_flow(&self) -> oauth::DeviceFlowSettings {
+        *read(&self.device_flow)
     }
 
     /// The requests served so far (the newest [`MAX_RECORDED_REQUESTS`]).
