@@ -141,8 +141,7 @@ fn random_user_code() -> Result<String, OAuthError> {
 /// A user code as typed (any case, with or without the dash or spaces), checked: `None`
 /// unless it has the shape this server issues. The result is the form that is hashed.
 pub fn normalize_user_code(typed: &str) -> Option<String> {
-    let code: String =
-        typed.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_uppercase()).collect();
+    let code: String = typed.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_uppercase()).collect();
     (code.len() == USER_CODE_LEN && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b))).then_some(code)
 }
 

@@ -56,7 +56,9 @@ fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> Result<&'a s
 /// The answer of a refused grant, or 500 when the server itself failed.
 fn refused(error: &OAuthError) -> HubError {
     match error {
-        OAuthError::Refused { code, description } => HubError::oauth(StatusCode::BAD_REQUEST, code, description.clone()),
+        OAuthError::Refused { code, description } => {
+            HubError::oauth(StatusCode::BAD_REQUEST, code, description.clone())
+        }
         other => HubError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the server failed: {other}")),
     }
 }

@@ -21,7 +21,8 @@ pub const FILE_NAME: &str = "hfkit-server.sqlite3";
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// Forward-only migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE users (
         name TEXT PRIMARY KEY,
         fullname TEXT,
@@ -63,7 +64,8 @@ const MIGRATIONS: &[&str] = &["
         revoked_at INTEGER,
         PRIMARY KEY (kind, id, user)
     );
-", "
+",
+    "
     CREATE TABLE device_codes (
         id INTEGER PRIMARY KEY,
         device_hash BLOB NOT NULL UNIQUE,
@@ -89,7 +91,8 @@ const MIGRATIONS: &[&str] = &["
         expires_at INTEGER NOT NULL,
         used_at INTEGER
     );
-"];
+",
+];
 
 /// The SQLite-backed [`Store`].
 #[derive(Debug)]
@@ -601,8 +604,11 @@ impl Store for SqliteStore {
             .optional()
             .map_err(backend("use a refresh token"))?;
         if user.is_some() {
-            tx.execute("UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1", params![hash.as_bytes().as_slice(), now])
-                .map_err(backend("use a refresh token"))?;
+            tx.execute(
+                "UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1",
+                params![hash.as_bytes().as_slice(), now],
+            )
+            .map_err(backend("use a refresh token"))?;
         }
         tx.commit().map_err(backend("use a refresh token"))?;
         Ok(user)
