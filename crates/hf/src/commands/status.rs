@@ -111,7 +111,8 @@ fn expiry_text(oauth: &OAuthStatus) -> String {
     match oauth.expires_at {
         Some(at) => {
             let left = at - hfkit::time::now_unix();
-            let when = hfkit::time::iso8601(at).replace(".000Z", " UTC").replace('T', " ");
+            let iso = hfkit::time::iso8601(at);
+            let when = format!("{} {} UTC", &iso[..10], &iso[11..19]);
             let state = if left <= 0 {
                 "expired".to_owned()
             } else if left < 3600 {
