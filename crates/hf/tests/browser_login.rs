@@ -79,7 +79,9 @@ fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
     let now = hfkit::time::now_unix();
     assert!((now + 3590..=now + 3610).contains(&expires_at), "expires_at = now + expires_in: {expires_at}");
     // Python uses it as is: its stored_tokens parser reads our section.
-    let read = t.python("from huggingface_hub.utils._auth import _read_stored_tokens_full as r; print(sorted(r()['oauth-alice']))");
+    let read = t.python(
+        "from huggingface_hub.utils._auth import _read_stored_tokens_full as r; print(sorted(r()['oauth-alice']))",
+    );
     assert_eq!(read.expect_code(0).stdout, "['expires_at', 'hf_token', 'refresh_token']\n");
     // `hf auth status` says when it expires and that it renews itself, without the network.
     let status = t.hf(&["auth", "status"]);
@@ -146,7 +148,11 @@ fn python_logs_in_against_our_server_and_each_client_refreshes_the_others_token(
         "from huggingface_hub.utils._oauth_device import refresh_access_token as r\n\
          try: r('{refresh}')\nexcept Exception as e: print(e.error_code, e)"
     ));
-    assert!(old.expect_code(0).stdout.starts_with("invalid_grant Failed to refresh access token: invalid_grant"), "{}", old.stdout);
+    assert!(
+        old.expect_code(0).stdout.starts_with("invalid_grant Failed to refresh access token: invalid_grant"),
+        "{}",
+        old.stdout
+    );
 
     // Python: refreshes what we wrote, and we use its result.
     let run = t.python("from huggingface_hub import get_token; print(get_token())");

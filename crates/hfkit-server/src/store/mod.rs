@@ -61,8 +61,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
     /// The live tokens of `user` (of everyone with `None`), oldest first.
     fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
-    /// Revokes `user`'s token named `name` (every token of the user with `None`); returns
-    /// how many were revoked.
+    /// Revokes `user`'s token named `name` (every token of the user with `None`, refresh
+    /// tokens of the browser login included); returns how many access tokens were revoked.
     fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError>;
 
     /// Sets a repo's visibility and owner (replacing earlier settings).

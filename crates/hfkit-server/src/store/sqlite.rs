@@ -395,13 +395,22 @@ impl Store for SqliteStore {
     }
 
     fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError> {
-        self.lock()
-            .execute(
-                "UPDATE tokens SET revoked_at = ?3
-                 WHERE user = ?1 AND (?2 IS NULL OR name = ?2) AND revoked_at IS NULL",
-                params![user, name, now()],
+        let conn = self.lock();
+        if name.is_none() {
+            // Every token of the user: the browser login's refresh tokens too, so none can
+            // bring a new access token.
+            conn.execute(
+                "UPDATE refresh_tokens SET used_at = ?2 WHERE user = ?1 AND used_at IS NULL",
+                params![user, now()],
             )
-            .map_err(backend("revoke tokens"))
+            .map_err(backend("revoke refresh tokens"))?;
+        }
+        conn.execute(
+            "UPDATE tokens SET revoked_at = ?3
+                 WHERE user = ?1 AND (?2 IS NULL OR name = ?2) AND revoked_at IS NULL",
+            params![user, name, now()],
+        )
+        .map_err(backend("revoke tokens"))
     }
 
     fn set_repo(&self, settings: &RepoSettings) -> Result<(), StoreError> {
