@@ -229,3 +229,55 @@ fn a_refused_refresh_token_says_to_log_in_again_and_the_token_is_still_used() {
     let run = t.hf(&["auth", "whoami"]);
     assert!(!run.stderr.contains("refresh"), "{}", run.stderr);
 }
+
+#[test]
+fn refreshes_by_ours_and_python_started_at_once_make_one_request() {
+    let hub = login_hub(Duration::from_secs(60));
+    let t = context(&hub);
+    let mut login = Session::start({
+        let mut c = t.command(t.hf_bin());
+        c.args(["auth", "login", "--format", "agent"]);
+        c
+    });
+    login.close_stdin();
+    let code = login.login_code("enter the code ");
+    approve(&hub, &code);
+    login.finish().expect_code(0);
+    // Expired on disk; new tokens from the server live two days, so one refresh is enough.
+    let (token, refresh, _) = oauth_entry(&t);
+    let stored = format!("[oauth-alice]\nhf_token = {token}\nrefresh_token = {refresh}\nexpires_at = 1000\n\n");
+    std::fs::write(t.hf_home().join("stored_tokens"), stored).unwrap();
+    hub.state().set_device_flow(DeviceFlowSettings {
+        access_lifetime: Duration::from_secs(2 * 86_400),
+        ..hub.state().device_flow()
+    });
+    let tokens_before = hub.requests().iter().filter(|r| r.path == "/oauth/token").count();
+    let spawn = |mut c: std::process::Command| c.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut children: Vec<_> = (0..4)
+        .map(|_| {
+            spawn({
+                let mut c = t.command(t.hf_bin());
+                c.args(["auth", "whoami", "-q"]);
+                c
+            })
+        })
+        .collect();
+    children.push(spawn({
+        let mut c = t.command(t.python_bin());
+        c.args(["-c", "from huggingface_hub import whoami; print(whoami()['name'])"]);
+        c
+    }));
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    }
+    let refreshes = hub.requests().iter().filter(|r| r.path == "/oauth/token").count() - tokens_before;
+    // Processes that overlap wait for stored_tokens.lock and adopt the new token; without the
+    // lock two would spend the same refresh token (the second refused).
+    assert_eq!(refreshes, 1, "one refresh for all five clients");
+    let (new_token, _, expires_at) = oauth_entry(&t);
+    assert_ne!(new_token, token);
+    assert_eq!(token_file(&t), new_token);
+    assert!(expires_at > hfkit::time::now_unix() + 86_400);
+}

@@ -144,6 +144,9 @@ impl Hub {
 
     /// The token the chain finds, with its source (huggingface_hub's `get_token()`).
     /// With `HF_OIDC_RESOURCE` set this performs the exchange (once per process and lifetime).
+    /// The token file's token, when it is a browser login's token with less than a day left,
+    /// is refreshed first (see [`auth::oauth`]; a failed refresh leaves a notice in
+    /// [`auth::oauth::take_notices`] and returns the token as it is).
     pub async fn token(&self) -> Result<Option<ResolvedToken>> {
         match auth::resolve_local(&self.inner.config, self.inner.explicit.as_ref())? {
             ChainOutcome::Found(found) if auth::oauth::is_refreshable_source(&found.source) => {

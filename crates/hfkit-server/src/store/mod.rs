@@ -59,7 +59,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn insert_token(&self, token: &NewToken) -> Result<Option<TokenRecord>, StoreError>;
     /// The live (not revoked) token with this hash.
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
-    /// The live tokens of `user` (of everyone with `None`), oldest first.
+    /// The live tokens of `user` (of everyone with `None`), oldest first; OAuth tokens
+    /// past their expiry are not live.
     fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
     /// Revokes `user`'s token named `name` (every token of the user with `None`, refresh
     /// tokens of the browser login included); returns how many access tokens were revoked.

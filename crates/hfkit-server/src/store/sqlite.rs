@@ -388,10 +388,12 @@ impl Store for SqliteStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR user = ?1) ORDER BY id"
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR user = ?1)
+                 AND NOT EXISTS (SELECT 1 FROM oauth_tokens o WHERE o.token_id = tokens.id AND o.expires_at <= ?2)
+                 ORDER BY id"
             ))
             .map_err(backend("list tokens"))?;
-        stmt.query_map([user], token_row).and_then(Iterator::collect).map_err(backend("list tokens"))
+        stmt.query_map(params![user, now()], token_row).and_then(Iterator::collect).map_err(backend("list tokens"))
     }
 
     fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError> {
