@@ -52,7 +52,12 @@ fn token_file(t: &TestContext) -> String {
 #[test]
 fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
     let hub = login_hub(Duration::from_secs(60));
-    let t = context(&hub);
+    let mut t = context(&hub);
+    // A desktop's browser: `$BROWSER` gets the page with the code filled in.
+    let browser = t.root().join("browser");
+    std::fs::write(&browser, "#!/bin/sh\nprintf %s \"$1\" > \"$HOME/opened\"\n").unwrap();
+    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    t.set_env("BROWSER", browser.to_str().unwrap());
     let mut s = Session::in_terminal(&t, "auth login");
     s.wait_for("Choice [1]: ");
     s.send("\n");
@@ -62,9 +67,12 @@ fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
     assert!(out.contains("1. Log in with your browser") && out.contains("2. Paste an access token"), "{out}");
     assert!(out.contains(&format!("{}/device?user_code={code}", hub.url())), "{out}");
     s.wait_for("Waiting for authorization."); // one pending poll at least
+    assert!(out.contains("The page was opened in your browser."), "{out}");
     approve(&hub, &code);
     let run = s.finish();
     run.expect_code(0);
+    let opened = std::fs::read_to_string(t.home().join("opened")).unwrap();
+    assert_eq!(opened, format!("{}/device?user_code={code}", hub.url()));
     for line in [
         "Token is valid.",
         "The current active token is: `oauth-alice`",
@@ -73,7 +81,7 @@ fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
         assert!(run.stdout.contains(line), "{line:?} missing:\n{}", run.stdout);
     }
     let (token, refresh, expires_at) = oauth_entry(&t);
-    assert!(token.starts_with("hf_oauth_"), "{token}");
+    assert!(token.starts_with("hf_") && token.len() == 37, "{token}");
     assert!(!run.stdout.contains(&token) && !run.stdout.contains(&refresh), "no token in the output");
     assert_eq!(token_file(&t), token);
     let now = hfkit::time::now_unix();

@@ -23,8 +23,9 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub const REFRESH_TOKEN_GRANT: &str = "refresh_token";
 /// The path of the page where a person enters or confirms a user code.
 pub const VERIFICATION_PATH: &str = "/device";
-/// Prefix of OAuth access tokens (as the Hub's).
-const ACCESS_PREFIX: &str = "hf_oauth_";
+/// Prefix of OAuth access tokens: the `hf_` and 34 letters of every token this server
+/// issues, so `hf auth scan` finds a leaked one (the Hub's `hf_oauth_…` is not its shape).
+const ACCESS_PREFIX: &str = token::PREFIX;
 /// Prefix of refresh tokens.
 const REFRESH_PREFIX: &str = "hfr_";
 /// Letters of user codes: no vowels (no words), no look-alikes (RFC 8628 §6.1).
@@ -357,7 +358,7 @@ mod tests {
         decide(&s, &auth.user_code.to_lowercase(), &Decision::Approve { user: "alice".into() }).unwrap();
         assert!(matches!(decide(&s, &auth.user_code, &Decision::Deny), Err(DecideError::Decided(_, "approved"))));
         let issued = poll(&s, &settings, auth.device_code.expose(), Some("cli")).unwrap();
-        assert!(issued.access_token.expose().starts_with("hf_oauth_"));
+        assert!(hfkit::leaks::pattern::Matcher::new().find_all(issued.access_token.expose().as_bytes()).len() == 1);
         assert_eq!(code(poll(&s, &settings, auth.device_code.expose(), None).unwrap_err()), "invalid_grant");
         let record = crate::auth::find_token(&s, issued.access_token.expose()).unwrap().unwrap();
         assert!(s.oauth_token_expiry(record.id).unwrap().is_some());

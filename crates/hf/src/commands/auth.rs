@@ -195,7 +195,9 @@ fn stdout_progress(text: &str) {
 /// browser was started.
 fn open_browser(url: &str) -> bool {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    let program = if let Some(browser) = var("BROWSER") {
+    // `$BROWSER` may list several commands, separated by `:`; the first is tried.
+    let first = var("BROWSER").and_then(|b| b.to_str().and_then(|b| b.split(':').next()).map(std::ffi::OsString::from));
+    let program = if let Some(browser) = first.filter(|b| !b.is_empty()) {
         browser
     } else if cfg!(target_os = "macos") {
         "open".into()
