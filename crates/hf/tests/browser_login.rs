@@ -124,6 +124,14 @@ fn our_login_denied_or_expired_fails_with_pythons_messages() {
     run.expect_code(1);
     assert!(run.stdout.contains("The code expires in 1 seconds."), "{}", run.stdout);
     assert!(run.stderr.contains("Login failed: Device code expired"), "{}", run.stderr);
+    // A server without the browser login (here: the CDN listener) says so, and the way out.
+    let mut cdn = context(&hub);
+    cdn.set_env("HF_ENDPOINT", hub.cdn_url());
+    let run = cdn.hf(&["auth", "login", "--format", "agent"]);
+    run.expect_code(1);
+    let expected = format!("Login failed: Failed to request device code from {}/oauth/device: ", hub.cdn_url());
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(run.stderr.contains("log in with a token: `hf auth login --token …`"), "{}", run.stderr);
     // Without a terminal and without an agent, today's clear error: no hidden wait.
     let run = t.hf(&["auth", "login"]);
     run.expect_code(1);

@@ -153,7 +153,7 @@ impl Hub {
                 let config = &self.inner.config;
                 Ok(Some(
                     auth::oauth::refresh_if_needed(
-                        self.client()?,
+                        || self.client(),
                         &config.device_client_id,
                         &config.token_path,
                         &config.stored_tokens_path,

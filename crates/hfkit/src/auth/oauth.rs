@@ -118,7 +118,9 @@ impl OAuthTokens {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceFlowError {
     /// The device authorization request failed.
-    #[error("Failed to request device code from {url}: {detail}")]
+    #[error(
+        "Failed to request device code from {url}: {detail}\n\nhint: if this Hub does not offer the browser login, log in with a token: `hf auth login --token …`, or choose \"Paste an access token\""
+    )]
     Request {
         /// `{endpoint}/oauth/device`.
         url: String,
@@ -221,8 +223,8 @@ fn notice(warning: bool, text: String) {
 
 /// The token of the token file, refreshed first if it is an OAuth token close to expiry.
 /// Never fails: when no refresh can be made the token is returned as it is.
-pub async fn refresh_if_needed(
-    client: &HubClient,
+pub async fn refresh_if_needed<'c>(
+    client: impl FnOnce() -> crate::Result<&'c HubClient>,
     client_id: &str,
     token_path: &Path,
     stored_tokens_path: &Path,
@@ -271,9 +273,15 @@ pub async fn refresh_if_needed(
         remember(&found.token, &found.token, expires_at - REFRESH_MARGIN_SECS);
         return found;
     }
-    match refresh_locked(client, client_id, token_path, stored_tokens_path, &name, &found.token, &refresh_token).await {
-        Ok((token, new_expires_at)) => {
-            if token != found.token {
+    let refreshed = match client() {
+        Ok(client) => {
+            refresh_locked(client, client_id, token_path, stored_tokens_path, &name, &found.token, &refresh_token).await
+        }
+        Err(e) => Err(RefreshError::Failed(e.to_string())),
+    };
+    match refreshed {
+        Ok((token, new_expires_at, by_us)) => {
+            if by_us {
                 notice(false, format!("Access token `{name}` has been refreshed."));
             }
             let recheck = (now + RECHECK_SECS).max(new_expires_at.map_or(0, |at| at - REFRESH_MARGIN_SECS));
@@ -300,7 +308,8 @@ pub async fn refresh_if_needed(
 }
 
 /// The refresh itself, under `stored_tokens.lock`: adopts another process's refresh, or
-/// makes one and writes both files. Returns the new token and its expiry.
+/// makes one and writes both files. Returns the new token, its expiry, and whether this
+/// process made the refresh.
 async fn refresh_locked(
     client: &HubClient,
     client_id: &str,
@@ -309,7 +318,7 @@ async fn refresh_locked(
     name: &str,
     old: &Token,
     refresh_token: &Token,
-) -> Result<(Token, Option<i64>), RefreshError> {
+) -> Result<(Token, Option<i64>, bool), RefreshError> {
     let failed = |e: &dyn std::fmt::Display| RefreshError::Failed(e.to_string());
     hffs::ensure_secret_dir(stored_tokens_path).map_err(|e| failed(&e))?;
     let lock_path = stored_tokens::lock_path(stored_tokens_path);
@@ -321,7 +330,7 @@ async fn refresh_locked(
     let entry = stored.get(name).cloned().unwrap_or_default();
     if entry.token().as_ref() != Some(old) {
         // Another process refreshed it while we waited for the lock.
-        return Ok((entry.token().unwrap_or_else(|| old.clone()), entry.expires_at()));
+        return Ok((entry.token().unwrap_or_else(|| old.clone()), entry.expires_at(), false));
     }
     let now = crate::time::now_unix();
     let mut tokens = client.refresh_access_token(refresh_token, client_id).await?;
@@ -334,7 +343,7 @@ async fn refresh_locked(
     if super::read_token_file(token_path).ok().flatten().as_ref() == Some(old) {
         hffs::write_secret(token_path, tokens.access_token.expose().as_bytes()).map_err(|e| failed(&e))?;
     }
-    Ok((tokens.access_token, expires_at))
+    Ok((tokens.access_token, expires_at, true))
 }
 
 /// Whether a resolved token may be refreshed: only the token file's.
