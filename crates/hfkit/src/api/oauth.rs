@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::{HubClient, MAX_JSON_BODY};
+use super::HubClient;
 use crate::auth::oauth::{DeviceCode, DeviceFlowError, OAuthTokens, RefreshError};
 use crate::secret::Token;
 
@@ -58,10 +58,7 @@ impl HubClient {
         if !response.status().is_success() {
             return Err(failed(self.error_from(response, &url, None).await.to_string()));
         }
-        let body = self
-            .read_body(response, &url, MAX_OAUTH_BODY.min(MAX_JSON_BODY))
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let body = self.read_body(response, &url, MAX_OAUTH_BODY).await.map_err(|e| failed(e.to_string()))?;
         DeviceCode::parse(&body).map_err(failed)
     }
 
