@@ -3,7 +3,7 @@
 //!
 //! A client asks for a device code ([`start`]); a person who is signed in approves or denies
 //! its user code ([`decide`] — called by the operator's `hf serve device approve|deny` and by
-//! the approval page); the client polls ([`poll`]) and, once approved, receives an access
+//! the approval page, which can show the waiting device first with [`pending`]); the client polls ([`poll`]) and, once approved, receives an access
 //! token that expires and a refresh token. A refresh ([`refresh`]) spends the refresh token
 //! and issues a new pair, so an old refresh token is refused afterwards. Every answer the
 //! token endpoint can give is an [`OAuthError`] with the RFC's error code.
@@ -293,29 +293,53 @@ pub enum DecideError {
     Store(#[from] StoreError),
 }
 
-/// Records `decision` on the device waiting with `user_code` (typed in any case, with or
-/// without its dash). The device's next poll gets its tokens, or `access_denied`.
-pub fn decide(store: &dyn Store, user_code: &str, decision: &Decision) -> Result<(), DecideError> {
+/// A device waiting for a decision, as the approval page shows it before asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDevice {
+    /// The user code, `BCDF-GHJK`.
+    pub user_code: String,
+    /// The OAuth client that asked (huggingface_hub's is `26be6b09-…`).
+    pub client_id: String,
+    /// Seconds left before the code expires.
+    pub expires_in: u64,
+    /// The store's id for it.
+    id: i64,
+}
+
+/// The device waiting with `user_code` (typed in any case, with or without its dash), if it
+/// still waits: the same refusals as [`decide`], without deciding.
+pub fn pending(store: &dyn Store, user_code: &str) -> Result<PendingDevice, DecideError> {
     let code = normalize_user_code(user_code).ok_or_else(|| DecideError::Malformed(user_code.to_owned()))?;
     let shown = display_user_code(&code);
     let record =
         store.device_code_by_user_code(&TokenHash::of(&code))?.ok_or_else(|| DecideError::Unknown(shown.clone()))?;
-    let now = now_ms();
+    let left_ms = record.expires_ms - now_ms();
     match record.state {
-        DeviceState::Pending if now >= record.expires_ms => return Err(DecideError::Expired(shown)),
-        DeviceState::Pending => {}
-        DeviceState::Approved | DeviceState::Used => return Err(DecideError::Decided(shown, "approved")),
-        DeviceState::Denied => return Err(DecideError::Decided(shown, "denied")),
+        DeviceState::Pending if left_ms <= 0 => Err(DecideError::Expired(shown)),
+        DeviceState::Pending => Ok(PendingDevice {
+            user_code: shown,
+            client_id: record.client_id,
+            expires_in: u64::try_from(left_ms / 1000).unwrap_or(0),
+            id: record.id,
+        }),
+        DeviceState::Approved | DeviceState::Used => Err(DecideError::Decided(shown, "approved")),
+        DeviceState::Denied => Err(DecideError::Decided(shown, "denied")),
     }
+}
+
+/// Records `decision` on the device waiting with `user_code` (typed in any case, with or
+/// without its dash). The device's next poll gets its tokens, or `access_denied`.
+pub fn decide(store: &dyn Store, user_code: &str, decision: &Decision) -> Result<(), DecideError> {
+    let device = pending(store, user_code)?;
     let user = match decision {
         Decision::Approve { user } => Some(user.as_str()),
         Decision::Deny => None,
     };
-    if store.decide_device_code(record.id, user, now)? {
+    if store.decide_device_code(device.id, user, now_ms())? {
         Ok(())
     } else {
         // Decided or expired between the read and the write.
-        Err(DecideError::Expired(shown))
+        Err(DecideError::Expired(device.user_code))
     }
 }
 
@@ -355,7 +379,11 @@ mod tests {
         let settings = DeviceFlowSettings { interval: Duration::from_secs(0), ..DeviceFlowSettings::default() };
         let auth = start(&s, &settings, "cli").unwrap();
         assert_eq!(code(poll(&s, &settings, auth.device_code.expose(), None).unwrap_err()), "authorization_pending");
+        let waiting = pending(&s, &auth.user_code.replace('-', " ")).unwrap();
+        assert_eq!((waiting.user_code.as_str(), waiting.client_id.as_str()), (auth.user_code.as_str(), "cli"));
+        assert!((899..=900).contains(&waiting.expires_in), "{}", waiting.expires_in);
         decide(&s, &auth.user_code.to_lowercase(), &Decision::Approve { user: "alice".into() }).unwrap();
+        assert!(matches!(pending(&s, &auth.user_code), Err(DecideError::Decided(_, "approved"))));
         assert!(matches!(decide(&s, &auth.user_code, &Decision::Deny), Err(DecideError::Decided(_, "approved"))));
         let issued = poll(&s, &settings, auth.device_code.expose(), Some("cli")).unwrap();
         assert!(hfkit::leaks::pattern::Matcher::new().find_all(issued.access_token.expose().as_bytes()).len() == 1);
