@@ -625,3 +625,39 @@ impl Store for SqliteStore {
         Ok(user)
     }
 }
+
+#[cfg(test)]
+mod browser_login_migration_tests {
+    use super::*;
+
+    /// A data folder of the first schema (before the browser login) is upgraded in place:
+    /// its tokens keep working and device codes can be stored.
+    #[test]
+    fn a_first_schema_database_gains_the_browser_login_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            conn.execute("INSERT INTO users (name, created_at) VALUES ('alice', 0)", []).unwrap();
+            conn.execute(
+                "INSERT INTO tokens (hash, last_four, user, name, role, created_at) VALUES (?1, 'xyzw', 'alice', 'old', 'read', 0)",
+                [TokenHash::of("hf_old").as_bytes().as_slice()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.token_by_hash(&TokenHash::of("hf_old")).unwrap().is_some());
+        let code = NewDeviceCode {
+            device_hash: TokenHash::of("d"),
+            user_code_hash: TokenHash::of("u"),
+            client_id: "cli".into(),
+            created_ms: 0,
+            expires_ms: i64::MAX,
+            interval_secs: 5,
+        };
+        assert!(store.insert_device_code(&code).unwrap());
+        assert!(!store.insert_device_code(&code).unwrap(), "a code is stored once");
+    }
+}
