@@ -189,7 +189,8 @@ pub(crate) struct GitCredentialArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
-    /// The token (otherwise read from stdin when piped, or asked for on a terminal).
+    /// The token (otherwise read from stdin when piped; on a terminal, log in with your
+    /// browser or paste a token).
     #[arg(long)]
     pub(crate) token: Option<String>,
     /// Save to git credential helper. Useful only if you plan to run git commands directly.
@@ -204,6 +205,9 @@ pub(crate) struct LoginArgs {
     /// Python's negation of the flag above (the default).
     #[arg(long, hide_short_help = true)]
     pub(crate) no_force: bool,
+    /// Browser login: only print the page and the code, do not open a browser. [hfkit]
+    #[arg(long)]
+    pub(crate) no_browser: bool,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +291,18 @@ pub(crate) struct ServeArgs {
     /// Seconds a client has to send a request's headers.
     #[arg(long, value_name = "SECS", default_value_t = 20)]
     pub(crate) header_timeout: u64,
+    /// Seconds a browser-login code (`hf auth login`) waits for approval.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub(crate) device_code_lifetime: u64,
+    /// Seconds a browser-login client is told to wait between polls (RFC 8628 `interval`).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub(crate) device_poll_interval: u64,
+    /// Seconds an access token from the browser login works before it must be refreshed.
+    #[arg(long, value_name = "SECS", default_value_t = 7 * 86_400)]
+    pub(crate) oauth_token_lifetime: u64,
+    /// Seconds a refresh token of the browser login can be used (each use replaces it).
+    #[arg(long, value_name = "SECS", default_value_t = 90 * 86_400)]
+    pub(crate) refresh_token_lifetime: u64,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) host: String,
@@ -308,7 +324,9 @@ changes take effect at once on a server using that folder):
   hf serve user passwd alice --data DIR                  set alice's web password (prompted, or on stdin)
   hf serve repo gate acme/llm --field 'Intended use' --license-file LICENSE --data DIR
   hf serve access requests acme/llm --data DIR           list access requests (pending by default)
-  hf serve access approve acme/llm alice --data DIR      approve alice's request (deny: refuse it)";
+  hf serve access approve acme/llm alice --data DIR      approve alice's request (deny: refuse it)
+  hf serve device approve BCDF-GHJK --user alice --data DIR   let a browser login finish
+  hf serve device deny BCDF-GHJK --data DIR                   refuse it";
 
 /// The data folder an operator's command works on.
 #[derive(Debug, Args)]
@@ -346,6 +364,32 @@ pub(crate) enum ServeCommand {
     /// (requests, approve, deny).
     #[command(subcommand)]
     Access(ServeAccessCommand),
+    /// Browser logins (`hf auth login`) waiting for a decision: approve, deny.
+    #[command(subcommand)]
+    Device(ServeDeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeDeviceCommand {
+    /// Let the device showing USER_CODE log in as a user; its `hf auth login` finishes.
+    /// Example: `hf serve device approve BCDF-GHJK --user alice --data /srv/hf`.
+    Approve {
+        /// The code the device shows (any case, with or without the dash).
+        user_code: String,
+        /// The user the device logs in as.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Refuse the device showing USER_CODE; its `hf auth login` fails.
+    /// Example: `hf serve device deny BCDF-GHJK --data /srv/hf`.
+    Deny {
+        /// The code the device shows.
+        user_code: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,14 @@ fn run(cli: &Cli) -> i32 {
         Command::Completion { shell } => Ok(completion::completion(*shell)),
         Command::Serve(args) => serve::serve(&ctx, args),
     };
+    // What the token chain did on the way (an OAuth token refreshed, or not).
+    for notice in hfkit::auth::oauth::take_notices() {
+        if notice.warning {
+            ctx.printer.notice(&notice.text);
+        } else {
+            ctx.printer.info(&notice.text);
+        }
+    }
     match outcome {
         Ok(code) => code,
         Err(e) => {

@@ -5,8 +5,13 @@
 //! temporary folder; with `HFKIT_UPDATE_SCREENSHOTS=1` they replace the ones in
 //! `docs/screenshots/` that the README shows, so those always come from the current code.
 
-use std::path::PathBuf;
+mod common;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::Session;
+use hfkit_server::oauth::DeviceFlowSettings;
 use hfkit_test::{Browser, HubFixture, RepoFixture, RunningHub, TestContext};
 
 const ALICE_PASSWORD: &str = "correct horse alice";
@@ -157,4 +162,77 @@ fn a_gated_model_is_requested_in_the_browser_approved_by_its_owner_then_download
     let snapshot = PathBuf::from(download.stdout.lines().last().expect("the snapshot path").trim());
     assert!(snapshot.is_dir(), "{}", download.all_output());
     assert_eq!(std::fs::read(snapshot.join("model.safetensors")).unwrap(), hfkit_test::pseudo_random(32, 64 * 1024));
+}
+
+/// `hf auth login` on a terminal, the browser chosen (the default): the page's address with
+/// the code filled in, as the terminal prints it, and the running login.
+fn start_browser_login(hub: &RunningHub, t: &TestContext) -> (Session, String, String) {
+    hub.state().set_device_flow(DeviceFlowSettings {
+        code_lifetime: Duration::from_secs(120),
+        interval: Duration::from_secs(1),
+        access_lifetime: Duration::from_secs(3600),
+        refresh_lifetime: Duration::from_secs(86_400),
+    });
+    let mut login = Session::in_terminal(t, "auth login --no-browser");
+    login.wait_for("Choice [1]: ");
+    login.send("\n");
+    let code = login.login_code("And enter the code: ");
+    let out = login.wait_for("Waiting for authorization");
+    let page = format!("{}/device?user_code={code}", hub.url());
+    assert!(out.contains(&page), "the terminal shows the page with the code: {out}");
+    (login, page, code)
+}
+
+#[test]
+fn a_browser_login_approved_on_the_device_page_finishes_hf_auth_login() {
+    let hub = hub();
+    let shots = Screenshots::new();
+    let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
+    let (login, page, code) = start_browser_login(&hub, &t);
+
+    // The address from the terminal: sign in first, then back to the code to confirm.
+    let browser = Browser::start();
+    browser.goto(&page);
+    browser.fill("#username", "alice");
+    browser.fill("#password", ALICE_PASSWORD);
+    browser.find("#sign-in-submit").click();
+    assert_eq!(browser.find("#device-user-code").text(), code, "the page shows the terminal's code");
+    shots.take(&browser, "device-approval");
+    browser.find("#device-approve").click();
+    assert!(browser.find("#device-result").text().contains("approved"), "{}", browser.text());
+
+    let run = login.finish();
+    run.expect_code(0);
+    assert!(run.stdout.contains("The current active token is: `oauth-alice`"), "{}", run.stdout);
+    let whoami = t.hf(&["auth", "whoami"]);
+    whoami.expect_code(0);
+    assert!(whoami.stdout.contains("alice"), "{}", whoami.all_output());
+    // The same code cannot be used twice.
+    browser.goto(&page);
+    assert!(browser.find("#device-error").text().contains("already approved"), "{}", browser.text());
+}
+
+#[test]
+fn a_browser_login_denied_on_the_device_page_fails_with_its_reason() {
+    let hub = hub();
+    let t = TestContext::new(env!("CARGO_MANIFEST_DIR"), &hub);
+    let (login, _page, code) = start_browser_login(&hub, &t);
+
+    // Typed by hand this time, in lower case and without its dash; a wrong code first.
+    let browser = Browser::start();
+    sign_in(&browser, &hub, "bob", BOB_PASSWORD);
+    browser.goto(&format!("{}/device", hub.url()));
+    browser.fill("#user-code", "BBBB-BBBB");
+    browser.find("#device-code-submit").click();
+    assert!(browser.find("#device-error").text().contains("no device is waiting"), "{}", browser.text());
+    browser.fill("#user-code", &code.replace('-', "").to_lowercase());
+    browser.find("#device-code-submit").click();
+    assert_eq!(browser.find("#device-user-code").text(), code);
+    browser.find("#device-deny").click();
+    assert!(browser.find("#device-result").text().contains("denied"), "{}", browser.text());
+
+    let run = login.finish();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("Authorization was denied. Please try again."), "{}", run.stdout);
+    assert!(!t.hf_home().join("token").exists(), "nothing saved");
 }

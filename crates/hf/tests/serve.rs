@@ -901,3 +901,44 @@ fn a_gated_access_request_made_on_the_web_and_approved_lets_hf_download_with_the
     assert!(!db.windows(16).any(|w| w == b"bob web password"), "only the hash is stored");
     assert!(!std::fs::read_to_string(log).unwrap().contains(BOB));
 }
+
+#[test]
+fn the_operator_approves_and_denies_browser_logins_of_a_running_server() {
+    let fixture_hub = hub(); // only for the scrubbed context; the server under test is `hf serve`
+    let mut t = context(&fixture_hub);
+    let data = t.root().join("data");
+    let data_arg = data.to_str().unwrap().to_owned();
+    t.hf(&["serve", "user", "add", "alice", "--data", &data_arg]).expect_code(0);
+    let (_served, url, _log) = start_serve(&t, &["--data", &data_arg, "--device-poll-interval", "1"]);
+    t.set_env("HF_ENDPOINT", &url);
+    let mut login = common::Session::start({
+        let mut c = t.command(t.hf_bin());
+        c.args(["auth", "login", "--format", "agent"]);
+        c
+    });
+    login.close_stdin();
+    let code = login.login_code("enter the code ");
+    let approve = t.hf(&["serve", "device", "approve", &code.to_lowercase(), "--user", "alice", "--data", &data_arg]);
+    assert!(approve.expect_code(0).stdout.contains("Device approved"), "{}", approve.stdout);
+    let run = login.finish();
+    assert!(run.expect_code(0).stdout.contains("Login successful: logged in as alice (token saved as 'oauth-alice')."));
+    assert_eq!(t.hf(&["auth", "whoami", "-q"]).stdout, "alice\n");
+    let again = t.hf(&["serve", "device", "approve", &code, "--user", "alice", "--data", &data_arg]);
+    assert!(again.stderr.contains(&format!("the code {code} was already approved")), "{}", again.stderr);
+    let unknown = t.hf(&["serve", "device", "deny", "BCDF-GHJK", "--data", &data_arg]);
+    assert!(unknown.stderr.contains("no device is waiting with the code BCDF-GHJK"), "{}", unknown.stderr);
+    let malformed = t.hf(&["serve", "device", "deny", "12", "--data", &data_arg]);
+    assert!(malformed.stderr.contains("`12` is not a device code"), "{}", malformed.stderr);
+
+    // Python's login, denied by the operator.
+    let mut python = common::Session::start({
+        let mut c = t.command(t.python_bin().with_file_name("hf"));
+        c.args(["auth", "login", "--force"]).env("PYTHONUNBUFFERED", "1");
+        c
+    });
+    let code = python.login_code("And enter the code: ");
+    t.hf(&["serve", "device", "deny", &code, "--data", &data_arg]).expect_code(0);
+    let run = python.finish();
+    run.expect_code(1);
+    assert!(run.stderr.contains("Authorization was denied."), "{}", run.stderr);
+}

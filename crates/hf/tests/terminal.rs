@@ -1,65 +1,42 @@
-//! What a person at a terminal sees: the hidden token prompt and the token picker, run in a
+//! What a person at a terminal sees: the login question, the hidden token prompt and the token picker, run in a
 //! real pseudo-terminal (util-linux `script`), with input typed after the prompt appears.
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{FINE, READ, UNKNOWN, context, hub};
+use common::{FINE, READ, Session, UNKNOWN, context, hub};
 use hfkit_test::{Run, TestContext};
 
 /// Runs `hf args` inside a pty; once the output contains `wait_for`, types `input`.
 fn in_terminal(t: &TestContext, args: &str, wait_for: &str, input: &str) -> Run {
-    // A terminal of a real size: without one, progress display stays hidden.
-    let command = format!("stty cols 120 rows 40 2>/dev/null; {} {args}", t.hf_bin().display());
-    let mut child = t
-        .command("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux `script` runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !String::from_utf8_lossy(&seen).contains(wait_for) && std::time::Instant::now() < deadline {
-        if let Ok(bytes) = rx.recv_timeout(Duration::from_millis(50)) {
-            seen.extend(bytes);
-        }
-    }
+    let mut session = Session::in_terminal(t, args);
+    session.wait_for(wait_for);
     std::thread::sleep(Duration::from_millis(100)); // the prompt is printed just before the read
-    stdin.write_all(input.as_bytes()).unwrap();
+    session.send(input);
     std::thread::sleep(Duration::from_millis(300));
-    drop(stdin);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    seen.extend(rx.try_iter().flatten());
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&seen).into_owned(), stderr }
+    session.close_stdin();
+    session.finish()
+}
+
+/// `hf auth login` on a terminal, answering "Paste an access token", then typing `input`.
+fn paste_login(t: &TestContext, input: &str) -> Run {
+    let mut session = Session::in_terminal(t, "auth login");
+    session.wait_for("Choice [1]: ");
+    session.send("2\n");
+    session.wait_for("Enter your token");
+    std::thread::sleep(Duration::from_millis(100));
+    session.send(input);
+    session.finish()
 }
 
 #[test]
 fn login_prompts_without_echoing_the_token() {
     let hub = hub();
     let t = context(&hub);
-    let run = in_terminal(&t, "auth login", "Enter your token", &format!("{READ}\n"));
+    let run = paste_login(&t, &format!("{READ}\n"));
     run.expect_code(0);
+    assert!(run.stdout.contains("How would you like to log in?"), "{}", run.stdout);
     assert!(run.stdout.contains("Enter your token (input will not be visible):"), "{}", run.stdout);
     assert!(run.stdout.contains("Login successful."), "{}", run.stdout);
     assert!(!run.stdout.contains(READ), "the typed token is not echoed:\n{}", run.stdout);
@@ -89,10 +66,10 @@ fn switch_offers_a_numbered_picker() {
 fn the_prompt_is_named_in_login_errors_and_an_empty_answer_says_so() {
     let hub = hub();
     let t = context(&hub);
-    let run = in_terminal(&t, "auth login", "Enter your token", "\n");
+    let run = paste_login(&t, "\n");
     run.expect_code(1);
     assert!(run.stdout.contains("no token was entered at the prompt"), "{}", run.stdout);
-    let run = in_terminal(&t, "auth login", "Enter your token", &format!("{UNKNOWN}\n"));
+    let run = paste_login(&t, &format!("{UNKNOWN}\n"));
     run.expect_code(1);
     assert!(run.stdout.contains("The token from the login prompt is invalid or expired"), "{}", run.stdout);
     assert!(run.stdout.contains("run `hf auth login` again and paste the new token"), "{}", run.stdout);

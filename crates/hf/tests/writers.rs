@@ -366,7 +366,8 @@ fn local_dir_rehashes_touched_files_instead_of_fetching_them() {
 /// stops with a sentence and places nothing (documented in docs/compatibility.md).
 #[test]
 fn pythons_prune_during_our_download_stops_it_cleanly() {
-    let (_hub, t, blobs, child) = slow_download_under_way(Duration::from_millis(100));
+    // Python starts slowly on a loaded machine: the download must outlast its prune.
+    let (_hub, t, blobs, child) = slow_download_under_way(Duration::from_millis(400));
     t.python_hf(&["cache", "prune", "-y"]).expect_code(0);
     assert_eq!(partials(&blobs), Vec::<PathBuf>::new(), "huggingface_hub deleted the partial file");
     let out = child.wait_with_output().unwrap();

@@ -20,6 +20,7 @@ pub mod faults;
 mod hub_error;
 mod log;
 pub mod mirror;
+pub mod oauth;
 pub mod repos;
 mod routes;
 pub mod server;
@@ -107,6 +108,7 @@ pub struct HubState {
     access_log: AtomicBool,
     /// Failed web sign-ins, per user and per client address.
     sign_in_throttle: web::session::Throttle,
+    device_flow: RwLock<oauth::DeviceFlowSettings>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -181,6 +183,7 @@ impl HubState {
             record_limit: std::sync::atomic::AtomicUsize::new(MAX_RECORDED_REQUESTS),
             access_log: AtomicBool::new(false),
             sign_in_throttle: web::session::Throttle::default(),
+            device_flow: RwLock::default(),
         })
     }
 
@@ -298,6 +301,17 @@ impl HubState {
     /// The counts of failed web sign-ins.
     pub(crate) fn sign_in_throttle(&self) -> &web::session::Throttle {
         &self.sign_in_throttle
+    }
+
+    /// Sets the lifetimes of the browser login's device codes and tokens (short ones make
+    /// tests fast).
+    pub fn set_device_flow(&self, settings: oauth::DeviceFlowSettings) {
+        *write(&self.device_flow) = settings;
+    }
+
+    /// The lifetimes of the browser login.
+    pub fn device_flow(&self) -> oauth::DeviceFlowSettings {
+        *read(&self.device_flow)
     }
 
     /// The requests served so far (the newest [`MAX_RECORDED_REQUESTS`]).

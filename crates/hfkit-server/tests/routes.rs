@@ -78,10 +78,14 @@ fn token_exchange() {
         let body: serde_json::Value = refused.json().unwrap();
         assert_eq!(body["error"], "invalid_grant");
     }
-    let form = client().post(&url).form(&[("grant_type", "refresh_token")]).send().unwrap();
+    let form = client().post(&url).form(&[("grant_type", "password")]).send().unwrap();
     assert_eq!(form.status(), 400);
     let body: serde_json::Value = form.json().unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
+    let form = client().post(&url).form(&[("grant_type", "refresh_token")]).send().unwrap();
+    assert_eq!(form.status(), 400);
+    let body: serde_json::Value = form.json().unwrap();
+    assert_eq!(body["error"], "invalid_request", "the refresh grant needs its token");
     let garbage = client().post(&url).header("content-type", "application/json").body("{").send().unwrap();
     assert_eq!(garbage.status(), 400);
     let missing = client().post(&url).json(&serde_json::json!({"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"})).send().unwrap();

@@ -265,7 +265,8 @@ fn a_database_file_of_the_first_schema_is_upgraded_and_keeps_its_data() {
     // Back to the first schema, as an hf of the mirror issue left it.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE sessions; DROP TABLE gates; DROP TABLE access_requests;
+        "DROP TABLE device_codes; DROP TABLE oauth_tokens; DROP TABLE refresh_tokens;
+         DROP TABLE sessions; DROP TABLE gates; DROP TABLE access_requests;
          ALTER TABLE users DROP COLUMN password_hash; ALTER TABLE users DROP COLUMN admin;
          ALTER TABLE tokens DROP COLUMN last_used_at;
          PRAGMA user_version = 1;",
@@ -276,4 +277,45 @@ fn a_database_file_of_the_first_schema_is_upgraded_and_keeps_its_data() {
     assert!(store.token_by_hash(&TokenHash::of("hf_oldAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap().is_some());
     store.set_password("alice", "$argon2id$x").unwrap();
     assert_eq!(store.password_hash("alice").unwrap().as_deref(), Some("$argon2id$x"));
+}
+
+#[test]
+fn browser_login_state_is_shared_by_the_server_and_the_operator() {
+    use hfkit_server::oauth::{self, Decision, DeviceFlowSettings};
+    each_backend(|store, dir| {
+        store.add_user(&user("alice", &[])).unwrap();
+        // The operator's command opens the same folder while the server runs.
+        let operator = SqliteStore::open_dir(dir).unwrap();
+        let settings = DeviceFlowSettings { interval: std::time::Duration::ZERO, ..DeviceFlowSettings::default() };
+        let auth = oauth::start(store, &settings, "cli").unwrap();
+        let pending = oauth::poll(store, &settings, auth.device_code.expose(), Some("cli")).unwrap_err();
+        assert!(pending.to_string().starts_with("authorization_pending"), "{pending}");
+        let nobody = oauth::decide(&operator, &auth.user_code, &Decision::Approve { user: "nobody".into() });
+        assert!(nobody.is_err(), "only an existing user can approve");
+        oauth::decide(&operator, &auth.user_code, &Decision::Approve { user: "alice".into() }).unwrap();
+        let issued = oauth::poll(store, &settings, auth.device_code.expose(), Some("cli")).unwrap();
+        let record = hfkit_server::auth::find_token(&operator, issued.access_token.expose()).unwrap().unwrap();
+        assert_eq!((record.user.as_str(), record.name.as_deref()), ("alice", None));
+        let expires = operator.oauth_token_expiry(record.id).unwrap().unwrap();
+        assert_eq!(expires - record.created_at, 7 * 86_400);
+        // A refresh token is spent once; an expired one never works; the code is not stored.
+        let now = hfkit::time::now_unix();
+        let hash = TokenHash::of(issued.refresh_token.expose());
+        assert_eq!(operator.use_refresh_token(&hash, now).unwrap().as_deref(), Some("alice"));
+        assert_eq!(store.use_refresh_token(&hash, now).unwrap(), None);
+        let old = TokenHash::of("hfr_old");
+        store.insert_refresh_token(&old, "alice", now - 1).unwrap();
+        assert_eq!(store.use_refresh_token(&old, now).unwrap(), None);
+        assert!(store.insert_refresh_token(&TokenHash::of("x"), "nobody", now + 60).is_err());
+        assert!(store.device_code_by_user_code(&TokenHash::of(&auth.user_code)).unwrap().is_none(), "kept normalized");
+        let normalized = oauth::normalize_user_code(&auth.user_code).unwrap();
+        assert!(store.device_code_by_user_code(&TokenHash::of(&normalized)).unwrap().is_some());
+        assert!(store.tokens(Some("alice")).unwrap().iter().any(|t| t.id == record.id));
+        // Revoking every token of the user ends the browser login: no refresh either.
+        let live = TokenHash::of("hfr_live");
+        store.insert_refresh_token(&live, "alice", now + 60).unwrap();
+        assert!(operator.revoke_tokens("alice", None).unwrap() >= 1);
+        assert!(hfkit_server::auth::find_token(store, issued.access_token.expose()).unwrap().is_none());
+        assert_eq!(store.use_refresh_token(&live, now).unwrap(), None);
+    });
 }

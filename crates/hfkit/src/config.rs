@@ -61,6 +61,8 @@ pub struct Config {
     pub download_timeout: Duration,
     /// `HF_HUB_USER_AGENT_ORIGIN`.
     pub user_agent_origin: Option<String>,
+    /// `HF_DEVICE_CODE_OAUTH_CLIENT_ID`: the OAuth client of the browser login and refresh.
+    pub device_client_id: String,
     /// `HF_DEBUG`.
     pub debug: bool,
     /// The token-related variables, raw, for the token chain and `hf auth status`.
@@ -198,6 +200,9 @@ pub fn is_true(value: Option<&str>) -> bool {
     value.is_some_and(|v| matches!(v.to_ascii_uppercase().as_str(), "1" | "ON" | "YES" | "TRUE"))
 }
 
+/// huggingface_hub 2.4's OAuth client id for the device-code login.
+pub const DEFAULT_DEVICE_CLIENT_ID: &str = "26be6b09-91c5-47da-9861-d2d2bb7a7e36";
+
 impl Config {
     /// Whether downloads may link from huggingface_hub 2.4's shared blob store: neither
     /// `HF_HUB_DISABLE_SHARED_BLOBS` nor `HF_HUB_DISABLE_XET` is set (2.4's
@@ -331,6 +336,8 @@ impl Config {
             etag_timeout: timeout(var::HF_HUB_ETAG_TIMEOUT, get(var::HF_HUB_ETAG_TIMEOUT))?,
             download_timeout,
             user_agent_origin: get(var::HF_HUB_USER_AGENT_ORIGIN),
+            device_client_id: get(var::HF_DEVICE_CODE_OAUTH_CLIENT_ID)
+                .unwrap_or_else(|| DEFAULT_DEVICE_CLIENT_ID.to_owned()),
             debug: flag(var::HF_DEBUG),
             token_vars: TokenVars {
                 hf_token: get(var::HF_TOKEN),

@@ -16,6 +16,8 @@ pub const HUGGINGFACE_HUB_CACHE: &str = "HUGGINGFACE_HUB_CACHE";
 pub const HF_ASSETS_CACHE: &str = "HF_ASSETS_CACHE";
 /// Legacy name of [`HF_ASSETS_CACHE`].
 pub const HUGGINGFACE_ASSETS_CACHE: &str = "HUGGINGFACE_ASSETS_CACHE";
+/// OAuth client id sent by the browser login and its refreshes.
+pub const HF_DEVICE_CODE_OAUTH_CLIENT_ID: &str = "HF_DEVICE_CODE_OAUTH_CLIENT_ID";
 /// Path of the active token file (default `$HF_HOME/token`); `stored_tokens` sits beside it.
 pub const HF_TOKEN_PATH: &str = "HF_TOKEN_PATH";
 /// Folder of the Xet cache (default `$HF_HOME/xet`); reported only.

@@ -46,6 +46,9 @@ pub enum Error {
         "Not logged in. Run `hf auth login` first.\n\nhint: or set HF_TOKEN; `hf auth status` shows every place a token is looked for"
     )]
     NotLoggedIn,
+    /// The browser login did not finish.
+    #[error("Login failed: {0}")]
+    DeviceLogin(#[from] crate::auth::oauth::DeviceFlowError),
     /// Organization tokens cannot be used to log in.
     #[error("You must use your personal account token, not an organization token.")]
     OrgToken,

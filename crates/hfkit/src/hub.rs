@@ -144,8 +144,24 @@ impl Hub {
 
     /// The token the chain finds, with its source (huggingface_hub's `get_token()`).
     /// With `HF_OIDC_RESOURCE` set this performs the exchange (once per process and lifetime).
+    /// The token file's token, when it is a browser login's token with less than a day left,
+    /// is refreshed first (see [`auth::oauth`]; a failed refresh leaves a notice in
+    /// [`auth::oauth::take_notices`] and returns the token as it is).
     pub async fn token(&self) -> Result<Option<ResolvedToken>> {
         match auth::resolve_local(&self.inner.config, self.inner.explicit.as_ref())? {
+            ChainOutcome::Found(found) if auth::oauth::is_refreshable_source(&found.source) => {
+                let config = &self.inner.config;
+                Ok(Some(
+                    auth::oauth::refresh_if_needed(
+                        || self.client(),
+                        &config.device_client_id,
+                        &config.token_path,
+                        &config.stored_tokens_path,
+                        found,
+                    )
+                    .await,
+                ))
+            }
             ChainOutcome::Found(found) => Ok(Some(found)),
             ChainOutcome::NotFound => Ok(None),
             ChainOutcome::NeedsOidcExchange(plan) => {
@@ -200,6 +216,31 @@ impl Hub {
         let token_name = who.storage_name();
         self.auth_store().save_and_activate(&token_name, StoredToken::new(&resolved.token))?;
         Ok(Login { who, token_name, token: resolved.token })
+    }
+}
+
+impl Hub {
+    /// Starts the browser login: a device code and the page where a person approves it.
+    pub async fn request_device_code(&self) -> Result<auth::oauth::DeviceCode> {
+        Ok(self.client()?.request_device_code(&self.inner.config.device_client_id).await?)
+    }
+
+    /// Waits for the person's decision on `code` (polling as RFC 8628 says), then validates
+    /// the access token with the Hub and stores it with its refresh data, as huggingface_hub
+    /// does (`oauth-<user>`), and makes it the active token. `on_pending` runs after each
+    /// "not yet" answer.
+    pub async fn finish_device_login(
+        &self,
+        code: &auth::oauth::DeviceCode,
+        on_pending: &mut (dyn FnMut() + Send),
+    ) -> Result<(Login, auth::oauth::OAuthTokens)> {
+        let tokens = self.client()?.poll_device_token(code, &self.inner.config.device_client_id, on_pending).await?;
+        let resolved = ResolvedToken { token: tokens.access_token.clone(), source: TokenSource::DeviceLogin };
+        let who = self.whoami_with(&resolved).await?;
+        let token_name = who.storage_name();
+        let entry = tokens.stored_entry(crate::time::now_unix());
+        self.auth_store().save_and_activate(&token_name, entry)?;
+        Ok((Login { who, token_name, token: resolved.token }, tokens))
     }
 }
 

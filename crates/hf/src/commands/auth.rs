@@ -35,10 +35,19 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
                 let rt = settings::runtime()?;
                 if rt.block_on(hub.token())?.is_some() {
                     if !args.force {
-                        p.info("User is already logged in. Use `hf auth login --force` to force re-login.");
+                        let text = "User is already logged in. Use `hf auth login --force` to force re-login.";
+                        if p.format() == Format::Agent {
+                            p.data("Already logged in. Use `hf auth login --force` to re-login.");
+                        } else {
+                            p.info(text);
+                        }
                         return Ok(0);
                     }
                     p.info("Note: a token is already saved on this machine. Logging in again will replace the active token.");
+                }
+                // An agent is never asked anything: it relays the page and code to its user.
+                if p.format() == Format::Agent {
+                    return device_login(ctx, args);
                 }
                 if stdin == Stdin::Empty {
                     bail!(
@@ -50,7 +59,10 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
                         "no token to log in with: standard input is not a terminal\n\nhint: pass --token, or pipe the token: `printf %s \"$TOKEN\" | hf auth login`"
                     );
                 }
-                (prompt_token(ctx)?, TokenSource::Prompt)
+                match ask_login_method(p)? {
+                    LoginMethod::Browser => return device_login(ctx, args),
+                    LoginMethod::Token => (prompt_token(ctx)?, TokenSource::Prompt),
+                }
             }
         },
     };
@@ -61,6 +73,13 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
     }
     let hub = ctx.hub(None);
     let login = settings::runtime()?.block_on(hub.login_from(token, source))?;
+    report_login(ctx, &hub, &login, args.add_to_git_credential, None);
+    Ok(0)
+}
+
+/// What a login prints once the token is stored (huggingface_hub's messages, in its order).
+fn report_login(ctx: &Context, hub: &Hub, login: &hfkit::Login, add_to_git: bool, note: Option<String>) {
+    let p = &ctx.printer;
     match login.who.token_role() {
         Some(role) => p.info(&format!("Token is valid (permission: {role}).")),
         None => p.info("Token is valid."),
@@ -71,7 +90,7 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         shown(&login.token_name),
         store.stored_tokens_path().display()
     ));
-    if args.add_to_git_credential {
+    if add_to_git {
         save_to_git_credential(ctx, &login.token);
     }
     p.info(&format!("Your token has been saved to {}", store.token_path().display()));
@@ -83,6 +102,9 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         )),
         None => p.info(&format!("The current active token is: `{}`", shown(&login.token_name))),
     }
+    if let Some(note) = note {
+        p.info(&format!("Note: {note}"));
+    }
     if p.format() == Format::Agent {
         p.data(&format!(
             "Login successful: logged in as {} (token saved as '{}').",
@@ -90,7 +112,107 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
             shown(&login.token_name)
         ));
     }
+}
+
+/// The two ways to log in that `hf auth login` offers on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginMethod {
+    /// The browser (OAuth device flow), the default.
+    Browser,
+    /// Paste an access token.
+    Token,
+}
+
+/// huggingface_hub's question, as a numbered menu (Enter picks the browser).
+fn ask_login_method(p: &Printer) -> Result<LoginMethod> {
+    p.info("? How would you like to log in?");
+    p.info("  1. Log in with your browser");
+    p.info("  2. Paste an access token");
+    loop {
+        eprint_prompt("Choice [1]: ");
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer)? == 0 {
+            bail!(
+                "no choice made: standard input was closed\n\nhint: run `hf auth login` again and press Enter to log in with your browser"
+            );
+        }
+        match answer.trim() {
+            "" | "1" => return Ok(LoginMethod::Browser),
+            "2" => return Ok(LoginMethod::Token),
+            _ => p.info("Invalid choice. Enter a number between 1 and 2."),
+        }
+    }
+}
+
+/// The browser login: shows the page and the code (and opens the page where a desktop
+/// exists), waits for the decision, then stores the token with its refresh data.
+fn device_login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
+    let p = &ctx.printer;
+    if args.add_to_git_credential {
+        p.notice("`add_to_git_credential=True` is only supported when a token is passed directly. It is ignored by the browser-based login.");
+    }
+    let hub = ctx.hub(None);
+    let rt = settings::runtime()?;
+    let code = rt.block_on(hub.request_device_code())?;
+    let human = p.format() == Format::Human;
+    if human {
+        p.data(&format!("\n    Open this URL in your browser:\n        {}\n", code.verification_uri_complete));
+        p.data(&format!("    And enter the code: {}\n", code.user_code));
+        if !args.no_browser && open_browser(&code.verification_uri_complete) {
+            p.info("The page was opened in your browser.");
+        }
+        stdout_progress("    Waiting for authorization");
+    } else {
+        p.data(&format!(
+            "Ask the user to open {} in a browser and enter the code {}. The code expires in {} seconds. Waiting for authorization...",
+            code.verification_uri_complete, code.user_code, code.expires_in
+        ));
+    }
+    let mut dot = move || {
+        if human {
+            stdout_progress(".");
+        }
+    };
+    let finished = rt.block_on(hub.finish_device_login(&code, &mut dot));
+    if human {
+        stdout_progress("\n"); // after the dots, also on failure
+    }
+    let (login, tokens) = finished?;
+    report_login(ctx, &hub, &login, false, tokens.expiration_note());
     Ok(0)
+}
+
+/// Text on stdout without a line break, shown at once (the progress dots).
+#[allow(clippy::print_stdout)]
+fn stdout_progress(text: &str) {
+    use std::io::Write as _;
+    print!("{text}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Opens `url` in the desktop's browser, when there is a desktop: `$BROWSER`, else
+/// `xdg-open` under X11 or Wayland (`open` on macOS). Nothing waits for it; `false` when no
+/// browser was started.
+fn open_browser(url: &str) -> bool {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    // `$BROWSER` may list several commands, separated by `:`; the first is tried.
+    let first = var("BROWSER").and_then(|b| b.to_str().and_then(|b| b.split(':').next()).map(std::ffi::OsString::from));
+    let program = if let Some(browser) = first.filter(|b| !b.is_empty()) {
+        browser
+    } else if cfg!(target_os = "macos") {
+        "open".into()
+    } else if var("DISPLAY").is_some() || var("WAYLAND_DISPLAY").is_some() {
+        "xdg-open".into()
+    } else {
+        return false;
+    };
+    std::process::Command::new(program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
 }
 
 /// What standard input offers `hf auth login`.
@@ -350,25 +472,8 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
 
 /// `YYYY-MM-DD` (UTC) of a unix time, with ` (expired)` when past.
 fn format_expiry(at: i64) -> String {
-    let days = at.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let expired = i64::try_from(now).unwrap_or(i64::MAX) > at;
-    format!("{y:04}-{m:02}-{d:02}{}", if expired { " (expired)" } else { "" })
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let expired = hfkit::time::now_unix() > at;
+    format!("{}{}", hfkit::time::date(at), if expired { " (expired)" } else { "" })
 }
 
 pub(crate) fn token(ctx: &Context) -> Result<Status> {
@@ -413,17 +518,5 @@ pub(crate) fn source_label(ctx: &Context, source: &TokenSource) -> String {
     match ctx.printer.format() {
         Format::Human => source.to_string(),
         _ => source.key(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(21_989), (2030, 3, 16));
     }
 }

@@ -80,6 +80,12 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         state.set_anonymous_access(!args.no_anonymous);
         state.set_mirror(mirror);
         state.set_access_log(true);
+        state.set_device_flow(hfkit_server::oauth::DeviceFlowSettings {
+            code_lifetime: Duration::from_secs(args.device_code_lifetime),
+            interval: Duration::from_secs(args.device_poll_interval),
+            access_lifetime: Duration::from_secs(args.oauth_token_lifetime),
+            refresh_lifetime: Duration::from_secs(args.refresh_token_lifetime),
+        });
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         ctx.printer.info("Stopped: no new connections were taken, and transfers in flight were given time to finish.");
         Ok(0)

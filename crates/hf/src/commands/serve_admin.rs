@@ -1,5 +1,5 @@
-//! The operator's commands of `hf serve` (`user`, `org`, `token`, `repo`, `access`, and the
-//! web's `user passwd`, `repo gate`, `access requests|approve|deny`): they
+//! The operator's commands of `hf serve` (`user`, `org`, `token`, `repo`, `access`, `device`,
+//! and the web's `user passwd`, `repo gate`, `access requests|approve|deny`): they
 //! change the data folder of a server, running or not, through the server's own `Store`.
 //! A running server reads the same database file at every request, so each change takes
 //! effect at once. A new token is printed once; only its hash is kept.
@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::auth::Status;
 use crate::cli::{
-    DataArg, RepoArg, RequestStatusArg, RoleArg, ServeAccessCommand, ServeCommand, ServeOrgCommand, ServeRepoCommand,
-    ServeTokenCommand, ServeUserCommand, VisibilityArg,
+    DataArg, RepoArg, RequestStatusArg, RoleArg, ServeAccessCommand, ServeCommand, ServeDeviceCommand, ServeOrgCommand,
+    ServeRepoCommand, ServeTokenCommand, ServeUserCommand, VisibilityArg,
 };
 use crate::output::{Cell, Table};
 use crate::settings::Context;
@@ -217,6 +217,33 @@ pub(crate) fn run(ctx: &Context, command: &ServeCommand) -> Result<Status> {
             );
         }
         ServeCommand::Access(command) => return access(ctx, command),
+        ServeCommand::Device(command) => return device(ctx, command),
+    }
+    Ok(0)
+}
+
+/// Approves or denies a browser login, as the approval page does.
+fn device(ctx: &Context, command: &ServeDeviceCommand) -> Result<Status> {
+    use hfkit_server::oauth::{Decision, decide};
+    let (code, decision, data) = match command {
+        ServeDeviceCommand::Approve { user_code, user, data } => {
+            (user_code, Decision::Approve { user: user.clone() }, data)
+        }
+        ServeDeviceCommand::Deny { user_code, data } => (user_code, Decision::Deny, data),
+    };
+    let store = open(data, false)?;
+    if let Decision::Approve { user } = &decision {
+        require_user(&store, user, data)?;
+    }
+    decide(&store, code, &decision)?;
+    match &decision {
+        Decision::Approve { user } => ctx.printer.result(
+            "Device approved: its login finishes at its next poll",
+            &[("user_code", json!(code.to_uppercase())), ("user", json!(user))],
+        ),
+        Decision::Deny => ctx
+            .printer
+            .result("Device denied: its login fails at its next poll", &[("user_code", json!(code.to_uppercase()))]),
     }
     Ok(0)
 }

@@ -1,6 +1,8 @@
-//! `hf auth status`: which token is used and why, without the network unless `--check`.
+//! `hf auth status`: which token is used and why, when a browser login's token expires and
+//! whether it renews itself — without the network unless `--check`.
 
 use anyhow::Result;
+use hfkit::auth::oauth::OAuthStatus;
 use hfkit::auth::status::{self, ChainReport, SourceState};
 use hfkit::{ResolvedToken, Token};
 use serde_json::json;
@@ -69,6 +71,9 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             let token = w.token.as_ref().map_or_else(|| "exchanged at use".to_owned(), Token::masked);
             let stored = report.active_name.as_ref().map(|n| format!(", stored as `{}`", shown(n))).unwrap_or_default();
             lines.push(format!("Active token: {token} from {}{stored}", w.name));
+            if let Some(oauth) = &report.oauth {
+                lines.push(format!("  {}", expiry_text(oauth)));
+            }
         }
         None => lines.push("No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned()),
     }
@@ -93,6 +98,33 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
     }
     if let Some(Err(e)) = check {
         p.error(e);
+    }
+}
+
+/// When a browser login's token expires and whether it renews itself, in words.
+fn expiry_text(oauth: &OAuthStatus) -> String {
+    let renewal = if oauth.can_refresh {
+        "it is refreshed automatically (a refresh token is stored)"
+    } else {
+        "it cannot be refreshed: run `hf auth login` again when it expires"
+    };
+    match oauth.expires_at {
+        Some(at) => {
+            let left = at - hfkit::time::now_unix();
+            let iso = hfkit::time::iso8601(at);
+            let when = format!("{} {} UTC", &iso[..10], &iso[11..19]);
+            let state = if left <= 0 {
+                "expired".to_owned()
+            } else if left < 3600 {
+                format!("in {} min", (left + 59) / 60)
+            } else if left < 2 * 86_400 {
+                format!("in {} h", left / 3600)
+            } else {
+                format!("in {} days", left / 86_400)
+            };
+            format!("expires: {when} ({state}); {renewal}")
+        }
+        None => format!("expires: unknown (no expiry stored); {renewal}"),
     }
 }
 
@@ -123,6 +155,8 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
         "active_token_name": report.active_name,
         "implicit_token_disabled": report.implicit_disabled,
         "warnings": report.warnings,
+        "expires_at": report.oauth.as_ref().and_then(|o| o.expires_at),
+        "can_refresh": report.oauth.as_ref().is_some_and(|o| o.can_refresh),
         "check": check,
     }));
 }

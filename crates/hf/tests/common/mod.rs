@@ -125,3 +125,113 @@ pub fn copy_cache(t: &hfkit_test::TestContext, name: &str) -> String {
     assert!(status.success());
     dest.display().to_string()
 }
+
+/// A process that is still running: its output is read as it comes, so a test can wait for
+/// a line (a prompt, a login code) and answer it.
+pub struct Session {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: Vec<u8>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Session {
+    /// Starts `command` with piped standard input and output (standard error joins the
+    /// output in a pty; otherwise it is read at the end).
+    pub fn start(mut command: std::process::Command) -> Self {
+        use std::process::Stdio;
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, stdin, rx, seen: Vec::new(), reader: Some(reader) }
+    }
+
+    /// Starts `hf args` in `t`'s environment inside a pseudo-terminal (util-linux `script`).
+    pub fn in_terminal(t: &TestContext, args: &str) -> Self {
+        let command = format!("stty cols 120 rows 40 2>/dev/null; {} {args}", t.hf_bin().display());
+        let mut cmd = t.command("script");
+        cmd.args(["-qec", &command, "/dev/null"]);
+        Self::start(cmd)
+    }
+
+    /// Waits (at most 30 s) until the output contains `needle`; returns the output so far.
+    #[track_caller]
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !String::from_utf8_lossy(&self.seen).contains(needle) {
+            assert!(std::time::Instant::now() < deadline, "no {needle:?} in:\n{}", String::from_utf8_lossy(&self.seen));
+            if let Ok(bytes) = self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                self.seen.extend(bytes);
+            }
+        }
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// Waits for `prefix` and returns the login code printed after it (`BCDF-GHJK`).
+    #[track_caller]
+    pub fn login_code(&mut self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = self.wait_for(prefix);
+            let code: String = out[out.find(prefix).expect("waited for") + prefix.len()..].chars().take(9).collect();
+            if code.len() == 9 {
+                return code;
+            }
+            assert!(std::time::Instant::now() < deadline, "no code after {prefix:?} in:\n{out}");
+            if let Ok(bytes) = self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                self.seen.extend(bytes);
+            }
+        }
+    }
+
+    /// Closes standard input (a program that reads it to the end goes on).
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Types `text`.
+    pub fn send(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for the process to end: its status, everything it printed on standard output
+    /// (and standard error).
+    pub fn finish(mut self) -> hfkit_test::Run {
+        let status = self.child.wait().unwrap();
+        drop(self.stdin.take());
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.seen.extend(self.rx.try_iter().flatten());
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        hfkit_test::Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&self.seen).into_owned(),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -24,6 +24,7 @@ pub(crate) use resolve::cdn_routes;
 pub(crate) fn routes() -> Router<Arc<HubState>> {
     Router::new()
         .route("/api/whoami-v2", get(whoami::whoami))
+        .route("/oauth/device", post(oauth::device))
         .route("/oauth/token", post(oauth::token))
         .route("/health", get(health))
         // Before the pages' `/{owner}/{name}`, which would match `/api/models` otherwise.

@@ -32,7 +32,12 @@ pub(super) async fn whoami(State(state): State<Arc<HubState>>, headers: HeaderMa
             "accessToken": {"displayName": display_name, "role": token.role.as_str(),
                             "createdAt": "2025-01-01T00:00:00.000Z"}
         }),
-        None => json!({"type": "oauth", "expiresAt": "2099-01-01T00:00:00.000Z"}),
+        // OAuth tokens (the browser login) carry no accessToken block: clients store them as
+        // `oauth-<user>`. Tokens seeded without an expiry are reported as never expiring.
+        None => {
+            let expires = store.oauth_token_expiry(token.id).map_err(|e| store_failed(&e))?;
+            json!({"type": "oauth", "expiresAt": hfkit::time::iso8601(expires.unwrap_or(4_102_444_800))})
+        }
     };
     Ok(Json(json!({
         "type": "user",

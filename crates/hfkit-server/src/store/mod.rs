@@ -1,5 +1,6 @@
 //! The server's changing state — users, organizations, tokens, repo settings, grants,
-//! passwords, browser sessions, gates and access requests — behind one [`Store`] trait.
+//! passwords, browser sessions, gates and access requests, and the device codes and OAuth
+//! tokens of the browser login — behind one [`Store`] trait.
 //!
 //! [`sqlite::SqliteStore`] is the first backend: one file in the data folder (`--data DIR`),
 //! shared by the running server and the operator's commands (`hf serve user add …`), so a
@@ -10,12 +11,14 @@
 //! Every method reads or writes the store as it is now: nothing is cached above it, so a
 //! revoked token or grant is refused by the very next request.
 
+pub mod device;
 pub mod import;
 pub mod model;
 pub mod sqlite;
 
 use crate::accounts::{Org, User};
 use crate::auth::token::TokenHash;
+pub use device::{DeviceCodeRecord, DeviceState, NewDeviceCode};
 pub use model::{
     AccessRequest, GateSettings, NewSession, NewToken, RepoSettings, RequestStatus, SessionRecord, TokenRecord,
 };
@@ -58,10 +61,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn insert_token(&self, token: &NewToken) -> Result<Option<TokenRecord>, StoreError>;
     /// The live (not revoked) token with this hash.
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
-    /// The live tokens of `user` (of everyone with `None`), oldest first.
+    /// The live tokens of `user` (of everyone with `None`), oldest first; OAuth tokens
+    /// past their expiry are not live.
     fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
-    /// Revokes `user`'s token named `name` (every token of the user with `None`); returns
-    /// how many were revoked.
+    /// Revokes `user`'s token named `name` (every token of the user with `None`, refresh
+    /// tokens of the browser login included); returns how many access tokens were revoked.
     fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError>;
 
     /// Sets a repo's visibility and owner (replacing earlier settings).
@@ -135,4 +139,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Approves (granting access, in the same transaction) or denies (revoking any grant)
     /// `user`'s request, as `by`; `false` if there is no request.
     fn decide_request(&self, kind: &str, id: &str, user: &str, accept: bool, by: &str) -> Result<bool, StoreError>;
+
+    // ---- Browser login: device codes, OAuth access and refresh tokens (RFC 8628) ----
+
+    /// Stores a new device code (forgetting codes expired for a day); `false` if its device
+    /// or user code is taken.
+    fn insert_device_code(&self, code: &NewDeviceCode) -> Result<bool, StoreError>;
+    /// The device code with this hash.
+    fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError>;
+    /// The device code whose normalized user code has this hash.
+    fn device_code_by_user_code(&self, user_code_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError>;
+    /// Records a poll at `at_ms`, and the interval the client must keep from now on.
+    fn record_device_poll(&self, id: i64, at_ms: i64, interval_secs: i64) -> Result<(), StoreError>;
+    /// Approves (for `user`, who must exist) or denies (`None`) a device code that is still
+    /// pending and not expired at `now_ms`; `false` if it was not.
+    fn decide_device_code(&self, id: i64, user: Option<&str>, now_ms: i64) -> Result<bool, StoreError>;
+    /// Marks an approved device code used; `true` for the one caller that did (so its
+    /// tokens are issued once).
+    fn consume_device_code(&self, id: i64) -> Result<bool, StoreError>;
+    /// Stores an OAuth access token (no display name) that is refused from `expires_at`
+    /// (seconds since 1970) on.
+    fn insert_oauth_token(&self, token: &NewToken, expires_at: i64) -> Result<TokenRecord, StoreError>;
+    /// When an OAuth access token expires; `None` for other tokens.
+    fn oauth_token_expiry(&self, token_id: i64) -> Result<Option<i64>, StoreError>;
+    /// Stores a refresh token of `user`, usable once until `expires_at`.
+    fn insert_refresh_token(&self, hash: &TokenHash, user: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Spends a refresh token: its user if it was unused and not expired at `now`, and it is
+    /// never accepted again (rotation).
+    fn use_refresh_token(&self, hash: &TokenHash, now: i64) -> Result<Option<String>, StoreError>;
 }

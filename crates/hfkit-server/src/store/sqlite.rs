@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{
-    AccessRequest, GateSettings, NewSession, NewToken, RepoSettings, RequestStatus, SessionRecord, Store, StoreError,
-    TokenRecord,
+    AccessRequest, DeviceCodeRecord, DeviceState, GateSettings, NewDeviceCode, NewSession, NewToken, RepoSettings,
+    RequestStatus, SessionRecord, Store, StoreError, TokenRecord,
 };
 use crate::accounts::{Org, Role, User};
 use crate::auth::token::TokenHash;
@@ -98,6 +98,33 @@ const MIGRATIONS: &[&str] = &[
         decided_at INTEGER,
         decided_by TEXT,
         PRIMARY KEY (kind, id, user)
+    );
+",
+    "
+    CREATE TABLE device_codes (
+        id INTEGER PRIMARY KEY,
+        device_hash BLOB NOT NULL UNIQUE,
+        user_code_hash BLOB NOT NULL UNIQUE,
+        client_id TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        interval_secs INTEGER NOT NULL,
+        last_poll_ms INTEGER,
+        state TEXT NOT NULL DEFAULT 'pending',
+        user TEXT REFERENCES users(name),
+        decided_ms INTEGER
+    );
+    CREATE TABLE oauth_tokens (
+        token_id INTEGER PRIMARY KEY REFERENCES tokens(id),
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE refresh_tokens (
+        id INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        user TEXT NOT NULL REFERENCES users(name),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
     );
 ",
 ];
@@ -204,6 +231,30 @@ impl SqliteStore {
             .optional()
             .map(|r| r.is_some())
             .map_err(backend("look up a user"))
+    }
+
+    fn device_code_where(&self, column: &str, hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT id, client_id, expires_ms, interval_secs, last_poll_ms, state, user
+                 FROM device_codes WHERE {column} = ?1"
+            ))
+            .map_err(backend("look up a device code"))?;
+        stmt.query_row([hash.as_bytes().as_slice()], |r| {
+            let state: String = r.get(5)?;
+            Ok(DeviceCodeRecord {
+                id: r.get(0)?,
+                client_id: r.get(1)?,
+                expires_ms: r.get(2)?,
+                interval_secs: r.get(3)?,
+                last_poll_ms: r.get(4)?,
+                state: DeviceState::parse(&state),
+                user: r.get(6)?,
+            })
+        })
+        .optional()
+        .map_err(backend("look up a device code"))
     }
 
     fn require_user(conn: &Connection, name: &str) -> Result<(), StoreError> {
@@ -395,29 +446,45 @@ impl Store for SqliteStore {
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1 AND revoked_at IS NULL"))
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1 AND revoked_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM oauth_tokens o WHERE o.token_id = tokens.id AND o.expires_at <= ?2)"
+            ))
             .map_err(backend("look up a token"))?;
-        stmt.query_row([hash.as_bytes().as_slice()], token_row).optional().map_err(backend("look up a token"))
+        stmt.query_row(params![hash.as_bytes().as_slice(), now()], token_row)
+            .optional()
+            .map_err(backend("look up a token"))
     }
 
     fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR user = ?1) ORDER BY id"
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR user = ?1)
+                 AND NOT EXISTS (SELECT 1 FROM oauth_tokens o WHERE o.token_id = tokens.id AND o.expires_at <= ?2)
+                 ORDER BY id"
             ))
             .map_err(backend("list tokens"))?;
-        stmt.query_map([user], token_row).and_then(Iterator::collect).map_err(backend("list tokens"))
+        stmt.query_map(params![user, now()], token_row).and_then(Iterator::collect).map_err(backend("list tokens"))
     }
 
     fn revoke_tokens(&self, user: &str, name: Option<&str>) -> Result<usize, StoreError> {
-        self.lock()
-            .execute(
-                "UPDATE tokens SET revoked_at = ?3
-                 WHERE user = ?1 AND (?2 IS NULL OR name = ?2) AND revoked_at IS NULL",
-                params![user, name, now()],
+        let conn = self.lock();
+        if name.is_none() {
+            // Every token of the user: the browser login's refresh tokens too, so none can
+            // bring a new access token.
+            conn.execute(
+                "UPDATE refresh_tokens SET used_at = ?2 WHERE user = ?1 AND used_at IS NULL",
+                params![user, now()],
             )
-            .map_err(backend("revoke tokens"))
+            .map_err(backend("revoke refresh tokens"))?;
+        }
+        conn.execute(
+            "UPDATE tokens SET revoked_at = ?3
+                 WHERE user = ?1 AND (?2 IS NULL OR name = ?2) AND revoked_at IS NULL",
+            params![user, name, now()],
+        )
+        .map_err(backend("revoke tokens"))
     }
 
     fn set_repo(&self, settings: &RepoSettings) -> Result<(), StoreError> {
@@ -724,5 +791,172 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(backend("decide an access request"))?;
         Ok(true)
+    }
+
+    // ---- Browser login: device codes, OAuth access and refresh tokens (RFC 8628) ----
+
+    fn insert_device_code(&self, code: &NewDeviceCode) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM device_codes WHERE expires_ms < ?1", [code.created_ms - 86_400_000])
+            .map_err(backend("forget expired device codes"))?;
+        let added = conn
+            .execute(
+                "INSERT OR IGNORE INTO device_codes
+                 (device_hash, user_code_hash, client_id, created_ms, expires_ms, interval_secs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    code.device_hash.as_bytes().as_slice(),
+                    code.user_code_hash.as_bytes().as_slice(),
+                    code.client_id,
+                    code.created_ms,
+                    code.expires_ms,
+                    code.interval_secs
+                ],
+            )
+            .map_err(backend("store a device code"))?;
+        Ok(added == 1)
+    }
+
+    fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        self.device_code_where("device_hash", device_hash)
+    }
+
+    fn device_code_by_user_code(&self, user_code_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        self.device_code_where("user_code_hash", user_code_hash)
+    }
+
+    fn record_device_poll(&self, id: i64, at_ms: i64, interval_secs: i64) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "UPDATE device_codes SET last_poll_ms = ?2, interval_secs = ?3 WHERE id = ?1",
+                params![id, at_ms, interval_secs],
+            )
+            .map_err(backend("record a device poll"))?;
+        Ok(())
+    }
+
+    fn decide_device_code(&self, id: i64, user: Option<&str>, now_ms: i64) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        if let Some(user) = user {
+            Self::require_user(&conn, user)?;
+        }
+        let state = if user.is_some() { DeviceState::Approved } else { DeviceState::Denied };
+        let changed = conn
+            .execute(
+                "UPDATE device_codes SET state = ?2, user = ?3, decided_ms = ?4
+                 WHERE id = ?1 AND state = 'pending' AND expires_ms > ?4",
+                params![id, state.as_str(), user, now_ms],
+            )
+            .map_err(backend("decide on a device code"))?;
+        Ok(changed == 1)
+    }
+
+    fn consume_device_code(&self, id: i64) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .execute("UPDATE device_codes SET state = 'used' WHERE id = ?1 AND state = 'approved'", [id])
+            .map_err(backend("use a device code"))?;
+        Ok(changed == 1)
+    }
+
+    fn insert_oauth_token(&self, token: &NewToken, expires_at: i64) -> Result<TokenRecord, StoreError> {
+        let mut conn = self.lock();
+        Self::require_user(&conn, &token.user)?;
+        let created_at = now();
+        let tx = conn.transaction().map_err(backend("store an OAuth token"))?;
+        tx.execute(
+            "INSERT INTO tokens (hash, last_four, user, name, role, created_at) VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+            params![token.hash.as_bytes().as_slice(), token.last_four, token.user, role_name(token.role), created_at],
+        )
+        .map_err(backend("store an OAuth token"))?;
+        let id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO oauth_tokens (token_id, expires_at) VALUES (?1, ?2)", params![id, expires_at])
+            .map_err(backend("store an OAuth token"))?;
+        tx.commit().map_err(backend("store an OAuth token"))?;
+        Ok(TokenRecord {
+            id,
+            hash: token.hash,
+            last_four: token.last_four.clone(),
+            user: token.user.clone(),
+            name: None,
+            role: token.role,
+            created_at,
+        })
+    }
+
+    fn oauth_token_expiry(&self, token_id: i64) -> Result<Option<i64>, StoreError> {
+        self.lock()
+            .query_row("SELECT expires_at FROM oauth_tokens WHERE token_id = ?1", [token_id], |r| r.get(0))
+            .optional()
+            .map_err(backend("read a token's expiry"))
+    }
+
+    fn insert_refresh_token(&self, hash: &TokenHash, user: &str, expires_at: i64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        Self::require_user(&conn, user)?;
+        conn.execute(
+            "INSERT INTO refresh_tokens (hash, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![hash.as_bytes().as_slice(), user, now(), expires_at],
+        )
+        .map_err(backend("store a refresh token"))?;
+        Ok(())
+    }
+
+    fn use_refresh_token(&self, hash: &TokenHash, now: i64) -> Result<Option<String>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(backend("use a refresh token"))?;
+        let user: Option<String> = tx
+            .query_row(
+                "SELECT user FROM refresh_tokens WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                params![hash.as_bytes().as_slice(), now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend("use a refresh token"))?;
+        if user.is_some() {
+            tx.execute(
+                "UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1",
+                params![hash.as_bytes().as_slice(), now],
+            )
+            .map_err(backend("use a refresh token"))?;
+        }
+        tx.commit().map_err(backend("use a refresh token"))?;
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod browser_login_migration_tests {
+    use super::*;
+
+    /// A data folder of the first schema (before the browser login) is upgraded in place:
+    /// its tokens keep working and device codes can be stored.
+    #[test]
+    fn a_first_schema_database_gains_the_browser_login_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            conn.execute("INSERT INTO users (name, created_at) VALUES ('alice', 0)", []).unwrap();
+            conn.execute(
+                "INSERT INTO tokens (hash, last_four, user, name, role, created_at) VALUES (?1, 'xyzw', 'alice', 'old', 'read', 0)",
+                [TokenHash::of("hf_old").as_bytes().as_slice()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.token_by_hash(&TokenHash::of("hf_old")).unwrap().is_some());
+        let code = NewDeviceCode {
+            device_hash: TokenHash::of("d"),
+            user_code_hash: TokenHash::of("u"),
+            client_id: "cli".into(),
+            created_ms: 0,
+            expires_ms: i64::MAX,
+            interval_secs: 5,
+        };
+        assert!(store.insert_device_code(&code).unwrap());
+        assert!(!store.insert_device_code(&code).unwrap(), "a code is stored once");
     }
 }

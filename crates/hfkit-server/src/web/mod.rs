@@ -9,6 +9,7 @@
 //!   pending requests of every repo one manages (`/settings/access-requests`);
 //! - [`sign_in`]: `/login` and `/logout`;
 //! - [`tokens`], `/settings/tokens`: list, create (shown once), delete;
+//! - [`device`], `/device`: approve or deny a terminal's browser login (`hf auth login`);
 //! - [`session`]: sessions, the [`session::SignedIn`] extractor, CSRF-checked forms
 //!   ([`session::CsrfForm`]) and sign-in throttling;
 //! - [`markdown`]: README rendering, sanitized; [`assets`]: the stylesheet and the copy script.
@@ -22,6 +23,7 @@
 //! the sanitizer still would not run.
 
 mod assets;
+mod device;
 mod gate;
 mod home;
 pub(crate) mod markdown;
@@ -51,6 +53,7 @@ pub(crate) fn router() -> Router<Arc<HubState>> {
         .route("/settings/tokens", get(tokens::list).post(tokens::create))
         .route("/settings/tokens/delete", post(tokens::delete))
         .route("/settings/access-requests", get(gate::overview))
+        .route("/device", get(device::show).post(device::decide))
         .route("/{owner}", get(repo::single))
         .route("/{owner}/{name}", get(repo::model))
         .route("/datasets/{owner}/{name}", get(repo::dataset))
@@ -215,19 +218,8 @@ fn see_other(to: &str) -> Response {
 
 /// `2026-12-01 12:34 UTC` for seconds since 1970.
 fn date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!("{} {:02}:{:02} UTC", hfkit::time::date(secs), rem / 3600, rem % 3600 / 60)
 }
 
 /// `1.2 MB` for a size in bytes.

@@ -211,7 +211,8 @@ impl FromRequestParts<Arc<HubState>> for SignedIn {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<HubState>) -> Result<Self, PageError> {
-        session_of(state, &parts.headers)?.ok_or_else(|| PageError::SignIn { next: parts.uri.path().to_owned() })
+        let next = parts.uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str);
+        session_of(state, &parts.headers)?.ok_or_else(|| PageError::SignIn { next: next.to_owned() })
     }
 }
 

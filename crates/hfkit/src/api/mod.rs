@@ -24,6 +24,7 @@
 mod files;
 pub mod headers;
 mod network;
+mod oauth;
 
 use std::time::{Duration, Instant};
 
@@ -166,6 +167,7 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
         TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
         TokenSource::Stdin => "pipe the new token to `hf auth login`".to_owned(),
         TokenSource::Prompt => "run `hf auth login` again and paste the new token".to_owned(),
+        TokenSource::DeviceLogin => "run `hf auth login` again and approve the new code".to_owned(),
         TokenSource::Oidc { resource } => {
             format!("check the trusted-publisher settings of `{resource}` on the Hub")
         }

@@ -6,7 +6,8 @@
 //! 2. the trusted-publisher exchange when `HF_OIDC_RESOURCE` is set (a failure is an error,
 //!    never a fallback);
 //! 3. `HF_TOKEN`, or `HUGGING_FACE_HUB_TOKEN` when `HF_TOKEN` is unset or empty;
-//! 4. the token file (`HF_TOKEN_PATH`, else `$HF_HOME/token`).
+//! 4. the token file (`HF_TOKEN_PATH`, else `$HF_HOME/token`), refreshed first when it is
+//!    an OAuth token of the browser login close to expiry ([`oauth`]).
 //!
 //! Each source answers found, absent or broken; a broken source stops the chain with an
 //! error naming it. The answer carries its [`TokenSource`], so commands can say which token
@@ -15,6 +16,7 @@
 
 pub mod check;
 mod git_credential;
+pub mod oauth;
 pub mod oidc;
 pub mod status;
 mod store;
@@ -53,6 +55,8 @@ pub enum TokenSource {
     Stdin,
     /// Typed at `hf auth login`'s prompt.
     Prompt,
+    /// Issued by the browser login (device flow) that is finishing.
+    DeviceLogin,
 }
 
 impl TokenSource {
@@ -65,6 +69,7 @@ impl TokenSource {
             Self::File(_) => "file".to_owned(),
             Self::Stdin => "stdin".to_owned(),
             Self::Prompt => "prompt".to_owned(),
+            Self::DeviceLogin => "browser".to_owned(),
         }
     }
 }
@@ -78,6 +83,7 @@ impl fmt::Display for TokenSource {
             Self::File(path) => write!(f, "the token file {}", path.display()),
             Self::Stdin => f.write_str("standard input"),
             Self::Prompt => f.write_str("the login prompt"),
+            Self::DeviceLogin => f.write_str("the browser login"),
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct ChainReport {
     pub implicit_disabled: bool,
     /// Things to fix.
     pub warnings: Vec<String>,
+    /// The winning token's expiry and refresh data, when it is a browser login's token
+    /// (only the token file's token is refreshed, so `can_refresh` is false for others).
+    pub oauth: Option<super::oauth::OAuthStatus>,
 }
 
 impl ChainReport {
@@ -218,10 +221,15 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
         );
     }
     let winning_token = winner.and_then(|i| sources[i].token.clone());
+    let oauth =
+        winning_token.as_ref().and_then(|t| super::oauth::inspect(&config.stored_tokens_path, t)).map(|mut o| {
+            o.can_refresh &= winner.is_some_and(|i| sources[i].name == "token file");
+            o
+        });
     let active_name = winning_token.and_then(|t| {
         StoredTokens::load(&config.stored_tokens_path).ok().and_then(|s| s.name_of(&t).map(str::to_owned))
     });
-    ChainReport { sources, winner, active_name, implicit_disabled, warnings }
+    ChainReport { sources, winner, active_name, implicit_disabled, warnings, oauth }
 }
 
 fn first_line(text: &str) -> &str {
