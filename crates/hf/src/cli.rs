@@ -204,6 +204,10 @@ pub(crate) struct LoginArgs {
     /// Python's negation of the flag above (the default).
     #[arg(long, hide_short_help = true)]
     pub(crate) no_force: bool,
+    /// Keep the token in the system keyring (Secret Service) instead of the token file.
+    /// hf only: Python's huggingface_hub does not read the keyring.
+    #[arg(long)]
+    pub(crate) keyring: bool,
 }
 
 #[derive(Debug, Args)]

@@ -21,8 +21,10 @@ use std::thread::JoinHandle;
 use std::collections::BTreeMap;
 
 mod hostile;
+mod keyring;
 
 pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
+pub use keyring::SecretService;
 
 use hfkit_server::{
     AccessToken, Accounts, FileEntry, HubState, Org, RecordedRequest, Role, StoredRepo, TrustedPublisher, User,

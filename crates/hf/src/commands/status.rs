@@ -69,6 +69,9 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             let token = w.token.as_ref().map_or_else(|| "exchanged at use".to_owned(), Token::masked);
             let stored = report.active_name.as_ref().map(|n| format!(", stored as `{}`", shown(n))).unwrap_or_default();
             lines.push(format!("Active token: {token} from {}{stored}", w.name));
+            if let Some(location) = &w.location {
+                lines.push(format!("  kept in {}", shown(location)));
+            }
         }
         None => lines.push("No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned()),
     }
@@ -107,6 +110,7 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
                 "used": s.state == SourceState::Used,
                 "token": s.token.as_ref().map(Token::masked),
                 "path": s.path.as_ref().map(|p| p.display().to_string()),
+                "location": s.location,
                 "note": s.note,
             })
         })
@@ -120,6 +124,7 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
     ctx.printer.json(&json!({
         "sources": sources,
         "winner": report.winning().map(|w| w.name),
+        "active_token_location": report.winning().and_then(|w| w.location.as_deref()),
         "active_token_name": report.active_name,
         "implicit_token_disabled": report.implicit_disabled,
         "warnings": report.warnings,
