@@ -20,9 +20,11 @@ use std::thread::JoinHandle;
 
 use std::collections::BTreeMap;
 
+mod git_http;
 mod hostile;
 mod keyring;
 
+pub use git_http::{GitHttpServer, GitRequest};
 pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
 pub use keyring::SecretService;
 

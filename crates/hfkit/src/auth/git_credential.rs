@@ -231,6 +231,11 @@ pub fn helper_value(program: &std::path::Path) -> String {
 const HELPER_ARGS: &str = "auth git-credential";
 
 /// Adds our helper for `endpoint` to git's configuration (once).
+///
+/// When the endpoint has no helper of its own yet, an empty entry goes first: git's way to
+/// reset the helpers inherited from `credential.helper` for this URL, so that a general
+/// `store` (which Python's login suggests) is not handed the token to write in plain text
+/// each time git approves it.
 pub fn install_helper(
     scope: ConfigScope,
     endpoint: &Endpoint,
@@ -238,8 +243,12 @@ pub fn install_helper(
 ) -> Result<HelperChange, GitCredentialError> {
     let key = helper_key(endpoint);
     let value = helper_value(program);
-    if current_values(scope, &key)?.contains(&value) {
+    let values = current_values(scope, &key)?;
+    if values.contains(&value) {
         return Ok(HelperChange::Unchanged);
+    }
+    if values.is_empty() {
+        run(&["config", scope.flag(), "--add", &key, ""], None)?;
     }
     run(&["config", scope.flag(), "--add", &key, &value], None)?;
     Ok(HelperChange::Changed)
@@ -256,6 +265,10 @@ pub fn uninstall_helper(scope: ConfigScope, endpoint: &Endpoint) -> Result<Helpe
     }
     for value in &ours {
         run(&["config", scope.flag(), "--fixed-value", "--unset-all", &key, value], None)?;
+    }
+    // The reset that install put first, when nothing but it is left.
+    if current_values(scope, &key)?.iter().all(String::is_empty) {
+        let _ = run(&["config", scope.flag(), "--unset-all", &key, "^$"], None);
     }
     let section = format!("credential.{}", endpoint.base_url());
     let prefix = format!("{section}.");
