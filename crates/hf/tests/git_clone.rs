@@ -47,6 +47,13 @@ fn git_clone_over_http_goes_through_the_helper_and_nowhere_else() {
         stored.display()
     );
     assert!(!std::fs::read_to_string(t.home().join(".gitconfig")).unwrap().contains(READ));
+    // Python's --add-to-git-credential would copy the token into `store`; with hf's helper
+    // installed there is nothing to copy, and hf says so rather than claiming it saved it.
+    std::fs::write(t.hf_home().join("stored_tokens"), format!("[laptop]\nhf_token = {READ}\n")).unwrap();
+    let run = t.hf(&["auth", "switch", "--token-name", "laptop", "--add-to-git-credential"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("was not copied into git's credential helpers"), "{}", run.stderr);
+    assert!(!stored.exists() || !std::fs::read_to_string(&stored).unwrap().contains(READ));
 
     // Another host gets nothing: the same server named `localhost`, and a second server
     // that would accept the same token.

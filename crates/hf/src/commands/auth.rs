@@ -185,6 +185,17 @@ fn entered_token(raw: &str, source: &TokenSource) -> Result<Token> {
 
 fn save_to_git_credential(ctx: &Context, token: &Token) {
     let p = &ctx.printer;
+    // With our helper installed, git asks hf and hands approvals to hf alone (a no-op):
+    // copying the token into other helpers would neither happen nor be needed.
+    if let Some(endpoint) = auth::Endpoint::parse(&ctx.config.endpoint)
+        && auth::helper_installed(&endpoint).unwrap_or(false)
+    {
+        p.info(&format!(
+            "git asks hf for {} credentials (`hf auth git-credential` is installed), so the token was not copied into git's credential helpers.",
+            endpoint.base_url()
+        ));
+        return;
+    }
     match auth::git_credential_helpers() {
         Ok(helpers) if !helpers.is_empty() => match auth::git_credential_approve(&ctx.config.endpoint, token) {
             Ok(()) => p.info(&format!(

@@ -280,9 +280,24 @@ pub fn uninstall_helper(scope: ConfigScope, endpoint: &Endpoint) -> Result<Helpe
     Ok(HelperChange::Changed)
 }
 
+/// Whether git, run here, asks hf for `endpoint`'s credentials (our helper is installed in
+/// any scope git reads).
+pub fn helper_installed(endpoint: &Endpoint) -> Result<bool, GitCredentialError> {
+    let values = config_values(None, &helper_key(endpoint))?;
+    Ok(values.iter().any(|v| v.starts_with('!') && v.ends_with(HELPER_ARGS)))
+}
+
 /// Values of `key` in `scope` (none when the key or the file is absent).
 fn current_values(scope: ConfigScope, key: &str) -> Result<Vec<String>, GitCredentialError> {
-    match run(&["config", scope.flag(), "--get-all", key], None) {
+    config_values(Some(scope), key)
+}
+
+/// Values of `key` in `scope`, or in every scope git reads (none when it is not set).
+fn config_values(scope: Option<ConfigScope>, key: &str) -> Result<Vec<String>, GitCredentialError> {
+    let mut args = vec!["config"];
+    args.extend(scope.map(ConfigScope::flag));
+    args.extend(["--get-all", key]);
+    match run(&args, None) {
         Ok(out) => Ok(out.lines().map(str::to_owned).collect()),
         // Exit status 1: the key is not set.
         Err(GitCredentialError::Failed { stderr, .. }) if stderr.is_empty() => Ok(Vec::new()),

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 pub use git_credential::{
     ConfigScope, CredentialRequest, Endpoint, GIT_USER, GitCredentialError, HelperChange, MAX_REQUEST_BYTES,
-    RequestError, approve as git_credential_approve, helper_key, helper_value, helpers as git_credential_helpers,
-    install_helper, reject as git_credential_reject, uninstall_helper,
+    RequestError, approve as git_credential_approve, helper_installed, helper_key, helper_value,
+    helpers as git_credential_helpers, install_helper, reject as git_credential_reject, uninstall_helper,
 };
 pub use store::{AuthStore, LogoutOutcome};
 
