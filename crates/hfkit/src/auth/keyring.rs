@@ -315,12 +315,19 @@ fn failure(action: &'static str, e: secret_service::Error) -> KeyringError {
 }
 
 /// The error and its causes on one line (a Secret Service error never holds the secret).
-/// The crate's own message already quotes its direct cause, so the chain starts below it.
+/// zbus quotes its causes in its own messages, so a cause already in the text is skipped
+/// (unlike [`crate::api::with_causes`], which appends every one).
 fn describe(e: &secret_service::Error) -> String {
-    match std::error::Error::source(e) {
-        Some(inner) => crate::api::with_causes(e.to_string(), inner),
-        None => e.to_string(),
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        source = cause.source();
     }
+    text
 }
 
 #[cfg(test)]
