@@ -11,13 +11,15 @@ Builds (once) a git work tree in /tmp/hfkit-bench-scan: 100,000 text files of 0.
 Both honour .gitignore the same way (the `ignore` crate is ripgrep's), read hidden files,
 skip `.git` and binary files, and print every match. The history is left out of the ratio
 (rg does not read it); one run with history is shown on its own. Prints the median wall time
-of each and the ratio, and checks that both found the same set of (file, line) places.
+and CPU time (user + system, steady under load) of each and the ratios, and checks that both
+found the same set of (file, line) places.
 Usage: `python3 bench/scan.py [runs]` from the repository root (builds the release binary).
 """
 
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -88,10 +90,19 @@ def build_tree() -> None:
         f.write(f"{planted}\n")
 
 
-def timed(cmd: list[str]) -> tuple[float, bytes]:
+CPU: dict[str, list[float]] = {}
+
+
+def timed(cmd: list[str], name: str = "") -> tuple[float, bytes]:
+    """Wall time and output; the child's CPU time (user + system) is kept under `name`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name:
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        CPU.setdefault(name, []).append(cpu)
     if out.returncode not in (0, 1):
         sys.exit(f"{cmd[0]} failed with status {out.returncode}")
     return elapsed, out.stdout
@@ -129,7 +140,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(RUNS):
         for name, cmd in commands.items():
-            times[name].append(timed(cmd)[0])
+            times[name].append(timed(cmd, name)[0])
     history = timed([hf, "auth", "scan", "--json", TREE])[0]
     version = subprocess.run([rg, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     hf_median = statistics.median(times["hfkit"])
@@ -138,6 +149,9 @@ def main() -> None:
     print(f"hfkit   hf auth scan --no-history  median {hf_median * 1000:8.1f} ms  (runs: {RUNS})")
     print(f"ripgrep {version:<26} median {rg_median * 1000:8.1f} ms")
     print(f"ratio hfkit/ripgrep: {hf_median / rg_median:.2f}")
+    # CPU time (user + system) does not depend on what else the machine runs at the moment.
+    hf_cpu, rg_cpu = statistics.median(CPU["hfkit"]), statistics.median(CPU["ripgrep"])
+    print(f"CPU (user+sys) median: hfkit {hf_cpu * 1000:.0f} ms, ripgrep {rg_cpu * 1000:.0f} ms, ratio {hf_cpu / rg_cpu:.2f}")
     print(f"hfkit with history (empty history here): {history * 1000:.1f} ms")
 
 

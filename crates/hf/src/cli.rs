@@ -208,6 +208,10 @@ pub(crate) struct LoginArgs {
     /// Browser login: only print the page and the code, do not open a browser. [hfkit]
     #[arg(long)]
     pub(crate) no_browser: bool,
+    /// Keep the token in the system keyring (Secret Service) instead of the token file.
+    /// hf only: Python's huggingface_hub does not read the keyring.
+    #[arg(long)]
+    pub(crate) keyring: bool,
 }
 
 #[derive(Debug, Args)]

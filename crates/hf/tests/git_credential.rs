@@ -124,7 +124,9 @@ fn install_and_uninstall_leave_git_config_as_it_was() {
     assert!(run.stderr.contains("git now asks hf"), "{}", run.stderr);
     let installed = config_list(&t, "--global", None);
     let key = format!("credential.{}.helper=", hub.url());
-    assert_eq!(installed.matches(&key).count(), 1, "{installed}");
+    // Our helper, after an empty entry that resets the inherited `cache` helper for this URL.
+    assert_eq!(installed.matches(&format!("{key}\n")).count(), 1, "{installed}");
+    assert_eq!(installed.matches(&format!("{key}!")).count(), 1, "{installed}");
     // Installing twice adds nothing.
     t.hf(&["auth", "git-credential", "--install"]).expect_code(0);
     assert_eq!(config_list(&t, "--global", None), installed);

@@ -21,12 +21,16 @@ use std::thread::JoinHandle;
 use std::collections::BTreeMap;
 
 mod browser;
+mod git_http;
 mod hostile;
+mod keyring;
 pub mod web_client;
 
 pub use browser::{BROWSER_WAIT, Browser, Element};
 
+pub use git_http::{GitHttpServer, GitRequest};
 pub use hostile::{Body, HostileHub, MAX_CONNECTION_LIFE, Reply, RunningHostileHub, Seen};
+pub use keyring::SecretService;
 
 use hfkit_server::{
     AccessToken, Accounts, FileEntry, HubState, Org, RecordedRequest, Role, StoredRepo, TrustedPublisher, User,

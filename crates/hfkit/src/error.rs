@@ -38,6 +38,9 @@ pub enum Error {
     /// A download did not complete.
     #[error(transparent)]
     Download(Box<crate::download::DownloadError>),
+    /// The system keyring could not be used.
+    #[error(transparent)]
+    Keyring(#[from] crate::auth::keyring::KeyringError),
     /// The git credential helper could not be updated.
     #[error(transparent)]
     GitCredential(#[from] GitCredentialError),

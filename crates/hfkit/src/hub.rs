@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::api::{HubClient, WhoAmI};
+use crate::auth::keyring::KeyringEntry;
 use crate::auth::stored_tokens::StoredToken;
 use crate::auth::{self, AuthStore, ChainOutcome, ResolvedToken, TokenSource};
 use crate::config::Config;
@@ -34,6 +35,8 @@ struct Inner {
     explicit: Option<Token>,
     client: OnceLock<HubClient>,
     oidc: tokio::sync::Mutex<Option<(ResolvedToken, Instant)>>,
+    /// The keyring's token, read once per hub (each read is a D-Bus round trip).
+    keyring: tokio::sync::OnceCell<ResolvedToken>,
 }
 
 /// Builds a [`Hub`] from explicit settings, reading no token from the environment.
@@ -119,7 +122,13 @@ impl Hub {
     /// A hub for `config`, with an optional explicit token.
     pub fn new(config: Config, explicit: Option<Token>) -> Self {
         Self {
-            inner: Arc::new(Inner { config, explicit, client: OnceLock::new(), oidc: tokio::sync::Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                config,
+                explicit,
+                client: OnceLock::new(),
+                oidc: tokio::sync::Mutex::new(None),
+                keyring: tokio::sync::OnceCell::new(),
+            }),
         }
     }
 
@@ -164,6 +173,20 @@ impl Hub {
             }
             ChainOutcome::Found(found) => Ok(Some(found)),
             ChainOutcome::NotFound => Ok(None),
+            ChainOutcome::NeedsKeyring(entry) => {
+                let found = self
+                    .inner
+                    .keyring
+                    .get_or_try_init(|| async {
+                        let token = entry.read().await.map_err(auth::TokenError::from)?;
+                        Ok::<_, Error>(ResolvedToken {
+                            token,
+                            source: TokenSource::Keyring { account: entry.account().to_owned() },
+                        })
+                    })
+                    .await?;
+                Ok(Some(found.clone()))
+            }
             ChainOutcome::NeedsOidcExchange(plan) => {
                 let mut cached = self.inner.oidc.lock().await;
                 if let Some((found, until)) = cached.as_ref()
@@ -208,13 +231,32 @@ impl Hub {
     /// [`Hub::login`] with a token that came from `source` (standard input, a prompt), so
     /// that a refusal names where the token came from.
     pub async fn login_from(&self, token: Token, source: TokenSource) -> Result<Login> {
+        let login = self.validate_login(token, source).await?;
+        self.auth_store().save_and_activate(&login.token_name, StoredToken::new(&login.token))?;
+        Ok(login)
+    }
+
+    /// [`Hub::login_from`], keeping the token in the system keyring instead of the token
+    /// file and `stored_tokens` (ours; huggingface_hub has no keyring). The token file, if
+    /// there is one, is removed, since it would otherwise shadow the keyring token. Nothing
+    /// changes unless both the Hub and the keyring accept the token: a keyring that cannot
+    /// be reached is an error, never a fallback to the file.
+    pub async fn login_to_keyring(&self, token: Token, source: TokenSource) -> Result<KeyringLogin> {
+        let login = self.validate_login(token, source).await?;
+        let entry = KeyringEntry::for_config(&self.inner.config, &login.token_name);
+        entry.save(&login.token).await?;
+        let removed_token_file = crate::fs::remove_if_exists(&self.inner.config.token_path)?;
+        Ok(KeyringLogin { login, entry, removed_token_file })
+    }
+
+    /// Asks the Hub who `token` belongs to; refuses organization tokens.
+    async fn validate_login(&self, token: Token, source: TokenSource) -> Result<Login> {
         if token.is_org_token() {
             return Err(Error::OrgToken);
         }
         let resolved = ResolvedToken { token, source };
         let who = self.whoami_with(&resolved).await?;
         let token_name = who.storage_name();
-        self.auth_store().save_and_activate(&token_name, StoredToken::new(&resolved.token))?;
         Ok(Login { who, token_name, token: resolved.token })
     }
 }
@@ -242,6 +284,17 @@ impl Hub {
         self.auth_store().save_and_activate(&token_name, entry)?;
         Ok((Login { who, token_name, token: resolved.token }, tokens))
     }
+}
+
+/// The result of [`Hub::login_to_keyring`].
+#[derive(Debug, Clone)]
+pub struct KeyringLogin {
+    /// The validated token and its account.
+    pub login: Login,
+    /// Where the token now is.
+    pub entry: KeyringEntry,
+    /// A token file was there and was removed.
+    pub removed_token_file: bool,
 }
 
 /// The result of [`Hub::login`].

@@ -41,5 +41,5 @@ pub use api::WhoAmI;
 pub use auth::{ResolvedToken, TokenSource};
 pub use config::Config;
 pub use error::{Error, Result};
-pub use hub::{Hub, HubBuilder, Login, blocking};
+pub use hub::{Hub, HubBuilder, KeyringLogin, Login, blocking};
 pub use secret::Token;

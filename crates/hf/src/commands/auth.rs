@@ -72,6 +72,9 @@ pub(crate) fn login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
         );
     }
     let hub = ctx.hub(None);
+    if args.keyring {
+        return login_to_keyring(ctx, &hub, token, source, args.add_to_git_credential);
+    }
     let login = settings::runtime()?.block_on(hub.login_from(token, source))?;
     report_login(ctx, &hub, &login, args.add_to_git_credential, None);
     Ok(0)
@@ -95,6 +98,44 @@ fn report_login(ctx: &Context, hub: &Hub, login: &hfkit::Login, add_to_git: bool
     }
     p.info(&format!("Your token has been saved to {}", store.token_path().display()));
     p.info("Login successful.");
+    if let Ok(Some(entry)) = store.keyring() {
+        p.notice(&format!(
+            "Note: a token is also kept in {entry}; the token file now comes first. `hf auth logout` removes both."
+        ));
+    }
+    login_done(ctx, login, note);
+}
+
+/// `hf auth login --keyring`: the token goes to the system keyring, never to a file.
+fn login_to_keyring(ctx: &Context, hub: &Hub, token: Token, source: TokenSource, add_to_git: bool) -> Result<Status> {
+    let p = &ctx.printer;
+    let saved = settings::runtime()?.block_on(hub.login_to_keyring(token, source))?;
+    let login = &saved.login;
+    match login.who.token_role() {
+        Some(role) => p.info(&format!("Token is valid (permission: {role}).")),
+        None => p.info("Token is valid."),
+    }
+    if add_to_git {
+        save_to_git_credential(ctx, &login.token);
+    }
+    p.info(&format!("Your token has been saved to {}", shown(&saved.entry.to_string())));
+    if saved.removed_token_file {
+        p.info(&format!(
+            "The token file {} was removed, so that the keyring's token is the active one.",
+            ctx.config.token_path.display()
+        ));
+    }
+    p.info("Login successful.");
+    p.notice(
+        "Note: Python's huggingface_hub does not read the system keyring and will not see this token; for it, set HF_TOKEN=\"$(hf auth token)\".",
+    );
+    login_done(ctx, login, None);
+    Ok(0)
+}
+
+/// The closing lines of a login: which token is active now, and a last `note`.
+fn login_done(ctx: &Context, login: &hfkit::Login, note: Option<String>) {
+    let p = &ctx.printer;
     match auth::env_token(&ctx.config) {
         Some(env) => p.notice(&format!(
             "Note: Environment variable `{}` is set and is the current active token independently from the token you've just configured.",
@@ -148,6 +189,11 @@ fn ask_login_method(p: &Printer) -> Result<LoginMethod> {
 /// exists), waits for the decision, then stores the token with its refresh data.
 fn device_login(ctx: &Context, args: &LoginArgs) -> Result<Status> {
     let p = &ctx.printer;
+    if args.keyring {
+        bail!(
+            "the browser login keeps a refresh token beside its token in the token files, so it cannot go to the keyring\n\nhint: log in with a token instead: `hf auth login --keyring --token …` (or pipe it)"
+        );
+    }
     if args.add_to_git_credential {
         p.notice("`add_to_git_credential=True` is only supported when a token is passed directly. It is ignored by the browser-based login.");
     }
@@ -266,6 +312,17 @@ fn entered_token(raw: &str, source: &TokenSource) -> Result<Token> {
 
 fn save_to_git_credential(ctx: &Context, token: &Token) {
     let p = &ctx.printer;
+    // With our helper installed, git asks hf and hands approvals to hf alone (a no-op):
+    // copying the token into other helpers would neither happen nor be needed.
+    if let Some(endpoint) = auth::Endpoint::parse(&ctx.config.endpoint)
+        && auth::helper_installed(&endpoint).unwrap_or(false)
+    {
+        p.info(&format!(
+            "git asks hf for {} credentials (`hf auth git-credential` is installed), so the token was not copied into git's credential helpers.",
+            endpoint.base_url()
+        ));
+        return;
+    }
     match auth::git_credential_helpers() {
         Ok(helpers) if !helpers.is_empty() => match auth::git_credential_approve(&ctx.config.endpoint, token) {
             Ok(()) => p.info(&format!(
@@ -305,9 +362,10 @@ fn reject_git_credential(ctx: &Context) {
 pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> {
     let p = &ctx.printer;
     let store = AuthStore::new(&ctx.config);
+    let keyring = store.keyring()?;
     match token_name.filter(|n| !n.is_empty()) {
         None => {
-            let has_active = store.active()?.is_some() || auth::env_token(&ctx.config).is_some();
+            let has_active = store.active()?.is_some() || keyring.is_some() || auth::env_token(&ctx.config).is_some();
             let has_stored =
                 store.stored_tokens_path().exists() && !store.stored().map(|s| s.is_empty()).unwrap_or(false);
             if !has_active && !has_stored {
@@ -315,11 +373,19 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
                 return Ok(0);
             }
             store.logout_all()?;
+            if let Some(entry) = &keyring {
+                forget_keyring(ctx, entry)?;
+            }
             p.info("Successfully logged out from all access tokens.");
             reject_git_credential(ctx);
         }
         Some(name) => {
-            let outcome = store.logout(name)?;
+            let mut outcome = store.logout(name)?;
+            if let Some(entry) = keyring.as_ref().filter(|e| e.name() == Some(name)) {
+                forget_keyring(ctx, entry)?;
+                outcome.removed = true;
+                outcome.was_active |= store.active()?.is_none();
+            }
             if !outcome.removed {
                 p.warning(&format!(
                     "No stored token is named `{name}` in {}; nothing was changed.",
@@ -341,6 +407,23 @@ pub(crate) fn logout(ctx: &Context, token_name: Option<&str>) -> Result<Status> 
         );
     }
     Ok(0)
+}
+
+/// Deletes the keyring's token and its marker. A keyring that cannot be reached keeps the
+/// marker (the token may still be in it) and fails the command with what to do.
+fn forget_keyring(ctx: &Context, entry: &auth::keyring::KeyringEntry) -> Result<()> {
+    match auth::keyring::block_on(entry.delete()) {
+        Ok(()) => {
+            ctx.printer.info(&format!("The token in {} has been deleted.", shown(&entry.to_string())));
+            Ok(())
+        }
+        Err(e) => bail!(
+            "the token in {} could not be deleted: {}\n\nhint: run `hf auth logout` again once the keyring is available; to stop hf from looking for that token without deleting it, remove {}",
+            shown(&entry.to_string()),
+            e.to_string().lines().next().unwrap_or_default(),
+            entry.marker().display()
+        ),
+    }
 }
 
 pub(crate) fn switch(ctx: &Context, token_name: Option<&str>, add_to_git: bool) -> Result<Status> {

@@ -74,6 +74,9 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
             if let Some(oauth) = &report.oauth {
                 lines.push(format!("  {}", expiry_text(oauth)));
             }
+            if let Some(location) = &w.location {
+                lines.push(format!("  kept in {}", shown(location)));
+            }
         }
         None => lines.push("No token: requests are anonymous. Run `hf auth login` or set HF_TOKEN.".to_owned()),
     }
@@ -139,6 +142,7 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
                 "used": s.state == SourceState::Used,
                 "token": s.token.as_ref().map(Token::masked),
                 "path": s.path.as_ref().map(|p| p.display().to_string()),
+                "location": s.location,
                 "note": s.note,
             })
         })
@@ -152,6 +156,7 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
     ctx.printer.json(&json!({
         "sources": sources,
         "winner": report.winning().map(|w| w.name),
+        "active_token_location": report.winning().and_then(|w| w.location.as_deref()),
         "active_token_name": report.active_name,
         "implicit_token_disabled": report.implicit_disabled,
         "warnings": report.warnings,

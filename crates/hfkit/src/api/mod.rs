@@ -165,6 +165,7 @@ fn unauthorized_message(source: Option<&TokenSource>, url: &str, server: Option<
             format!("update or unset {name} (it takes precedence over `hf auth login`)")
         }
         TokenSource::File(_) => "run `hf auth login --force` with the new token".to_owned(),
+        TokenSource::Keyring { .. } => "run `hf auth login --keyring --force` with the new token".to_owned(),
         TokenSource::Stdin => "pipe the new token to `hf auth login`".to_owned(),
         TokenSource::Prompt => "run `hf auth login` again and paste the new token".to_owned(),
         TokenSource::DeviceLogin => "run `hf auth login` again and approve the new code".to_owned(),

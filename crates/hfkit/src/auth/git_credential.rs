@@ -231,6 +231,11 @@ pub fn helper_value(program: &std::path::Path) -> String {
 const HELPER_ARGS: &str = "auth git-credential";
 
 /// Adds our helper for `endpoint` to git's configuration (once).
+///
+/// When the endpoint has no helper of its own yet, an empty entry goes first: git's way to
+/// reset the helpers inherited from `credential.helper` for this URL, so that a general
+/// `store` (which Python's login suggests) is not handed the token to write in plain text
+/// each time git approves it.
 pub fn install_helper(
     scope: ConfigScope,
     endpoint: &Endpoint,
@@ -238,8 +243,12 @@ pub fn install_helper(
 ) -> Result<HelperChange, GitCredentialError> {
     let key = helper_key(endpoint);
     let value = helper_value(program);
-    if current_values(scope, &key)?.contains(&value) {
+    let values = current_values(scope, &key)?;
+    if values.contains(&value) {
         return Ok(HelperChange::Unchanged);
+    }
+    if values.is_empty() {
+        run(&["config", scope.flag(), "--add", &key, ""], None)?;
     }
     run(&["config", scope.flag(), "--add", &key, &value], None)?;
     Ok(HelperChange::Changed)
@@ -257,6 +266,10 @@ pub fn uninstall_helper(scope: ConfigScope, endpoint: &Endpoint) -> Result<Helpe
     for value in &ours {
         run(&["config", scope.flag(), "--fixed-value", "--unset-all", &key, value], None)?;
     }
+    // The reset that install put first, when nothing but it is left.
+    if current_values(scope, &key)?.iter().all(String::is_empty) {
+        let _ = run(&["config", scope.flag(), "--unset-all", &key, "^$"], None);
+    }
     let section = format!("credential.{}", endpoint.base_url());
     let prefix = format!("{section}.");
     let names = run(&["config", scope.flag(), "--name-only", "--list"], None)?;
@@ -267,9 +280,24 @@ pub fn uninstall_helper(scope: ConfigScope, endpoint: &Endpoint) -> Result<Helpe
     Ok(HelperChange::Changed)
 }
 
+/// Whether git, run here, asks hf for `endpoint`'s credentials (our helper is installed in
+/// any scope git reads).
+pub fn helper_installed(endpoint: &Endpoint) -> Result<bool, GitCredentialError> {
+    let values = config_values(None, &helper_key(endpoint))?;
+    Ok(values.iter().any(|v| v.starts_with('!') && v.ends_with(HELPER_ARGS)))
+}
+
 /// Values of `key` in `scope` (none when the key or the file is absent).
 fn current_values(scope: ConfigScope, key: &str) -> Result<Vec<String>, GitCredentialError> {
-    match run(&["config", scope.flag(), "--get-all", key], None) {
+    config_values(Some(scope), key)
+}
+
+/// Values of `key` in `scope`, or in every scope git reads (none when it is not set).
+fn config_values(scope: Option<ConfigScope>, key: &str) -> Result<Vec<String>, GitCredentialError> {
+    let mut args = vec!["config"];
+    args.extend(scope.map(ConfigScope::flag));
+    args.extend(["--get-all", key]);
+    match run(&args, None) {
         Ok(out) => Ok(out.lines().map(str::to_owned).collect()),
         // Exit status 1: the key is not set.
         Err(GitCredentialError::Failed { stderr, .. }) if stderr.is_empty() => Ok(Vec::new()),

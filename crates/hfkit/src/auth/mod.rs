@@ -7,7 +7,9 @@
 //!    never a fallback);
 //! 3. `HF_TOKEN`, or `HUGGING_FACE_HUB_TOKEN` when `HF_TOKEN` is unset or empty;
 //! 4. the token file (`HF_TOKEN_PATH`, else `$HF_HOME/token`), refreshed first when it is
-//!    an OAuth token of the browser login close to expiry ([`oauth`]).
+//!    an OAuth token of the browser login close to expiry ([`oauth`]);
+//! 5. the system keyring, only after `hf auth login --keyring` (ours: huggingface_hub has no
+//!    such source; see [`keyring`]).
 //!
 //! Each source answers found, absent or broken; a broken source stops the chain with an
 //! error naming it. The answer carries its [`TokenSource`], so commands can say which token
@@ -16,6 +18,7 @@
 
 pub mod check;
 mod git_credential;
+pub mod keyring;
 pub mod oauth;
 pub mod oidc;
 pub mod status;
@@ -27,8 +30,8 @@ use std::path::{Path, PathBuf};
 
 pub use git_credential::{
     ConfigScope, CredentialRequest, Endpoint, GIT_USER, GitCredentialError, HelperChange, MAX_REQUEST_BYTES,
-    RequestError, approve as git_credential_approve, helper_key, helper_value, helpers as git_credential_helpers,
-    install_helper, reject as git_credential_reject, uninstall_helper,
+    RequestError, approve as git_credential_approve, helper_installed, helper_key, helper_value,
+    helpers as git_credential_helpers, install_helper, reject as git_credential_reject, uninstall_helper,
 };
 pub use store::{AuthStore, LogoutOutcome};
 
@@ -51,6 +54,11 @@ pub enum TokenSource {
     Env(&'static str),
     /// The token file.
     File(PathBuf),
+    /// The system keyring (`hf auth login --keyring`).
+    Keyring {
+        /// The entry's account (the token file it stands in for).
+        account: String,
+    },
     /// Piped to `hf auth login` on standard input.
     Stdin,
     /// Typed at `hf auth login`'s prompt.
@@ -67,6 +75,7 @@ impl TokenSource {
             Self::Oidc { .. } => "oidc".to_owned(),
             Self::Env(name) => format!("env:{name}"),
             Self::File(_) => "file".to_owned(),
+            Self::Keyring { .. } => "keyring".to_owned(),
             Self::Stdin => "stdin".to_owned(),
             Self::Prompt => "prompt".to_owned(),
             Self::DeviceLogin => "browser".to_owned(),
@@ -81,6 +90,9 @@ impl fmt::Display for TokenSource {
             Self::Oidc { resource } => write!(f, "the OIDC token exchange for `{resource}` (HF_OIDC_RESOURCE)"),
             Self::Env(name) => write!(f, "the {name} environment variable"),
             Self::File(path) => write!(f, "the token file {}", path.display()),
+            Self::Keyring { account } => {
+                write!(f, "the system keyring (service `{}`, account `{account}`)", keyring::SERVICE)
+            }
             Self::Stdin => f.write_str("standard input"),
             Self::Prompt => f.write_str("the login prompt"),
             Self::DeviceLogin => f.write_str("the browser login"),
@@ -104,6 +116,9 @@ pub enum ChainOutcome {
     Found(ResolvedToken),
     /// `HF_OIDC_RESOURCE` is set: the token must be obtained by an exchange over the network.
     NeedsOidcExchange(oidc::OidcPlan),
+    /// `hf auth login --keyring` keeps the token in the system keyring: it must be read
+    /// from there (over D-Bus, so asynchronously).
+    NeedsKeyring(keyring::KeyringEntry),
     /// No source has a token.
     NotFound,
 }
@@ -133,6 +148,9 @@ pub enum TokenError {
     /// OIDC is enabled but has no id token to exchange.
     #[error(transparent)]
     Oidc(#[from] oidc::OidcError),
+    /// The token is kept in the system keyring, and the keyring cannot give it.
+    #[error(transparent)]
+    Keyring(#[from] keyring::KeyringError),
 }
 
 /// huggingface_hub's `_clean_token`: drop every `\r` and `\n`, trim, and treat an empty
@@ -198,10 +216,11 @@ pub fn resolve_local(config: &Config, explicit: Option<&Token>) -> Result<ChainO
     if let Some(found) = env_token(config) {
         return Ok(ChainOutcome::Found(found));
     }
-    match read_token_file(&config.token_path)? {
-        Some(token) => {
-            Ok(ChainOutcome::Found(ResolvedToken { token, source: TokenSource::File(config.token_path.clone()) }))
-        }
+    if let Some(token) = read_token_file(&config.token_path)? {
+        return Ok(ChainOutcome::Found(ResolvedToken { token, source: TokenSource::File(config.token_path.clone()) }));
+    }
+    match keyring::KeyringEntry::load(config)? {
+        Some(entry) => Ok(ChainOutcome::NeedsKeyring(entry)),
         None => Ok(ChainOutcome::NotFound),
     }
 }

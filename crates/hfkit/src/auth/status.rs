@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::keyring::{self, KeyringEntry};
 use super::oidc::{IdTokenSource, OidcPlan};
 use super::stored_tokens::StoredTokens;
 use super::{clean_token, env_token, read_token_file};
@@ -22,10 +23,12 @@ use crate::secret::Token;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
     /// Stable name: `--token`, `HF_OIDC_RESOURCE`, `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`,
-    /// `token file`, `HUGGINGFACE_TOKEN`.
+    /// `token file`, `keyring`, `HUGGINGFACE_TOKEN`.
     pub name: &'static str,
-    /// Where it is, for files.
+    /// Where it is, for files (for the keyring: its marker).
     pub path: Option<PathBuf>,
+    /// Where its token lives, in words, for the sources that keep one (file, keyring).
+    pub location: Option<String>,
     /// What it holds.
     pub state: SourceState,
     /// The token it holds (cleaned), to show masked.
@@ -88,6 +91,9 @@ impl ChainReport {
 }
 
 /// Inspects the chain for `config`. `cwd` is checked for a `.env` holding a token.
+///
+/// After `hf auth login --keyring` this asks the keyring over D-Bus on a private runtime,
+/// so call it outside an async runtime.
 pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainReport {
     let vars = &config.token_vars;
     let mut sources = Vec::new();
@@ -109,6 +115,7 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     let report = |name, state, token: Option<Token>, note: &str| SourceReport {
         name,
         path: None,
+        location: None,
         state,
         token,
         note: note.to_owned(),
@@ -187,7 +194,30 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
         Err(e) => report("token file", SourceState::Broken, None, &e.to_string()),
     };
     file.path = Some(config.token_path.clone());
+    file.location = Some(format!("the token file {}", config.token_path.display()));
     push(&mut sources, file);
+
+    let keyring = match KeyringEntry::load(config) {
+        Ok(None) => {
+            report("keyring", SourceState::NotSet, None, "not used (`hf auth login --keyring` puts the token there)")
+        }
+        Ok(Some(entry)) => {
+            let mut found = match keyring::block_on(entry.read()) {
+                Ok(t) => report(
+                    "keyring",
+                    SourceState::Used,
+                    Some(t),
+                    "saved by `hf auth login --keyring` (hf only: Python's huggingface_hub does not read it)",
+                ),
+                Err(e) => report("keyring", SourceState::Broken, None, first_line(&e.to_string())),
+            };
+            found.path = Some(entry.marker().to_owned());
+            found.location = Some(entry.to_string());
+            found
+        }
+        Err(e) => report("keyring", SourceState::Broken, None, first_line(&e.to_string())),
+    };
+    push(&mut sources, keyring);
 
     let guide_var = match vars.huggingface_token.as_deref() {
         Some(raw) if !raw.is_empty() => {
@@ -218,6 +248,11 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
     if implicit_disabled && explicit.is_none() && winner.is_some() {
         warnings.push(
             "HF_HUB_DISABLE_IMPLICIT_TOKEN is set: this token is shown by `hf auth token` but not sent with downloads unless given with --token".to_owned(),
+        );
+    }
+    if winner.is_some_and(|i| sources[i].name == "keyring") {
+        warnings.push(
+            "the active token is in the system keyring, which only hf reads: Python's huggingface_hub (and tools that read only HF_TOKEN or the token file) will not see it; give it to them with HF_TOKEN=\"$(hf auth token)\"".to_owned(),
         );
     }
     let winning_token = winner.and_then(|i| sources[i].token.clone());

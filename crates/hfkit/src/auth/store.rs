@@ -1,18 +1,21 @@
 //! [`AuthStore`]: the token file and `stored_tokens`, changed the way huggingface_hub
-//! changes them, but under a lock and through atomic writes.
+//! changes them, but under a lock and through atomic writes; and the marker of a token kept
+//! in the system keyring (`hf auth login --keyring`).
 
 use std::path::{Path, PathBuf};
 
+use super::keyring::{self, KeyringEntry, KeyringError};
 use super::stored_tokens::{StoredToken, StoredTokens, StoredTokensError};
 use crate::config::Config;
 use crate::fs::{self as hffs, FsError};
 use crate::secret::Token;
 
-/// The two files that hold tokens on this machine.
+/// The places that hold tokens on this machine: two files, and the keyring's marker.
 #[derive(Debug, Clone)]
 pub struct AuthStore {
     token_path: PathBuf,
     stored_tokens_path: PathBuf,
+    keyring_marker: PathBuf,
 }
 
 /// What `logout --token-name` did.
@@ -27,7 +30,17 @@ pub struct LogoutOutcome {
 impl AuthStore {
     /// The files named by a config.
     pub fn new(config: &Config) -> Self {
-        Self { token_path: config.token_path.clone(), stored_tokens_path: config.stored_tokens_path.clone() }
+        Self {
+            token_path: config.token_path.clone(),
+            stored_tokens_path: config.stored_tokens_path.clone(),
+            keyring_marker: keyring::marker_path(config),
+        }
+    }
+
+    /// The keyring entry `hf auth login --keyring` made, if any (read from its marker; the
+    /// keyring itself is not asked).
+    pub fn keyring(&self) -> Result<Option<KeyringEntry>, KeyringError> {
+        KeyringEntry::load_marker(&self.keyring_marker)
     }
 
     /// The active token file.
