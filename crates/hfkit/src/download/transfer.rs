@@ -249,7 +249,7 @@ impl Transfer<'_> {
             Arc::clone(&file),
             partial.path().to_owned(),
             adopted,
-        );
+        )?;
         let most = ceiling.clamp(1, queue.len().max(1));
         let job = Job {
             target,
@@ -273,7 +273,7 @@ impl Transfer<'_> {
                 job.decide_workers(connections_for(rtt, most));
             }
         };
-        let (_, results, ()) = futures_util::future::join3(job.hash.kick(), workers, decide).await;
+        let (results, ()) = futures_util::future::join(workers, decide).await;
         let mut errors: Vec<DownloadError> = results.into_iter().filter_map(Result::err).collect();
         if !errors.is_empty() {
             job.hash.abort();
@@ -389,10 +389,15 @@ impl Transfer<'_> {
             }
         }
         let mut batch = Batch::new(pos);
+        let mut stall = StallWatch::new(self.settings.stall_timeout);
         loop {
-            let next = tokio::time::timeout(self.settings.stall_timeout, response.chunk()).await;
+            let next = tokio::select! {
+                biased;
+                chunk = response.chunk() => Ok(chunk),
+                () = stall.expired() => Err(()),
+            };
             let failure = match next {
-                Err(_) => {
+                Err(()) => {
                     let secs = self.settings.stall_timeout.as_secs_f64();
                     Some(format!("no data for {secs:.1}s (stalled)"))
                 }
@@ -400,6 +405,7 @@ impl Transfer<'_> {
                 Ok(Ok(None)) if batch.end() < end => Some("the server closed the connection early".to_owned()),
                 Ok(Ok(None)) => None,
                 Ok(Ok(Some(mut bytes))) => {
+                    stall.progressed();
                     if skip > 0 {
                         let n = skip.min(bytes.len() as u64) as usize;
                         skip -= n as u64;
@@ -544,6 +550,39 @@ fn save_record(path: &Path, record: &Record) {
         }
         // Best effort: without the record a later run refetches, which is still correct.
         let _ = crate::fs::write_atomic(path, &bytes, 0o644);
+    }
+}
+
+/// Notices a stream that brought no byte for `limit`, with one timer for the whole stream
+/// instead of one per received buffer: a buffer only notes the time, and the timer, when it
+/// fires, is pushed back to `limit` after the last buffer.
+struct StallWatch {
+    limit: Duration,
+    last: tokio::time::Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl StallWatch {
+    fn new(limit: Duration) -> Self {
+        let last = tokio::time::Instant::now();
+        Self { limit, last, timer: Box::pin(tokio::time::sleep_until(last + limit)) }
+    }
+
+    /// Something arrived now.
+    fn progressed(&mut self) {
+        self.last = tokio::time::Instant::now();
+    }
+
+    /// Completes once nothing has arrived for `limit`.
+    async fn expired(&mut self) {
+        loop {
+            (&mut self.timer).await;
+            let due = self.last + self.limit;
+            if tokio::time::Instant::now() >= due {
+                return;
+            }
+            self.timer.as_mut().reset(due);
+        }
     }
 }
 
