@@ -216,8 +216,16 @@ impl OrderedHash {
     ) -> Result<Self, DownloadError> {
         let pending: BTreeMap<u64, Piece> =
             adopted.into_iter().filter(|(_, len)| *len > 0).map(|(start, len)| (start, Piece::Disk(len))).collect();
-        let state =
-            State { next: 0, hashed: 0, pending, held: 0, queued: 0, failed: false, waiting: BTreeMap::new(), error: None };
+        let state = State {
+            next: 0,
+            hashed: 0,
+            pending,
+            held: 0,
+            queued: 0,
+            failed: false,
+            waiting: BTreeMap::new(),
+            error: None,
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             hasher: Mutex::new(Some(Hasher::new(kind, size))),
