@@ -162,15 +162,14 @@ impl Job<'_> {
         }
     }
 
-    /// How many workers of this file should run now (0 while the budget is unknown): the
-    /// link's budget split between the large files in flight, so that two files on
-    /// loopback take one connection each and the last one left takes them all.
+    /// How many workers of this file should run now (0 while the budget is unknown): see
+    /// [`share_of`]; exactly the budget when the sizes were set by hand.
     fn share(&self) -> usize {
         let budget = self.budget.load(Ordering::SeqCst);
         if budget == 0 || !self.adaptive {
             return budget;
         }
-        (budget / LARGE_FILES.load(Ordering::SeqCst).max(1)).clamp(1, self.most)
+        share_of(budget, LARGE_FILES.load(Ordering::SeqCst), self.most)
     }
 
     /// Leaves the large files in flight (once), so that the others take its share.
@@ -712,6 +711,13 @@ fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
     wanted.clamp(1, most.max(1))
 }
 
+/// A large file's share of the link's `budget` of connections while `large` large files are
+/// in flight, at least one and at most `most`: two files on loopback take one connection
+/// each, and the last one left takes them all.
+fn share_of(budget: usize, large: usize, most: usize) -> usize {
+    (budget / large.max(1)).clamp(1, most.max(1))
+}
+
 /// Measured round trips by host and port (`None`: could not be measured).
 type RoundTrips = HashMap<(String, u16), Option<Duration>>;
 
@@ -766,6 +772,17 @@ mod tests {
         assert_eq!(connections_for(Some(Duration::from_millis(40)), 3), 3);
         assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
         assert_eq!(connections_for(None, 1), 1);
+    }
+
+    #[test]
+    fn the_link_budget_is_split_between_the_large_files_in_flight() {
+        assert_eq!(share_of(2, 2, 16), 1, "loopback, two large files: one connection each");
+        assert_eq!(share_of(2, 1, 16), 2, "the last one left takes both");
+        assert_eq!(share_of(8, 2, 16), 4, "40 ms, two large files");
+        assert_eq!(share_of(8, 1, 16), 8);
+        assert_eq!(share_of(8, 20, 16), 1, "never less than one");
+        assert_eq!(share_of(8, 1, 3), 3, "never more workers than runs");
+        assert_eq!(share_of(8, 0, 16), 8, "a file not counted yet");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
