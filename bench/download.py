@@ -12,6 +12,7 @@ ratio to curl (and to curl16). On a shared machine throughput is noisy; CPU seco
 the ratios within one alternating run are the numbers to trust.
 
     python3 bench/download.py [--runs N] [--link loopback|delayed|both] [--repos a,b] [--clients a,b]
+                              [--syscalls]
 
 Repos (under /tmp/hfkit-bench-cache, or $HFKIT_BENCH_DATA):
     bench/big     one 1536 MiB and one 480 MiB LFS file, 12 small regular files
@@ -39,6 +40,11 @@ HF_ENDPOINT, HF_HOME (= {home}, empty) and the HF_HUB_DISABLE_* variables set, e
     HFKIT_BENCH_CLIENTS="hfkit-c16=env HF_HUB_DOWNLOAD_CONNECTIONS=16 target/release/hf download {repo} -q"
 Its bytes on disk under {home} are checked against the repo size like every client's.
 HF_HUB_DOWNLOAD_{CONNECTIONS,CHUNK_SIZE,WORKERS} from the caller's environment are passed on.
+
+--syscalls adds, after the timed rounds, one more run of every client on every repo under
+`strace -c -f` (not timed: strace slows it down) and reports its system calls per GB: all of
+them, the wake-ups (futex, epoll_wait / poll) and the reads and writes of data. Unlike MB/s,
+these counts hardly move with the load of the machine, so they compare two builds.
 
 A run longer than --timeout seconds (default 600) is killed; the remaining runs of that client
 on that repo are skipped and the table says so. Results: bench/results/download-<link>.{json,txt}.
@@ -324,7 +330,7 @@ def parse_extra():
 
 # ---------------------------------------------------------------- one link
 
-def bench_link(link, runs, repos, clients, specs, timeout):
+def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
     netns_srv = netns_cli = None
     host = "127.0.0.1"
     notes = []
@@ -380,9 +386,25 @@ def bench_link(link, runs, repos, clients, specs, timeout):
                                   f"  {(cpu or 0):6.2f} cpu s  {(rss or 0)/1024:7.1f} MiB", flush=True)
                     finally:
                         shutil.rmtree(home, ignore_errors=True)
+            traced = {}
+            for name, template in names if syscalls else []:
+                home = tempfile.mkdtemp(prefix="home-", dir=WORK)
+                try:
+                    argv = client_argv(name, template, endpoint, repo, files, home)
+                    counts = count_syscalls(argv, base_env(endpoint, home), home, netns_cli,
+                                            os.path.join(WORK, f"strace-{name}.log"))
+                    traced[name] = counts and syscall_summary(counts, total)
+                    if counts:
+                        t = traced[name]
+                        print(f"  {repo:<13} {name:<10} syscalls/GB: {t['all_per_gb']} (wake-ups {t['wakeups_per_gb']},"
+                              f" futex {t['futex_per_gb']}, reads {t['reads_per_gb']}, writes {t['writes_per_gb']})",
+                              flush=True)
+                finally:
+                    shutil.rmtree(home, ignore_errors=True)
             for name, _ in names:
                 s = samples[name]
                 results.append({
+                    "syscalls": traced.get(name),
                     "link": link, "repo": repo, "client": name, "repo_bytes": total, "files": len(files),
                     "runs_ok": len(s), "wall_s": [round(w, 4) for w, _, _, _ in s],
                     "peak_rss_kib": [r for _, r, _, _ in s],
@@ -417,6 +439,36 @@ def bench_link(link, runs, repos, clients, specs, timeout):
     return link_desc, results, notes
 
 
+WAKEUPS = ("futex", "epoll_wait", "epoll_pwait", "poll", "ppoll", "select", "pselect6")
+READS = ("read", "recvfrom", "recvmsg", "readv")
+WRITES = ("write", "pwrite64", "pwritev", "pwritev2", "writev", "sendto", "sendmsg", "copy_file_range", "sendfile")
+
+
+def count_syscalls(argv, env, cwd, netns, log):
+    """System calls of one run of argv by name (`strace -c -f`), or None when strace failed."""
+    out_file = log + ".strace"
+    with open(log, "wb") as out:
+        proc = subprocess.run(["strace", "-c", "-f", "-o", out_file, *argv], env=env, cwd=cwd,
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                              preexec_fn=enter_netns(netns))
+    if proc.returncode != 0:
+        return None
+    counts = {}
+    with open(out_file) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+def syscall_summary(counts, repo_bytes):
+    per_gb = lambda names: round(sum(counts.get(n, 0) for n in names) / (repo_bytes / 1e9))
+    return {"all_per_gb": round(sum(counts.values()) / (repo_bytes / 1e9)), "wakeups_per_gb": per_gb(WAKEUPS),
+            "futex_per_gb": per_gb(("futex",)), "reads_per_gb": per_gb(READS), "writes_per_gb": per_gb(WRITES),
+            "counts": counts}
+
+
 def _median(values):
     return statistics.median(values) if values else None
 
@@ -435,6 +487,15 @@ def render(link, link_desc, runs, results, notes):
                      f"{fmt(r['median_cpu_s'], '6.2f')} {fmt(r['median_cpu_s_per_gb'], '8.2f')} "
                      f"{fmt(r['median_rss_mib'], '8.1f')} {fmt(r['ratio_vs_curl'], '7.2f')} "
                      f"{fmt(r['ratio_vs_curl16'], '8.2f')} {fmt(r['ratio_vs_hfrs'], '7.2f')}")
+    traced = [r for r in results if r.get("syscalls")]
+    if traced:
+        lines += ["", "system calls per GB, one run under strace -c -f (wake-ups: futex + epoll_wait/poll;"
+                  " reads: read/recvfrom/recvmsg; writes: write/pwritev/sendto/...)",
+                  f"{'repo':<13} {'client':<12} {'all':>9} {'wake-ups':>9} {'futex':>9} {'reads':>9} {'writes':>9}"]
+        for r in traced:
+            t = r["syscalls"]
+            lines.append(f"{r['repo']:<13} {r['client']:<12} {t['all_per_gb']:>9} {t['wakeups_per_gb']:>9} "
+                         f"{t['futex_per_gb']:>9} {t['reads_per_gb']:>9} {t['writes_per_gb']:>9}")
     if notes:
         lines += ["", "notes:"] + [f"  {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -448,6 +509,7 @@ def main():
     ap.add_argument("--clients", help="comma-separated subset of clients (default all)")
     ap.add_argument("--tag", default="", help="suffix of the result files (download-<link>-<tag>.*)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per run before it is killed")
+    ap.add_argument("--syscalls", action="store_true", help="also count each client's system calls once (strace)")
     args = ap.parse_args()
 
     if os.geteuid() != 0 and args.link != "loopback":
@@ -475,7 +537,7 @@ def main():
         for link in links:
             runs = args.runs or (3 if link == "loopback" else 1)
             started = time.time()
-            link_desc, results, notes = bench_link(link, runs, repos, clients, specs, args.timeout)
+            link_desc, results, notes = bench_link(link, runs, repos, clients, specs, args.timeout, args.syscalls)
             text = render(link, link_desc, runs, results, notes)
             print("\n" + text, flush=True)
             with open(os.path.join(RESULTS, f"download-{link}{'-' + args.tag if args.tag else ''}.txt"), "w") as f:

@@ -70,7 +70,9 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
         use_locks: true,
     };
     let bars = Bars::new(show_bars(ctx) && !args.dry_run, p.clone());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // One thread moves the bytes (sockets, writes); the hashing runs on the library's own
+    // threads. A second runtime worker only adds cross-thread wake-ups for every buffer.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = hub.repo(repo);
     let outcome = runtime.block_on(async {
         let work = async {

@@ -1,19 +1,28 @@
-//! Hashing a file in order while its pieces arrive out of order, without reading it back.
+//! Hashing a file in order while its pieces arrive out of order, without reading it back,
+//! on other threads than the ones that receive and write.
 //!
 //! Parallel workers write the pieces of one file at their offsets; the etag is a hash of the
-//! whole content in order. [`OrderedHash`] keeps the hash at the head of the file: a piece
-//! that starts where the hashed prefix ends is hashed at once by the worker that received
-//! it (the same buffer it just wrote to the partial file, so the bytes hashed are the bytes
-//! written), and a piece that arrives early is kept in memory, within a bounded window,
-//! until the prefix reaches it; a worker whose piece would overflow the window waits (and so
-//! stops reading its socket) until the head catches up. Only what an adopted partial file
-//! already held, from an earlier run, is read from disk.
+//! whole content in order. [`OrderedHash`] keeps the order: a piece that starts where the
+//! bytes handed over so far end goes at once, with every piece kept that follows it, to the
+//! file's hashing lane (the same buffers the worker just wrote to the partial file, so the
+//! bytes hashed are the bytes written); a piece that arrives early is kept in memory until
+//! the prefix reaches it. Memory is bounded by a window over the pieces kept and the pieces
+//! queued on the lane: a worker whose piece does not fit waits (and so stops reading its
+//! socket) until the lane catches up. Only what an adopted partial file already held, from
+//! an earlier run, is read from disk (by the lane, in its turn).
+//!
+//! A lane is a thread of a small pool shared by the process (one per core, at most
+//! [`MAX_LANES`]); each file is given one lane, so its pieces are hashed in the order they
+//! were handed over, while the workers go on receiving and writing on their own threads:
+//! copies and hashing run on different cores.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -27,6 +36,9 @@ pub(crate) const DEFAULT_WINDOW: usize = 8 << 20;
 
 /// Bytes read at once when hashing what an adopted file held.
 const READ_BACK: usize = 1 << 20;
+
+/// Most hashing threads of the process.
+const MAX_LANES: usize = 4;
 
 /// Something to hash at an offset.
 enum Piece {
@@ -52,14 +64,16 @@ impl Piece {
 }
 
 struct State {
-    /// `None` while some worker is hashing.
-    hasher: Option<Hasher>,
-    /// Where the bytes handed to a hasher end.
+    /// Where the bytes handed to the lane end.
     next: u64,
+    /// Where the bytes the lane has hashed end.
+    hashed: u64,
     /// Pieces after `next`, by offset.
     pending: BTreeMap<u64, Piece>,
-    /// Bytes of memory in `pending`.
+    /// Bytes of memory in `pending` and on the lane.
     held: u64,
+    /// Bytes of memory on the lane, not hashed yet.
+    queued: u64,
     /// A worker failed: nobody waits any more.
     failed: bool,
     /// The pieces whose workers wait for room (offset, length), so that they are woken only
@@ -69,9 +83,21 @@ struct State {
     error: Option<DownloadError>,
 }
 
-/// The in-order hash of one file (see the module notes).
-pub(crate) struct OrderedHash {
+impl State {
+    /// Whether a piece at `offset` of `len` bytes may be taken now, within `window`. The
+    /// piece at the head may always go once the lane is idle (hashing it is what frees the
+    /// window); the others when they fit, or when nothing is held.
+    fn fits(&self, offset: u64, len: u64, window: u64) -> bool {
+        let room = self.held + len <= window;
+        if offset == self.next { self.queued == 0 || room } else { self.held == 0 || room }
+    }
+}
+
+/// What a file's hashing lane and its workers share.
+struct Shared {
     state: Mutex<State>,
+    /// Used by the lane only, then taken by [`OrderedHash::finish`].
+    hasher: Mutex<Option<Hasher>>,
     room: Notify,
     window: u64,
     size: u64,
@@ -79,9 +105,103 @@ pub(crate) struct OrderedHash {
     path: PathBuf,
 }
 
+/// Work for a lane: hash `piece`, at `start`, into `shared`'s hasher.
+struct Work {
+    shared: Arc<Shared>,
+    start: u64,
+    piece: Piece,
+}
+
+/// The in-order hash of one file (see the module notes).
+pub(crate) struct OrderedHash {
+    shared: Arc<Shared>,
+    lane: Sender<Work>,
+}
+
 /// Why [`OrderedHash::submit`] gave up: the download failed elsewhere.
 #[derive(Debug)]
 pub(crate) struct Aborted;
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A lane of the process's hashing pool, in turn; the pool starts with the first file.
+fn next_lane() -> Result<Sender<Work>, DownloadError> {
+    static LANES: OnceLock<Result<Vec<Sender<Work>>, String>> = OnceLock::new();
+    static TURN: AtomicUsize = AtomicUsize::new(0);
+    let lanes = LANES.get_or_init(|| {
+        let count = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, MAX_LANES);
+        (0..count)
+            .map(|i| {
+                let (tx, rx) = channel::<Work>();
+                std::thread::Builder::new()
+                    .name(format!("hfkit-hash-{i}"))
+                    .spawn(move || rx.into_iter().for_each(Work::run))
+                    .map(|_| tx)
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    });
+    match lanes {
+        Ok(lanes) => Ok(lanes[TURN.fetch_add(1, Ordering::Relaxed) % lanes.len()].clone()),
+        Err(e) => Err(DownloadError::Protocol(format!(
+            "could not start a hashing thread ({e}); the system is out of threads or memory: retry when fewer programs run"
+        ))),
+    }
+}
+
+impl Work {
+    /// Hashes the piece (unless the download failed), then says how far the hash got.
+    fn run(self) {
+        let Self { shared, start, piece } = self;
+        if lock(&shared.state).failed {
+            return;
+        }
+        let result = {
+            let mut hasher = shared.hasher.lock().unwrap_or_else(PoisonError::into_inner);
+            match (hasher.as_mut(), &piece) {
+                (Some(hasher), Piece::Mem(parts, _)) => {
+                    parts.iter().for_each(|p| hasher.update(p));
+                    Ok(())
+                }
+                (Some(hasher), Piece::Disk(len)) => hash_from_file(hasher, &shared.file, start, *len)
+                    .map_err(|e| DownloadError::from(FsError::new("read", &shared.path, e))),
+                (None, _) => Err(DownloadError::Protocol("the hash was finished before its last piece".to_owned())),
+            }
+        };
+        {
+            let mut state = lock(&shared.state);
+            state.held -= piece.held();
+            state.queued -= piece.held();
+            match result {
+                Ok(()) => state.hashed += piece.len(),
+                Err(e) => {
+                    state.failed = true;
+                    state.error.get_or_insert(e);
+                }
+            }
+        }
+        shared.wake_if_room();
+    }
+}
+
+impl Shared {
+    /// Wakes the waiting workers when one of them can go on, and [`OrderedHash::finish`]
+    /// when the hash is complete or failed: waking them all for every piece hashed would
+    /// cost more than the hashing.
+    fn wake_if_room(&self) {
+        let wake = {
+            let state = lock(&self.state);
+            state.failed
+                || state.hashed == self.size
+                || state.waiting.iter().any(|(&offset, &len)| state.fits(offset, len, self.window))
+        };
+        if wake {
+            self.room.notify_waiters();
+        }
+    }
+}
 
 impl OrderedHash {
     /// A hash of `size` bytes of `kind`; `file` (at `path`) is read only for the ranges
@@ -93,190 +213,119 @@ impl OrderedHash {
         file: Arc<File>,
         path: PathBuf,
         adopted: impl IntoIterator<Item = (u64, u64)>,
-    ) -> Self {
+    ) -> Result<Self, DownloadError> {
         let pending: BTreeMap<u64, Piece> =
             adopted.into_iter().filter(|(_, len)| *len > 0).map(|(start, len)| (start, Piece::Disk(len))).collect();
         let state = State {
-            hasher: Some(Hasher::new(kind, size)),
             next: 0,
+            hashed: 0,
             pending,
             held: 0,
+            queued: 0,
             failed: false,
             waiting: BTreeMap::new(),
             error: None,
         };
-        Self { state: Mutex::new(state), room: Notify::new(), window: window as u64, size, file, path }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            hasher: Mutex::new(Some(Hasher::new(kind, size))),
+            room: Notify::new(),
+            window: window as u64,
+            size,
+            file,
+            path,
+        });
+        let hash = Self { shared, lane: next_lane()? };
+        // What an adopted file holds at its head is hashed before the first byte arrives.
+        hash.hand_over(&mut lock(&hash.shared.state));
+        Ok(hash)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Hands the pieces at the head to the lane, in order (under the state lock, so that
+    /// the order on the lane is the order in the file).
+    fn hand_over(&self, state: &mut State) {
+        loop {
+            let start = state.next;
+            let Some(piece) = state.pending.remove(&start) else { return };
+            state.next += piece.len();
+            state.queued += piece.held();
+            let work = Work { shared: Arc::clone(&self.shared), start, piece };
+            if self.lane.send(work).is_err() {
+                state.failed = true;
+                state.error.get_or_insert(DownloadError::Protocol("the hashing thread stopped".to_owned()));
+                return;
+            }
+        }
     }
 
-    /// Hands over `pieces` (in order, `len` bytes in all), written at `offset`: hashed now
-    /// when they are at the head, else kept, waiting while the window is full.
+    /// Hands over `pieces` (in order, `len` bytes in all), written at `offset`: queued for
+    /// hashing now when they are at the head, else kept, waiting while the window is full.
     pub(crate) async fn submit(&self, offset: u64, pieces: Vec<Bytes>, len: u64) -> Result<(), Aborted> {
         if len == 0 {
             return Ok(());
         }
         let mut pieces = Some(pieces);
         loop {
-            let notified = self.room.notified();
+            let notified = self.shared.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let hasher = {
-                let mut state = self.lock();
+            {
+                let mut state = lock(&self.shared.state);
                 state.waiting.remove(&offset);
                 if state.failed {
                     return Err(Aborted);
                 }
-                let at_head = offset == state.next;
-                match state.hasher.take_if(|_| at_head) {
-                    Some(hasher) => {
-                        state.next += len;
-                        Some(hasher)
-                    }
-                    // The head piece is always taken (the one hashing will reach it); others
-                    // within the window, or alone.
-                    None if at_head || state.held == 0 || state.held + len <= self.window => {
-                        state.held += len;
-                        state.pending.insert(offset, Piece::Mem(pieces.take().unwrap_or_default(), len));
-                        return Ok(());
-                    }
-                    None => {
-                        state.waiting.insert(offset, len);
-                        None
-                    }
+                if state.fits(offset, len, self.shared.window) {
+                    state.held += len;
+                    state.pending.insert(offset, Piece::Mem(pieces.take().unwrap_or_default(), len));
+                    self.hand_over(&mut state);
+                    return Ok(());
                 }
-            };
-            if let Some(hasher) = hasher {
-                self.run(hasher, offset, Piece::Mem(pieces.take().unwrap_or_default(), len)).await;
-                return Ok(());
+                state.waiting.insert(offset, len);
             }
             notified.await;
         }
     }
 
-    /// Hashes what is at the head and is not being hashed (what an adopted file held
-    /// before the first byte arrives); the workers do the rest.
-    pub(crate) async fn kick(&self) {
-        let taken = {
-            let mut state = self.lock();
-            let next = state.next;
-            if state.hasher.is_some()
-                && let Some(piece) = state.pending.remove(&next)
-            {
-                state.next += piece.len();
-                state.held -= piece.held();
-                state.hasher.take().map(|hasher| (hasher, next, piece))
-            } else {
-                None
-            }
-        };
-        if let Some((hasher, start, piece)) = taken {
-            self.wake_if_room();
-            self.run(hasher, start, piece).await;
-        }
-    }
-
-    /// Wakes the waiting workers when one of them can go on (its piece is at the head, or
-    /// fits in the window): waking them all for every piece hashed would cost more than the
-    /// hashing.
-    fn wake_if_room(&self) {
-        let wake = {
-            let state = self.lock();
-            state.waiting.contains_key(&state.next)
-                || state.waiting.values().any(|len| state.held == 0 || state.held + len <= self.window)
-        };
-        if wake {
-            self.room.notify_waiters();
-        }
-    }
-
-    /// Hashes `piece` (at `start`) and every piece that follows it, then puts the hasher back.
-    async fn run(&self, mut hasher: Hasher, mut start: u64, mut piece: Piece) {
-        loop {
-            match piece {
-                Piece::Mem(parts, _) => parts.iter().for_each(|p| hasher.update(p)),
-                Piece::Disk(len) => {
-                    let (file, path) = (Arc::clone(&self.file), self.path.clone());
-                    let read = tokio::task::spawn_blocking(move || {
-                        let result = hash_from_file(&mut hasher, &file, start, len)
-                            .map_err(|e| DownloadError::from(FsError::new("read", &path, e)));
-                        (hasher, result)
-                    })
-                    .await;
-                    match read {
-                        Ok((back, result)) => {
-                            hasher = back;
-                            if let Err(e) = result {
-                                self.fail_with(e);
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            self.fail_with(DownloadError::Protocol(format!("hashing stopped: {e}")));
-                            return;
-                        }
-                    }
-                }
-            }
-            let following = {
-                let mut state = self.lock();
-                let next = state.next;
-                match state.pending.remove(&next) {
-                    Some(following) => {
-                        state.next += following.len();
-                        state.held -= following.held();
-                        (next, following)
-                    }
-                    None => {
-                        state.hasher = Some(hasher);
-                        drop(state);
-                        self.wake_if_room();
-                        return;
-                    }
-                }
-            };
-            self.wake_if_room();
-            (start, piece) = following;
-        }
-    }
-
-    fn fail_with(&self, error: DownloadError) {
-        {
-            let mut state = self.lock();
-            state.failed = true;
-            state.error.get_or_insert(error);
-        }
-        self.room.notify_waiters();
-    }
-
     /// Wakes every waiting worker for good: the download failed.
     pub(crate) fn abort(&self) {
-        self.lock().failed = true;
-        self.room.notify_waiters();
+        lock(&self.shared.state).failed = true;
+        self.shared.room.notify_waiters();
     }
 
-    /// The hex digest, once every byte was handed over and hashed.
+    /// The hex digest, once every byte was handed over (the workers are done) and hashed.
     pub(crate) async fn finish(&self) -> Result<String, DownloadError> {
-        self.kick().await;
-        let mut state = self.lock();
-        if let Some(error) = state.error.take() {
-            return Err(error);
-        }
-        match state.hasher.take() {
-            Some(hasher) if state.next == self.size && state.pending.is_empty() => Ok(hasher.finish()),
-            _ => Err(DownloadError::Protocol(format!(
-                "hashing stopped at byte {} of {} (a piece is missing)",
-                state.next, self.size
-            ))),
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = lock(&self.shared.state);
+                if let Some(error) = state.error.take() {
+                    return Err(error);
+                }
+                if state.failed || state.next < self.shared.size {
+                    return Err(DownloadError::Protocol(format!(
+                        "hashing stopped at byte {} of {} (a piece is missing)",
+                        state.next, self.shared.size
+                    )));
+                }
+                if state.hashed == self.shared.size {
+                    drop(state);
+                    let hasher = self.shared.hasher.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    return hasher.map(Hasher::finish).ok_or_else(|| {
+                        DownloadError::Protocol("the hash of this download was already taken".to_owned())
+                    });
+                }
+            }
+            notified.await;
         }
     }
 
-    /// Bytes kept in memory, waiting for the head.
+    /// Bytes kept in memory, waiting for the head or for the lane.
     #[cfg(test)]
     fn held(&self) -> u64 {
-        self.lock().held
+        lock(&self.shared.state).held
     }
 }
 
@@ -308,7 +357,7 @@ mod tests {
 
     fn hash_over(file: File, size: u64, window: usize, adopted: Vec<(u64, u64)>) -> Arc<OrderedHash> {
         let path = PathBuf::from("test");
-        Arc::new(OrderedHash::new(HashKind::Sha256, size, window, Arc::new(file), path, adopted))
+        Arc::new(OrderedHash::new(HashKind::Sha256, size, window, Arc::new(file), path, adopted).unwrap())
     }
 
     fn empty_file() -> File {
@@ -333,8 +382,8 @@ mod tests {
         assert_eq!(hash.held(), 9000, "kept in memory until the head arrives");
         let (o, p, l) = piece(&bytes, 0, 1000);
         hash.submit(o, p, l).await.unwrap();
-        assert_eq!(hash.held(), 0);
         assert_eq!(hash.finish().await.unwrap(), expected(&bytes));
+        assert_eq!(hash.held(), 0, "all hashed, nothing kept");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,7 +469,6 @@ mod tests {
         disk[3000..4000].copy_from_slice(&bytes[3000..4000]);
         file.write_all(&disk).unwrap();
         let hash = hash_over(file, 5000, 1 << 20, vec![(0, 1000), (3000, 1000)]);
-        hash.kick().await;
         for (start, end) in [(4000, 5000), (1000, 3000)] {
             let (o, p, l) = piece(&bytes, start, end);
             hash.submit(o, p, l).await.unwrap();

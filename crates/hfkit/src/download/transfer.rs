@@ -4,10 +4,11 @@
 //! consecutive blocks with `Range` requests over one connection pool and write what they
 //! receive at its offset with few large vectored writes, so memory stays flat whatever the
 //! file size. How many workers and how long their runs adapt to the link (unless
-//! `HF_HUB_DOWNLOAD_CONNECTIONS` / `--connections` or the chunk size were set): the time to
-//! the first byte of the first answer says how far the server is, so loopback gets two
-//! connections and a 40 ms link many more; runs shrink near the end so that all connections
-//! finish together. A broken or stalled stream (no byte for `stall_timeout`) resumes from
+//! `HF_HUB_DOWNLOAD_CONNECTIONS` / `--connections` or the chunk size were set): the round
+//! trip to the server (TCP handshakes) says how many connections the link is worth, two on
+//! loopback and eight at 40 ms, and that budget is split between the large files in flight,
+//! so that the file left last takes every connection; runs shrink near the end so that all
+//! connections finish together. A broken or stalled stream (no byte for `stall_timeout`) resumes from
 //! the last byte written; spurious failures are retried per [`super::retry`]. Completed
 //! blocks are recorded in the partial file's resume record
 //! (`.locks/<repo>/<partial>.progress`) at a bounded rate, so a process killed mid-way and
@@ -26,7 +27,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::io::IoSlice;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -65,12 +66,18 @@ const PROCESS_CONNECTIONS: usize = 16;
 const FLUSH_PIECES: usize = 128;
 /// Least time between two writes of the resume record.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
-/// Each this much round-trip time to the server is worth one more connection.
-/// Measured over the 40 ms link: four connections with runs of a few MiB moved the 2 GB
-/// repo faster, with half the CPU, than sixteen with runs of 1 MiB.
-const RTT_PER_CONNECTION: Duration = Duration::from_millis(15);
+/// Each this much round-trip time to the server is worth one more connection (for all the
+/// files of the process together). Measured over the 40 ms link, with the sockets driven
+/// by one thread: eight connections moved the 400 MB file 1.3-1.8x faster than four, at
+/// 15% more CPU; sixteen (eight per file of the 2 GB repo) lost packets and speed.
+const RTT_PER_CONNECTION: Duration = Duration::from_millis(6);
 /// Connections when the round trip cannot be measured.
 const UNMEASURED_CONNECTIONS: usize = 8;
+/// Files of the process being fetched by more than one connection.
+static LARGE_FILES: AtomicUsize = AtomicUsize::new(0);
+/// Rung when a file's share of connections may have changed (a budget measured, a large
+/// file drained, a file stopped).
+static SHARES_CHANGED: Notify = Notify::const_new();
 /// How long a round-trip probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -126,9 +133,21 @@ struct Job<'a> {
     /// Memory for waiting pieces (bounds how far ahead a worker may run).
     window: u64,
     adaptive: bool,
-    /// Workers that should run; 0 until the first answer says how far the server is.
-    wanted: AtomicUsize,
-    wanted_known: Notify,
+    /// Most workers (one per future in `fetch`).
+    most: usize,
+    /// Connections the link is worth for all the files of the process; 0 until the round
+    /// trip to the server is known.
+    budget: AtomicUsize,
+    /// Whether this file counts in [`LARGE_FILES`] (until it is drained or dropped).
+    large: AtomicBool,
+    /// A worker failed: the others stop.
+    stopped: AtomicBool,
+}
+
+impl Drop for Job<'_> {
+    fn drop(&mut self) {
+        self.release_share();
+    }
 }
 
 impl Job<'_> {
@@ -136,28 +155,56 @@ impl Job<'_> {
         self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Settles the number of workers (once).
-    fn decide_workers(&self, wanted: usize) {
-        if self.wanted.compare_exchange(0, wanted.max(1), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            self.wanted_known.notify_waiters();
+    /// Settles the link's connection budget (once).
+    fn decide_budget(&self, budget: usize) {
+        if self.budget.compare_exchange(0, budget.max(1), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            SHARES_CHANGED.notify_waiters();
         }
     }
 
-    async fn workers_decided(&self) -> usize {
+    /// How many workers of this file should run now (0 while the budget is unknown): see
+    /// [`share_of`]; exactly the budget when the sizes were set by hand.
+    fn share(&self) -> usize {
+        let budget = self.budget.load(Ordering::SeqCst);
+        if budget == 0 || !self.adaptive {
+            return budget;
+        }
+        share_of(budget, LARGE_FILES.load(Ordering::SeqCst), self.most)
+    }
+
+    /// Leaves the large files in flight (once), so that the others take its share.
+    fn release_share(&self) {
+        if self.large.swap(false, Ordering::SeqCst) {
+            LARGE_FILES.fetch_sub(1, Ordering::SeqCst);
+        }
+        SHARES_CHANGED.notify_waiters();
+    }
+
+    /// Stops every worker of this file (one failed).
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        SHARES_CHANGED.notify_waiters();
+    }
+
+    /// Waits until worker `index` may take a run; false when there is nothing left for it.
+    async fn may_run(&self, index: usize) -> bool {
         loop {
-            let notified = self.wanted_known.notified();
+            let notified = SHARES_CHANGED.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.wanted.load(Ordering::SeqCst) {
-                0 => notified.await,
-                n => return n,
+            if self.stopped.load(Ordering::SeqCst) || self.book().queue.is_empty() {
+                return false;
             }
+            if index < self.share() {
+                return true;
+            }
+            notified.await;
         }
     }
 
     /// The next run of consecutive blocks to fetch, as a byte range.
     fn take_run(&self) -> Option<(u64, u64)> {
-        let workers = self.wanted.load(Ordering::SeqCst).max(1) as u64;
+        let workers = self.share().max(1) as u64;
         let mut book = self.book();
         let first = book.queue.pop_front()?;
         // Near the end, shorter runs, so that every connection finishes about together.
@@ -249,8 +296,12 @@ impl Transfer<'_> {
             Arc::clone(&file),
             partial.path().to_owned(),
             adopted,
-        );
+        )?;
         let most = ceiling.clamp(1, queue.len().max(1));
+        let large = adaptive && most > 1;
+        if large {
+            LARGE_FILES.fetch_add(1, Ordering::SeqCst);
+        }
         let job = Job {
             target,
             partial,
@@ -263,17 +314,19 @@ impl Transfer<'_> {
             max_run,
             window,
             adaptive,
-            wanted: AtomicUsize::new(if adaptive && most > 1 { 0 } else { most }),
-            wanted_known: Notify::new(),
+            most,
+            budget: AtomicUsize::new(if large { 0 } else { most }),
+            large: AtomicBool::new(large),
+            stopped: AtomicBool::new(false),
         };
         let workers = futures_util::future::join_all((0..most).map(|i| self.worker(&job, i)));
         let decide = async {
-            if job.wanted.load(Ordering::SeqCst) == 0 {
+            if job.budget.load(Ordering::SeqCst) == 0 {
                 let rtt = round_trip(&target.url).await;
-                job.decide_workers(connections_for(rtt, most));
+                job.decide_budget(connections_for(rtt, ceiling));
             }
         };
-        let (_, results, ()) = futures_util::future::join3(job.hash.kick(), workers, decide).await;
+        let (results, ()) = futures_util::future::join(workers, decide).await;
         let mut errors: Vec<DownloadError> = results.into_iter().filter_map(Result::err).collect();
         if !errors.is_empty() {
             job.hash.abort();
@@ -298,27 +351,29 @@ impl Transfer<'_> {
         Ok(())
     }
 
-    /// Worker `index`: the first starts at once; the others once the round trip to the
-    /// server has said how many are worth running.
+    /// Worker `index`: the first starts at once; the others take runs while the file's
+    /// share of the link's connections (once the round trip to the server is known) counts
+    /// them in.
     async fn worker(&self, job: &Job<'_>, index: usize) -> Result<(), DownloadError> {
-        if index > 0 && index >= job.workers_decided().await {
-            return Ok(());
-        }
         let result = async {
             loop {
+                if index > 0 && !job.may_run(index).await {
+                    return Ok(());
+                }
                 // A connection of the process's budget for each run, so that files share them.
                 let _slot = slots(self.settings.connections).acquire().await;
-                let Some((start, end)) = job.take_run() else { return Ok(()) };
+                let Some((start, end)) = job.take_run() else {
+                    job.release_share();
+                    return Ok(());
+                };
                 self.fetch_range(job, start, end).await?;
                 job.completed(start, end);
             }
         }
         .await;
-        if index == 0 && result.is_err() {
-            // Nobody waits for a failed download.
-            job.decide_workers(1);
-        }
         if result.is_err() {
+            // Nobody waits for a failed download.
+            job.stop();
             job.hash.abort();
         }
         result
@@ -389,10 +444,15 @@ impl Transfer<'_> {
             }
         }
         let mut batch = Batch::new(pos);
+        let mut stall = StallWatch::new(self.settings.stall_timeout);
         loop {
-            let next = tokio::time::timeout(self.settings.stall_timeout, response.chunk()).await;
+            let next = tokio::select! {
+                biased;
+                chunk = response.chunk() => Ok(chunk),
+                () = stall.expired() => Err(()),
+            };
             let failure = match next {
-                Err(_) => {
+                Err(()) => {
                     let secs = self.settings.stall_timeout.as_secs_f64();
                     Some(format!("no data for {secs:.1}s (stalled)"))
                 }
@@ -400,6 +460,7 @@ impl Transfer<'_> {
                 Ok(Ok(None)) if batch.end() < end => Some("the server closed the connection early".to_owned()),
                 Ok(Ok(None)) => None,
                 Ok(Ok(Some(mut bytes))) => {
+                    stall.progressed();
                     if skip > 0 {
                         let n = skip.min(bytes.len() as u64) as usize;
                         skip -= n as u64;
@@ -547,6 +608,39 @@ fn save_record(path: &Path, record: &Record) {
     }
 }
 
+/// Notices a stream that brought no byte for `limit`, with one timer for the whole stream
+/// instead of one per received buffer: a buffer only notes the time, and the timer, when it
+/// fires, is pushed back to `limit` after the last buffer.
+struct StallWatch {
+    limit: Duration,
+    last: tokio::time::Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl StallWatch {
+    fn new(limit: Duration) -> Self {
+        let last = tokio::time::Instant::now();
+        Self { limit, last, timer: Box::pin(tokio::time::sleep_until(last + limit)) }
+    }
+
+    /// Something arrived now.
+    fn progressed(&mut self) {
+        self.last = tokio::time::Instant::now();
+    }
+
+    /// Completes once nothing has arrived for `limit`.
+    async fn expired(&mut self) {
+        loop {
+            (&mut self.timer).await;
+            let due = self.last + self.limit;
+            if tokio::time::Instant::now() >= due {
+                return;
+            }
+            self.timer.as_mut().reset(due);
+        }
+    }
+}
+
 /// Received buffers not yet written: `len` bytes from `start`.
 struct Batch {
     start: u64,
@@ -605,15 +699,23 @@ fn write_all_at(file: &File, pieces: &[Bytes], mut offset: u64) -> std::io::Resu
     Ok(())
 }
 
-/// How many connections a file gets at round-trip time `rtt` (`None`: unknown), at most `most`:
-/// two where the server is near (more would only cost CPU), one more per
-/// [`RTT_PER_CONNECTION`] beyond, as one TCP stream fills less of a long link.
+/// How many connections the link is worth at round-trip time `rtt` (`None`: unknown), at
+/// most `most`, for all the large files in flight together: two where the server is near
+/// (more would only cost CPU), one more per [`RTT_PER_CONNECTION`] beyond, as one TCP
+/// stream fills less of a long link.
 fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
     let wanted = match rtt {
         Some(rtt) => 2 + usize::try_from(rtt.as_micros() / RTT_PER_CONNECTION.as_micros()).unwrap_or(usize::MAX),
         None => UNMEASURED_CONNECTIONS,
     };
     wanted.clamp(1, most.max(1))
+}
+
+/// A large file's share of the link's `budget` of connections while `large` large files are
+/// in flight, at least one and at most `most`: two files on loopback take one connection
+/// each, and the last one left takes them all.
+fn share_of(budget: usize, large: usize, most: usize) -> usize {
+    (budget / large.max(1)).clamp(1, most.max(1))
 }
 
 /// Measured round trips by host and port (`None`: could not be measured).
@@ -664,12 +766,23 @@ mod tests {
     #[test]
     fn connections_follow_the_round_trip() {
         assert_eq!(connections_for(Some(Duration::from_micros(80)), 16), 2, "loopback");
-        assert_eq!(connections_for(Some(Duration::from_millis(10)), 16), 2);
-        assert_eq!(connections_for(Some(Duration::from_millis(40)), 16), 4, "the 40 ms link");
+        assert_eq!(connections_for(Some(Duration::from_millis(10)), 16), 3);
+        assert_eq!(connections_for(Some(Duration::from_millis(40)), 16), 8, "the 40 ms link");
         assert_eq!(connections_for(Some(Duration::from_millis(400)), 16), 16, "a very long link, capped");
         assert_eq!(connections_for(Some(Duration::from_millis(40)), 3), 3);
         assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
         assert_eq!(connections_for(None, 1), 1);
+    }
+
+    #[test]
+    fn the_link_budget_is_split_between_the_large_files_in_flight() {
+        assert_eq!(share_of(2, 2, 16), 1, "loopback, two large files: one connection each");
+        assert_eq!(share_of(2, 1, 16), 2, "the last one left takes both");
+        assert_eq!(share_of(8, 2, 16), 4, "40 ms, two large files");
+        assert_eq!(share_of(8, 1, 16), 8);
+        assert_eq!(share_of(8, 20, 16), 1, "never less than one");
+        assert_eq!(share_of(8, 1, 3), 3, "never more workers than runs");
+        assert_eq!(share_of(8, 0, 16), 8, "a file not counted yet");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
