@@ -789,3 +789,84 @@ fn sigterm_stops_the_server_cleanly() {
     assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log).unwrap());
     assert!(std::fs::read_to_string(&log).unwrap().contains("Stopped"), "says it stopped");
 }
+
+/// The repository's `examples/` folder.
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().join("examples")
+}
+
+#[test]
+fn a_config_file_sets_every_option_and_the_command_line_wins() {
+    let hub = hub();
+    let mut t = context(&hub);
+    // examples/serve.toml names `accounts.json` and `hub` relative to its own folder, and
+    // port 8080; the command line's `--port 0` (added by start_serve) wins.
+    let config = examples().join("serve.toml");
+    let (_served, url, _log) = start_serve(&t, &["--config", config.to_str().unwrap()]);
+    assert!(!url.ends_with(":8080"), "the command line's port wins: {url}");
+    let (status, _, body) = get(&url, "/acme/model/resolve/v1/config.json", "");
+    assert_eq!((status, String::from_utf8_lossy(&body).contains("\"hidden_size\": 8")), (200, true));
+    let gated = "/meta-llama/Llama-3.2-1B/resolve/main/config.json";
+    assert_eq!(get(&url, gated, "").0, 401, "the accounts file's gate holds");
+    let alice = "Authorization: Bearer hf_demoAliceRead0000000000000000000001\r\n";
+    assert_eq!(get(&url, gated, alice).0, 200, "alice is granted");
+    drop(_served);
+
+    // A file that refuses anonymous callers and allows one connection; the command line adds
+    // nothing that contradicts it.
+    let file = t.root().join("serve.toml");
+    let text = format!(
+        "accounts = \"{}\"\ncache = \"{}\"\nno-anonymous = true\nheader-timeout = 5\nmax-connections = 4\nref-ttl = 1\n",
+        examples().join("accounts.json").display(),
+        examples().join("hub").display()
+    );
+    std::fs::write(&file, text).unwrap();
+    let (_served, url, _log) = start_serve(&t, &["--config", file.to_str().unwrap()]);
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", "").0, 401, "no-anonymous from the file");
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", alice).0, 200);
+    drop(_served);
+
+    // The command line's `--cache` wins over the file's: an empty cache serves nothing.
+    let empty = t.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (_served, url, _log) =
+        start_serve(&t, &["--config", file.to_str().unwrap(), "--cache", empty.to_str().unwrap()]);
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", alice).0, 404);
+    t.set_env("HF_ENDPOINT", &url);
+}
+
+#[test]
+fn a_bad_config_file_is_refused_with_its_file_line_and_problem() {
+    let hub = hub();
+    let t = context(&hub);
+    let config = t.root().join("serve.toml");
+    let cases = [
+        ("port = 8080\n\nmax-conections = 10\n", "line 3: unknown field `max-conections`, expected one of"),
+        ("cache = \"/srv\"\nport = \"8080\"\n", "line 2: invalid type: string \"8080\", expected u16"),
+        ("port = 70000\n", "line 1: invalid value: integer `70000`, expected u16"),
+        ("host = \"0.0.0.0\"\n\nidle-timeout = 0\n", "line 3: `idle-timeout` must be at least 1"),
+        ("cache = \"/srv\"\nupstream = \"huggingface.co\"\n", "line 2: `upstream` must be an http:// or https:// URL"),
+        ("offline = \"yes\"\n", "line 1: invalid type: string \"yes\", expected a boolean"),
+        ("port = \n", "line 1: "),
+        (
+            "upstream = \"https://huggingface.co\"\nupstream-token = \"hf_secretSecretSecretSecretSecret0001\"\n",
+            "line 2: `upstream-token` is not read from a config file",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&config, text).unwrap();
+        let run = t.hf(&["serve", "--config", config.to_str().unwrap(), "--port", "0"]);
+        run.expect_code(1);
+        let shown = format!("the config file `{}` is not valid, {expected}", config.display());
+        assert!(run.stderr.contains(&shown), "{shown}\n{}", run.stderr);
+        assert!(!run.all_output().contains("hf_secret"), "a token in the file is never printed: {}", run.stderr);
+    }
+    let run = t.hf(&["serve", "--config", t.root().join("missing.toml").to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("cannot read the config file"), "{}", run.stderr);
+    let run = t.hf(&["serve", "--max-connections", "0"]);
+    run.expect_code(2);
+    let run = t.hf(&["serve", "--upstream", "http://127.0.0.1:9", "--port", "0"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--upstream needs --cache"), "{}", run.stderr);
+}
