@@ -870,3 +870,54 @@ fn a_bad_config_file_is_refused_with_its_file_line_and_problem() {
     run.expect_code(1);
     assert!(run.stderr.contains("--upstream needs --cache"), "{}", run.stderr);
 }
+
+#[test]
+fn dates_come_from_the_cache_and_files_revalidate_with_their_etag() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let hub = hub();
+    let t = context(&hub);
+    let cache = t.root().join("hub");
+    assert!(t.command("cp").args(["-a"]).arg(examples().join("hub")).arg(&cache).status().unwrap().success());
+    let repo = cache.join("models--acme--model/snapshots");
+    let set = |commit: &str, unix: u64| {
+        let dir = std::fs::File::open(repo.join(commit)).unwrap();
+        dir.set_modified(UNIX_EPOCH + Duration::from_secs(unix)).unwrap();
+    };
+    set("9f8e7d6c5b4a39281706f5e4d3c2b1a098765432", 1_714_979_289); // main: 2024-05-06T07:08:09Z
+    set("1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e", 1_672_628_645); // v1: 2023-01-02T03:04:05Z
+    let (_served, url, _log) = start_serve(&t, &["--cache", cache.to_str().unwrap()]);
+    let client = client_of(&url);
+    let run = client.python(
+        r#"
+import json
+from huggingface_hub import HfApi
+api = HfApi()
+info = api.model_info("acme/model")
+print(json.dumps({
+    "last_modified": info.last_modified.isoformat(),
+    "created_at": info.created_at.isoformat(),
+    "v1": api.model_info("acme/model", revision="v1").last_modified.isoformat(),
+    "commit": [c.created_at.isoformat() for c in api.list_repo_commits("acme/model")],
+    "tree": sorted({e.last_commit.date.isoformat() for e in api.list_repo_tree("acme/model", expand=True)}),
+}))
+"#,
+    );
+    let out: serde_json::Value = serde_json::from_str(&run.expect_code(0).stdout).unwrap();
+    assert_eq!(
+        out,
+        serde_json::json!({
+            "last_modified": "2024-05-06T07:08:09+00:00",
+            "created_at": "2023-01-02T03:04:05+00:00",
+            "v1": "2023-01-02T03:04:05+00:00",
+            "commit": ["2024-05-06T07:08:09+00:00"],
+            "tree": ["2024-05-06T07:08:09+00:00"],
+        })
+    );
+    // A file by branch carries its etag and a revalidation policy; the etag gets 304.
+    let (status, head, _) = get(&url, "/acme/model/resolve/main/config.json", "");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("cache-control: no-cache\r\n"), "{head}");
+    let etag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().to_owned();
+    let (status, head, body) = get(&url, "/acme/model/resolve/main/config.json", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!((status, body.len()), (304, 0), "{head}");
+}

@@ -1,5 +1,6 @@
 //! File bodies: byte ranges (`206`, `Content-Range`, `416`) streamed from memory or disk in
-//! bounded pieces, with injected faults applied on the way.
+//! bounded pieces, with injected faults applied on the way, and `304 Not Modified` for a
+//! client whose `If-None-Match` names the file's etag.
 
 use std::io::SeekFrom;
 
@@ -55,6 +56,16 @@ fn parse_range(value: &str, size: u64) -> Wanted {
     if start >= size { Wanted::Unsatisfiable } else { Wanted::Part(start, end.min(size - 1)) }
 }
 
+/// Whether an `If-None-Match` value names `etag`: `*`, or a list of entity tags compared
+/// weakly (RFC 9110 §8.8.3.2: `W/"x"` matches `"x"`); a tag sent without quotes is taken as
+/// meant.
+fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(wanted), Ok(etag)) = (if_none_match.to_str(), etag.to_str()) else { return false };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").trim_matches('"').to_owned();
+    let etag = opaque(etag);
+    wanted.trim() == "*" || wanted.split(',').any(|tag| !tag.trim().is_empty() && opaque(tag) == etag)
+}
+
 /// A byte position: ASCII digits only (no sign, no space), saturating at `u64::MAX`.
 fn position(digits: &str) -> Option<u64> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().unwrap_or(u64::MAX))
@@ -89,6 +100,15 @@ pub(crate) fn file_response(
         },
         Content::Bytes(_) | Content::Growing(_) => None,
     };
+    if let Some(etag) = extra.get(header::ETAG)
+        && request.get(header::IF_NONE_MATCH).is_some_and(|wanted| matches_etag(wanted, etag))
+    {
+        // RFC 9110 §13.2.2: If-None-Match is answered before Range.
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        *response.headers_mut() = extra;
+        return response;
+    }
     let (status, start, end) = match range.map_or(Wanted::Whole, |value| parse_range(value, size)) {
         Wanted::Whole => (StatusCode::OK, 0, size.saturating_sub(1)),
         Wanted::Part(start, end) => {
@@ -222,6 +242,19 @@ mod tests {
         assert_eq!(parse_range("bytes=9-1", 100), Whole);
         assert_eq!(parse_range("items=0-1", 100), Whole);
         assert_eq!(parse_range("bytes=x-1", 100), Whole);
+    }
+
+    #[test]
+    fn if_none_match() {
+        use axum::http::HeaderValue;
+        let etag = HeaderValue::from_static("\"abc\"");
+        let matches = |v: &'static str| super::matches_etag(&HeaderValue::from_static(v), &etag);
+        for yes in ["\"abc\"", "W/\"abc\"", "*", "\"x\", \"abc\"", "abc", " \"abc\" "] {
+            assert!(matches(yes), "{yes}");
+        }
+        for no in ["\"abcd\"", "\"ab\"", "", ",", "\"\""] {
+            assert!(!matches(no), "{no}");
+        }
     }
 
     #[test]

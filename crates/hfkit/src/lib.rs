@@ -35,6 +35,7 @@ pub mod pyjson;
 pub mod repo;
 pub mod secret;
 pub mod text;
+pub mod time;
 
 pub use api::WhoAmI;
 pub use auth::{ResolvedToken, TokenSource};

@@ -351,24 +351,10 @@ pub(crate) fn list(ctx: &Context) -> Result<Status> {
 /// `YYYY-MM-DD` (UTC) of a unix time, with ` (expired)` when past.
 fn format_expiry(at: i64) -> String {
     let days = at.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = hfkit::time::civil_from_days(days);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let expired = i64::try_from(now).unwrap_or(i64::MAX) > at;
     format!("{y:04}-{m:02}-{d:02}{}", if expired { " (expired)" } else { "" })
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 pub(crate) fn token(ctx: &Context) -> Result<Status> {
@@ -413,17 +399,5 @@ pub(crate) fn source_label(ctx: &Context, source: &TokenSource) -> String {
     match ctx.printer.format() {
         Format::Human => source.to_string(),
         _ => source.key(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(21_989), (2030, 3, 16));
     }
 }

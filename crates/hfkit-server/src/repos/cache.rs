@@ -8,8 +8,9 @@
 //! loop) is left out and named once in the log; the rest of the repo is served.
 //!
 //! What a cache cannot know: tags versus branches (every ref is a branch), the order of
-//! commits, commit titles and dates, and who may see a repo (public here; the operator's
-//! settings in the store apply on top).
+//! commits, commit titles, and who may see a repo (public here; the operator's settings in
+//! the store apply on top). Dates come from the file times: a commit's is the time its
+//! snapshot folder last changed (when files of it were last downloaded).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -114,6 +115,14 @@ impl RepoSource for CacheRepos {
         let (files, warnings) = cache.snapshot_files(&commit);
         self.warn(warnings);
         Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size))).collect())
+    }
+
+    fn commit_time(&self, repo: &RepoView, commit: &str) -> Option<std::time::SystemTime> {
+        let cache = self.repo_cache(&repo.kind, &repo.id)?;
+        let commit = CommitHash::parse(commit).ok()?;
+        // The snapshot folder itself, not what a link there points to.
+        let meta = std::fs::symlink_metadata(cache.snapshot_dir(&commit)).ok().filter(std::fs::Metadata::is_dir)?;
+        meta.modified().ok()
     }
 
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {

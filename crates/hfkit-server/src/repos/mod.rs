@@ -31,6 +31,11 @@ pub trait RepoSource: Send + Sync + std::fmt::Debug {
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
         self.files(repo, commit).get(path).cloned()
     }
+    /// When `commit` of `repo` was last changed, as far as the source knows (a cache: the
+    /// time its snapshot folder last changed); `None` when it does not know.
+    fn commit_time(&self, _repo: &RepoView, _commit: &str) -> Option<std::time::SystemTime> {
+        None
+    }
     /// An LFS object by sha256, for the test CDN (none by default).
     fn lfs_object(&self, _sha256: &str) -> Option<FileEntry> {
         None

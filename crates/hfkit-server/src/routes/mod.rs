@@ -3,6 +3,7 @@
 //! one or two segments, and revisions that may contain encoded `/`.
 
 mod access;
+mod cache_policy;
 mod oauth;
 mod repo_api;
 mod resolve;
@@ -23,18 +24,28 @@ pub(crate) use resolve::cdn_routes;
 
 pub(crate) fn routes() -> Router<Arc<HubState>> {
     Router::new()
-        .route("/api/whoami-v2", get(whoami::whoami))
-        .route("/oauth/token", post(oauth::token))
+        .route("/api/whoami-v2", get(whoami::whoami).layer(axum::middleware::map_response(private)))
+        .route("/oauth/token", post(oauth::token).layer(axum::middleware::map_response(no_store)))
         .route("/health", get(health))
         .fallback(dispatch)
+}
+
+/// An answer about the caller (`whoami`): kept by no cache.
+async fn private(response: Response) -> Response {
+    cache_policy::CachePolicy::Private.apply(response)
+}
+
+/// An answer holding a token: kept by nothing.
+async fn no_store(response: Response) -> Response {
+    cache_policy::CachePolicy::NoStore.apply(response)
 }
 
 /// Largest request body read by a repository route (a `paths-info` form).
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
-/// `GET /health`: the server answers.
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// `GET /health`: the server answers (now: never kept by a cache).
+async fn health() -> Response {
+    cache_policy::CachePolicy::NoStore.apply(axum::Json(serde_json::json!({"status": "ok"})).into_response())
 }
 
 /// Repository routes: `/api/{types}/{id}[/…]` and `[/{types}]/{id}/resolve/{rev}/{path}`.
