@@ -2,20 +2,21 @@
 //! bounded pieces, with injected faults applied on the way, and `304 Not Modified` for a
 //! client whose `If-None-Match` names the file's etag.
 
-use std::io::SeekFrom;
+use std::io::{Read as _, Seek as _, SeekFrom};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::faults::FaultKind;
 use crate::hub_error::HubError;
 use crate::repos::Content;
 
-/// Size of each piece of a streamed body.
-const PIECE: usize = 1024 * 1024;
+/// Size of each piece of a streamed body: large enough that the hand-off to a blocking
+/// thread per piece costs little, small enough that 512 connections streaming at once stay
+/// within a few tens of MiB (one piece being read and about one being sent per connection).
+const PIECE: usize = 256 * 1024;
 
 /// What a `Range` header asks of a file, as the Hub (its CDN) answers it.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub(crate) fn file_response(
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = if fault == Some(FaultKind::IgnoreRange) { None } else { range };
     let opened = match content {
-        Content::Blob(blob) => match blob.cache.open_blob(&blob.etag).and_then(|f| Ok((f.metadata()?.len(), f))) {
+        Content::Blob(blob) => match blob.open().and_then(|f| Ok((f.metadata()?.len(), f))) {
             Ok((len, file)) if len == size => Some(file),
             _ => {
                 return HubError::not_found("Entry not found").code("EntryNotFound").into_response();
@@ -129,8 +130,17 @@ pub(crate) fn file_response(
     extra.entry(header::CONTENT_TYPE).or_insert(HeaderValue::from_static("application/octet-stream"));
     let body = if head_only || length == 0 {
         Body::empty()
+    } else if let (Some(file), true, None) = (&opened, length <= INLINE_BODY, &fault) {
+        match read_inline(file, start, length) {
+            Ok(bytes) => Body::from(bytes),
+            Err(e) => {
+                crate::log::line(&format!("a blob could not be read: {e}"));
+                return HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "The file could not be read; try again.")
+                    .into_response();
+            }
+        }
     } else {
-        stream_body(content.clone(), opened.map(tokio::fs::File::from_std), start, length, fault)
+        stream_body(content.clone(), opened, start, length, fault)
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -138,9 +148,22 @@ pub(crate) fn file_response(
     response
 }
 
+/// Bodies up to this size are read in the handler, as the file's metadata just was: one read
+/// from the page cache costs less than a hand-off to a blocking thread and back, and many
+/// small files (configs, tokenizers, shards' indexes) are most of a repo's requests.
+const INLINE_BODY: u64 = 64 * 1024;
+
+/// `length` (at most [`INLINE_BODY`]) bytes of `file` from `start`, in one `pread`.
+fn read_inline(file: &std::fs::File, start: u64, length: u64) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt as _;
+    let mut bytes = vec![0; usize::try_from(length).unwrap_or(0)];
+    file.read_exact_at(&mut bytes, start)?;
+    Ok(bytes::Bytes::from(bytes))
+}
+
 struct Cursor {
     content: Content,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     seeked: bool,
     pos: u64,
     left: u64,
@@ -150,7 +173,7 @@ struct Cursor {
 
 fn stream_body(
     content: Content,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     start: u64,
     length: u64,
     fault: Option<FaultKind>,
@@ -201,14 +224,26 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
         }
         Content::Growing(_) => Err(std::io::Error::other("a growing file is streamed by its download")),
         Content::Blob(_) => {
-            let file = c.file.as_mut().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
-            if !c.seeked {
-                file.seek(SeekFrom::Start(c.pos)).await?;
-                c.seeked = true;
-            }
-            let mut buf = vec![0; want_usize];
-            file.read_exact(&mut buf).await?;
-            Ok(bytes::Bytes::from(buf))
+            let mut file = c.file.take().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
+            let seek = (!c.seeked).then_some(c.pos);
+            c.seeked = true;
+            // A blocking thread reads straight into the piece's own (uninitialised) memory:
+            // one copy from the page cache, none through a second buffer.
+            let (file, piece) = tokio::task::spawn_blocking(move || {
+                if let Some(pos) = seek {
+                    file.seek(SeekFrom::Start(pos))?;
+                }
+                let mut piece = Vec::with_capacity(want_usize);
+                (&file).take(want).read_to_end(&mut piece)?;
+                if piece.len() != want_usize {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the blob got shorter"));
+                }
+                Ok((file, piece))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            c.file = Some(file);
+            Ok(bytes::Bytes::from(piece))
         }
     }
 }

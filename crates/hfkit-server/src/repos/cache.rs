@@ -73,7 +73,7 @@ impl CacheRepos {
 
     fn view(&self, kind: &str, id: &str, cache: &RepoCache) -> RepoView {
         let (commits, mut warnings) = cache.commits();
-        let (refs, ref_warnings) = cache.refs();
+        let (refs, ref_warnings) = cache.refs_among(&commits);
         warnings.extend(ref_warnings);
         self.warn(warnings);
         RepoView {
@@ -84,8 +84,10 @@ impl CacheRepos {
     }
 }
 
-fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64) -> FileEntry {
-    FileEntry::from_etag(&etag.clone(), size, Content::Blob(Arc::new(CacheBlob { cache: cache.clone(), etag })))
+/// A file of the cache whose blob is `etag`; `opened` is the blob when it is already open.
+fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64, opened: Option<std::fs::File>) -> FileEntry {
+    let blob = CacheBlob { cache: cache.clone(), etag: etag.clone(), opened: Mutex::new(opened) };
+    FileEntry::from_etag(&etag, size, Content::Blob(Arc::new(blob)))
 }
 
 impl RepoSource for CacheRepos {
@@ -114,7 +116,7 @@ impl RepoSource for CacheRepos {
         };
         let (files, warnings) = cache.snapshot_files(&commit);
         self.warn(warnings);
-        Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size))).collect())
+        Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size, None))).collect())
     }
 
     fn commit_time(&self, repo: &RepoView, commit: &str) -> Option<std::time::SystemTime> {
@@ -129,9 +131,12 @@ impl RepoSource for CacheRepos {
         hfkit::repo::validate_path(path).ok()?;
         let cache = self.repo_cache(&repo.kind, &repo.id)?;
         let commit = CommitHash::parse(commit).ok()?;
+        // The blob is opened once: for its size here, then for its bytes by the answer.
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {
-            let size = cache.blob_size(&etag).map_err(|e| format!("blob {etag} of {path} cannot be read: {e}"))?;
-            Ok(entry(&cache, etag, size))
+            let unreadable = |e: std::io::Error| format!("blob {etag} of {path} cannot be read: {e}");
+            let blob = cache.open_blob(&etag).map_err(unreadable)?;
+            let size = blob.metadata().map_err(unreadable)?.len();
+            Ok(entry(&cache, etag, size, Some(blob)))
         });
         match checked {
             Ok(file) => Some(file),

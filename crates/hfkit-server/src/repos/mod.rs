@@ -134,6 +134,16 @@ pub struct CacheBlob {
     pub cache: RepoCache,
     /// The blob's checked name.
     pub etag: Etag,
+    /// The blob, when it was already opened to learn its size (one open per request).
+    pub opened: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl CacheBlob {
+    /// The blob opened: the file opened earlier for this answer, else opened now.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        let earlier = self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        earlier.map_or_else(|| self.cache.open_blob(&self.etag), Ok)
+    }
 }
 
 impl std::fmt::Debug for Content {
