@@ -2,8 +2,6 @@
 //! bounded pieces, with injected faults applied on the way, and `304 Not Modified` for a
 //! client whose `If-None-Match` names the file's etag.
 
-use std::io::{Read as _, Seek as _, SeekFrom};
-
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,9 +12,10 @@ use crate::hub_error::HubError;
 use crate::repos::Content;
 
 /// Size of each piece of a streamed body: large enough that the hand-off to a blocking
-/// thread per piece costs little, small enough that 512 connections streaming at once stay
-/// within a few tens of MiB (one piece being read and about one being sent per connection).
-const PIECE: usize = 256 * 1024;
+/// thread per piece costs little, small enough that 64 connections streaming at once stay
+/// within about 64 MiB (one piece being read and about one being sent per connection;
+/// `bench/serve.py` measures the peak).
+const PIECE: usize = 512 * 1024;
 
 /// What a `Range` header asks of a file, as the Hub (its CDN) answers it.
 #[derive(Debug, PartialEq, Eq)]
@@ -153,7 +152,8 @@ pub(crate) fn file_response(
 /// small files (configs, tokenizers, shards' indexes) are most of a repo's requests.
 const INLINE_BODY: u64 = 64 * 1024;
 
-/// `length` (at most [`INLINE_BODY`]) bytes of `file` from `start`, in one `pread`.
+/// `length` bytes of `file` from `start`, in one `pread` (a body of at most [`INLINE_BODY`],
+/// or a piece of a larger one).
 fn read_inline(file: &std::fs::File, start: u64, length: u64) -> std::io::Result<bytes::Bytes> {
     use std::os::unix::fs::FileExt as _;
     let mut bytes = vec![0; usize::try_from(length).unwrap_or(0)];
@@ -163,8 +163,7 @@ fn read_inline(file: &std::fs::File, start: u64, length: u64) -> std::io::Result
 
 struct Cursor {
     content: Content,
-    file: Option<std::fs::File>,
-    seeked: bool,
+    file: Option<std::sync::Arc<std::fs::File>>,
     pos: u64,
     left: u64,
     sent: u64,
@@ -181,7 +180,8 @@ fn stream_body(
     if let Content::Growing(download) = &content {
         return Body::from_stream(download.stream(start, length));
     }
-    let cursor = Cursor { content, file, seeked: false, pos: start, left: length, sent: 0, fault };
+    let file = file.map(std::sync::Arc::new);
+    let cursor = Cursor { content, file, pos: start, left: length, sent: 0, fault };
     Body::from_stream(stream::unfold(cursor, |mut c| async move {
         if c.left == 0 {
             return None;
@@ -224,26 +224,13 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
         }
         Content::Growing(_) => Err(std::io::Error::other("a growing file is streamed by its download")),
         Content::Blob(_) => {
-            let mut file = c.file.take().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
-            let seek = (!c.seeked).then_some(c.pos);
-            c.seeked = true;
-            // A blocking thread reads straight into the piece's own (uninitialised) memory:
-            // one copy from the page cache, none through a second buffer.
-            let (file, piece) = tokio::task::spawn_blocking(move || {
-                if let Some(pos) = seek {
-                    file.seek(SeekFrom::Start(pos))?;
-                }
-                let mut piece = Vec::with_capacity(want_usize);
-                (&file).take(want).read_to_end(&mut piece)?;
-                if piece.len() != want_usize {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the blob got shorter"));
-                }
-                Ok((file, piece))
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-            c.file = Some(file);
-            Ok(bytes::Bytes::from(piece))
+            let file = c.file.clone().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
+            let pos = c.pos;
+            // One `pread` per piece, on a blocking thread.
+            let piece = tokio::task::spawn_blocking(move || read_inline(&file, pos, want))
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok(piece)
         }
     }
 }
