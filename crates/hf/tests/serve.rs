@@ -921,3 +921,47 @@ print(json.dumps({
     let (status, head, body) = get(&url, "/acme/model/resolve/main/config.json", &format!("If-None-Match: {etag}\r\n"));
     assert_eq!((status, body.len()), (304, 0), "{head}");
 }
+
+#[test]
+fn large_blobs_are_sent_whole_and_by_range_byte_for_byte() {
+    use sha2::Digest as _;
+    let hub = hub();
+    let t = context(&hub);
+    // A cache with one blob larger than a piece (sent by the connection with sendfile).
+    let content = hfkit_test::pseudo_random(11, (2 << 20) + 3);
+    let sha = hex(&sha2::Sha256::digest(&content));
+    let repo = t.root().join("hub/models--acme--big");
+    let commit = "c".repeat(40);
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots").join(&commit)).unwrap();
+    std::fs::write(repo.join("blobs").join(&sha), &content).unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{sha}"), repo.join("snapshots").join(&commit).join("w.bin"))
+        .unwrap();
+    std::fs::write(repo.join("refs/main"), &commit).unwrap();
+    let (_served, url, _log) = start_serve(&t, &["--cache", t.root().join("hub").to_str().unwrap()]);
+    let path = "/acme/big/resolve/main/w.bin";
+    let (status, _, body) = get(&url, path, "");
+    assert_eq!((status, body.len()), (200, content.len()));
+    assert!(body == content, "the whole blob, byte for byte");
+    for (range, from, to) in
+        [("bytes=100001-1500000", 100_001, 1_500_001), ("bytes=-70000", content.len() - 70_000, content.len())]
+    {
+        let (status, head, body) = get(&url, path, &format!("Range: {range}\r\n"));
+        assert_eq!(status, 206, "{head}");
+        assert!(body == content[from..to], "{range}");
+    }
+    // Two requests on one connection: the second answer follows the first exactly.
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes=5-9\r\nConnection: close\r\n\r\n"
+    );
+    let (status, _, rest) = raw(&url, request.as_bytes());
+    assert_eq!(status, 200);
+    assert!(rest[..content.len()] == content[..]);
+    assert!(String::from_utf8_lossy(&rest[content.len()..]).starts_with("HTTP/1.1 206"));
+    assert!(rest.ends_with(&content[5..10]));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,6 +1,10 @@
 //! File bodies: byte ranges (`206`, `Content-Range`, `416`) streamed from memory or disk in
 //! bounded pieces, with injected faults applied on the way, and `304 Not Modified` for a
-//! client whose `If-None-Match` names the file's etag.
+//! client whose `If-None-Match` names the file's etag. A blob larger than [`INLINE_BODY`]
+//! is sent by its connection with `sendfile` when it can be ([`crate::sendfile`]), else read
+//! piece by piece.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -10,12 +14,13 @@ use futures_util::stream;
 use crate::faults::FaultKind;
 use crate::hub_error::HubError;
 use crate::repos::Content;
+use crate::sendfile::Sends;
 
 /// Size of each piece of a streamed body: large enough that the hand-off to a blocking
 /// thread per piece costs little, small enough that 64 connections streaming at once stay
 /// within about 64 MiB (one piece being read and about one being sent per connection;
 /// `bench/serve.py` measures the peak).
-const PIECE: usize = 512 * 1024;
+const PIECE: usize = crate::sendfile::MAX_PIECE;
 
 /// What a `Range` header asks of a file, as the Hub (its CDN) answers it.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,6 +84,7 @@ pub(crate) fn file_response(
     mut extra: HeaderMap,
     head_only: bool,
     fault: Option<FaultKind>,
+    sends: Option<Arc<Sends>>,
 ) -> Response {
     if let Some(FaultKind::Status { status, retry_after }) = &fault {
         let mut response =
@@ -139,7 +145,9 @@ pub(crate) fn file_response(
             }
         }
     } else {
-        stream_body(content.clone(), opened, start, length, fault)
+        // A fault changes the bytes on their way: those bodies are read, not sent from the file.
+        let sends = sends.filter(|_| fault.is_none());
+        stream_body(content.clone(), opened, start, length, fault, sends)
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -163,7 +171,8 @@ fn read_inline(file: &std::fs::File, start: u64, length: u64) -> std::io::Result
 
 struct Cursor {
     content: Content,
-    file: Option<std::sync::Arc<std::fs::File>>,
+    file: Option<Arc<std::fs::File>>,
+    sends: Option<Arc<Sends>>,
     pos: u64,
     left: u64,
     sent: u64,
@@ -176,12 +185,13 @@ fn stream_body(
     start: u64,
     length: u64,
     fault: Option<FaultKind>,
+    sends: Option<Arc<Sends>>,
 ) -> Body {
     if let Content::Growing(download) = &content {
         return Body::from_stream(download.stream(start, length));
     }
-    let file = file.map(std::sync::Arc::new);
-    let cursor = Cursor { content, file, pos: start, left: length, sent: 0, fault };
+    let file = file.map(Arc::new);
+    let cursor = Cursor { content, file, sends, pos: start, left: length, sent: 0, fault };
     Body::from_stream(stream::unfold(cursor, |mut c| async move {
         if c.left == 0 {
             return None;
@@ -225,6 +235,10 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
         Content::Growing(_) => Err(std::io::Error::other("a growing file is streamed by its download")),
         Content::Blob(_) => {
             let file = c.file.clone().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
+            if let Some(sends) = &c.sends {
+                // Sent from the page cache by the connection, with `sendfile`.
+                return Ok(sends.announce(&file, c.pos, want_usize));
+            }
             let pos = c.pos;
             // One `pread` per piece, on a blocking thread.
             let piece = tokio::task::spawn_blocking(move || read_inline(&file, pos, want))

@@ -21,6 +21,7 @@ mod log;
 pub mod mirror;
 pub mod repos;
 mod routes;
+mod sendfile;
 pub mod server;
 mod signed_url;
 pub mod store;

@@ -57,6 +57,8 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
+    // The connection's zero-copy sends, for file bodies (see `crate::sendfile`).
+    let sends = request.extensions().get::<std::sync::Arc<crate::sendfile::Sends>>().cloned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = if segments.first() == Some(&"api") {
         let body = if method == Method::POST {
@@ -74,7 +76,7 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     } else if method == Method::POST {
         Err(HubError::not_found("Not Found"))
     } else {
-        resolve::handle(&state, &headers, &segments, method == Method::HEAD).await
+        resolve::handle(&state, &headers, &segments, method == Method::HEAD, sends).await
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

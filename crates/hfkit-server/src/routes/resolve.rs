@@ -28,6 +28,7 @@ pub(super) async fn handle(
     headers: &HeaderMap,
     segments: &[&str],
     head: bool,
+    sends: Option<Arc<crate::sendfile::Sends>>,
 ) -> Result<Response, HubError> {
     let Some((kind, id, rest)) = split_repo(segments, "resolve") else {
         return Err(HubError::not_found("Not Found"));
@@ -96,7 +97,7 @@ pub(super) async fn handle(
     }
     extra.insert(header::ETAG, quoted(file.etag()));
     let fault = if head { None } else { state.take_fault(&path) };
-    Ok(file_response(&file.content, file.size, headers, extra, head, fault))
+    Ok(file_response(&file.content, file.size, headers, extra, head, fault, sends))
 }
 
 /// The stand-in CDN: LFS content by sha256, with ranges and faults, only through a link the
@@ -125,5 +126,5 @@ fn cdn(state: &HubState, sha256: &str, query: &str, headers: &HeaderMap, head: b
     let mut extra = HeaderMap::new();
     extra.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha256}\"")).expect("hex"));
     let fault = if head { None } else { state.take_fault(&format!("/lfs/{sha256}")) };
-    file_response(&file.content, file.size, headers, extra, head, fault)
+    file_response(&file.content, file.size, headers, extra, head, fault, None)
 }
