@@ -20,7 +20,7 @@ use crate::sendfile::Sends;
 /// thread per piece costs little, small enough that 64 connections streaming at once stay
 /// within about 64 MiB (one piece being read and about one being sent per connection;
 /// `bench/serve.py` measures the peak).
-const PIECE: usize = crate::sendfile::MAX_PIECE;
+const PIECE: usize = 512 * 1024;
 
 /// What a `Range` header asks of a file, as the Hub (its CDN) answers it.
 #[derive(Debug, PartialEq, Eq)]
@@ -196,7 +196,9 @@ fn stream_body(
         if c.left == 0 {
             return None;
         }
-        let mut want = (PIECE as u64).min(c.left);
+        // A piece sent from the file costs no memory: it may be larger than one read.
+        let piece = if c.sends.is_some() { crate::sendfile::MAX_PIECE } else { PIECE };
+        let mut want = (piece as u64).min(c.left);
         match &c.fault {
             Some(FaultKind::CutAfter(n)) if c.sent >= *n => {
                 return Some((Err(std::io::Error::other("injected: connection cut")), Cursor { left: 0, ..c }));
