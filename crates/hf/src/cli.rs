@@ -245,6 +245,11 @@ pub(crate) struct ServeArgs {
     /// Manage the users, tokens, repo visibility and grants of a server's data folder.
     #[command(subcommand)]
     pub(crate) command: Option<ServeCommand>,
+    /// A TOML file setting any option below, a key per option named like its flag
+    /// (`max-connections = 256`); the command line wins over the file, and relative paths in
+    /// it are relative to the file's folder. Example: `hf serve --config /etc/hf/serve.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// JSON file of users, organizations, tokens, trusted publishers and repo settings
     /// (visibility, owner, grants); it seeds the data folder at each start.
     /// Example: `hf serve --accounts accounts.json --data /srv/hf --cache /srv/hf/hub`.
@@ -267,55 +272,73 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<PathBuf>,
     /// Pull-through: fetch what the cache lacks from this Hub (huggingface.co, or another
-    /// `hf serve`) once, verify it and keep it in the cache. The server's own token for it is
-    /// read from --upstream-token-file or HF_SERVE_UPSTREAM_TOKEN, never from the command line;
-    /// clients' tokens are never sent upstream. Fetches use the HF_HUB_DOWNLOAD_* settings of
-    /// `hf download` (connections, chunk size, retries).
+    /// `hf serve`) once, verify it and keep it in the cache (needs --cache). The server's own
+    /// token for it is read from --upstream-token-file or HF_SERVE_UPSTREAM_TOKEN, never from
+    /// the command line; clients' tokens are never sent upstream. Fetches use the
+    /// HF_HUB_DOWNLOAD_* settings of `hf download` (connections, chunk size, retries).
     /// Example: `hf serve --cache /srv/hf --upstream https://huggingface.co`.
-    #[arg(long, value_name = "URL", requires = "cache")]
+    #[arg(long, value_name = "URL")]
     pub(crate) upstream: Option<String>,
     /// A file holding the token the server sends upstream (for gated and private upstream
-    /// repos). Example: `--upstream-token-file /etc/hf-mirror/token`.
-    #[arg(long, value_name = "FILE", requires = "upstream")]
+    /// repos; needs --upstream). Example: `--upstream-token-file /etc/hf-mirror/token`.
+    #[arg(long, value_name = "FILE")]
     pub(crate) upstream_token_file: Option<PathBuf>,
-    /// Seconds a branch name resolved upstream is remembered before upstream is asked again.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub(crate) ref_ttl: u64,
+    /// Seconds a branch name resolved upstream is remembered before upstream is asked again
+    /// [default: 60]. Example: `--ref-ttl 300`.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) ref_ttl: Option<u64>,
     /// Make no upstream call at all: serve what is cached (with --upstream, the mirror is
     /// ready to go online again without other changes).
     #[arg(long)]
     pub(crate) offline: bool,
-    /// Connections served at once; more are answered 503 and closed.
-    #[arg(long, value_name = "N", default_value_t = 512)]
-    pub(crate) max_connections: usize,
+    /// Connections served at once; more are answered 503 and closed [default: 512].
+    /// Example: `--max-connections 2048`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_connections: Option<u64>,
     /// Seconds a connection may move no byte, either way, before it is closed (an idle
-    /// timeout: a slow but steady download is never cut).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub(crate) idle_timeout: u64,
-    /// Seconds a client has to send a request's headers.
-    #[arg(long, value_name = "SECS", default_value_t = 20)]
-    pub(crate) header_timeout: u64,
-    /// Seconds a browser-login code (`hf auth login`) waits for approval.
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
-    pub(crate) device_code_lifetime: u64,
-    /// Seconds a browser-login client is told to wait between polls (RFC 8628 `interval`).
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
-    pub(crate) device_poll_interval: u64,
-    /// Seconds an access token from the browser login works before it must be refreshed.
-    #[arg(long, value_name = "SECS", default_value_t = 7 * 86_400)]
-    pub(crate) oauth_token_lifetime: u64,
-    /// Seconds a refresh token of the browser login can be used (each use replaces it).
-    #[arg(long, value_name = "SECS", default_value_t = 90 * 86_400)]
-    pub(crate) refresh_token_lifetime: u64,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub(crate) host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    pub(crate) port: u16,
+    /// timeout: a slow but steady download is never cut) [default: 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request's headers [default: 20].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) header_timeout: Option<u64>,
+    /// Seconds a browser-login code (`hf auth login`) waits for approval [default: 900].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) device_code_lifetime: Option<u64>,
+    /// Seconds a browser-login client is told to wait between polls (RFC 8628 `interval`)
+    /// [default: 5].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) device_poll_interval: Option<u64>,
+    /// Seconds an access token from the browser login works before it must be refreshed
+    /// [default: 604800, 7 days].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) oauth_token_lifetime: Option<u64>,
+    /// Seconds a refresh token of the browser login can be used (each use replaces it)
+    /// [default: 7776000, 90 days].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) refresh_token_lifetime: Option<u64>,
+    /// Address to listen on [default: 127.0.0.1]. Example: `--host 0.0.0.0` (every interface).
+    #[arg(long)]
+    pub(crate) host: Option<String>,
+    /// Port to listen on (0 picks a free one) [default: 8080].
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
 }
 
 const SERVE_HELP: &str = "\
+A config file (--config FILE) sets the same options, a key per flag; the command line wins:
+  # /etc/hf/serve.toml
+  accounts = \"accounts.json\"          # relative paths: from the file's folder
+  data = \"/srv/hf/data\"
+  cache = \"/srv/hf/hub\"
+  upstream = \"https://huggingface.co\"
+  ref-ttl = 300
+  host = \"0.0.0.0\"
+  port = 8080
+  max-connections = 1024
+  no-anonymous = true
+Try it: hf serve --config examples/serve.toml
+
 Operator commands (each takes --data DIR, the folder of a running or stopped server;
 changes take effect at once on a server using that folder):
   hf serve user add alice --org acme --data DIR          add a user (and memberships)

@@ -69,8 +69,7 @@ fn sign_in(browser: &Browser, hub: &RunningHub, user: &str, password: &str) {
     browser.fill("#username", user);
     browser.fill("#password", password);
     browser.find("#sign-in-submit").click();
-    let shown = browser.find("#signed-in-user").text();
-    assert!(shown.contains(user), "signed in as {user}, the page says {shown:?}");
+    browser.wait_for_element_text("#signed-in-user", user);
 }
 
 #[test]
@@ -140,7 +139,7 @@ fn a_gated_model_is_requested_in_the_browser_approved_by_its_owner_then_download
     bob.fill("#field-0", "Trying the guide's journey");
     bob.find("#agree").click();
     bob.find("#request-access-submit").click();
-    assert!(bob.find("#access-status").text().contains("pending"), "{}", bob.text());
+    bob.wait_for_element_text("#access-status", "pending");
 
     // Alice, a member of the owning org, approves on the requests page.
     let alice = Browser::start();
@@ -199,7 +198,7 @@ fn a_browser_login_approved_on_the_device_page_finishes_hf_auth_login() {
     assert_eq!(browser.find("#device-user-code").text(), code, "the page shows the terminal's code");
     shots.take(&browser, "device-approval");
     browser.find("#device-approve").click();
-    assert!(browser.find("#device-result").text().contains("approved"), "{}", browser.text());
+    browser.wait_for_element_text("#device-result", "approved");
 
     let run = login.finish();
     run.expect_code(0);
@@ -209,7 +208,7 @@ fn a_browser_login_approved_on_the_device_page_finishes_hf_auth_login() {
     assert!(whoami.stdout.contains("alice"), "{}", whoami.all_output());
     // The same code cannot be used twice.
     browser.goto(&page);
-    assert!(browser.find("#device-error").text().contains("already approved"), "{}", browser.text());
+    browser.wait_for_element_text("#device-error", "already approved");
 }
 
 #[test]
@@ -224,12 +223,12 @@ fn a_browser_login_denied_on_the_device_page_fails_with_its_reason() {
     browser.goto(&format!("{}/device", hub.url()));
     browser.fill("#user-code", "BBBB-BBBB");
     browser.find("#device-code-submit").click();
-    assert!(browser.find("#device-error").text().contains("no device is waiting"), "{}", browser.text());
+    browser.wait_for_element_text("#device-error", "no device is waiting");
     browser.fill("#user-code", &code.replace('-', "").to_lowercase());
     browser.find("#device-code-submit").click();
     assert_eq!(browser.find("#device-user-code").text(), code);
     browser.find("#device-deny").click();
-    assert!(browser.find("#device-result").text().contains("denied"), "{}", browser.text());
+    browser.wait_for_element_text("#device-result", "denied");
 
     let run = login.finish();
     assert_eq!(run.code, 1, "{}", run.stdout);

@@ -223,3 +223,120 @@ fn every_flag_python_accepts_is_accepted() {
     run.expect_code(0);
     t.hf(&["cache", "prune", "--dry-run", "--no-dry-run", "--yes"]).expect_code(0);
 }
+
+/// The shell lines of the README's journey section (its `sh` blocks), comments removed.
+fn readme_journey() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("\n## The guide's journey").expect("the journey section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut lines = Vec::new();
+    let mut in_block = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_block = line == "```sh";
+            continue;
+        }
+        let command = line.split("  #").next().unwrap_or_default().trim();
+        if in_block && !command.is_empty() {
+            lines.push(command.to_owned());
+        }
+    }
+    lines
+}
+
+/// Every command of the README's journey, run as written by bash against `hf serve` started
+/// as the README starts it (on a free port instead of 8080), from a folder holding the
+/// repository's `examples/`.
+#[test]
+fn the_readme_journey_works_as_written_against_hf_serve() {
+    use std::io::BufRead as _;
+    let hub = hub(); // only for the scrubbed context; the server under test is `hf serve`
+    let mut t = context(&hub);
+    let lines = readme_journey();
+    for expected in ["hf download meta-llama/Llama-3.2-1B", "hf auth check meta-llama/Llama-3.2-1B", "hf cache ls"] {
+        assert!(lines.iter().any(|l| l == expected), "the journey has `{expected}`: {lines:#?}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
+    std::os::unix::fs::symlink(root.join("examples"), t.work_dir().join("examples")).unwrap();
+    std::fs::create_dir_all(t.home().join(".local/share/bash-completion/completions")).unwrap();
+    let path = format!("{}:{}", t.hf_bin().parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    t.set_env("PATH", &path);
+    let mut server = None;
+    let mut ran = 0;
+    for line in &lines {
+        if let Some(command) = line.strip_prefix("hf serve ").and_then(|l| l.strip_suffix(" &")) {
+            let mut child = t
+                .command("bash")
+                .args(["-c", &format!("exec hf serve {command} --port 0 --format agent")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::fs::File::create(t.root().join("serve.log")).unwrap())
+                .spawn()
+                .unwrap();
+            let mut first = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+            let url = first.trim().strip_prefix("url=").unwrap_or_else(|| panic!("{line}: {first:?}")).to_owned();
+            t.set_env("HF_ENDPOINT", &url);
+            server = Some(Served(child));
+            continue;
+        }
+        // `export NAME=value` or `NAME=value`: the shell's variables for the next lines.
+        let assignment = line.strip_prefix("export ").unwrap_or(line);
+        if let Some((name, value)) = assignment.split_once('=')
+            && !name.contains(' ')
+            && !value.contains(' ')
+        {
+            if name != "HF_ENDPOINT" || server.is_none() {
+                t.set_env(name, value);
+            }
+            if name == "TOKEN" {
+                // What the user keeps in the `.env` file that `hf --env-file .env` reads.
+                std::fs::write(t.work_dir().join(".env"), format!("HF_TOKEN={value}\n")).unwrap();
+            }
+            continue;
+        }
+        // What the user types at a prompt: the token at `hf auth login`'s, `y` at `hf cache rm`'s.
+        let typed = match line.as_str() {
+            "hf auth login" => Some(format!("{READ_DEMO}\n")),
+            l if l.starts_with("hf cache rm ") => Some("y\n".to_owned()),
+            _ => None,
+        };
+        let run = t.run(t.command("bash").args(["-c", line]), typed.as_deref());
+        assert_eq!(run.code, 0, "`{line}` failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+        assert!(!run.all_output().contains(READ_DEMO) || line == "hf auth token", "`{line}` printed the token");
+        ran += 1;
+        match line.as_str() {
+            "hf auth whoami" => assert!(run.stdout.contains("user: alice"), "{}", run.stdout),
+            "hf auth token" => assert_eq!(run.stdout.trim(), READ_DEMO),
+            "hf download meta-llama/Llama-3.2-1B" => {
+                assert!(run.stdout.contains("models--meta-llama--Llama-3.2-1B/snapshots/"), "{}", run.stdout);
+            }
+            l if l.starts_with("hf download datasets/acme/data") => {
+                assert!(t.work_dir().join("data/data/train.csv").is_file());
+            }
+            l if l.starts_with("hf cache rm model/acme/model") => {
+                assert!(!t.hf_home().join("hub/models--acme--model").exists(), "{}", run.stdout);
+            }
+            _ => {}
+        }
+    }
+    assert!(server.is_some(), "the journey starts `hf serve`");
+    assert!(ran >= 25, "{ran} commands ran");
+    let weights = t.hf_home().join("hub/models--meta-llama--Llama-3.2-1B/snapshots");
+    assert!(std::fs::read_dir(weights).unwrap().count() == 1);
+    assert!(std::fs::metadata(t.home().join(".local/share/bash-completion/completions/hf")).unwrap().len() > 0);
+}
+
+/// alice's read token in `examples/accounts.json`.
+const READ_DEMO: &str = "hf_demoAliceRead0000000000000000000001";
+
+/// `hf serve` started by a test, stopped when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

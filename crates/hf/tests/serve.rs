@@ -942,3 +942,179 @@ fn the_operator_approves_and_denies_browser_logins_of_a_running_server() {
     run.expect_code(1);
     assert!(run.stderr.contains("Authorization was denied."), "{}", run.stderr);
 }
+
+/// The repository's `examples/` folder.
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().join("examples")
+}
+
+#[test]
+fn a_config_file_sets_every_option_and_the_command_line_wins() {
+    let hub = hub();
+    let mut t = context(&hub);
+    // examples/serve.toml names `accounts.json` and `hub` relative to its own folder, and
+    // port 8080; the command line's `--port 0` (added by start_serve) wins.
+    let config = examples().join("serve.toml");
+    let (_served, url, _log) = start_serve(&t, &["--config", config.to_str().unwrap()]);
+    assert!(!url.ends_with(":8080"), "the command line's port wins: {url}");
+    let (status, _, body) = get(&url, "/acme/model/resolve/v1/config.json", "");
+    assert_eq!((status, String::from_utf8_lossy(&body).contains("\"hidden_size\": 8")), (200, true));
+    let gated = "/meta-llama/Llama-3.2-1B/resolve/main/config.json";
+    assert_eq!(get(&url, gated, "").0, 401, "the accounts file's gate holds");
+    let alice = "Authorization: Bearer hf_demoAliceRead0000000000000000000001\r\n";
+    assert_eq!(get(&url, gated, alice).0, 200, "alice is granted");
+    drop(_served);
+
+    // A file that refuses anonymous callers and allows one connection; the command line adds
+    // nothing that contradicts it.
+    let file = t.root().join("serve.toml");
+    let text = format!(
+        "accounts = \"{}\"\ncache = \"{}\"\nno-anonymous = true\nheader-timeout = 5\nmax-connections = 4\nref-ttl = 1\n",
+        examples().join("accounts.json").display(),
+        examples().join("hub").display()
+    );
+    std::fs::write(&file, text).unwrap();
+    let (_served, url, _log) = start_serve(&t, &["--config", file.to_str().unwrap()]);
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", "").0, 401, "no-anonymous from the file");
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", alice).0, 200);
+    drop(_served);
+
+    // The command line's `--cache` wins over the file's: an empty cache serves nothing.
+    let empty = t.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (_served, url, _log) =
+        start_serve(&t, &["--config", file.to_str().unwrap(), "--cache", empty.to_str().unwrap()]);
+    assert_eq!(get(&url, "/acme/model/resolve/main/config.json", alice).0, 404);
+    t.set_env("HF_ENDPOINT", &url);
+}
+
+#[test]
+fn a_bad_config_file_is_refused_with_its_file_line_and_problem() {
+    let hub = hub();
+    let t = context(&hub);
+    let config = t.root().join("serve.toml");
+    let cases = [
+        ("port = 8080\n\nmax-conections = 10\n", "line 3: unknown field `max-conections`, expected one of"),
+        ("cache = \"/srv\"\nport = \"8080\"\n", "line 2: invalid type: string \"8080\", expected u16"),
+        ("port = 70000\n", "line 1: invalid value: integer `70000`, expected u16"),
+        ("host = \"0.0.0.0\"\n\nidle-timeout = 0\n", "line 3: `idle-timeout` must be at least 1"),
+        ("cache = \"/srv\"\nupstream = \"huggingface.co\"\n", "line 2: `upstream` must be an http:// or https:// URL"),
+        ("offline = \"yes\"\n", "line 1: invalid type: string \"yes\", expected a boolean"),
+        ("port = \n", "line 1: "),
+        (
+            "upstream = \"https://huggingface.co\"\nupstream-token = \"hf_secretSecretSecretSecretSecret0001\"\n",
+            "line 2: `upstream-token` is not read from a config file",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&config, text).unwrap();
+        let run = t.hf(&["serve", "--config", config.to_str().unwrap(), "--port", "0"]);
+        run.expect_code(1);
+        let shown = format!("the config file `{}` is not valid, {expected}", config.display());
+        assert!(run.stderr.contains(&shown), "{shown}\n{}", run.stderr);
+        assert!(!run.all_output().contains("hf_secret"), "a token in the file is never printed: {}", run.stderr);
+    }
+    let run = t.hf(&["serve", "--config", t.root().join("missing.toml").to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("cannot read the config file"), "{}", run.stderr);
+    let run = t.hf(&["serve", "--max-connections", "0"]);
+    run.expect_code(2);
+    let run = t.hf(&["serve", "--upstream", "http://127.0.0.1:9", "--port", "0"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--upstream needs --cache"), "{}", run.stderr);
+}
+
+#[test]
+fn dates_come_from_the_cache_and_files_revalidate_with_their_etag() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let hub = hub();
+    let t = context(&hub);
+    let cache = t.root().join("hub");
+    assert!(t.command("cp").args(["-a"]).arg(examples().join("hub")).arg(&cache).status().unwrap().success());
+    let repo = cache.join("models--acme--model/snapshots");
+    let set = |commit: &str, unix: u64| {
+        let dir = std::fs::File::open(repo.join(commit)).unwrap();
+        dir.set_modified(UNIX_EPOCH + Duration::from_secs(unix)).unwrap();
+    };
+    set("9f8e7d6c5b4a39281706f5e4d3c2b1a098765432", 1_714_979_289); // main: 2024-05-06T07:08:09Z
+    set("1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e", 1_672_628_645); // v1: 2023-01-02T03:04:05Z
+    let (_served, url, _log) = start_serve(&t, &["--cache", cache.to_str().unwrap()]);
+    let client = client_of(&url);
+    let run = client.python(
+        r#"
+import json
+from huggingface_hub import HfApi
+api = HfApi()
+info = api.model_info("acme/model")
+print(json.dumps({
+    "last_modified": info.last_modified.isoformat(),
+    "created_at": info.created_at.isoformat(),
+    "v1": api.model_info("acme/model", revision="v1").last_modified.isoformat(),
+    "commit": [c.created_at.isoformat() for c in api.list_repo_commits("acme/model")],
+    "tree": sorted({e.last_commit.date.isoformat() for e in api.list_repo_tree("acme/model", expand=True)}),
+}))
+"#,
+    );
+    let out: serde_json::Value = serde_json::from_str(&run.expect_code(0).stdout).unwrap();
+    assert_eq!(
+        out,
+        serde_json::json!({
+            "last_modified": "2024-05-06T07:08:09+00:00",
+            "created_at": "2023-01-02T03:04:05+00:00",
+            "v1": "2023-01-02T03:04:05+00:00",
+            "commit": ["2024-05-06T07:08:09+00:00"],
+            "tree": ["2024-05-06T07:08:09+00:00"],
+        })
+    );
+    // A file by branch carries its etag and a revalidation policy; the etag gets 304.
+    let (status, head, _) = get(&url, "/acme/model/resolve/main/config.json", "");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("cache-control: no-cache\r\n"), "{head}");
+    let etag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().to_owned();
+    let (status, head, body) = get(&url, "/acme/model/resolve/main/config.json", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!((status, body.len()), (304, 0), "{head}");
+}
+
+#[test]
+fn large_blobs_are_sent_whole_and_by_range_byte_for_byte() {
+    use sha2::Digest as _;
+    let hub = hub();
+    let t = context(&hub);
+    // A cache with one blob larger than a piece (sent by the connection with sendfile).
+    let content = hfkit_test::pseudo_random(11, (2 << 20) + 3);
+    let sha = hex(&sha2::Sha256::digest(&content));
+    let repo = t.root().join("hub/models--acme--big");
+    let commit = "c".repeat(40);
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots").join(&commit)).unwrap();
+    std::fs::write(repo.join("blobs").join(&sha), &content).unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{sha}"), repo.join("snapshots").join(&commit).join("w.bin"))
+        .unwrap();
+    std::fs::write(repo.join("refs/main"), &commit).unwrap();
+    let (_served, url, _log) = start_serve(&t, &["--cache", t.root().join("hub").to_str().unwrap()]);
+    let path = "/acme/big/resolve/main/w.bin";
+    let (status, _, body) = get(&url, path, "");
+    assert_eq!((status, body.len()), (200, content.len()));
+    assert!(body == content, "the whole blob, byte for byte");
+    for (range, from, to) in
+        [("bytes=100001-1500000", 100_001, 1_500_001), ("bytes=-70000", content.len() - 70_000, content.len())]
+    {
+        let (status, head, body) = get(&url, path, &format!("Range: {range}\r\n"));
+        assert_eq!(status, 206, "{head}");
+        assert!(body == content[from..to], "{range}");
+    }
+    // Two requests on one connection: the second answer follows the first exactly.
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes=5-9\r\nConnection: close\r\n\r\n"
+    );
+    let (status, _, rest) = raw(&url, request.as_bytes());
+    assert_eq!(status, 200);
+    assert!(rest[..content.len()] == content[..]);
+    assert!(String::from_utf8_lossy(&rest[content.len()..]).starts_with("HTTP/1.1 206"));
+    assert!(rest.ends_with(&content[5..10]));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

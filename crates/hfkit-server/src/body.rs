@@ -1,20 +1,26 @@
 //! File bodies: byte ranges (`206`, `Content-Range`, `416`) streamed from memory or disk in
-//! bounded pieces, with injected faults applied on the way.
+//! bounded pieces, with injected faults applied on the way, and `304 Not Modified` for a
+//! client whose `If-None-Match` names the file's etag. A blob larger than [`INLINE_BODY`]
+//! is sent by its connection with `sendfile` when it can be ([`crate::sendfile`]), else read
+//! piece by piece.
 
-use std::io::SeekFrom;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::faults::FaultKind;
 use crate::hub_error::HubError;
 use crate::repos::Content;
+use crate::sendfile::Sends;
 
-/// Size of each piece of a streamed body.
-const PIECE: usize = 1024 * 1024;
+/// Size of each piece of a streamed body: large enough that the hand-off to a blocking
+/// thread per piece costs little, small enough that 64 connections streaming at once stay
+/// within about 64 MiB (one piece being read and about one being sent per connection;
+/// `bench/serve.py` measures the peak).
+const PIECE: usize = 512 * 1024;
 
 /// What a `Range` header asks of a file, as the Hub (its CDN) answers it.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,6 +61,16 @@ fn parse_range(value: &str, size: u64) -> Wanted {
     if start >= size { Wanted::Unsatisfiable } else { Wanted::Part(start, end.min(size - 1)) }
 }
 
+/// Whether an `If-None-Match` value names `etag`: `*`, or a list of entity tags compared
+/// weakly (RFC 9110 §8.8.3.2: `W/"x"` matches `"x"`); a tag sent without quotes is taken as
+/// meant.
+fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(wanted), Ok(etag)) = (if_none_match.to_str(), etag.to_str()) else { return false };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").trim_matches('"').to_owned();
+    let etag = opaque(etag);
+    wanted.trim() == "*" || wanted.split(',').any(|tag| !tag.trim().is_empty() && opaque(tag) == etag)
+}
+
 /// A byte position: ASCII digits only (no sign, no space), saturating at `u64::MAX`.
 fn position(digits: &str) -> Option<u64> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().unwrap_or(u64::MAX))
@@ -68,6 +84,7 @@ pub(crate) fn file_response(
     mut extra: HeaderMap,
     head_only: bool,
     fault: Option<FaultKind>,
+    sends: Option<Arc<Sends>>,
 ) -> Response {
     if let Some(FaultKind::Status { status, retry_after }) = &fault {
         let mut response =
@@ -81,7 +98,7 @@ pub(crate) fn file_response(
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = if fault == Some(FaultKind::IgnoreRange) { None } else { range };
     let opened = match content {
-        Content::Blob(blob) => match blob.cache.open_blob(&blob.etag).and_then(|f| Ok((f.metadata()?.len(), f))) {
+        Content::Blob(blob) => match blob.open().and_then(|f| Ok((f.metadata()?.len(), f))) {
             Ok((len, file)) if len == size => Some(file),
             _ => {
                 return HubError::not_found("Entry not found").code("EntryNotFound").into_response();
@@ -89,6 +106,15 @@ pub(crate) fn file_response(
         },
         Content::Bytes(_) | Content::Growing(_) => None,
     };
+    if let Some(etag) = extra.get(header::ETAG)
+        && request.get(header::IF_NONE_MATCH).is_some_and(|wanted| matches_etag(wanted, etag))
+    {
+        // RFC 9110 §13.2.2: If-None-Match is answered before Range.
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        *response.headers_mut() = extra;
+        return response;
+    }
     let (status, start, end) = match range.map_or(Wanted::Whole, |value| parse_range(value, size)) {
         Wanted::Whole => (StatusCode::OK, 0, size.saturating_sub(1)),
         Wanted::Part(start, end) => {
@@ -109,8 +135,19 @@ pub(crate) fn file_response(
     extra.entry(header::CONTENT_TYPE).or_insert(HeaderValue::from_static("application/octet-stream"));
     let body = if head_only || length == 0 {
         Body::empty()
+    } else if let (Some(file), true, None) = (&opened, length <= INLINE_BODY, &fault) {
+        match read_inline(file, start, length) {
+            Ok(bytes) => Body::from(bytes),
+            Err(e) => {
+                crate::log::line(&format!("a blob could not be read: {e}"));
+                return HubError::new(StatusCode::INTERNAL_SERVER_ERROR, "The file could not be read; try again.")
+                    .into_response();
+            }
+        }
     } else {
-        stream_body(content.clone(), opened.map(tokio::fs::File::from_std), start, length, fault)
+        // A fault changes the bytes on their way: those bodies are read, not sent from the file.
+        let sends = sends.filter(|_| fault.is_none());
+        stream_body(content.clone(), opened, start, length, fault, sends)
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -118,10 +155,24 @@ pub(crate) fn file_response(
     response
 }
 
+/// Bodies up to this size are read in the handler, as the file's metadata just was: one read
+/// from the page cache costs less than a hand-off to a blocking thread and back, and many
+/// small files (configs, tokenizers, shards' indexes) are most of a repo's requests.
+const INLINE_BODY: u64 = 64 * 1024;
+
+/// `length` bytes of `file` from `start`, in one `pread` (a body of at most [`INLINE_BODY`],
+/// or a piece of a larger one).
+fn read_inline(file: &std::fs::File, start: u64, length: u64) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt as _;
+    let mut bytes = vec![0; usize::try_from(length).unwrap_or(0)];
+    file.read_exact_at(&mut bytes, start)?;
+    Ok(bytes::Bytes::from(bytes))
+}
+
 struct Cursor {
     content: Content,
-    file: Option<tokio::fs::File>,
-    seeked: bool,
+    file: Option<Arc<std::fs::File>>,
+    sends: Option<Arc<Sends>>,
     pos: u64,
     left: u64,
     sent: u64,
@@ -130,20 +181,24 @@ struct Cursor {
 
 fn stream_body(
     content: Content,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     start: u64,
     length: u64,
     fault: Option<FaultKind>,
+    sends: Option<Arc<Sends>>,
 ) -> Body {
     if let Content::Growing(download) = &content {
         return Body::from_stream(download.stream(start, length));
     }
-    let cursor = Cursor { content, file, seeked: false, pos: start, left: length, sent: 0, fault };
+    let file = file.map(Arc::new);
+    let cursor = Cursor { content, file, sends, pos: start, left: length, sent: 0, fault };
     Body::from_stream(stream::unfold(cursor, |mut c| async move {
         if c.left == 0 {
             return None;
         }
-        let mut want = (PIECE as u64).min(c.left);
+        // A piece sent from the file costs no memory: it may be larger than one read.
+        let piece = if c.sends.is_some() { crate::sendfile::MAX_PIECE } else { PIECE };
+        let mut want = (piece as u64).min(c.left);
         match &c.fault {
             Some(FaultKind::CutAfter(n)) if c.sent >= *n => {
                 return Some((Err(std::io::Error::other("injected: connection cut")), Cursor { left: 0, ..c }));
@@ -181,14 +236,17 @@ async fn read_piece(c: &mut Cursor, want: u64) -> std::io::Result<bytes::Bytes> 
         }
         Content::Growing(_) => Err(std::io::Error::other("a growing file is streamed by its download")),
         Content::Blob(_) => {
-            let file = c.file.as_mut().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
-            if !c.seeked {
-                file.seek(SeekFrom::Start(c.pos)).await?;
-                c.seeked = true;
+            let file = c.file.clone().ok_or_else(|| std::io::Error::other("the blob was not opened"))?;
+            if let Some(sends) = &c.sends {
+                // Sent from the page cache by the connection, with `sendfile`.
+                return Ok(sends.announce(&file, c.pos, want_usize));
             }
-            let mut buf = vec![0; want_usize];
-            file.read_exact(&mut buf).await?;
-            Ok(bytes::Bytes::from(buf))
+            let pos = c.pos;
+            // One `pread` per piece, on a blocking thread.
+            let piece = tokio::task::spawn_blocking(move || read_inline(&file, pos, want))
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok(piece)
         }
     }
 }
@@ -222,6 +280,19 @@ mod tests {
         assert_eq!(parse_range("bytes=9-1", 100), Whole);
         assert_eq!(parse_range("items=0-1", 100), Whole);
         assert_eq!(parse_range("bytes=x-1", 100), Whole);
+    }
+
+    #[test]
+    fn if_none_match() {
+        use axum::http::HeaderValue;
+        let etag = HeaderValue::from_static("\"abc\"");
+        let matches = |v: &'static str| super::matches_etag(&HeaderValue::from_static(v), &etag);
+        for yes in ["\"abc\"", "W/\"abc\"", "*", "\"x\", \"abc\"", "abc", " \"abc\" "] {
+            assert!(matches(yes), "{yes}");
+        }
+        for no in ["\"abcd\"", "\"ab\"", "", ",", "\"\""] {
+            assert!(!matches(no), "{no}");
+        }
     }
 
     #[test]

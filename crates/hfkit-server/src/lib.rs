@@ -23,6 +23,7 @@ pub mod mirror;
 pub mod oauth;
 pub mod repos;
 mod routes;
+mod sendfile;
 pub mod server;
 mod signed_url;
 pub mod store;

@@ -93,10 +93,12 @@ impl Drop for Logged {
     }
 }
 
-/// Writes one line, prefixed by the unix time with milliseconds.
+/// Writes one line, prefixed by the unix time with milliseconds, in one write (standard
+/// error is unbuffered: formatting into it writes each piece separately).
 pub(crate) fn line(text: &str) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let _ = writeln!(std::io::stderr().lock(), "{}.{:03} {text}", now.as_secs(), now.subsec_millis());
+    let whole = format!("{}.{:03} {text}\n", now.as_secs(), now.subsec_millis());
+    let _ = std::io::stderr().lock().write_all(whole.as_bytes());
 }
 
 /// A path as one token: control characters and spaces escaped, so a request cannot forge

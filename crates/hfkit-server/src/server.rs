@@ -38,6 +38,8 @@ use tokio::sync::Notify;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Instant, Sleep};
 
+use crate::sendfile::{self, Sends};
+
 /// The limits of one listener.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -170,7 +172,10 @@ pub async fn run(
     let (running_tx, mut running_rx) = mpsc::channel::<()>(1);
     let open = Arc::new(Open::default());
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    // Vectored writes: hyper then queues body pieces as they are, which zero-copy file
+    // bodies rely on (see `crate::sendfile`).
+    http.writev(true)
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let http = Arc::new(http);
@@ -212,8 +217,11 @@ pub async fn run(
             let (id, conn) = open.add();
             let busy = Arc::clone(&conn.busy);
             let peer = tcp.peer_addr().ok();
+            let sends = Arc::new(Sends::default());
+            let announced = Arc::clone(&sends);
             let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 let in_progress = InProgress::new(&busy);
+                request.extensions_mut().insert(Arc::clone(&announced));
                 if let Some(peer) = peer {
                     // The client's address, for the pages' sign-in throttling.
                     request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
@@ -224,7 +232,7 @@ pub async fn run(
                     Ok::<_, Infallible>(response.map(|body| Body::new(Counted { body, _in_progress: in_progress })))
                 }
             });
-            let connection = http.serve_connection(TokioIo::new(IdleTimeout::new(tcp, idle)), service);
+            let connection = http.serve_connection(TokioIo::new(IdleTimeout::new(tcp, idle, sends)), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -260,18 +268,44 @@ async fn refuse(mut tcp: TcpStream) {
     .await;
 }
 
-/// A stream that fails with `TimedOut` when no byte has moved, either way, for `idle`.
-struct IdleTimeout<T> {
-    inner: T,
+/// A connection that fails with `TimedOut` when no byte has moved, either way, for `idle`,
+/// and sends the file pieces its bodies announced with `sendfile` ([`crate::sendfile`]).
+struct IdleTimeout {
+    inner: TcpStream,
     idle: Duration,
     last: Instant,
     timer: Pin<Box<Sleep>>,
+    sends: Arc<Sends>,
 }
 
-impl<T> IdleTimeout<T> {
-    fn new(inner: T, idle: Duration) -> Self {
+impl IdleTimeout {
+    fn new(inner: TcpStream, idle: Duration, sends: Arc<Sends>) -> Self {
         let last = Instant::now();
-        Self { inner, idle, last, timer: Box::pin(tokio::time::sleep_until(last + idle)) }
+        Self { inner, idle, last, timer: Box::pin(tokio::time::sleep_until(last + idle)), sends }
+    }
+
+    /// Sends up to `max` bytes of the oldest announced file piece.
+    fn poll_send_file(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<io::Result<usize>> {
+        loop {
+            match self.inner.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map(|r| r.map(|()| 0)),
+            }
+            match self.inner.try_io(tokio::io::Interest::WRITABLE, || self.sends.send(&self.inner, max)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// Writes `bufs`: the plain bytes before the first stand-in with one vectored write, or,
+    /// when a stand-in comes first, its file piece with `sendfile`.
+    fn poll_write_parts(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match bufs.iter().position(|b| sendfile::is_stand_in(b)) {
+            Some(at) if bufs[..at].iter().all(|b| b.is_empty()) => self.poll_send_file(cx, bufs[at].len()),
+            Some(at) => Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs[..at]),
+            None => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        }
     }
 
     /// Called when the inner stream is not ready: an error once the idle time has passed.
@@ -287,7 +321,7 @@ impl<T> IdleTimeout<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+impl AsyncRead for IdleTimeout {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -300,10 +334,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+impl AsyncWrite for IdleTimeout {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+        let written = if sendfile::is_stand_in(buf) {
+            this.poll_send_file(cx, buf.len())
+        } else {
+            Pin::new(&mut this.inner).poll_write(cx, buf)
+        };
+        match written {
             Poll::Pending => this.check(cx).map(Err),
             ready => {
                 this.last = Instant::now();
@@ -318,7 +357,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+        match this.poll_write_parts(cx, bufs) {
             Poll::Pending => this.check(cx).map(Err),
             ready => {
                 this.last = Instant::now();

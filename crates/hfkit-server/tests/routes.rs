@@ -69,6 +69,7 @@ fn token_exchange() {
     };
     let ok = exchange("id-token", "acme/m");
     assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["cache-control"], "no-store", "a token is kept by no cache (RFC 6749 §5.1)");
     let body: serde_json::Value = ok.json().unwrap();
     assert_eq!(body["access_token"], TOKEN);
     assert_eq!(body["expires_in"], 3600);
@@ -236,4 +237,90 @@ fn the_cdn_serves_a_gated_object_only_through_the_link_its_hub_signed() {
     let last = if link.ends_with('0') { '1' } else { '0' };
     let tampered = format!("{}{last}", &link[..link.len() - 1]);
     assert_eq!(client().get(&tampered).send().unwrap().status(), 403);
+}
+
+#[test]
+fn files_carry_their_etag_answer_304_and_every_answer_has_a_cache_policy() {
+    use hfkit_test::RepoFixture;
+    let mut public = RepoFixture::model("acme/open").file("config.json", "{}").lfs("w.bin", vec![3u8; 64]);
+    let commit = public.head();
+    let hub = HubFixture::new()
+        .user("alice")
+        .user("bob")
+        .org("acme", &["alice"])
+        .token("alice", "desk", "read", TOKEN)
+        .repo(public)
+        .repo(RepoFixture::model("acme/gate").file("config.json", "{}").gated().grant("alice"))
+        .without_cdn()
+        .start();
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = client().get(format!("{}{path}", hub.url()));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().unwrap()
+    };
+    let policy =
+        |r: &reqwest::blocking::Response| r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+    let oid = hfkit_server::repos::git_blob_sha1(b"{}");
+    let quoted = format!("\"{oid}\"");
+
+    // By branch: kept, revalidated; the etag it names gets 304 (before any Range), others 200.
+    let first = get("/acme/open/resolve/main/config.json", &[]);
+    assert_eq!((first.status().as_u16(), first.headers()["etag"].to_str().unwrap()), (200, quoted.as_str()));
+    assert_eq!(policy(&first).as_deref(), Some("no-cache"));
+    for tag in [quoted.clone(), format!("W/{quoted}"), format!("\"nope\", {quoted}"), "*".to_owned()] {
+        let again = get("/acme/open/resolve/main/config.json", &[("if-none-match", &tag), ("range", "bytes=0-0")]);
+        assert_eq!(again.status(), 304, "{tag}");
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), quoted);
+        assert_eq!(again.headers()["x-repo-commit"].to_str().unwrap(), commit);
+        assert_eq!(policy(&again).as_deref(), Some("no-cache"));
+        assert!(again.bytes().unwrap().is_empty());
+    }
+    let changed = get("/acme/open/resolve/main/config.json", &[("if-none-match", "\"0000\"")]);
+    assert_eq!((changed.status().as_u16(), changed.text().unwrap()), (200, "{}".to_owned()));
+    // An LFS file's etag is its sha256, by HEAD as well.
+    let lfs = client().head(format!("{}/acme/open/resolve/main/w.bin", hub.url())).send().unwrap();
+    let sha = lfs.headers()["etag"].to_str().unwrap().to_owned();
+    let lfs = client()
+        .head(format!("{}/acme/open/resolve/main/w.bin", hub.url()))
+        .header("if-none-match", &sha)
+        .send()
+        .unwrap();
+    assert_eq!(lfs.status(), 304);
+
+    // By full commit hash: never changes.
+    let pinned = get(&format!("/acme/open/resolve/{commit}/config.json"), &[]);
+    assert_eq!(policy(&pinned).as_deref(), Some("public, max-age=31536000, immutable"));
+    let short = get(&format!("/acme/open/resolve/{}/config.json", &commit[..7]), &[]);
+    assert_eq!(policy(&short).as_deref(), Some("no-cache"), "a short hash may become ambiguous");
+
+    // A gated repo's file, and whatever depends on the caller: no cache keeps it.
+    let gated = get("/acme/gate/resolve/main/config.json", &[("authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!((gated.status().as_u16(), policy(&gated).as_deref()), (200, Some("private, no-store")));
+    let who = get("/api/whoami-v2", &[("authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!(policy(&who).as_deref(), Some("private, no-store"));
+    let info = get("/api/models/acme/gate", &[]);
+    assert_eq!((info.status().as_u16(), policy(&info).as_deref()), (200, Some("private, no-store")));
+
+    // The API of a public repo: kept, revalidated; a list by a caller with a token is theirs.
+    for path in
+        ["/api/models/acme/open", "/api/models/acme/open/tree/main", "/api/models/acme/open/refs", "/api/models"]
+    {
+        let answer = get(path, &[]);
+        assert_eq!((answer.status().as_u16(), policy(&answer).as_deref()), (200, Some("no-cache")), "{path}");
+    }
+    let mine = get("/api/models", &[("authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!(policy(&mine).as_deref(), Some("private, no-store"));
+    assert_eq!(policy(&get("/health", &[])).as_deref(), Some("no-store"));
+
+    // Errors are answered as the Hub answers them, with no policy.
+    let missing = get("/acme/open/resolve/main/missing", &[]);
+    assert_eq!((missing.status().as_u16(), policy(&missing)), (404, None));
+
+    // A server refusing anonymous callers shares nothing.
+    hub.state().set_anonymous_access(false);
+    let pinned =
+        get(&format!("/acme/open/resolve/{commit}/config.json"), &[("authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!(policy(&pinned).as_deref(), Some("private, no-store"));
 }

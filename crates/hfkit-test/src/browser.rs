@@ -38,6 +38,8 @@ pub struct Browser {
 pub struct Element<'b> {
     browser: &'b Browser,
     id: String,
+    /// How it was found, to find it again when the page was replaced under it.
+    css: String,
 }
 
 fn tool(var: &str, default: &str) -> PathBuf {
@@ -139,7 +141,7 @@ impl Browser {
             .map(|list| {
                 list.iter()
                     .filter_map(|e| e[ELEMENT_KEY].as_str())
-                    .map(|id| Element { browser: self, id: id.to_owned() })
+                    .map(|id| Element { browser: self, id: id.to_owned(), css: css.to_owned() })
                     .collect()
             })
             .unwrap_or_default()
@@ -154,6 +156,25 @@ impl Browser {
                 return text;
             }
             assert!(Instant::now() < deadline, "`{needle}` never appeared on {}; the page says:\n{text}", self.url());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the element matching `css` has a text containing `needle` (after a form
+    /// was sent, the old page may still be shown for a moment), and returns its text.
+    pub fn wait_for_element_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + BROWSER_WAIT;
+        loop {
+            let text = self.try_find(css).and_then(|e| e.try_text());
+            if let Some(text) = text.filter(|t| t.contains(needle)) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never said `{needle}` on {}; the page says:\n{}",
+                self.url(),
+                self.text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -186,17 +207,24 @@ impl Browser {
 
     /// One WebDriver command; a WebDriver error fails the test with its message.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// One WebDriver command, its error as a message.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let request = match method {
             "GET" => self.http.get(&url),
             "DELETE" => self.http.delete(&url),
             _ => self.http.post(&url).json(&body.unwrap_or_else(|| json!({}))),
         };
-        let answer = request.send().unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let answer = request.send().map_err(|e| format!("WebDriver {method} {path}: {e}"))?;
         let status = answer.status();
-        let value: Value = answer.json().unwrap_or_else(|e| panic!("WebDriver {method} {path}: not JSON: {e}"));
-        assert!(status.is_success(), "WebDriver {method} {path} failed ({status}): {}", value["value"]);
-        value["value"].clone()
+        let value: Value = answer.json().map_err(|e| format!("WebDriver {method} {path}: not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("WebDriver {method} {path} failed ({status}): {}", value["value"]["message"]));
+        }
+        Ok(value["value"].clone())
     }
 }
 
@@ -216,9 +244,19 @@ impl Element<'_> {
         self.browser.call("POST", &format!("/element/{}/clear", self.id), None);
     }
 
-    /// The element's visible text.
+    /// The element's visible text; if the page was replaced under it (a form was sent), the
+    /// text of the element found again by the same selector.
     pub fn text(&self) -> String {
-        self.browser.call("GET", &format!("/element/{}/text", self.id), None).as_str().unwrap_or_default().to_owned()
+        if let Some(text) = self.try_text() {
+            return text;
+        }
+        self.browser.find(&self.css).try_text().unwrap_or_else(|| panic!("`{}` has no text", self.css))
+    }
+
+    /// The element's visible text, `None` if it is gone from the page.
+    fn try_text(&self) -> Option<String> {
+        let text = self.browser.try_call("GET", &format!("/element/{}/text", self.id), None).ok()?;
+        Some(text.as_str().unwrap_or_default().to_owned())
     }
 
     /// The element's current property `name` (`value` of an input, `checked`, `href`…).

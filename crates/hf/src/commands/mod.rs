@@ -12,5 +12,6 @@ pub(crate) mod git_credential;
 pub(crate) mod scan;
 pub(crate) mod serve;
 pub(crate) mod serve_admin;
+pub(crate) mod serve_config;
 pub(crate) mod status;
 pub(crate) mod version;

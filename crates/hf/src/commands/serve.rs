@@ -3,13 +3,13 @@
 //! [`super::serve_admin`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use hfkit_server::repos::cache::CacheRepos;
 use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, Mirror, MirrorConfig, RepoSource, SqliteStore, Store};
 
 use super::auth::Status;
+use super::serve_config::ServeSettings;
 use crate::cli::ServeArgs;
 use crate::settings::Context;
 
@@ -17,6 +17,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
     if let Some(command) = &args.command {
         return super::serve_admin::run(ctx, command);
     }
+    let args = &ServeSettings::resolve(args)?;
     let accounts = match &args.accounts {
         Some(path) => Accounts::load(path)?,
         None => Accounts::default(),
@@ -38,7 +39,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
                     upstream: upstream.clone(),
                     token: upstream_token(args)?,
                     offline: args.offline,
-                    ref_ttl: Duration::from_secs(args.ref_ttl),
+                    ref_ttl: args.ref_ttl,
                     // The HF_HUB_DOWNLOAD_* settings of `hf download`.
                     transfer: ctx.config.transfer.clone(),
                 };
@@ -51,9 +52,9 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         None => Arc::new(MemoryRepos::default()),
     };
     let limits = Limits {
-        max_connections: args.max_connections.max(1),
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
-        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        header_timeout: args.header_timeout,
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -81,10 +82,10 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
         state.set_mirror(mirror);
         state.set_access_log(true);
         state.set_device_flow(hfkit_server::oauth::DeviceFlowSettings {
-            code_lifetime: Duration::from_secs(args.device_code_lifetime),
-            interval: Duration::from_secs(args.device_poll_interval),
-            access_lifetime: Duration::from_secs(args.oauth_token_lifetime),
-            refresh_lifetime: Duration::from_secs(args.refresh_token_lifetime),
+            code_lifetime: args.device_code_lifetime,
+            interval: args.device_poll_interval,
+            access_lifetime: args.oauth_token_lifetime,
+            refresh_lifetime: args.refresh_token_lifetime,
         });
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         ctx.printer.info("Stopped: no new connections were taken, and transfers in flight were given time to finish.");
@@ -97,7 +98,7 @@ const UPSTREAM_TOKEN_VAR: &str = "HF_SERVE_UPSTREAM_TOKEN";
 
 /// The server's token for its upstream: from `--upstream-token-file`, else the environment.
 /// Never from the command line, where other users of the machine could read it.
-fn upstream_token(args: &ServeArgs) -> Result<Option<hfkit::Token>> {
+fn upstream_token(args: &ServeSettings) -> Result<Option<hfkit::Token>> {
     let (raw, origin) = match &args.upstream_token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)

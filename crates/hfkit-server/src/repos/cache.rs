@@ -8,8 +8,9 @@
 //! loop) is left out and named once in the log; the rest of the repo is served.
 //!
 //! What a cache cannot know: tags versus branches (every ref is a branch), the order of
-//! commits, commit titles and dates, and who may see a repo (public here; the operator's
-//! settings in the store apply on top).
+//! commits, commit titles, and who may see a repo (public here; the operator's settings in
+//! the store apply on top). Dates come from the file times: a commit's is the time its
+//! snapshot folder last changed (when files of it were last downloaded).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ impl CacheRepos {
 
     fn view(&self, kind: &str, id: &str, cache: &RepoCache) -> RepoView {
         let (commits, mut warnings) = cache.commits();
-        let (refs, ref_warnings) = cache.refs();
+        let (refs, ref_warnings) = cache.refs_among(&commits);
         warnings.extend(ref_warnings);
         self.warn(warnings);
         RepoView {
@@ -83,8 +84,10 @@ impl CacheRepos {
     }
 }
 
-fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64) -> FileEntry {
-    FileEntry::from_etag(&etag.clone(), size, Content::Blob(Arc::new(CacheBlob { cache: cache.clone(), etag })))
+/// A file of the cache whose blob is `etag`; `opened` is the blob when it is already open.
+fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64, opened: Option<std::fs::File>) -> FileEntry {
+    let blob = CacheBlob { cache: cache.clone(), etag: etag.clone(), opened: Mutex::new(opened) };
+    FileEntry::from_etag(&etag, size, Content::Blob(Arc::new(blob)))
 }
 
 impl RepoSource for CacheRepos {
@@ -113,16 +116,27 @@ impl RepoSource for CacheRepos {
         };
         let (files, warnings) = cache.snapshot_files(&commit);
         self.warn(warnings);
-        Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size))).collect())
+        Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size, None))).collect())
+    }
+
+    fn commit_time(&self, repo: &RepoView, commit: &str) -> Option<std::time::SystemTime> {
+        let cache = self.repo_cache(&repo.kind, &repo.id)?;
+        let commit = CommitHash::parse(commit).ok()?;
+        // The snapshot folder itself, not what a link there points to.
+        let meta = std::fs::symlink_metadata(cache.snapshot_dir(&commit)).ok().filter(std::fs::Metadata::is_dir)?;
+        meta.modified().ok()
     }
 
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
         hfkit::repo::validate_path(path).ok()?;
         let cache = self.repo_cache(&repo.kind, &repo.id)?;
         let commit = CommitHash::parse(commit).ok()?;
+        // The blob is opened once: for its size here, then for its bytes by the answer.
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {
-            let size = cache.blob_size(&etag).map_err(|e| format!("blob {etag} of {path} cannot be read: {e}"))?;
-            Ok(entry(&cache, etag, size))
+            let unreadable = |e: std::io::Error| format!("blob {etag} of {path} cannot be read: {e}");
+            let blob = cache.open_blob(&etag).map_err(unreadable)?;
+            let size = blob.metadata().map_err(unreadable)?.len();
+            Ok(entry(&cache, etag, size, Some(blob)))
         });
         match checked {
             Ok(file) => Some(file),

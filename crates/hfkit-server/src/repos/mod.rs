@@ -31,6 +31,11 @@ pub trait RepoSource: Send + Sync + std::fmt::Debug {
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
         self.files(repo, commit).get(path).cloned()
     }
+    /// When `commit` of `repo` was last changed, as far as the source knows (a cache: the
+    /// time its snapshot folder last changed); `None` when it does not know.
+    fn commit_time(&self, _repo: &RepoView, _commit: &str) -> Option<std::time::SystemTime> {
+        None
+    }
     /// An LFS object by sha256, for the test CDN (none by default).
     fn lfs_object(&self, _sha256: &str) -> Option<FileEntry> {
         None
@@ -129,6 +134,16 @@ pub struct CacheBlob {
     pub cache: RepoCache,
     /// The blob's checked name.
     pub etag: Etag,
+    /// The blob, when it was already opened to learn its size (one open per request).
+    pub opened: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl CacheBlob {
+    /// The blob opened: the file opened earlier for this answer, else opened now.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        let earlier = self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        earlier.map_or_else(|| self.cache.open_blob(&self.etag), Ok)
+    }
 }
 
 impl std::fmt::Debug for Content {

@@ -3,6 +3,7 @@
 //! one or two segments, and revisions that may contain encoded `/`.
 
 pub(crate) mod access;
+mod cache_policy;
 mod oauth;
 mod repo_api;
 mod resolve;
@@ -23,9 +24,9 @@ pub(crate) use resolve::cdn_routes;
 
 pub(crate) fn routes() -> Router<Arc<HubState>> {
     Router::new()
-        .route("/api/whoami-v2", get(whoami::whoami))
-        .route("/oauth/device", post(oauth::device))
-        .route("/oauth/token", post(oauth::token))
+        .route("/api/whoami-v2", get(whoami::whoami).layer(axum::middleware::map_response(private)))
+        .route("/oauth/device", post(oauth::device).layer(axum::middleware::map_response(no_store)))
+        .route("/oauth/token", post(oauth::token).layer(axum::middleware::map_response(no_store)))
         .route("/health", get(health))
         // Before the pages' `/{owner}/{name}`, which would match `/api/models` otherwise.
         .route("/api/{*rest}", axum::routing::any(dispatch))
@@ -33,12 +34,22 @@ pub(crate) fn routes() -> Router<Arc<HubState>> {
         .fallback(dispatch)
 }
 
+/// An answer about the caller (`whoami`): kept by no cache.
+async fn private(response: Response) -> Response {
+    cache_policy::CachePolicy::Private.apply(response)
+}
+
+/// An answer holding a token: kept by nothing.
+async fn no_store(response: Response) -> Response {
+    cache_policy::CachePolicy::NoStore.apply(response)
+}
+
 /// Largest request body read by a repository route (a `paths-info` form).
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
-/// `GET /health`: the server answers.
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// `GET /health`: the server answers (now: never kept by a cache).
+async fn health() -> Response {
+    cache_policy::CachePolicy::NoStore.apply(axum::Json(serde_json::json!({"status": "ok"})).into_response())
 }
 
 /// Repository routes: `/api/{types}/{id}[/…]` and `[/{types}]/{id}/resolve/{rev}/{path}`.
@@ -50,6 +61,8 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
+    // The connection's zero-copy sends, for file bodies (see `crate::sendfile`).
+    let sends = request.extensions().get::<std::sync::Arc<crate::sendfile::Sends>>().cloned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = if segments.first() == Some(&"api") {
         let body = if method == Method::POST {
@@ -67,7 +80,7 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     } else if method == Method::POST {
         Err(HubError::not_found("Not Found"))
     } else {
-        resolve::handle(&state, &headers, &segments, method == Method::HEAD).await
+        resolve::handle(&state, &headers, &segments, method == Method::HEAD, sends).await
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -16,12 +16,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::access::{check_visible, find, repo_caller, repo_not_found, settle};
+use super::cache_policy::CachePolicy;
 use super::decode;
 use crate::HubState;
 use crate::hub_error::HubError;
 use crate::repos::{FileEntry, RepoView, Visibility};
 
-/// The date reported where the server knows none (commit dates, `lastModified`).
+/// The date reported where the source knows none (repos built in memory).
 const UNKNOWN_DATE: &str = "2025-01-01T00:00:00.000Z";
 /// Entries per page of a tree listing with `expand=true`, as the Hub pages them.
 const EXPANDED_PAGE_SIZE: usize = 50;
@@ -119,14 +120,15 @@ pub(super) async fn handle(
     {
         // The operator's rules hold for what is cached; upstream answers for the rest, and
         // knows the whole repo (a cache may hold part of a snapshot).
-        if let Some(repo) = super::access::find_mirrored(state, &mirror, kind, &id).await? {
-            check_visible(&repo, &caller)?;
+        let found = super::access::find_mirrored(state, &mirror, kind, &id).await?;
+        if let Some(repo) = &found {
+            check_visible(repo, &caller)?;
         }
         let query = if query.is_empty() { String::new() } else { format!("?{query}") };
         let path = format!("/api/{}{query}", segments.join("/"));
         let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
         if let Some(answer) = mirror.api(&path, own.as_deref()).await? {
-            return Ok(answer);
+            return Ok(api_policy(state, found.as_ref(), action).apply(answer));
         }
     }
     let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
@@ -137,7 +139,8 @@ pub(super) async fn handle(
             .ok_or_else(|| HubError::not_found(format!("Invalid rev id: {rev}")).code("RevisionNotFound"))
     };
     let blobs = params.flag("blobs");
-    match action {
+    let policy = api_policy(state, Some(&repo), action);
+    let answer = match action {
         None => Ok(Json(info(state, &repo, &resolve("main")?, blobs)).into_response()),
         Some("revision") if !args.is_empty() => {
             Ok(Json(info(state, &repo, &resolve(&decode(&args.join("/")))?, blobs)).into_response())
@@ -163,10 +166,16 @@ pub(super) async fn handle(
         }
         Some("commits") if !args.is_empty() => {
             let commit = resolve(&decode(&args.join("/")))?;
-            commits(headers, &repo, &commit, &params)
+            commits(state, headers, &repo, &commit, &params)
         }
         _ => Err(HubError::not_found("Not Found")),
-    }
+    };
+    answer.map(|response| policy.apply(response))
+}
+
+/// The cache policy of an answer about a repo: an `auth-check` is about the caller.
+fn api_policy(state: &HubState, repo: Option<&RepoView>, action: Option<&str>) -> CachePolicy {
+    if action == Some("auth-check") { CachePolicy::Private } else { CachePolicy::for_repo(state, repo, false) }
 }
 
 /// `GET /api/{types}`: the repos the caller may see, filtered by `search` (a part of the
@@ -203,7 +212,8 @@ fn list(state: &HubState, headers: &HeaderMap, kind: &str, params: &Params) -> R
             Some(item)
         })
         .collect();
-    let mut response = Json(Value::Array(items)).into_response();
+    let mut response =
+        CachePolicy::for_caller(state, caller.user().is_none()).apply(Json(Value::Array(items)).into_response());
     // The Hub pages lists without `limit`; with one, the first page is the answer.
     if limit.is_none() && end < visible.len() {
         let next = format!("/api/{kind}s?{}cursor={end}", keep_query(params, &["cursor"]));
@@ -258,8 +268,8 @@ fn info(state: &HubState, repo: &RepoView, commit: &str, blobs: bool) -> Value {
         "private": repo.visibility == Visibility::Private,
         "gated": gated,
         "disabled": repo.disabled,
-        "lastModified": UNKNOWN_DATE,
-        "createdAt": UNKNOWN_DATE,
+        "lastModified": commit_date(state, repo, commit),
+        "createdAt": created_at(state, repo),
         "tags": [],
         "downloads": 0,
         "likes": 0,
@@ -323,8 +333,22 @@ fn folder_entry(path: &str, last: Option<&Value>) -> Value {
 
 /// The `lastCommit` of an expanded entry: the server does not track which commit last
 /// touched a path, so it names the commit listed.
-fn last_commit(commit: &str) -> Value {
-    json!({"id": commit, "title": commit_title(commit), "date": UNKNOWN_DATE})
+fn last_commit(state: &HubState, repo: &RepoView, commit: &str) -> Value {
+    json!({"id": commit, "title": commit_title(commit), "date": commit_date(state, repo, commit)})
+}
+
+/// The date of `commit` as the source knows it (a cache: its snapshot folder's time).
+fn commit_date(state: &HubState, repo: &RepoView, commit: &str) -> String {
+    state.source().commit_time(repo, commit).map_or_else(|| UNKNOWN_DATE.to_owned(), hfkit::time::hub_date)
+}
+
+/// When the repo appeared: the oldest date of its commits.
+fn created_at(state: &HubState, repo: &RepoView) -> String {
+    repo.history
+        .iter()
+        .filter_map(|c| state.source().commit_time(repo, c))
+        .min()
+        .map_or_else(|| UNKNOWN_DATE.to_owned(), hfkit::time::hub_date)
 }
 
 fn commit_title(commit: &str) -> String {
@@ -349,7 +373,7 @@ fn tree(
             .code("EntryNotFound")
             .header("x-repo-commit", commit));
     }
-    let last = expand.then(|| last_commit(commit));
+    let last = expand.then(|| last_commit(state, repo, commit));
     let mut entries: Vec<Value> = Vec::new();
     let mut dirs = BTreeSet::new();
     for (path, file) in files.iter().filter(|(p, _)| p.starts_with(&base)) {
@@ -389,7 +413,7 @@ fn tree(
 /// paths that do not exist are left out, as the Hub does.
 fn paths_info(state: &HubState, repo: &RepoView, commit: &str, form: &Params) -> Result<Response, HubError> {
     let files = state.source().files(repo, commit);
-    let last = form.flag("expand").then(|| last_commit(commit));
+    let last = form.flag("expand").then(|| last_commit(state, repo, commit));
     let mut seen = BTreeMap::new();
     for path in form.all("paths") {
         let path = path.trim_matches('/');
@@ -404,7 +428,13 @@ fn paths_info(state: &HubState, repo: &RepoView, commit: &str, form: &Params) ->
 
 /// `GET …/commits/{rev}`: the commits reachable from the revision, newest first. A cache
 /// knows only the commit itself.
-fn commits(headers: &HeaderMap, repo: &RepoView, commit: &str, params: &Params) -> Result<Response, HubError> {
+fn commits(
+    state: &HubState,
+    headers: &HeaderMap,
+    repo: &RepoView,
+    commit: &str,
+    params: &Params,
+) -> Result<Response, HubError> {
     let all = repo.ancestry(commit);
     let cursor = params.number("p").unwrap_or(0) * COMMITS_PAGE_SIZE;
     let end = (cursor + COMMITS_PAGE_SIZE).min(all.len());
@@ -414,7 +444,7 @@ fn commits(headers: &HeaderMap, repo: &RepoView, commit: &str, params: &Params) 
         .iter()
         .map(|c| {
             json!({"id": c, "title": commit_title(c), "message": "", "authors": [{"user": repo.owner()}],
-                   "date": UNKNOWN_DATE})
+                   "date": commit_date(state, repo, c)})
         })
         .collect();
     let mut response = Json(Value::Array(items)).into_response();

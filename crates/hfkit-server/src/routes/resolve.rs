@@ -2,7 +2,8 @@
 //! clients rely on (`X-Repo-Commit`, `ETag`/`X-Linked-Etag`, sizes, `X-Xet-Hash`), and the
 //! stand-in CDN.
 //!
-//! Regular files are answered directly with their git blob id as `ETag`. LFS files are
+//! Regular files are answered directly with their git blob id as `ETag` (and `304` to an
+//! `If-None-Match` naming it), with the `Cache-Control` of [`super::cache_policy`]. LFS files are
 //! redirected (302) to the CDN listener, on another port, as the Hub redirects to its CDN;
 //! without a CDN they are answered directly with their sha256 as etag. A renamed repo
 //! answers 307 with a relative `Location`, like the Hub.
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::access::{check_files, find, find_mirrored, repo_caller, repo_not_found};
+use super::cache_policy::{CachePolicy, is_full_commit};
 use super::{decode, split_repo};
 use crate::HubState;
 use crate::body::file_response;
@@ -26,6 +28,7 @@ pub(super) async fn handle(
     headers: &HeaderMap,
     segments: &[&str],
     head: bool,
+    sends: Option<Arc<crate::sendfile::Sends>>,
 ) -> Result<Response, HubError> {
     let Some((kind, id, rest)) = split_repo(segments, "resolve") else {
         return Err(HubError::not_found("Not Found"));
@@ -46,15 +49,17 @@ pub(super) async fn handle(
     let revision = decode(raw_rev);
     let path: Vec<String> = raw_path.iter().map(|s| decode(s)).collect();
     let path = path.join("/");
-    let (commit, file) = if let Some(mirror) = state.mirror() {
+    let (repo, commit, file) = if let Some(mirror) = state.mirror() {
         // The operator's rules, or upstream's visibility, hold for cached and uncached repos.
-        if let Some(repo) = find_mirrored(state, &mirror, kind, &id).await? {
-            check_files(&repo, &caller, headers)?;
+        let repo = find_mirrored(state, &mirror, kind, &id).await?;
+        if let Some(repo) = &repo {
+            check_files(repo, &caller, headers)?;
         }
         if hfkit::repo::validate_path(&path).is_err() || hfkit::repo::validate_revision(&revision).is_err() {
             return Err(HubError::not_found("Entry not found").code("EntryNotFound"));
         }
-        mirror.file(state.source(), kind, &id, &revision, &path, head).await?
+        let (commit, file) = mirror.file(state.source(), kind, &id, &revision, &path, head).await?;
+        (repo, commit, file)
     } else {
         let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
         check_files(&repo, &caller, headers)?;
@@ -66,9 +71,10 @@ pub(super) async fn handle(
         let Some(file) = found else {
             return Err(HubError::not_found("Entry not found").code("EntryNotFound").header("x-repo-commit", &commit));
         };
-        (commit, file)
+        (Some(repo), commit, file)
     };
     let mut extra = HeaderMap::new();
+    CachePolicy::for_repo(state, repo.as_ref(), is_full_commit(&revision, &commit)).insert(&mut extra);
     extra.insert("x-repo-commit", HeaderValue::from_str(&commit).expect("hex"));
     let quoted = |s: &str| HeaderValue::from_str(&format!("\"{s}\"")).expect("hex");
     if let Some(xet) = &file.xet_hash {
@@ -91,7 +97,7 @@ pub(super) async fn handle(
     }
     extra.insert(header::ETAG, quoted(file.etag()));
     let fault = if head { None } else { state.take_fault(&path) };
-    Ok(file_response(&file.content, file.size, headers, extra, head, fault))
+    Ok(file_response(&file.content, file.size, headers, extra, head, fault, sends))
 }
 
 /// The stand-in CDN: LFS content by sha256, with ranges and faults, only through a link the
@@ -120,5 +126,5 @@ fn cdn(state: &HubState, sha256: &str, query: &str, headers: &HeaderMap, head: b
     let mut extra = HeaderMap::new();
     extra.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha256}\"")).expect("hex"));
     let fault = if head { None } else { state.take_fault(&format!("/lfs/{sha256}")) };
-    file_response(&file.content, file.size, headers, extra, head, fault)
+    file_response(&file.content, file.size, headers, extra, head, fault, None)
 }

@@ -40,8 +40,13 @@ pub type WithWarnings<T> = (T, Vec<String>);
 impl RepoCache {
     /// The refs (`refs/main`, `refs/refs/pr/1`…) that hold a commit with a snapshot folder.
     pub fn refs(&self) -> WithWarnings<BTreeMap<String, CommitHash>> {
+        self.refs_among(&self.commits().0)
+    }
+
+    /// The refs that hold one of `commits` (the repo's [`Self::commits`], read once by a
+    /// caller that needs both).
+    pub fn refs_among(&self, commits: &[CommitHash]) -> WithWarnings<BTreeMap<String, CommitHash>> {
         let mut warnings = Vec::new();
-        let (commits, _) = self.commits();
         let mut names = Vec::new();
         let base = self.folder().join("refs");
         list_files(&base, &base, &mut names, &mut warnings);
