@@ -5,8 +5,7 @@
 //! effect at once. A new token is printed once; only its hash is kept.
 
 use anyhow::{Context as _, Result, bail};
-use hfkit_server::auth::token::{TokenHash, generate, last_four};
-use hfkit_server::store::{GateSettings, NewToken, RepoSettings, RequestStatus};
+use hfkit_server::store::{GateSettings, RepoSettings, RequestStatus};
 use hfkit_server::{Org, Role, SqliteStore, Store, User};
 use serde_json::json;
 
@@ -278,22 +277,11 @@ fn token(ctx: &Context, command: &ServeTokenCommand) -> Result<Status> {
         ServeTokenCommand::Issue { user, name, role, data } => {
             let store = open(data, false)?;
             require_user(&store, user, data)?;
-            if store.tokens(Some(user))?.iter().any(|t| t.name.as_deref() == Some(name.as_str())) {
-                bail!("`{user}` has a live token named `{name}` already: pick another name, or revoke it first");
-            }
-            let value = generate().context("cannot draw random bytes for a token")?;
             let role = match role {
                 RoleArg::Read => Role::Read,
                 RoleArg::Write => Role::Write,
             };
-            let new = NewToken {
-                hash: TokenHash::of(value.expose()),
-                last_four: last_four(value.expose()),
-                user: user.clone(),
-                name: Some(name.clone()),
-                role,
-            };
-            store.insert_token(&new)?.context("a token with this value exists already (try again)")?;
+            let value = hfkit_server::auth::token::issue(&store, user, name, role)?;
             ctx.printer.result(
                 "Token issued. Copy it now: it is shown only this once",
                 &[

@@ -60,6 +60,52 @@ pub fn generate() -> Result<hfkit::secret::Token, getrandom::Error> {
     Ok(hfkit::secret::Token::new(value))
 }
 
+/// Why [`issue`] made no token.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The user has a live token of that name.
+    #[error("`{user}` has a live token named `{name}` already: pick another name, or revoke it first")]
+    NameTaken {
+        /// The user.
+        user: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// No random bytes.
+    #[error("cannot draw random bytes for a token: {0}")]
+    Random(#[from] getrandom::Error),
+    /// The store refused (an unknown user, say) or failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The new value was stored before (never in practice: 62^34 values).
+    #[error("a token with this value exists already (try again)")]
+    Collision,
+}
+
+/// Issues a token named `name` of `role` to `user`: the value, to be shown once; only its hash
+/// and last four characters are stored. The one way tokens are made, by the operator's
+/// command (`hf serve token issue`) and by the Access Tokens page.
+pub fn issue(
+    store: &dyn crate::Store,
+    user: &str,
+    name: &str,
+    role: crate::Role,
+) -> Result<hfkit::secret::Token, IssueError> {
+    if store.tokens(Some(user))?.iter().any(|t| t.name.as_deref() == Some(name)) {
+        return Err(IssueError::NameTaken { user: user.to_owned(), name: name.to_owned() });
+    }
+    let value = generate()?;
+    let new = crate::store::NewToken {
+        hash: TokenHash::of(value.expose()),
+        last_four: last_four(value.expose()),
+        user: user.to_owned(),
+        name: Some(name.to_owned()),
+        role,
+    };
+    store.insert_token(&new)?.ok_or(IssueError::Collision)?;
+    Ok(value)
+}
+
 /// The last four characters, kept to tell tokens apart (`hf_****wxyz`).
 pub fn last_four(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();

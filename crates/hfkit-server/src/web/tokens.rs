@@ -14,8 +14,7 @@ use super::session::{CsrfForm, SignedIn};
 use super::{Nav, Page, PageError, date, see_other};
 use crate::HubState;
 use crate::accounts::Role;
-use crate::auth::token::{TokenHash, generate, last_four};
-use crate::store::NewToken;
+use crate::auth::token::{IssueError, issue};
 
 /// Longest token name.
 const MAX_NAME_CHARS: usize = 64;
@@ -99,23 +98,18 @@ pub(super) async fn create(
         "write" => Role::Write,
         _ => return refuse("Choose the token's role: Read or Write.".to_owned()),
     };
-    if state.store().tokens(Some(user))?.iter().any(|t| t.name.as_deref() == Some(name.as_str())) {
-        return refuse(format!(
-            "You have a token named “{name}” already: pick another name, or delete that one first."
-        ));
-    }
-    let value = generate().map_err(|e| {
-        crate::log::line(&format!("page: cannot draw random bytes for a token: {e}"));
-        PageError::Internal
-    })?;
-    let new = NewToken {
-        hash: TokenHash::of(value.expose()),
-        last_four: last_four(value.expose()),
-        user: user.clone(),
-        name: Some(name.clone()),
-        role,
+    let value = match issue(state.store(), user, &name, role) {
+        Ok(value) => value,
+        Err(IssueError::NameTaken { .. }) => {
+            return refuse(format!(
+                "You have a token named “{name}” already: pick another name, or delete that one first."
+            ));
+        }
+        Err(e) => {
+            crate::log::line(&format!("page: cannot issue a token: {e}"));
+            return Err(PageError::Internal);
+        }
     };
-    state.store().insert_token(&new)?.ok_or(PageError::Internal)?;
     let shown = page(&state, &signed_in, Some((value.expose().to_owned(), name)), None)?;
     Ok(Page::ok(shown).into_response())
 }
