@@ -403,3 +403,42 @@ fn a_request_that_cannot_be_made_is_not_retried_as_a_network_failure() {
     assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
     assert!(blobs(&t).is_empty());
 }
+
+/// An expired OAuth login on disk, its refresh answered by `reply`: the files after `hf auth
+/// whoami`, and its stderr.
+fn refresh_against(reply: Reply) -> (String, String, String) {
+    let hub = HostileHub::new()
+        .route("POST", "/oauth/token", reply)
+        .route("GET", "/api/whoami-v2", Reply::json(200, r#"{"type":"user","name":"alice"}"#))
+        .start();
+    let t = context(&hub);
+    let stored = format!("[oauth-alice]\nhf_token = {TOKEN}\nrefresh_token = hfr_old\nexpires_at = 1000\n\n");
+    std::fs::write(t.hf_home().join("stored_tokens"), &stored).unwrap();
+    std::fs::write(t.hf_home().join("token"), TOKEN).unwrap();
+    let run = t.hf(&["auth", "whoami"]);
+    assert_eq!(hub.requests().iter().filter(|r| r.target == "/oauth/token").count(), 1, "one refresh");
+    let read = |name| std::fs::read_to_string(t.hf_home().join(name)).unwrap();
+    (read("token"), read("stored_tokens"), run.stderr)
+}
+
+#[test]
+fn a_refresh_answer_with_a_token_that_is_no_token_is_not_saved() {
+    for (access, refresh) in [
+        (r"hf_evil token", "hfr_new"),
+        (r"hf_evil\u001b]0;pwned\u0007\u001b[2J", "hfr_new"),
+        (r"hf_evil\nhf_token = hf_planted", "hfr_new"),
+        ("hf_goodTokenAAAAAAAAAAAAAAAAAAAAAAAAA", r"hfr_new\n[planted]\nhf_token = hf_planted"),
+    ] {
+        let body = format!(r#"{{"access_token":"{access}","refresh_token":"{refresh}","expires_in":3600}}"#);
+        let (token, stored, stderr) = refresh_against(Reply::json(200, &body));
+        assert_eq!(token, TOKEN, "the token file keeps the working token ({access})");
+        assert!(!stored.contains("evil") && !stored.contains("planted"), "{stored}");
+        assert!(stderr.contains("Could not refresh your Hugging Face access token"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}') && !stderr.contains("hfr_old"), "{stderr:?}");
+    }
+    // An `expires_in` past any date is kept within range, not wrapped into the past.
+    let body = r#"{"access_token":"hf_longTokenAAAAAAAAAAAAAAAAAAAAAAAAAA","refresh_token":"hfr_2","expires_in":18446744073709551615}"#;
+    let (token, stored, _) = refresh_against(Reply::json(200, body));
+    assert_eq!(token, "hf_longTokenAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert!(stored.contains(&format!("expires_at = {}", i64::MAX)), "{stored}");
+}

@@ -6,7 +6,9 @@
 //!
 //! A user code is 8 letters and lives 15 minutes, so wrong codes are counted per user and per
 //! client address with the sign-in throttle (RFC 8628 §5.1): guessing a waiting code is
-//! slowed down as guessing a password is.
+//! slowed down as guessing a password is. Only a code the visitor opened as a page is looked
+//! up and counted: an `<img src="/device?user_code=…">` in a README, or another site's link,
+//! could otherwise spend a visitor's allowance and lock them out of approving their device.
 
 use std::sync::Arc;
 
@@ -73,6 +75,15 @@ fn refusal(error: &DecideError) -> Result<String, PageError> {
     }
 }
 
+/// Whether a code in the address was opened as a page by the visitor (typed, followed from
+/// our own form, or opened from the terminal), not fetched as an image or sent by another
+/// site: browsers say so in `Sec-Fetch-Dest` and `Sec-Fetch-Site`; clients without them
+/// (scripts, `curl`) are taken at their word.
+fn typed_here(parts: &Parts) -> bool {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    header("sec-fetch-dest").is_none_or(|d| d == "document") && header("sec-fetch-site") != Some("cross-site")
+}
+
 /// `GET /device[?user_code=…]`: the code field, or the waiting device to approve.
 pub(super) async fn show(
     State(state): State<Arc<HubState>>,
@@ -84,6 +95,11 @@ pub(super) async fn show(
     let Some(typed) = query.user_code.filter(|c| !c.trim().is_empty()) else {
         return Ok(Page::ok(Device { nav, step: DeviceStep::Enter { error: None } }));
     };
+    if !typed_here(&parts) {
+        // An image in a README, or another site's link: no lookup, nothing counted, so
+        // neither can spend the visitor's wrong-code allowance and lock them out.
+        return Ok(Page::ok(Device { nav, step: DeviceStep::Enter { error: None } }));
+    }
     let keys = [user_key(&signed_in.user.name), format!("device-ip:{}", client_address(&parts))];
     if let Some(seconds) = state.sign_in_throttle().wait(&keys) {
         return Err(PageError::TooMany(seconds));

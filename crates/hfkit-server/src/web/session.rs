@@ -139,9 +139,17 @@ pub(crate) fn encode_next(path: &str) -> String {
 }
 
 /// Where to go after signing in: a path on this server only (never `//host` or a URL).
+/// Only visible ASCII is kept: browsers drop tabs and line breaks from a `Location`, so
+/// `/<TAB>/evil.example` would become `//evil.example`, and a line break cannot be a header.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("://")
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             n.to_owned()
         }
         _ => "/".to_owned(),
@@ -370,7 +378,17 @@ mod tests {
     #[test]
     fn next_stays_on_this_server() {
         assert_eq!(safe_next(Some("/settings/tokens")), "/settings/tokens");
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil.example", "relative"] {
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "relative",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: a=b",
+            "/ /x",
+            "/caf\u{e9}",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

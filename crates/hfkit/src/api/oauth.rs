@@ -24,14 +24,27 @@ struct TokenAnswer {
     error_description: Option<String>,
 }
 
+/// Whether a token from the server can be written to the token files and sent back as it
+/// is: visible ASCII only (no space, line break or escape, which would be trimmed, break a
+/// line of `stored_tokens` or reach a terminal).
+fn storable(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
 impl TokenAnswer {
-    fn tokens(&self) -> Option<OAuthTokens> {
-        let access = self.access_token.as_deref()?;
-        Some(OAuthTokens {
+    /// The tokens of a successful answer (`Ok(None)`: no token in it); `Err` says why tokens
+    /// that were given cannot be kept.
+    fn tokens(&self) -> Result<Option<OAuthTokens>, String> {
+        let Some(access) = self.access_token.as_deref() else { return Ok(None) };
+        let refresh = self.refresh_token.as_deref().filter(|t| !t.is_empty());
+        if !storable(access) || refresh.is_some_and(|t| !storable(t)) {
+            return Err("the server's token holds spaces, line breaks or other characters a token cannot have, so it was not saved".to_owned());
+        }
+        Ok(Some(OAuthTokens {
             access_token: Token::new(access),
-            refresh_token: self.refresh_token.as_deref().filter(|t| !t.is_empty()).map(Token::new),
+            refresh_token: refresh.map(Token::new),
             expires_in: self.expires_in,
-        })
+        }))
     }
 
     fn description(&self) -> String {
@@ -88,8 +101,12 @@ impl HubClient {
                 )
                 .await
             {
-                if let Some(tokens) = answer.tokens() {
-                    return Ok(tokens);
+                match answer.tokens() {
+                    Ok(Some(tokens)) => return Ok(tokens),
+                    Ok(None) => {}
+                    Err(description) => {
+                        return Err(DeviceFlowError::OAuth { code: "invalid_response".to_owned(), description });
+                    }
                 }
                 match answer.error.as_deref() {
                     None => {} // not an OAuth answer (a proxy's page): try again
@@ -146,7 +163,7 @@ impl HubClient {
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
             RefreshError::Failed(format!("the answer of {url} (status {}) is not the JSON expected", status.as_u16()))
         })?;
-        if let Some(tokens) = answer.tokens() {
+        if let Some(tokens) = answer.tokens().map_err(|e| RefreshError::Failed(format!("{url} answered, but {e}")))? {
             return Ok(tokens);
         }
         match answer.error.as_deref() {
