@@ -5,7 +5,8 @@
 //! its user code ([`decide`] — called by the operator's `hf serve device approve|deny` and by
 //! the approval page, which can show the waiting device first with [`pending`]); the client polls ([`poll`]) and, once approved, receives an access
 //! token that expires and a refresh token. A refresh ([`refresh`]) spends the refresh token
-//! and issues a new pair, so an old refresh token is refused afterwards. Every answer the
+//! and issues a new pair, so an old refresh token is refused afterwards; a refresh token
+//! whose access token was deleted (on the Access Tokens page) is refused too. Every answer the
 //! token endpoint can give is an [`OAuthError`] with the RFC's error code.
 //!
 //! The store keeps only hashes of device codes, user codes and tokens. Times come from the
@@ -238,7 +239,7 @@ fn issue(store: &dyn Store, settings: &DeviceFlowSettings, user: &str) -> Result
     let now = now_ms() / 1000;
     let access_token = random_token(ACCESS_PREFIX)?;
     let refresh_token = random_token(REFRESH_PREFIX)?;
-    store.insert_oauth_token(
+    let access = store.insert_oauth_token(
         &NewToken {
             hash: TokenHash::of(access_token.expose()),
             last_four: token::last_four(access_token.expose()),
@@ -251,6 +252,7 @@ fn issue(store: &dyn Store, settings: &DeviceFlowSettings, user: &str) -> Result
     store.insert_refresh_token(
         &TokenHash::of(refresh_token.expose()),
         user,
+        Some(access.id),
         now.saturating_add(secs(settings.refresh_lifetime)),
     )?;
     Ok(IssuedTokens {

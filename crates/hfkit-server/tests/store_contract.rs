@@ -304,16 +304,16 @@ fn browser_login_state_is_shared_by_the_server_and_the_operator() {
         assert_eq!(operator.use_refresh_token(&hash, now).unwrap().as_deref(), Some("alice"));
         assert_eq!(store.use_refresh_token(&hash, now).unwrap(), None);
         let old = TokenHash::of("hfr_old");
-        store.insert_refresh_token(&old, "alice", now - 1).unwrap();
+        store.insert_refresh_token(&old, "alice", None, now - 1).unwrap();
         assert_eq!(store.use_refresh_token(&old, now).unwrap(), None);
-        assert!(store.insert_refresh_token(&TokenHash::of("x"), "nobody", now + 60).is_err());
+        assert!(store.insert_refresh_token(&TokenHash::of("x"), "nobody", None, now + 60).is_err());
         assert!(store.device_code_by_user_code(&TokenHash::of(&auth.user_code)).unwrap().is_none(), "kept normalized");
         let normalized = oauth::normalize_user_code(&auth.user_code).unwrap();
         assert!(store.device_code_by_user_code(&TokenHash::of(&normalized)).unwrap().is_some());
         assert!(store.tokens(Some("alice")).unwrap().iter().any(|t| t.id == record.id));
         // Revoking every token of the user ends the browser login: no refresh either.
         let live = TokenHash::of("hfr_live");
-        store.insert_refresh_token(&live, "alice", now + 60).unwrap();
+        store.insert_refresh_token(&live, "alice", None, now + 60).unwrap();
         assert!(operator.revoke_tokens("alice", None).unwrap() >= 1);
         assert!(hfkit_server::auth::find_token(store, issued.access_token.expose()).unwrap().is_none());
         assert_eq!(store.use_refresh_token(&live, now).unwrap(), None);

@@ -1,8 +1,9 @@
 //! The web pages against a hostile visitor, over a real socket: a `next=` that a browser
 //! would turn into another site, and requests that a README image or another site makes a
-//! signed-in browser send to `/device`.
+//! signed-in browser send to `/device`; a browser login deleted on the Access Tokens page
+//! whose refresh token would bring it back.
 
-use hfkit_server::oauth::{DeviceFlowSettings, start};
+use hfkit_server::oauth::{DEVICE_CODE_GRANT, Decision, DeviceFlowSettings, decide, start};
 use hfkit_test::web_client::WebClient;
 use hfkit_test::{HubFixture, RunningHub};
 
@@ -68,4 +69,52 @@ fn codes_fetched_by_images_or_sent_by_other_sites_do_not_lock_the_visitor_out_of
     bob.sign_in("bob", "bob password");
     let statuses: Vec<u16> = (0..7).map(|_| bob.get("/device?user_code=BCDF-GHJK").status).collect();
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+/// `POST /oauth/token` with `fields`: the status and the JSON answer.
+fn token_endpoint(hub: &RunningHub, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response =
+        reqwest::blocking::Client::new().post(format!("{}/oauth/token", hub.url())).form(fields).send().unwrap();
+    (response.status().as_u16(), response.json().unwrap())
+}
+
+#[test]
+fn deleting_a_browser_login_on_the_tokens_page_also_ends_its_refresh_token() {
+    let hub = fixture();
+    let settings = DeviceFlowSettings { interval: std::time::Duration::ZERO, ..DeviceFlowSettings::default() };
+    hub.state().set_device_flow(settings);
+    let login = |user: &str| {
+        let waiting = start(hub.state().store(), &settings, "cli").unwrap();
+        decide(hub.state().store(), &waiting.user_code, &Decision::Approve { user: user.into() }).unwrap();
+        let (status, answer) = token_endpoint(
+            &hub,
+            &[("grant_type", DEVICE_CODE_GRANT), ("device_code", waiting.device_code.expose()), ("client_id", "cli")],
+        );
+        assert_eq!(status, 200, "{answer}");
+        answer["refresh_token"].as_str().unwrap().to_owned()
+    };
+    let (alice_refresh, bob_refresh) = (login("alice"), login("bob"));
+    // Alice deletes her browser login on the Access Tokens page, as the device page tells her.
+    let mut browser = WebClient::new(hub.url());
+    browser.sign_in("alice", "alice password");
+    let page = browser.get("/settings/tokens");
+    let row = &page.body[page.body.find(r#"data-token-name="(browser login)""#).expect("the browser login's row")..];
+    let id_at = row.find(r#"name="id" value=""#).unwrap() + r#"name="id" value=""#.len();
+    let id = &row[id_at..id_at + row[id_at..].find('"').unwrap()];
+    let deleted = browser.post("/settings/tokens/delete", &[("csrf", &page.csrf()), ("id", id)]);
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    // The device cannot get itself a new token with the refresh token it kept.
+    let (status, answer) = token_endpoint(&hub, &[("grant_type", "refresh_token"), ("refresh_token", &alice_refresh)]);
+    assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_grant")), "{answer}");
+    // Bob's login is his own: it still refreshes.
+    let (status, answer) = token_endpoint(&hub, &[("grant_type", "refresh_token"), ("refresh_token", &bob_refresh)]);
+    assert_eq!(status, 200, "{answer}");
+    // A refresh token is not an access token, nor one user's refresh token another's.
+    let refreshed = answer["refresh_token"].as_str().unwrap();
+    let whoami = reqwest::blocking::Client::new()
+        .get(format!("{}/api/whoami-v2", hub.url()))
+        .bearer_auth(refreshed)
+        .send()
+        .unwrap();
+    assert_eq!(whoami.status().as_u16(), 401);
 }

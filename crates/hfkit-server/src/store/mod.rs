@@ -162,9 +162,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn insert_oauth_token(&self, token: &NewToken, expires_at: i64) -> Result<TokenRecord, StoreError>;
     /// When an OAuth access token expires; `None` for other tokens.
     fn oauth_token_expiry(&self, token_id: i64) -> Result<Option<i64>, StoreError>;
-    /// Stores a refresh token of `user`, usable once until `expires_at`.
-    fn insert_refresh_token(&self, hash: &TokenHash, user: &str, expires_at: i64) -> Result<(), StoreError>;
-    /// Spends a refresh token: its user if it was unused and not expired at `now`, and it is
-    /// never accepted again (rotation).
+    /// Stores a refresh token of `user`, usable once until `expires_at`, issued with the
+    /// access token `token_id` (revoking that token ends the refresh token too).
+    fn insert_refresh_token(
+        &self,
+        hash: &TokenHash,
+        user: &str,
+        token_id: Option<i64>,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Spends a refresh token: its user if it was unused, not expired at `now` and its access
+    /// token not revoked, and it is never accepted again (rotation).
     fn use_refresh_token(&self, hash: &TokenHash, now: i64) -> Result<Option<String>, StoreError>;
 }

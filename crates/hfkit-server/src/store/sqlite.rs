@@ -127,6 +127,11 @@ const MIGRATIONS: &[&str] = &[
         used_at INTEGER
     );
 ",
+    // A refresh token names the access token it came with: deleting that token (on the
+    // Access Tokens page) ends the refresh token too. Older rows (NULL) keep working.
+    "
+    ALTER TABLE refresh_tokens ADD COLUMN token_id INTEGER REFERENCES tokens(id);
+",
 ];
 
 /// The SQLite-backed [`Store`].
@@ -899,12 +904,18 @@ impl Store for SqliteStore {
             .map_err(backend("read a token's expiry"))
     }
 
-    fn insert_refresh_token(&self, hash: &TokenHash, user: &str, expires_at: i64) -> Result<(), StoreError> {
+    fn insert_refresh_token(
+        &self,
+        hash: &TokenHash,
+        user: &str,
+        token_id: Option<i64>,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         let conn = self.lock();
         Self::require_user(&conn, user)?;
         conn.execute(
-            "INSERT INTO refresh_tokens (hash, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![hash.as_bytes().as_slice(), user, now(), expires_at],
+            "INSERT INTO refresh_tokens (hash, user, token_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash.as_bytes().as_slice(), user, token_id, now(), expires_at],
         )
         .map_err(backend("store a refresh token"))?;
         Ok(())
@@ -915,7 +926,9 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(backend("use a refresh token"))?;
         let user: Option<String> = tx
             .query_row(
-                "SELECT user FROM refresh_tokens WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                "SELECT user FROM refresh_tokens WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                     AND NOT EXISTS (SELECT 1 FROM tokens
+                                     WHERE tokens.id = refresh_tokens.token_id AND revoked_at IS NOT NULL)",
                 params![hash.as_bytes().as_slice(), now],
                 |r| r.get(0),
             )
