@@ -442,3 +442,18 @@ fn a_refresh_answer_with_a_token_that_is_no_token_is_not_saved() {
     assert_eq!(token, "hf_longTokenAAAAAAAAAAAAAAAAAAAAAAAAAA");
     assert!(stored.contains(&format!("expires_at = {}", i64::MAX)), "{stored}");
 }
+
+#[test]
+fn a_refresh_redirected_to_another_origin_is_not_followed() {
+    let elsewhere = HostileHub::new()
+        .route("POST", "/", Reply::json(200, r#"{"access_token":"hf_stolenAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#))
+        .start();
+    let to = format!("{}/oauth/token", elsewhere.url());
+    for status in [307, 308] {
+        let (token, stored, stderr) = refresh_against(Reply::json(status, "{}").header("location", &to));
+        assert!(elsewhere.requests().is_empty(), "the refresh token went to {to}");
+        assert_eq!(token, TOKEN);
+        assert!(stored.contains("refresh_token = hfr_old"), "{stored}");
+        assert!(stderr.contains("Could not refresh your Hugging Face access token"), "{stderr}");
+    }
+}
