@@ -118,3 +118,30 @@ fn deleting_a_browser_login_on_the_tokens_page_also_ends_its_refresh_token() {
         .unwrap();
     assert_eq!(whoami.status().as_u16(), 401);
 }
+
+/// Signs in as a browser behind a TLS proxy on the server's machine does: the proxy connects
+/// from loopback and appends the browser's address to `X-Forwarded-For`.
+fn sign_in_via_proxy(hub: &RunningHub, user: &str, password: &str, client: &str) -> u16 {
+    let mut browser = WebClient::new(hub.url());
+    let form = browser.get("/login");
+    let request = browser
+        .client()
+        .post(format!("{}/login", hub.url()))
+        .header("origin", hub.url())
+        .header("x-forwarded-for", format!("10.9.9.9, {client}"))
+        .form(&[("csrf", form.csrf().as_str()), ("next", "/"), ("username", user), ("password", password)]);
+    browser.send(request).status
+}
+
+#[test]
+fn behind_a_proxy_one_client_failing_sign_ins_does_not_lock_out_everyone() {
+    let hub = fixture();
+    // Mallory guesses names from her address: she is slowed down...
+    let statuses: Vec<u16> = ["a", "b", "c", "d", "e", "f", "g"]
+        .iter()
+        .map(|name| sign_in_via_proxy(&hub, &format!("guess-{name}"), "x", "203.0.113.9"))
+        .collect();
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429]);
+    // ...and Alice, from her own address through the same proxy, is not.
+    assert_eq!(sign_in_via_proxy(&hub, "alice", "alice password", "198.51.100.7"), 303);
+}

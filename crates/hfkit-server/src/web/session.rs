@@ -14,7 +14,8 @@
 //! - Every form carries a CSRF token, compared in constant time: a session's own token on
 //!   signed-in forms ([`CsrfForm`]), a double-submit cookie on the sign-in form. A form
 //!   whose `Origin` (or `Sec-Fetch-Site`) says another site sent it is refused as well.
-//! - Failed sign-ins are counted per user and per client address ([`Throttle`]): past
+//! - Failed sign-ins are counted per user and per client address ([`Throttle`]; behind a
+//!   proxy on this machine, the address it forwards, see [`client_address`]): past
 //!   [`FREE_FAILURES`], each failure doubles a wait during which attempts are refused
 //!   without checking the password.
 
@@ -297,8 +298,21 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<HubState>> for CsrfForm<T> {
 }
 
 /// The client's address, when the server knows it (`unknown` in tests that skip sockets).
+/// Behind a TLS proxy on this machine every browser arrives from loopback, so one client's
+/// failures would slow down everyone: for a loopback peer, the address the proxy appended
+/// last to `X-Forwarded-For` is the client's (entries before it are the client's own words).
 pub(crate) fn client_address(parts: &Parts) -> String {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return "unknown".to_owned();
+    };
+    let forwarded = || {
+        let last = parts.headers.get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
+        last.rsplit(',').next()?.trim().parse::<std::net::IpAddr>().ok()
+    };
+    match forwarded() {
+        Some(client) if peer.is_loopback() => client.to_string(),
+        _ => peer.to_string(),
+    }
 }
 
 /// Failed sign-ins per key (`user:NAME`, `ip:ADDR`), in memory: a restart forgives them.
