@@ -306,7 +306,7 @@ pub(crate) fn client_address(parts: &Parts) -> String {
         return "unknown".to_owned();
     };
     let forwarded = || {
-        let last = parts.headers.get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
+        let last = parts.headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
         last.rsplit(',').next()?.trim().parse::<std::net::IpAddr>().ok()
     };
     match forwarded() {
