@@ -1,7 +1,8 @@
 //! The web pages against a hostile visitor, over a real socket: a `next=` that a browser
 //! would turn into another site, and requests that a README image or another site makes a
 //! signed-in browser send to `/device`; a browser login deleted on the Access Tokens page
-//! whose refresh token would bring it back.
+//! whose refresh token would bring it back; sign-in failures of one client behind a proxy;
+//! markup in a client id, a typed code and a token name.
 
 use hfkit_server::oauth::{DEVICE_CODE_GRANT, Decision, DeviceFlowSettings, decide, start};
 use hfkit_test::web_client::WebClient;
@@ -144,4 +145,24 @@ fn behind_a_proxy_one_client_failing_sign_ins_does_not_lock_out_everyone() {
     assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429]);
     // ...and Alice, from her own address through the same proxy, is not.
     assert_eq!(sign_in_via_proxy(&hub, "alice", "alice password", "198.51.100.7"), 303);
+}
+
+#[test]
+fn a_client_id_a_token_name_and_a_typed_code_are_shown_as_text() {
+    let hub = fixture();
+    let script = r#"<script>alert(1)</script>"#;
+    let waiting = start(hub.state().store(), &DeviceFlowSettings::default(), &format!("\"'>{script}")).unwrap();
+    let mut alice = WebClient::new(hub.url());
+    alice.sign_in("alice", "alice password");
+    let page = alice.get(&format!("/device?user_code={}", waiting.user_code));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains(script) && page.body.contains("&#60;script&#62;"), "{}", page.body);
+    let typed = alice.get("/device?user_code=%3Cscript%3Ealert(1)%3C/script%3E");
+    assert!(!typed.body.contains(script) && typed.body.contains("&#60;script&#62;"), "{}", typed.body);
+    let tokens = alice.get("/settings/tokens");
+    let name = r#""><img src=x onerror=alert(1)>"#;
+    let made = alice.post("/settings/tokens", &[("csrf", &tokens.csrf()), ("name", name), ("role", "read")]);
+    assert_eq!(made.status, 200, "{}", made.body);
+    let listed = alice.get("/settings/tokens");
+    assert!(!listed.body.contains("<img src=x") && listed.body.contains("&#60;img src=x"), "{}", listed.body);
 }
