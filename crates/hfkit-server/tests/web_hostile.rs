@@ -166,3 +166,31 @@ fn a_client_id_a_token_name_and_a_typed_code_are_shown_as_text() {
     let listed = alice.get("/settings/tokens");
     assert!(!listed.body.contains("<img src=x") && listed.body.contains("&#60;img src=x"), "{}", listed.body);
 }
+
+#[test]
+fn huge_forms_and_token_requests_are_refused_without_reading_them_all() {
+    let hub = fixture();
+    let mut browser = WebClient::new(hub.url());
+    let form = browser.get("/login");
+    let huge = "x".repeat(1 << 20);
+    let answer = browser.post("/login", &[("csrf", &form.csrf()), ("username", "alice"), ("password", &huge)]);
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("The form is too large."));
+    let client = reqwest::blocking::Client::new();
+    let long_field = format!("grant_type=refresh_token&refresh_token={}", "r".repeat(8192));
+    let refused = client
+        .post(format!("{}/oauth/token", hub.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(long_field)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let endless = client
+        .post(format!("{}/oauth/device", hub.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("client_id={}", "c".repeat(8 << 20)))
+        .send();
+    assert!(endless.is_err() || endless.unwrap().status().as_u16() == 413, "an 8 MiB body is not taken");
+    // The server still answers.
+    assert_eq!(browser.get("/login").status, 200);
+}

@@ -175,3 +175,30 @@ impl HubClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TokenAnswer;
+
+    fn answer(json: &str) -> TokenAnswer {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn tokens_with_spaces_or_control_characters_are_not_kept() {
+        let good =
+            answer(r#"{"access_token":"hf_a","refresh_token":"hfr_b","expires_in":5}"#).tokens().unwrap().unwrap();
+        assert_eq!((good.access_token.expose(), good.expires_in), ("hf_a", Some(5)));
+        assert!(answer(r#"{"error":"authorization_pending"}"#).tokens().unwrap().is_none());
+        for bad in [
+            r#"{"access_token":"hf_a b"}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":"hf_a\u001b[2J"}"#,
+            r#"{"access_token":"hf_a","refresh_token":"r\n[x]"}"#,
+            r#"{"access_token":"hf_\u00e9"}"#,
+        ] {
+            let refused = answer(bad).tokens().unwrap_err();
+            assert!(!refused.contains("hf_a") && !refused.contains('\u{1b}'), "{refused}");
+        }
+    }
+}
