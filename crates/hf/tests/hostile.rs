@@ -457,3 +457,15 @@ fn a_refresh_redirected_to_another_origin_is_not_followed() {
         assert!(stderr.contains("Could not refresh your Hugging Face access token"), "{stderr}");
     }
 }
+
+#[test]
+fn an_endless_refresh_answer_is_cut_short_and_the_token_kept() {
+    let started = Instant::now();
+    let reply = Reply::new(200, Body::Endless(br#"{"access_token":"hf_"#.to_vec(), b'A'))
+        .header("Content-Type", "application/json");
+    let (token, stored, stderr) = refresh_against(reply);
+    assert_eq!(token, TOKEN);
+    assert!(stored.contains("refresh_token = hfr_old"), "{stored}");
+    assert!(stderr.contains("Could not refresh your Hugging Face access token"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
