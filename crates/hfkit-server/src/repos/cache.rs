@@ -246,3 +246,72 @@ impl RepoSource for CacheRepos {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn commit(c: char) -> CommitHash {
+        CommitHash::parse(&c.to_string().repeat(40)).unwrap()
+    }
+
+    /// Sets `path`'s modification time an hour back, so its stamp is settled at once.
+    fn aged(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::open(path).unwrap().set_modified(old).unwrap();
+    }
+
+    fn kept(repos: &CacheRepos) -> bool {
+        let read = lock(&repos.read);
+        read.get(&("model".to_owned(), "acme/tiny".to_owned())).is_some_and(|r| repos.kept.unchanged(&r.stamp))
+    }
+
+    #[test]
+    fn a_kept_repo_follows_a_moved_ref_a_new_branch_a_new_snapshot_and_a_removed_blob_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let c = RepoCache::new(&root, &Repo::model("acme/tiny").unwrap());
+        c.prepare().unwrap();
+        let (one, two) = (Etag::parse(&"1".repeat(40)).unwrap(), Etag::parse(&"2".repeat(40)).unwrap());
+        std::fs::write(c.blob(&one), b"one").unwrap();
+        std::fs::write(c.blob(&two), b"two!").unwrap();
+        c.link(&commit('a'), "sub/f.txt", &one).unwrap();
+        c.link(&commit('b'), "sub/f.txt", &two).unwrap();
+        c.write_ref("main", &commit('a')).unwrap();
+        for entry in ["snapshots", "refs", "refs/main"] {
+            aged(&c.folder().join(entry));
+        }
+        let repos = CacheRepos::new(&root).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("main"), Some(commit('a').as_str()));
+        assert!(kept(&repos), "a settled repo is kept");
+        assert_eq!(repos.file(&view, commit('a').as_str(), "sub/f.txt").unwrap().size, 3);
+        assert_eq!(repos.get("model", "acme/tiny").unwrap().refs, view.refs, "read from what was kept");
+
+        std::fs::write(c.folder().join("refs/main"), commit('b').as_str()).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("main"), Some(commit('b').as_str()), "a moved ref is served at once");
+        assert_eq!(repos.file(&view, commit('b').as_str(), "sub/f.txt").unwrap().size, 4);
+
+        aged(&c.folder().join("refs/main"));
+        repos.get("model", "acme/tiny").unwrap();
+        assert!(kept(&repos));
+        c.write_ref("refs/pr/1", &commit('a')).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("refs/pr/1"), Some(commit('a').as_str()), "a new ref in a new folder is seen");
+
+        for entry in ["refs", "refs/refs", "refs/refs/pr", "refs/refs/pr/1"] {
+            aged(&c.folder().join(entry));
+        }
+        assert!(repos.get("model", "acme/tiny").unwrap().resolve("cccccccc").is_none());
+        c.link(&commit('c'), "g.txt", &one).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("cccccccc"), Some(commit('c').as_str()), "a new snapshot is seen");
+
+        // A remembered link whose blob is gone is read again, and answers nothing.
+        std::fs::remove_file(c.blob(&one)).unwrap();
+        assert!(repos.file(&view, commit('a').as_str(), "sub/f.txt").is_none());
+    }
+}
