@@ -152,8 +152,7 @@ impl CacheRepos {
     /// The blob `etag` opened, as a file of `cache`.
     fn opened(&self, cache: &RepoCache, etag: Etag) -> Result<FileEntry, String> {
         let unreadable = |e: std::io::Error| format!("blob {etag} cannot be read: {e}");
-        let blob = self.kept.open_blob(cache, &etag).map_err(unreadable)?;
-        let size = blob.metadata().map_err(unreadable)?.len();
+        let (blob, size) = self.kept.open_blob(cache, &etag).map_err(unreadable)?;
         Ok(entry(cache, etag, size, Some(blob)))
     }
 

@@ -22,7 +22,6 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
 
 use super::RepoCache;
-use super::shared::checked_regular;
 use crate::hashes::{CommitHash, Etag};
 
 /// How long after its last change an entry must be left alone before equal stamps are
@@ -69,16 +68,28 @@ impl KeptCache {
     }
 
     /// Opens `blobs/<etag>` of `cache` (a repo of this cache) for reading, as
-    /// [`RepoCache::open_blob`] does: one `openat2` beneath the kept folder that follows no
-    /// symlink; a blob that is a link (into the shared store) and a kernel without `openat2`
-    /// take [`RepoCache::open_blob`]'s way. Only a regular file is returned.
-    pub fn open_blob(&self, cache: &RepoCache, etag: &Etag) -> std::io::Result<std::fs::File> {
+    /// [`RepoCache::open_blob`] does, and gives its size: one `openat2` beneath the kept
+    /// folder that follows no symlink, and one `fstat`; a blob that is a link (into the
+    /// shared store) and a kernel without `openat2` take [`RepoCache::open_blob`]'s way. Only
+    /// a regular file is returned (opened without blocking, so a FIFO cannot hold it up; the
+    /// flag is left set, as reads of a regular file never block).
+    pub fn open_blob(&self, cache: &RepoCache, etag: &Etag) -> std::io::Result<(std::fs::File, u64)> {
         let path = format!("{}/blobs/{etag}", cache.folder_name);
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
         match rustix::fs::openat2(&self.fd, path.as_str(), flags, Mode::empty(), resolve) {
-            Ok(fd) => checked_regular(fd),
-            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => cache.open_blob(etag),
+            Ok(fd) => {
+                let stat = rustix::fs::fstat(&fd)?;
+                if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+                }
+                Ok((std::fs::File::from(fd), u64::try_from(stat.st_size).unwrap_or(0)))
+            }
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                let file = cache.open_blob(etag)?;
+                let size = file.metadata()?.len();
+                Ok((file, size))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -167,7 +178,7 @@ mod tests {
         let kept = KeptCache::open(&root).unwrap();
         let fresh = kept.stamp(&c);
         assert!(!kept.unchanged(&fresh), "entries changed just now are not trusted");
-        assert_eq!(kept.open_blob(&c, &blob).unwrap().metadata().unwrap().len(), 2);
+        assert_eq!(kept.open_blob(&c, &blob).unwrap().1, 2);
         assert!(kept.snapshot_time(&c, &a).is_some());
         assert!(kept.snapshot_time(&c, &b).is_none());
         for entry in ["snapshots", "refs", "refs/main"] {

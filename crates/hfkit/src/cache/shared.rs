@@ -460,12 +460,7 @@ fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
 /// FIFO, and only when it is a regular file.
 pub(super) fn open_regular_at(dir: impl AsFd, name: impl rustix::path::Arg) -> std::io::Result<std::fs::File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    checked_regular(rustix::fs::openat(dir, name, flags, Mode::empty())?)
-}
-
-/// `fd` (opened with `NONBLOCK`, so a FIFO did not block) as a plain file, when it is a
-/// regular file.
-pub(super) fn checked_regular(fd: OwnedFd) -> std::io::Result<std::fs::File> {
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
     if !is_regular(&fd) {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
     }
