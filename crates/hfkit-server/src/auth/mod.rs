@@ -157,7 +157,10 @@ mod tests {
             assert_eq!(authenticate(&store, Some(value)).unwrap().name(), Some("alice"));
             assert_eq!(store.revoke_tokens("alice", None).unwrap(), 1);
             assert_eq!(authenticate(&store, Some(value)).unwrap().name(), Some("alice"), "checked once");
-            assert!(matches!(authenticate(&store, Some("hf_other")), Err(AuthError::Invalid)), "another token is checked");
+            assert!(
+                matches!(authenticate(&store, Some("hf_other")), Err(AuthError::Invalid)),
+                "another token is checked"
+            );
             assert!(matches!(authenticate(&store, None), Ok(Caller::Anonymous)));
         })
         .await;

@@ -98,7 +98,8 @@ impl KeptCache {
     /// link there points to); `None` when it is not a folder.
     pub fn snapshot_time(&self, cache: &RepoCache, commit: &CommitHash) -> Option<SystemTime> {
         let path = format!("{}/snapshots/{commit}", cache.folder_name);
-        let stat = rustix::fs::statx(&self.fd, path.as_str(), AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS).ok()?;
+        let stat =
+            rustix::fs::statx(&self.fd, path.as_str(), AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS).ok()?;
         if rustix::fs::FileType::from_raw_mode(stat.stx_mode.into()) != rustix::fs::FileType::Directory {
             return None;
         }
@@ -116,7 +117,8 @@ impl KeptCache {
         let entries: Vec<_> = paths.into_iter().map(|path| (self.entry(&path), path)).map(|(s, p)| (p, s)).collect();
         let settled = entries.iter().flat_map(|(_, s)| s).all(|s| {
             // Whole seconds, rounded up: a coarse file system's tick is at most a second.
-            let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(s.mtime.0 + 1).unwrap_or(u64::MAX));
+            let modified =
+                SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(s.mtime.0 + 1).unwrap_or(u64::MAX));
             modified + SETTLE <= now
         });
         RepoStamp { entries, settled }
