@@ -365,11 +365,11 @@ pub fn local_url(addr: SocketAddr) -> String {
 }
 
 async fn record_hub(state: State<Arc<HubState>>, request: Request, next: Next) -> Response {
-    record("hub", state, request, next).await
+    auth::once_per_request(record("hub", state, request, next)).await
 }
 
 async fn record_cdn(state: State<Arc<HubState>>, request: Request, next: Next) -> Response {
-    record("cdn", state, request, next).await
+    auth::once_per_request(record("cdn", state, request, next)).await
 }
 
 async fn record(listener: &'static str, State(state): State<Arc<HubState>>, request: Request, next: Next) -> Response {

@@ -3,7 +3,9 @@
 //!
 //! No token is an anonymous caller; a token the store does not know (never issued, revoked)
 //! is refused with the Hub's 401, never treated as anonymous. Tokens are looked up by their
-//! SHA-256 on every request, with nothing cached, so a revocation takes effect at once.
+//! SHA-256 on every request, with nothing kept between requests, so a revocation takes
+//! effect at once. Within one request the token is checked once ([`once_per_request`]): the
+//! access log and the route share the outcome.
 
 pub mod access;
 pub mod password;
@@ -80,10 +82,89 @@ impl Caller {
     }
 }
 
-/// The caller holding `token` (`None`: anonymous).
+tokio::task_local! {
+    /// The request's token and what checking it gave (`Err`: not valid), once checked.
+    static CHECKED: std::cell::RefCell<Option<(Option<String>, Result<Caller, ()>)>>;
+}
+
+/// Runs `request` (the handling of one request) so that [`authenticate`] looks its token up
+/// in the store once, however many parts of the request ask who is calling.
+pub async fn once_per_request<F: std::future::Future>(request: F) -> F::Output {
+    CHECKED.scope(std::cell::RefCell::new(None), request).await
+}
+
+/// The caller holding `token` (`None`: anonymous); within [`once_per_request`], the outcome
+/// of the first check of the same token.
 pub fn authenticate(store: &dyn Store, token: Option<&str>) -> Result<Caller, AuthError> {
+    let earlier = CHECKED
+        .try_with(|checked| {
+            checked.borrow().as_ref().filter(|(seen, _)| seen.as_deref() == token).map(|(_, outcome)| outcome.clone())
+        })
+        .ok()
+        .flatten();
+    if let Some(outcome) = earlier {
+        return outcome.map_err(|()| AuthError::Invalid);
+    }
+    let outcome = check(store, token);
+    let kept = match &outcome {
+        Ok(caller) => Some(Ok(caller.clone())),
+        Err(AuthError::Invalid) => Some(Err(())),
+        Err(AuthError::Store(_)) => None,
+    };
+    if let Some(kept) = kept {
+        let _ = CHECKED.try_with(|checked| *checked.borrow_mut() = Some((token.map(str::to_owned), kept)));
+    }
+    outcome
+}
+
+fn check(store: &dyn Store, token: Option<&str>) -> Result<Caller, AuthError> {
     let Some(value) = token else { return Ok(Caller::Anonymous) };
     let record = find_token(store, value)?.ok_or(AuthError::Invalid)?;
     let user = store.user(&record.user)?.ok_or(AuthError::Invalid)?;
     Ok(Caller::User(CallerUser { name: user.name, orgs: user.orgs, role: record.role, token_id: record.id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewToken;
+    use crate::store::sqlite::SqliteStore;
+
+    /// The token is looked up once per request: revoked between two checks of the same
+    /// request, it still holds for that request, and the next request is refused.
+    #[tokio::test]
+    async fn a_token_is_checked_once_per_request_and_again_by_the_next() {
+        let store = SqliteStore::in_memory().unwrap();
+        let user = crate::accounts::User {
+            name: "alice".into(),
+            fullname: None,
+            email: None,
+            orgs: Vec::new(),
+            password_hash: None,
+            admin: false,
+        };
+        store.add_user(&user).unwrap();
+        let value = "hf_onceOnce0000000000000000000000000001";
+        let token = NewToken {
+            hash: TokenHash::of(value),
+            last_four: "0001".into(),
+            user: "alice".into(),
+            name: Some("desk".into()),
+            role: Role::Read,
+        };
+        store.insert_token(&token).unwrap().unwrap();
+        once_per_request(async {
+            assert_eq!(authenticate(&store, Some(value)).unwrap().name(), Some("alice"));
+            assert_eq!(store.revoke_tokens("alice", None).unwrap(), 1);
+            assert_eq!(authenticate(&store, Some(value)).unwrap().name(), Some("alice"), "checked once");
+            assert!(
+                matches!(authenticate(&store, Some("hf_other")), Err(AuthError::Invalid)),
+                "another token is checked"
+            );
+            assert!(matches!(authenticate(&store, None), Ok(Caller::Anonymous)));
+        })
+        .await;
+        let next = once_per_request(async { authenticate(&store, Some(value)) }).await;
+        assert!(matches!(next, Err(AuthError::Invalid)), "the next request sees the revocation");
+    }
 }

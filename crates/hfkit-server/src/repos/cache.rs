@@ -1,6 +1,14 @@
 //! A huggingface_hub cache (Python's or ours, shared blob store included) served live:
-//! every request reads the repo's folder through `hfkit::cache` as it is now, so a repo
+//! every request sees the repo's folder through `hfkit::cache` as it is now, so a repo
 //! downloaded into the cache by anyone, or a ref that moves, is served without a restart.
+//!
+//! Reading a repo's refs and snapshot folders on every request costs dozens of system
+//! calls, so what was read is kept with its [`RepoStamp`] (one `statx` per refs folder, ref
+//! file and `snapshots/`) and reused while the stamp is unchanged: a moved ref, a new
+//! branch or a new snapshot changes it and the next request reads the repo again. Which
+//! blob a snapshot file links to is kept too, per commit (a commit's files never change;
+//! a link that no longer opens is read again). Blobs are opened with one `openat2` from the
+//! cache folder kept open ([`KeptCache`]).
 //!
 //! No cache-layout code lives here: refs, snapshots, links and blobs are read by
 //! [`RepoCache`], which never follows a link out of the cache and opens only regular files.
@@ -12,12 +20,12 @@
 //! the store apply on top). Dates come from the file times: a commit's is the time its
 //! snapshot folder last changed (when files of it were last downloaded).
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hfkit::cache::{RepoCache, list_repos};
-use hfkit::hashes::CommitHash;
+use hfkit::cache::{KeptCache, RepoCache, RepoStamp, list_repos};
+use hfkit::hashes::{CommitHash, Etag};
 use hfkit::repo::{Repo, RepoType};
 
 use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView};
@@ -25,11 +33,53 @@ use super::{CacheBlob, Content, FileEntry, RepoSource, RepoView};
 /// How many distinct warnings are remembered, so each broken entry is logged once.
 const MAX_REMEMBERED_WARNINGS: usize = 10_000;
 
+/// How many repos' readings are kept (all are dropped when more are asked for).
+const MAX_KEPT_REPOS: usize = 1024;
+
+/// How many snapshot links are remembered per repo (all are dropped past it).
+const MAX_KEPT_LINKS: usize = 50_000;
+
 /// The cache-backed [`RepoSource`].
 #[derive(Debug)]
 pub struct CacheRepos {
-    root: PathBuf,
+    kept: KeptCache,
     warned: Mutex<HashSet<String>>,
+    read: Mutex<HashMap<(String, String), Arc<Reading>>>,
+}
+
+/// A repo as read under `stamp`: its refs and commits, and the blobs of the snapshot files
+/// served since (by commit and path).
+#[derive(Debug)]
+struct Reading {
+    stamp: RepoStamp,
+    view: RepoView,
+    links: Mutex<HashMap<(CommitHash, String), Etag>>,
+}
+
+impl Reading {
+    fn link(&self, commit: &CommitHash, path: &str) -> Option<Etag> {
+        lock(&self.links).get(&(commit.clone(), path.to_owned())).cloned()
+    }
+
+    fn remember(&self, commit: &CommitHash, path: &str, etag: Option<Etag>) {
+        let mut links = lock(&self.links);
+        let key = (commit.clone(), path.to_owned());
+        match etag {
+            Some(etag) => {
+                if links.len() >= MAX_KEPT_LINKS {
+                    links.clear();
+                }
+                links.insert(key, etag);
+            }
+            None => {
+                links.remove(&key);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl CacheRepos {
@@ -39,12 +89,12 @@ impl CacheRepos {
         if !root.is_dir() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"));
         }
-        Ok(Self { root, warned: Mutex::default() })
+        Ok(Self { kept: KeptCache::open(&root)?, warned: Mutex::default(), read: Mutex::default() })
     }
 
     /// The cache folder served.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.kept.root()
     }
 
     /// Logs each warning the first time it is seen.
@@ -52,7 +102,7 @@ impl CacheRepos {
         if warnings.is_empty() {
             return;
         }
-        let mut seen = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = lock(&self.warned);
         for warning in warnings {
             if seen.len() >= MAX_REMEMBERED_WARNINGS {
                 seen.clear();
@@ -63,12 +113,47 @@ impl CacheRepos {
         }
     }
 
+    /// The repo's folder in the cache (not checked: see [`Self::checked`]).
     fn repo_cache(&self, kind: &str, id: &str) -> Option<RepoCache> {
         let kind: RepoType = kind.parse().ok()?;
         let repo = Repo::new(kind, id).ok()?;
-        let cache = RepoCache::new(&self.root, &repo);
+        Some(RepoCache::new(self.root(), &repo))
+    }
+
+    /// `cache` when its folder is a real folder (not a link).
+    fn checked(cache: RepoCache) -> Option<RepoCache> {
         std::fs::symlink_metadata(cache.folder()).ok().filter(std::fs::Metadata::is_dir)?;
         Some(cache)
+    }
+
+    /// The repo as read now: kept from an earlier request while its stamp is unchanged,
+    /// read again (and kept, once settled) otherwise.
+    fn reading(&self, kind: &str, id: &str) -> Option<Arc<Reading>> {
+        let key = (kind.to_owned(), id.to_owned());
+        let earlier = lock(&self.read).get(&key).cloned();
+        if let Some(reading) = earlier.filter(|r| self.kept.unchanged(&r.stamp)) {
+            return Some(reading);
+        }
+        let Some(cache) = self.repo_cache(kind, id).and_then(Self::checked) else {
+            lock(&self.read).remove(&key);
+            return None;
+        };
+        let stamp = self.kept.stamp(&cache);
+        let view = self.view(kind, id, &cache);
+        let reading = Arc::new(Reading { stamp, view, links: Mutex::default() });
+        let mut read = lock(&self.read);
+        if read.len() >= MAX_KEPT_REPOS {
+            read.clear();
+        }
+        read.insert(key, Arc::clone(&reading));
+        Some(reading)
+    }
+
+    /// The blob `etag` opened, as a file of `cache`.
+    fn opened(&self, cache: &RepoCache, etag: Etag) -> Result<FileEntry, String> {
+        let unreadable = |e: std::io::Error| format!("blob {etag} cannot be read: {e}");
+        let (blob, size) = self.kept.open_blob(cache, &etag).map_err(unreadable)?;
+        Ok(entry(cache, etag, size, Some(blob)))
     }
 
     fn view(&self, kind: &str, id: &str, cache: &RepoCache) -> RepoView {
@@ -92,12 +177,12 @@ fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64, opened: Option
 
 impl RepoSource for CacheRepos {
     fn list(&self) -> Vec<RepoView> {
-        let (repos, warnings) = list_repos(&self.root);
+        let (repos, warnings) = list_repos(self.root());
         self.warn(warnings);
         repos
             .iter()
             .map(|repo| {
-                let cache = RepoCache::new(&self.root, repo);
+                let cache = RepoCache::new(self.root(), repo);
                 self.view(repo.kind.as_str(), repo.id.as_str(), &cache)
             })
             .filter(|view| !view.history.is_empty())
@@ -105,13 +190,13 @@ impl RepoSource for CacheRepos {
     }
 
     fn get(&self, kind: &str, id: &str) -> Option<RepoView> {
-        let cache = self.repo_cache(kind, id)?;
-        let view = self.view(kind, id, &cache);
-        (!view.history.is_empty()).then_some(view)
+        let reading = self.reading(kind, id)?;
+        (!reading.view.history.is_empty()).then(|| reading.view.clone())
     }
 
     fn files(&self, repo: &RepoView, commit: &str) -> Arc<BTreeMap<String, FileEntry>> {
-        let (Some(cache), Ok(commit)) = (self.repo_cache(&repo.kind, &repo.id), CommitHash::parse(commit)) else {
+        let cache = self.repo_cache(&repo.kind, &repo.id).and_then(Self::checked);
+        let (Some(cache), Ok(commit)) = (cache, CommitHash::parse(commit)) else {
             return Arc::default();
         };
         let (files, warnings) = cache.snapshot_files(&commit);
@@ -122,9 +207,7 @@ impl RepoSource for CacheRepos {
     fn commit_time(&self, repo: &RepoView, commit: &str) -> Option<std::time::SystemTime> {
         let cache = self.repo_cache(&repo.kind, &repo.id)?;
         let commit = CommitHash::parse(commit).ok()?;
-        // The snapshot folder itself, not what a link there points to.
-        let meta = std::fs::symlink_metadata(cache.snapshot_dir(&commit)).ok().filter(std::fs::Metadata::is_dir)?;
-        meta.modified().ok()
+        self.kept.snapshot_time(&cache, &commit)
     }
 
     fn file(&self, repo: &RepoView, commit: &str, path: &str) -> Option<FileEntry> {
@@ -132,11 +215,23 @@ impl RepoSource for CacheRepos {
         let cache = self.repo_cache(&repo.kind, &repo.id)?;
         let commit = CommitHash::parse(commit).ok()?;
         // The blob is opened once: for its size here, then for its bytes by the answer.
+        // What the request's `get` just read (its links are per commit: never stale).
+        let reading = lock(&self.read).get(&(repo.kind.clone(), repo.id.clone())).cloned();
+        if let Some(reading) = &reading
+            && let Some(etag) = reading.link(&commit, path)
+        {
+            match self.opened(&cache, etag) {
+                Ok(file) => return Some(file),
+                Err(_) => reading.remember(&commit, path, None),
+            }
+        }
+        let cache = Self::checked(cache)?;
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {
-            let unreadable = |e: std::io::Error| format!("blob {etag} of {path} cannot be read: {e}");
-            let blob = cache.open_blob(&etag).map_err(unreadable)?;
-            let size = blob.metadata().map_err(unreadable)?.len();
-            Ok(entry(&cache, etag, size, Some(blob)))
+            let file = self.opened(&cache, etag.clone()).map_err(|e| format!("{e} (file {path})"))?;
+            if let Some(reading) = &reading {
+                reading.remember(&commit, path, Some(etag));
+            }
+            Ok(file)
         });
         match checked {
             Ok(file) => Some(file),
@@ -148,5 +243,74 @@ impl RepoSource for CacheRepos {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn commit(c: char) -> CommitHash {
+        CommitHash::parse(&c.to_string().repeat(40)).unwrap()
+    }
+
+    /// Sets `path`'s modification time an hour back, so its stamp is settled at once.
+    fn aged(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::open(path).unwrap().set_modified(old).unwrap();
+    }
+
+    fn kept(repos: &CacheRepos) -> bool {
+        let read = lock(&repos.read);
+        read.get(&("model".to_owned(), "acme/tiny".to_owned())).is_some_and(|r| repos.kept.unchanged(&r.stamp))
+    }
+
+    #[test]
+    fn a_kept_repo_follows_a_moved_ref_a_new_branch_a_new_snapshot_and_a_removed_blob_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let c = RepoCache::new(&root, &Repo::model("acme/tiny").unwrap());
+        c.prepare().unwrap();
+        let (one, two) = (Etag::parse(&"1".repeat(40)).unwrap(), Etag::parse(&"2".repeat(40)).unwrap());
+        std::fs::write(c.blob(&one), b"one").unwrap();
+        std::fs::write(c.blob(&two), b"two!").unwrap();
+        c.link(&commit('a'), "sub/f.txt", &one).unwrap();
+        c.link(&commit('b'), "sub/f.txt", &two).unwrap();
+        c.write_ref("main", &commit('a')).unwrap();
+        for entry in ["snapshots", "refs", "refs/main"] {
+            aged(&c.folder().join(entry));
+        }
+        let repos = CacheRepos::new(&root).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("main"), Some(commit('a').as_str()));
+        assert!(kept(&repos), "a settled repo is kept");
+        assert_eq!(repos.file(&view, commit('a').as_str(), "sub/f.txt").unwrap().size, 3);
+        assert_eq!(repos.get("model", "acme/tiny").unwrap().refs, view.refs, "read from what was kept");
+
+        std::fs::write(c.folder().join("refs/main"), commit('b').as_str()).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("main"), Some(commit('b').as_str()), "a moved ref is served at once");
+        assert_eq!(repos.file(&view, commit('b').as_str(), "sub/f.txt").unwrap().size, 4);
+
+        aged(&c.folder().join("refs/main"));
+        repos.get("model", "acme/tiny").unwrap();
+        assert!(kept(&repos));
+        c.write_ref("refs/pr/1", &commit('a')).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("refs/pr/1"), Some(commit('a').as_str()), "a new ref in a new folder is seen");
+
+        for entry in ["refs", "refs/refs", "refs/refs/pr", "refs/refs/pr/1"] {
+            aged(&c.folder().join(entry));
+        }
+        assert!(repos.get("model", "acme/tiny").unwrap().resolve("cccccccc").is_none());
+        c.link(&commit('c'), "g.txt", &one).unwrap();
+        let view = repos.get("model", "acme/tiny").unwrap();
+        assert_eq!(view.resolve("cccccccc"), Some(commit('c').as_str()), "a new snapshot is seen");
+
+        // A remembered link whose blob is gone is read again, and answers nothing.
+        std::fs::remove_file(c.blob(&one)).unwrap();
+        assert!(repos.file(&view, commit('a').as_str(), "sub/f.txt").is_none());
     }
 }

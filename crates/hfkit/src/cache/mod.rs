@@ -16,6 +16,7 @@
 //! no value from a server is joined into a path unchecked.
 
 mod delete;
+mod kept;
 mod live;
 pub mod partial;
 mod scan;
@@ -29,6 +30,7 @@ use crate::hashes::{CommitHash, Etag};
 use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
+pub use kept::{KeptCache, RepoStamp, SETTLE};
 pub use live::{SnapshotFile, WithWarnings, list_repos};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 pub use shared::{STORE_DIR, SharedStore, XetHash};
