@@ -79,6 +79,14 @@ pub struct User {
     pub admin: bool,
 }
 
+impl User {
+    /// A user with only a name: no display name, e-mail, organization, password or operator
+    /// rights (fill in more with `User { orgs, ..User::named(name) }`).
+    pub fn named(name: &str) -> Self {
+        Self { name: name.to_owned(), fullname: None, email: None, orgs: Vec::new(), password_hash: None, admin: false }
+    }
+}
+
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Org {

@@ -353,16 +353,7 @@ mod tests {
 
     fn store() -> SqliteStore {
         let store = SqliteStore::in_memory().unwrap();
-        store
-            .add_user(&User {
-                name: "alice".into(),
-                fullname: None,
-                email: None,
-                orgs: Vec::new(),
-                password_hash: None,
-                admin: false,
-            })
-            .unwrap();
+        store.add_user(&User::named("alice")).unwrap();
         store
     }
 

@@ -14,14 +14,7 @@ fn each_backend(test: impl Fn(&dyn Store, &std::path::Path)) {
 }
 
 fn user(name: &str, orgs: &[&str]) -> User {
-    User {
-        name: name.into(),
-        fullname: None,
-        email: None,
-        orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
-        password_hash: None,
-        admin: false,
-    }
+    User { orgs: orgs.iter().map(|o| (*o).to_owned()).collect(), ..User::named(name) }
 }
 
 fn token(user: &str, name: &str, value: &str) -> NewToken {

@@ -213,14 +213,7 @@ impl HubFixture {
     #[must_use]
     pub fn user(mut self, name: &str) -> Self {
         let fullname = Some(format!("{} Example", capitalize(name)));
-        self.accounts.users.push(User {
-            name: name.to_owned(),
-            fullname,
-            email: None,
-            orgs: Vec::new(),
-            password_hash: None,
-            admin: false,
-        });
+        self.accounts.users.push(User { fullname, ..User::named(name) });
         self
     }
 

@@ -135,15 +135,7 @@ mod tests {
     #[tokio::test]
     async fn a_token_is_checked_once_per_request_and_again_by_the_next() {
         let store = SqliteStore::in_memory().unwrap();
-        let user = crate::accounts::User {
-            name: "alice".into(),
-            fullname: None,
-            email: None,
-            orgs: Vec::new(),
-            password_hash: None,
-            admin: false,
-        };
-        store.add_user(&user).unwrap();
+        store.add_user(&crate::accounts::User::named("alice")).unwrap();
         let value = "hf_onceOnce0000000000000000000000000001";
         let token = NewToken {
             hash: TokenHash::of(value),

@@ -145,11 +145,7 @@ fn backend(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Backend { what: what.to_owned(), source: Box::new(source) }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use hfkit::time::now_unix as now;
 
 fn role_name(role: Role) -> &'static str {
     role.as_str()

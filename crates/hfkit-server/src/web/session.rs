@@ -237,9 +237,7 @@ pub(crate) fn start(
         state.store().delete_session(old)?;
     }
     let id = random_hex()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = hfkit::time::now_unix();
     state.store().insert_session(&NewSession {
         hash: TokenHash::of(&id),
         user: user.to_owned(),
