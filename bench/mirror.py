@@ -22,8 +22,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import hf_serve
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HF = os.path.join(ROOT, "target", "release", "hf")
+HF = hf_serve.HF
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -46,17 +48,6 @@ def sample_cache(cache, size):
     os.symlink(f"../../blobs/{sha}", os.path.join(repo, "snapshots", COMMIT, "model.bin"))
     with open(os.path.join(repo, "refs", "main"), "w") as f:
         f.write(COMMIT)
-
-
-def serve(args, log):
-    out = open(log, "w")
-    proc = subprocess.Popen([HF, "serve", "--port", "0", "--format", "agent", *args],
-                            stdout=subprocess.PIPE, stderr=out, text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("url="):
-        proc.kill()
-        sys.exit(f"hf serve did not start: {line!r}; see {log}")
-    return proc, line[4:]
 
 
 def stop(proc):
@@ -95,7 +86,7 @@ def main():
         up_cache = os.path.join(work, "upstream")
         sample_cache(up_cache, size)
         up_log = os.path.join(work, "upstream.log")
-        upstream, up_url = serve(["--cache", up_cache], up_log)
+        upstream, up_url = hf_serve.start(["--cache", up_cache], up_log)
         direct, cold, ten, ten_direct, transfers = [], [], [], [], []
         for run in range(opts.runs):
             home = os.path.join(work, f"direct-{run}")
@@ -104,7 +95,7 @@ def main():
 
             mirror_cache = os.path.join(work, f"mirror-{run}")
             os.makedirs(mirror_cache)
-            mirror, url = serve(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror.log"))
+            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror.log"))
             home = os.path.join(work, f"cold-{run}")
             before = upstream_bytes(up_log)
             cold.append(download(url, home))
@@ -121,7 +112,7 @@ def main():
 
             mirror_cache = os.path.join(work, f"mirror10-{run}")
             os.makedirs(mirror_cache)
-            mirror, url = serve(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror10.log"))
+            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror10.log"))
             before = upstream_bytes(up_log)
             homes = [os.path.join(work, f"ten-{run}-{i}") for i in range(10)]
             with ThreadPoolExecutor(10) as pool:

@@ -29,8 +29,10 @@ import sys
 import tempfile
 import time
 
+import hf_serve
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HF = os.path.join(ROOT, "target", "release", "hf")
+HF = hf_serve.HF
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DATA = "/tmp/hfkit-bench-serve"
 COMMIT = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
@@ -137,17 +139,6 @@ http {{
     sys.exit(f"nginx did not start; see {work}/nginx-error.log and {work}/nginx.out")
 
 
-def start_hf(work, cache):
-    log = open(os.path.join(work, "hf-serve.log"), "w")
-    proc = subprocess.Popen([HF, "serve", "--cache", cache, "--port", "0", "--format", "agent"],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("url="):
-        proc.kill()
-        sys.exit(f"hf serve did not start: {line!r}; see {work}/hf-serve.log")
-    return proc, line[4:]
-
-
 def tree_pids(pid):
     """`pid` and its descendants (nginx's workers)."""
     pids, todo = [], [pid]
@@ -222,7 +213,7 @@ def main():
     nginx = hf = None
     try:
         nginx, nginx_url = start_nginx(work, cache)
-        hf, hf_url = start_hf(work, cache)
+        hf, hf_url = hf_serve.start(["--cache", cache], os.path.join(work, "hf-serve.log"))
         results = {"nginx": [], "hf serve": []}
         errors = {"nginx": 0, "hf serve": 0}
         for run in range(opts.runs):
