@@ -268,6 +268,20 @@ fn refreshes_by_ours_and_python_started_at_once_make_one_request() {
         ..hub.state().device_flow()
     });
     let tokens_before = hub.requests().iter().filter(|r| r.path == "/oauth/token").count();
+    // Hold stored_tokens.lock (util-linux flock(1), the flock(2) both clients use) while the
+    // five start, so that they all find the token expired and overlap at the lock.
+    let lock = hfkit::auth::stored_tokens::lock_path(&t.hf_home().join("stored_tokens"));
+    let held = t.root().join("lock-held");
+    let release = t.root().join("lock-release");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sh", "-c", "touch \"$1\"; while [ ! -e \"$2\" ]; do sleep 0.05; done", "sh"])
+        .args([&held, &release])
+        .spawn()
+        .unwrap();
+    while !held.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let spawn = |mut c: std::process::Command| c.stdout(std::process::Stdio::piped()).spawn().unwrap();
     let mut children: Vec<_> = (0..4)
         .map(|_| {
@@ -283,14 +297,24 @@ fn refreshes_by_ours_and_python_started_at_once_make_one_request() {
         c.args(["-c", "from huggingface_hub import whoami; print(whoami()['name'])"]);
         c
     }));
+    // Every client has read the expired token and waits for the lock (or soon will).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        hub.requests().iter().filter(|r| r.path == "/oauth/token").count(),
+        tokens_before,
+        "no refresh while another process holds the lock"
+    );
+    std::fs::write(&release, "").unwrap();
+    assert!(holder.wait().unwrap().success());
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
     }
     let refreshes = hub.requests().iter().filter(|r| r.path == "/oauth/token").count() - tokens_before;
-    // Processes that overlap wait for stored_tokens.lock and adopt the new token; without the
-    // lock two would spend the same refresh token (the second refused).
+    // The five overlapped at stored_tokens.lock: one refreshed, the others re-read the file
+    // under the lock and adopted its token; without the lock each would spend the same
+    // refresh token (all but the first refused).
     assert_eq!(refreshes, 1, "one refresh for all five clients");
     let (new_token, _, expires_at) = oauth_entry(&t);
     assert_ne!(new_token, token);
