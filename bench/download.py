@@ -51,7 +51,6 @@ on that repo are skipped and the table says so. Results: bench/results/download-
 """
 
 import argparse
-import ctypes
 import hashlib
 import json
 import os
@@ -65,12 +64,13 @@ import sys
 import tempfile
 import time
 
+import delayline
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HF = os.path.join(ROOT, "target", "release", "hf")
 PY_HF = os.path.join(ROOT, ".venv", "bin", "hf")
 CURL = "/usr/bin/curl"
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of the client (see run_measured)
-LINKDELAY = "/work/shared/tools/linkdelay/linkdelay.sh"
 DATA = os.environ.get("HFKIT_BENCH_DATA", "/tmp/hfkit-bench-cache")
 WORK = "/tmp/hfkit-bench-run"
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -163,24 +163,6 @@ def warm_page_cache():
 
 # ---------------------------------------------------------------- namespaces / processes
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def enter_netns(name):
-    """preexec_fn joining network namespace `name` (what `ip netns exec` does, minus the
-    extra process image whose RSS would count in ru_maxrss)."""
-    if name is None:
-        return None
-
-    def enter():
-        fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            os._exit(120)
-        os.close(fd)
-    return enter
-
-
 def base_env(endpoint, home):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -208,7 +190,7 @@ class Server:
         with open(self.out, "w") as out, open(self.log, "w") as err:
             self.proc = subprocess.Popen(
                 [HF, "serve", "--cache", DATA, "--host", host, "--port", "0", "--format", "agent"],
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=enter_netns(netns),
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=delayline.enter(netns),
                 env={"PATH": os.environ.get("PATH", ""), "HOME": WORK, "NO_COLOR": "1"})
         deadline = time.time() + 60
         self.url = None
@@ -260,7 +242,7 @@ def run_measured(argv, env, cwd, netns, timeout, log):
     with open(log, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(wrapped, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=enter_netns(netns),
+                                stderr=subprocess.STDOUT, preexec_fn=delayline.enter(netns),
                                 start_new_session=True)
         deadline = start + timeout
         while True:
@@ -336,13 +318,8 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
     notes = []
     link_desc = "loopback (127.0.0.1)"
     if link == "delayed":
-        if subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split().count("ld-srv"):
-            sys.exit("linkdelay is already up (netns ld-srv exists): not touching someone else's link")
-        up = subprocess.run([LINKDELAY, "up"], capture_output=True, text=True)
-        if up.returncode != 0:
-            sys.exit(f"linkdelay up failed:\n{up.stdout}{up.stderr}")
-        link_desc = up.stdout.strip()
-        netns_srv, netns_cli, host = "ld-srv", "ld-cli", "198.18.0.1"
+        link_desc = delayline.up()
+        netns_srv, netns_cli, host = "ld-srv", "ld-cli", delayline.SERVER_HOST
     server = None
     results = []
     try:
@@ -428,9 +405,9 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
             if srv_err:
                 notes.append("server stderr: " + srv_err[-800:])
         if link == "delayed":
-            down = subprocess.run([LINKDELAY, "down"], capture_output=True, text=True)
-            if down.stderr.strip():
-                notes.append("linkdelay counters: " + " ".join(down.stderr.split()))
+            counters = delayline.down()
+            if counters:
+                notes.append("linkdelay counters: " + counters)
     for r in results:  # ratios against the baselines of the same repo
         for base in ("curl", "curl16", "hfrs"):
             b = next((x for x in results if x["repo"] == r["repo"] and x["client"] == base), None)
@@ -450,7 +427,7 @@ def count_syscalls(argv, env, cwd, netns, log):
     with open(log, "wb") as out:
         proc = subprocess.run(["strace", "-c", "-f", "-o", out_file, *argv], env=env, cwd=cwd,
                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                              preexec_fn=enter_netns(netns))
+                              preexec_fn=delayline.enter(netns))
     if proc.returncode != 0:
         return None
     counts = {}

@@ -5,15 +5,18 @@ import os
 import subprocess
 import sys
 
+import delayline
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HF = os.path.join(ROOT, "target", "release", "hf")
 
 
-def start(args, log):
-    """`hf serve ARGS… --port 0`, logging to the file `log`: the process and its URL."""
+def start(args, log, netns=None):
+    """`hf serve ARGS… --port 0`, logging to the file `log`, inside network namespace `netns`
+    when given (see `delayline`): the process and its URL."""
     out = open(log, "w")
     proc = subprocess.Popen([HF, "serve", "--port", "0", "--format", "agent", *args],
-                            stdout=subprocess.PIPE, stderr=out, text=True)
+                            stdout=subprocess.PIPE, stderr=out, text=True, preexec_fn=delayline.enter(netns))
     line = proc.stdout.readline().strip()
     if not line.startswith("url="):
         proc.kill()

@@ -2,12 +2,23 @@
 """Pull-through: `hf download` of one large file through `hf serve --upstream` (a cold mirror)
 against the same download straight from the upstream (another `hf serve`), alternating; then
 ten clients at once on a cold mirror, and, for scale, ten at once straight from the upstream
-(on one small machine the clients' own hashing and writing compete for the cores). Reports median seconds and ratios, and how many bytes
-of the file the upstream sent per cold phase (one transfer = the file's size).
+(on one small machine the clients' own hashing and writing compete for the cores). Reports
+median seconds and ratios, and how many bytes of the file the upstream sent per cold phase (one
+transfer = the file's size).
 
-    python3 bench/mirror.py [--runs N] [--size-mib M]
+    python3 bench/mirror.py [--runs N] [--size-mib M] [--link loopback|delayed] [--nice-clients N]
 
-Uses target/release/hf (build it first). Everything runs on 127.0.0.1 in a temporary folder.
+    loopback  upstream, mirror and clients on 127.0.0.1: every byte costs CPU three times
+              (upstream, mirror, client) on the same cores, so the machine's cores are the limit.
+    delayed   what a mirror is for: the upstream across the internet, here behind linkdelay's
+              40 ms, 1 Gbit/s line (netns ld-srv, 198.18.0.1), the mirror on the team's network
+              with its clients (netns ld-cli, its own loopback). Needs root.
+
+--nice-clients N runs every client at niceness N: on a 2-core machine the ten clients'
+own receiving and hashing (2.5 GB) otherwise take the cores the mirror needs to receive the
+one shared transfer, which clients on machines of their own would not.
+
+Uses target/release/hf (build it first). Everything runs in a temporary folder.
 """
 
 import argparse
@@ -22,6 +33,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import delayline
 import hf_serve
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,88 +67,146 @@ def stop(proc):
     proc.wait()
 
 
-def download(endpoint, home):
+# Scheduling niceness of every client (--nice-clients): on one small machine, a stand-in for
+# clients on machines of their own, which do not take the mirror's cores.
+CLIENT_NICE = 0
+
+
+def client_start(netns):
+    """preexec_fn of a client: into `netns`, at CLIENT_NICE."""
+    enter = delayline.enter(netns)
+
+    def start():
+        if enter:
+            enter()
+        if CLIENT_NICE:
+            os.nice(CLIENT_NICE)
+    return start
+
+
+def download(endpoint, home, netns=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_ENDPOINT=endpoint, HF_HOME=home)
     began = time.monotonic()
     subprocess.run([HF, "download", "bench/big", "model.bin", "--format", "quiet"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, preexec_fn=client_start(netns))
     return time.monotonic() - began
 
 
-def upstream_bytes(log):
-    """Bytes of model.bin the upstream sent, from its access log."""
-    total = 0
+def upstream_gets(log):
+    """The upstream's GETs of model.bin so far, from its access log (each line starts with
+    the unix time it was written, when the body ended): (bytes sent, start, end)."""
+    gets = []
     with open(log) as f:
         for line in f:
             if " GET " in line and "model.bin" in line:
-                m = re.search(r" bytes=(\d+)", line)
-                total += int(m.group(1)) if m else 0
-    return total
+                sent = re.search(r" bytes=(\d+)", line)
+                ms = re.search(r" ms=([\d.]+)", line)
+                end = float(line.split()[0])
+                start = end - (float(ms.group(1)) / 1000 if ms else 0.0)
+                gets.append((int(sent.group(1)) if sent else 0, start, end))
+    return gets
+
+
+def phase(log, before):
+    """The upstream's work since `before` GETs: (bytes sent, seconds from the first GET's start
+    to the last one's end: how long the one shared transfer took)."""
+    gets = upstream_gets(log)[before:]
+    if not gets:
+        return 0, 0.0
+    return sum(g[0] for g in gets), max(g[2] for g in gets) - min(g[1] for g in gets)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--link", choices=["loopback", "delayed"], default="loopback")
+    parser.add_argument("--nice-clients", type=int, default=0, metavar="N",
+                        help="run every client (direct and through the mirror alike) at niceness N, so that "
+                             "the servers are served first, as if the clients had machines of their own")
     opts = parser.parse_args()
+    global CLIENT_NICE
+    CLIENT_NICE = opts.nice_clients
     size = opts.size_mib << 20
     work = tempfile.mkdtemp(prefix="hfkit-bench-mirror-")
+    # Where the upstream and the team's side (mirror and clients) live.
+    up_ns = team_ns = None
+    up_args = []
+    link = "loopback (127.0.0.1)"
+    if opts.link == "delayed":
+        link = delayline.up()
+        up_ns, team_ns, up_args = "ld-srv", "ld-cli", ["--host", delayline.SERVER_HOST]
+    upstream = None
     try:
         up_cache = os.path.join(work, "upstream")
         sample_cache(up_cache, size)
         up_log = os.path.join(work, "upstream.log")
-        upstream, up_url = hf_serve.start(["--cache", up_cache], up_log)
-        direct, cold, ten, ten_direct, transfers = [], [], [], [], []
+        upstream, up_url = hf_serve.start(["--cache", up_cache, *up_args], up_log, up_ns)
+        direct, cold, ten, ten_direct, transfers, ten_upstream = [], [], [], [], [], []
         for run in range(opts.runs):
             home = os.path.join(work, f"direct-{run}")
-            direct.append(download(up_url, home))
+            direct.append(download(up_url, home, team_ns))
             shutil.rmtree(home)
 
             mirror_cache = os.path.join(work, f"mirror-{run}")
             os.makedirs(mirror_cache)
-            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror.log"))
+            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror.log"),
+                                         team_ns)
             home = os.path.join(work, f"cold-{run}")
-            before = upstream_bytes(up_log)
-            cold.append(download(url, home))
-            transfers.append((upstream_bytes(up_log) - before) / size)
+            before = len(upstream_gets(up_log))
+            cold.append(download(url, home, team_ns))
+            sent, _ = phase(up_log, before)
+            transfers.append(sent / size)
             stop(mirror)
             shutil.rmtree(home)
             shutil.rmtree(mirror_cache)
 
             homes = [os.path.join(work, f"ten-direct-{run}-{i}") for i in range(10)]
             with ThreadPoolExecutor(10) as pool:
-                ten_direct.append(list(pool.map(lambda h: download(up_url, h), homes)))
+                ten_direct.append(list(pool.map(lambda h: download(up_url, h, team_ns), homes)))
             for h in homes:
                 shutil.rmtree(h)
 
             mirror_cache = os.path.join(work, f"mirror10-{run}")
             os.makedirs(mirror_cache)
-            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url], os.path.join(work, "mirror10.log"))
-            before = upstream_bytes(up_log)
+            mirror, url = hf_serve.start(["--cache", mirror_cache, "--upstream", up_url],
+                                         os.path.join(work, "mirror10.log"), team_ns)
+            before = len(upstream_gets(up_log))
             homes = [os.path.join(work, f"ten-{run}-{i}") for i in range(10)]
             with ThreadPoolExecutor(10) as pool:
-                times = list(pool.map(lambda h: download(url, h), homes))
+                times = list(pool.map(lambda h: download(url, h, team_ns), homes))
             ten.append(times)
-            transfers.append((upstream_bytes(up_log) - before) / size)
+            sent, seconds = phase(up_log, before)
+            transfers.append(sent / size)
+            ten_upstream.append(seconds)
             stop(mirror)
             for h in homes:
                 shutil.rmtree(h)
             shutil.rmtree(mirror_cache)
-        stop(upstream)
         mb = size / 1e6
         d, c = statistics.median(direct), statistics.median(cold)
         slowest = statistics.median(max(t) for t in ten)
-        print(f"file: {opts.size_mib} MiB, runs: {opts.runs} (alternating)")
+        print(f"file: {opts.size_mib} MiB, runs: {opts.runs} (alternating); link to the upstream: {link}; "
+              f"clients at niceness {CLIENT_NICE}")
         print(f"direct from upstream : {d:6.2f} s  {mb / d:7.1f} MB/s")
         print(f"one cold mirror client: {c:6.2f} s  {mb / c:7.1f} MB/s  ratio {d / c:.2f}x (target >= 0.9)")
         print(f"ten cold clients      : slowest {slowest:6.2f} s; each at {c / slowest:.2f}x the single cold client "
               f"(target >= 0.8); aggregate {10 * mb / slowest:7.1f} MB/s")
+        print(f"  ten cold clients' times, median of runs: fastest {statistics.median(min(t) for t in ten):.2f} s, "
+              f"median {statistics.median(statistics.median(t) for t in ten):.2f} s; the one upstream transfer "
+              f"took {statistics.median(ten_upstream):.2f} s")
         slowest_direct = statistics.median(max(t) for t in ten_direct)
         print(f"ten clients straight from upstream (same machine, for scale): slowest {slowest_direct:6.2f} s; "
               f"ten cold mirror clients at {slowest_direct / slowest:.2f}x of that")
         print(f"upstream transfers per cold phase (bytes sent / file size): {', '.join(f'{t:.2f}' for t in transfers)}")
     finally:
+        if upstream:
+            stop(upstream)
+        if opts.link == "delayed":
+            counters = delayline.down()
+            if counters:
+                print(f"linkdelay counters: {counters}")
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -188,7 +188,7 @@ fn stream_body(
     sends: Option<Arc<Sends>>,
 ) -> Body {
     if let Content::Growing(download) = &content {
-        return Body::from_stream(download.stream(start, length));
+        return Body::from_stream(download.stream(start, length, sends));
     }
     let file = file.map(Arc::new);
     let cursor = Cursor { content, file, sends, pos: start, left: length, sent: 0, fault };

@@ -5,7 +5,9 @@
 //! cancels nothing); later requests join it. The task reports through a `watch` channel
 //! which runs of its partial file are written ([`hfkit::download::Progress::written`]:
 //! the library fetches large files as parallel chunks, each a run that grows); each client
-//! reads its range from that file as soon as the bytes at its position are there. The last byte of the file is
+//! is sent its range from that file as soon as the bytes at its position are there, with
+//! `sendfile` from the page cache where the connection can ([`crate::sendfile`]), so ten
+//! clients of one transfer cost no read into memory each. The last byte of the file is
 //! held back until the library has verified the whole file and placed it: a client never
 //! receives a complete body of bytes that failed verification, it gets a cut transfer.
 //! The entry is removed when the fetch ends, so a failure is not remembered.
@@ -22,7 +24,9 @@ use hfkit::cache::RepoCache;
 use hfkit::hashes::Etag;
 use tokio::sync::watch;
 
-/// Bytes read for one piece of a body.
+use crate::sendfile::{MAX_PIECE, Sends};
+
+/// Bytes read for one piece of a body (when the connection cannot `sendfile`).
 const PIECE: u64 = 256 * 1024;
 
 /// A file being fetched: `kind`, repo id, commit and path.
@@ -163,6 +167,8 @@ impl InFlight {
 /// A client's view of a [`Download`]: bytes `[pos, end)`, read as they become final.
 struct Reader {
     download: Arc<Download>,
+    /// The connection's `sendfile` queue: bytes go from the file to the socket unread.
+    sends: Option<Arc<Sends>>,
     status: watch::Receiver<Status>,
     file: Option<Arc<std::fs::File>>,
     attempt: Option<u32>,
@@ -171,14 +177,17 @@ struct Reader {
 }
 
 impl Download {
-    /// Bytes `start..start + length` of the file, as a body stream that waits for them.
+    /// Bytes `start..start + length` of the file, as a body stream that waits for them;
+    /// sent with `sendfile` through `sends` when the connection has it.
     pub(crate) fn stream(
         self: &Arc<Self>,
         start: u64,
         length: u64,
+        sends: Option<Arc<Sends>>,
     ) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + use<> {
         let reader = Reader {
             download: Arc::clone(self),
+            sends,
             status: self.status.clone(),
             file: None,
             attempt: None,
@@ -234,7 +243,14 @@ impl Reader {
                 if status.outcome.is_none() {
                     self.attempt = Some(status.attempt);
                 }
-                let want = (limit.min(self.end) - self.pos).min(PIECE);
+                let most = if self.sends.is_some() { MAX_PIECE as u64 } else { PIECE };
+                let want = (limit.min(self.end) - self.pos).min(most);
+                if let Some(sends) = &self.sends {
+                    // Final bytes of this attempt: the connection sends them from the page cache.
+                    let piece = sends.announce(file, self.pos, usize::try_from(want).unwrap_or(MAX_PIECE));
+                    self.pos += want;
+                    return Ok(piece);
+                }
                 let (file, at) = (Arc::clone(file), self.pos);
                 let piece = tokio::task::spawn_blocking(move || {
                     let mut buf = vec![0; usize::try_from(want).unwrap_or(0)];
