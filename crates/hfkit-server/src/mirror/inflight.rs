@@ -17,7 +17,7 @@ use std::future::Future;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::Stream;
 use hfkit::cache::RepoCache;
@@ -59,6 +59,43 @@ pub struct Download {
 pub(crate) struct InFlight {
     map: Mutex<HashMap<Key, Arc<Download>>>,
     started: AtomicU64,
+    intake: Intake,
+}
+
+/// Where upstream transfers run: a runtime with a thread of its own, started with the first
+/// fetch. Sending a file to many clients keeps the server's threads busy; a transfer on
+/// those threads would wait behind the sends to the very clients waiting for its bytes (ten
+/// clients on one cold file slowed the one upstream transfer by a third), and its link
+/// would idle.
+#[derive(Debug, Default)]
+struct Intake(OnceLock<Option<tokio::runtime::Runtime>>);
+
+impl Intake {
+    /// Runs `task` on the intake's thread (on the caller's runtime if that thread could not
+    /// be started).
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let runtime = self.0.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("hf-mirror-intake")
+                .enable_all()
+                .build()
+                .ok()
+        });
+        match runtime {
+            Some(runtime) => drop(runtime.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
+    }
+}
+
+impl Drop for Intake {
+    fn drop(&mut self) {
+        // Dropped by the server's runtime at shutdown, where waiting is not allowed.
+        if let Some(runtime) = self.0.take().flatten() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The progress sink of one fetch: feeds its [`Status`] to the clients.
@@ -153,7 +190,7 @@ impl InFlight {
         let sink = Sink(Arc::new(tx));
         let running = fetch(sink.clone());
         let finished = Finished(Arc::clone(self), key);
-        tokio::spawn(async move {
+        self.intake.spawn(async move {
             let outcome = running.await;
             // Out of the map first: a request from now on finds the file in the cache, or
             // (after a failure) starts afresh.
