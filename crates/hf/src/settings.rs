@@ -91,7 +91,10 @@ fn is_agent(env: &impl Fn(&str) -> Option<String>) -> bool {
 
 /// A runtime for the commands that talk to the network; commands that do not, never build one.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(hfkit::download::pacing::on_park)
+        .build()?)
 }
 
 /// Whether both stdin and stderr are a terminal (a person can answer a prompt).

@@ -338,6 +338,7 @@ pub mod blocking {
         pub fn new(inner: super::Hub) -> Self {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_park(crate::download::pacing::on_park)
                 .build()
                 .expect("a single-threaded tokio runtime can always be built");
             Self { inner, runtime }

@@ -72,7 +72,7 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
     let bars = Bars::new(show_bars(ctx) && !args.dry_run, p.clone());
     // One thread moves the bytes (sockets, writes); the hashing runs on the library's own
     // threads. A second runtime worker only adds cross-thread wake-ups for every buffer.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = crate::settings::runtime()?;
     let handle = hub.repo(repo);
     let outcome = runtime.block_on(async {
         let work = async {

@@ -79,6 +79,7 @@ impl Intake {
                 .worker_threads(1)
                 .thread_name("hf-mirror-intake")
                 .enable_all()
+                .on_thread_park(hfkit::download::pacing::on_park)
                 .build()
                 .ok()
         });

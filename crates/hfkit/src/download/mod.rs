@@ -21,6 +21,7 @@ mod error;
 mod filter;
 mod local_dir;
 mod ordered;
+pub mod pacing;
 mod partial;
 mod progress;
 mod retry;

@@ -38,6 +38,7 @@ use tokio::sync::Notify;
 
 use super::error::DownloadError;
 use super::ordered::{self, OrderedHash};
+use super::pacing;
 use super::partial::OwnedPartial;
 use super::progress::Progress;
 use super::retry::{self, RetryPolicy};
@@ -298,6 +299,7 @@ impl Transfer<'_> {
             adopted,
         )?;
         let most = ceiling.clamp(1, queue.len().max(1));
+        let _streaming = (most > 1).then(pacing::large_file);
         let large = adaptive && most > 1;
         if large {
             LARGE_FILES.fetch_add(1, Ordering::SeqCst);
@@ -461,6 +463,7 @@ impl Transfer<'_> {
                 Ok(Ok(None)) => None,
                 Ok(Ok(Some(mut bytes))) => {
                     stall.progressed();
+                    pacing::received(bytes.len() as u64);
                     if skip > 0 {
                         let n = skip.min(bytes.len() as u64) as usize;
                         skip -= n as u64;
