@@ -6,7 +6,7 @@
 //! file size. How many workers and how long their runs adapt to the link (unless
 //! `HF_HUB_DOWNLOAD_CONNECTIONS` / `--connections` or the chunk size were set): the round
 //! trip to the server (TCP handshakes) says how many connections the link is worth, two on
-//! loopback and six at 40 ms, and that budget is split between the large files in flight,
+//! loopback and eight at 40 ms, and that budget is split between the large files in flight,
 //! so that the file left last takes every connection; runs shrink near the end so that all
 //! connections finish together. A broken or stalled stream (no byte for `stall_timeout`) resumes from
 //! the last byte written; spurious failures are retried per [`super::retry`]. Completed
@@ -68,12 +68,10 @@ const FLUSH_PIECES: usize = 128;
 /// Least time between two writes of the resume record.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
 /// Each this much round-trip time to the server is worth one more connection (for all the
-/// files of the process together). Measured over the 40 ms, 1 Gbit/s line on a quiet
-/// machine, alternating: six connections (three per file) moved the 2 GB repo at 105 MB/s
-/// where eight moved it at 94-98, the 400 MB file as fast (88 MB/s), with less CPU; every
-/// stream more fills the line's queue and loses packets (raw curl over it: two streams 108
-/// MB/s, four 100, eight 88). Fewer than that, one stream is capped by its receive window.
-const RTT_PER_CONNECTION: Duration = Duration::from_millis(10);
+/// files of the process together). Measured over the 40 ms link, with the sockets driven
+/// by one thread: eight connections moved the 400 MB file 1.3-1.8x faster than four, at
+/// 15% more CPU; sixteen (eight per file of the 2 GB repo) lost packets and speed.
+const RTT_PER_CONNECTION: Duration = Duration::from_millis(6);
 /// Connections when the round trip cannot be measured.
 const UNMEASURED_CONNECTIONS: usize = 8;
 /// Files of the process being fetched by more than one connection.
@@ -772,7 +770,7 @@ mod tests {
     fn connections_follow_the_round_trip() {
         assert_eq!(connections_for(Some(Duration::from_micros(80)), 16), 2, "loopback");
         assert_eq!(connections_for(Some(Duration::from_millis(10)), 16), 3);
-        assert_eq!(connections_for(Some(Duration::from_millis(40)), 16), 6, "the 40 ms link");
+        assert_eq!(connections_for(Some(Duration::from_millis(40)), 16), 8, "the 40 ms link");
         assert_eq!(connections_for(Some(Duration::from_millis(400)), 16), 16, "a very long link, capped");
         assert_eq!(connections_for(Some(Duration::from_millis(40)), 3), 3);
         assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
@@ -783,7 +781,7 @@ mod tests {
     fn the_link_budget_is_split_between_the_large_files_in_flight() {
         assert_eq!(share_of(2, 2, 16), 1, "loopback, two large files: one connection each");
         assert_eq!(share_of(2, 1, 16), 2, "the last one left takes both");
-        assert_eq!(share_of(6, 2, 16), 3, "40 ms, two large files");
+        assert_eq!(share_of(8, 2, 16), 4, "40 ms, two large files");
         assert_eq!(share_of(8, 1, 16), 8);
         assert_eq!(share_of(8, 20, 16), 1, "never less than one");
         assert_eq!(share_of(8, 1, 3), 3, "never more workers than runs");
