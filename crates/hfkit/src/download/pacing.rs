@@ -9,8 +9,8 @@
 //! [`on_park`] runs just before the runtime's thread parks. When the streams received a
 //! little since the previous park ([`TRICKLE`] at most) while a large file streams, the link
 //! is trickling: the thread first sleeps for [`PAUSE`], so that the next wake-up finds many
-//! packets waiting in the socket buffers (a millisecond at 1 Gbit/s is 125 KB, well inside
-//! the kernel's receive windows, so the senders never wait). A fast link delivers more than
+//! packets waiting in the socket buffers (2 ms at 1 Gbit/s is 250 KB, well inside the
+//! kernel's receive windows, so the senders never wait). A fast link delivers more than
 //! [`TRICKLE`] between two parks and never pauses, and a sleep makes the next round large,
 //! so the pause cannot repeat while data pours in. Requests, small files and waits for the
 //! server (nothing received) never pause.
