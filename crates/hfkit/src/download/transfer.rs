@@ -55,8 +55,16 @@ const STOPPED: &str = "stopped: another part of the download failed";
 const MAX_REDIRECTS: usize = 20;
 /// The block (resume record unit) when the engine picks the sizes itself.
 const ADAPTIVE_BLOCK: u64 = 1 << 20;
-/// Memory for pieces waiting for the hash head, per file, when the engine picks the sizes.
-const ADAPTIVE_WINDOW: u64 = 12 << 20;
+/// Memory for pieces waiting for the hash head, for all the files of the process together,
+/// when the engine picks the sizes: each file takes the part of it that its connections are
+/// of the link's budget. Runs are cut so that a file's workers fit in its part, and each run
+/// costs its request's round trip, so the window sets how much of a long link stays idle:
+/// at 40 ms the 2 GB repo's large file alone on eight connections went from 1 MiB runs
+/// (12 MiB per file) to 3 MiB runs: 94.5 -> 107.7 MB/s, peak memory 58.9 -> 51.5 MiB (with
+/// [`ordered`]'s copies of early pieces). 32 MiB was hardly faster and peaked at 60 MiB.
+const PROCESS_WINDOW: u64 = 24 << 20;
+/// A file's part of [`PROCESS_WINDOW`] before the link's budget is known.
+const FIRST_WINDOW: u64 = 12 << 20;
 /// Most memory for waiting pieces, per file, whatever was asked.
 const MAX_WINDOW: u64 = 16 << 20;
 /// Received bytes gathered before one vectored write.
@@ -131,7 +139,8 @@ struct Job<'a> {
     blocks: u64,
     /// Longest run of blocks one request takes.
     max_run: u64,
-    /// Memory for waiting pieces (bounds how far ahead a worker may run).
+    /// Memory for waiting pieces when the sizes were set by hand (bounds how far ahead a
+    /// worker may run); see [`Job::window`].
     window: u64,
     adaptive: bool,
     /// Most workers (one per future in `fetch`).
@@ -203,15 +212,27 @@ impl Job<'_> {
         }
     }
 
+    /// The memory this file's waiting pieces may take while `workers` of its workers run:
+    /// set by hand, or its part of [`PROCESS_WINDOW`] as its share of the link's budget.
+    fn window(&self, workers: u64) -> u64 {
+        if !self.adaptive {
+            return self.window;
+        }
+        let budget = self.budget.load(Ordering::SeqCst) as u64;
+        (PROCESS_WINDOW * workers).checked_div(budget).map_or(FIRST_WINDOW, |w| w.clamp(self.block, PROCESS_WINDOW))
+    }
+
     /// The next run of consecutive blocks to fetch, as a byte range.
     fn take_run(&self) -> Option<(u64, u64)> {
         let workers = self.share().max(1) as u64;
+        let window = self.window(workers);
+        self.hash.set_window(window);
         let mut book = self.book();
         let first = book.queue.pop_front()?;
         // Near the end, shorter runs, so that every connection finishes about together.
         let fair = (book.queue.len() as u64 + 1).div_ceil(workers);
         // Runs short enough that every worker fits in the window at once.
-        let fits = (self.window / self.block / workers.saturating_sub(1).max(1)).max(1);
+        let fits = (window / self.block / workers.saturating_sub(1).max(1)).max(1);
         let run = if self.adaptive { self.max_run.min(fits).min(fair).max(1) } else { self.max_run };
         let mut last = first;
         while last + 1 - first < run && book.queue.front() == Some(&(last + 1)) {
@@ -286,7 +307,7 @@ impl Transfer<'_> {
         let adopted: Vec<(u64, u64)> =
             done.iter().map(|b| (b * block, (b * block + block).min(target.size) - b * block)).collect();
         let (max_run, window) = if adaptive {
-            (chunk_size.div_ceil(block).max(1), ADAPTIVE_WINDOW)
+            (chunk_size.div_ceil(block).max(1), FIRST_WINDOW)
         } else {
             (1, (block * (ceiling as u64 - 1).max(1)).clamp(ordered::DEFAULT_WINDOW as u64, MAX_WINDOW))
         };
