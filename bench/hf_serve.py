@@ -8,7 +8,8 @@ import sys
 import delayline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HF = os.path.join(ROOT, "target", "release", "hf")
+# HFKIT_BENCH_HF: another build to measure (e.g. a copy of main's, for an A/B run).
+HF = os.environ.get("HFKIT_BENCH_HF") or os.path.join(ROOT, "target", "release", "hf")
 
 
 def start(args, log, netns=None):

@@ -23,7 +23,7 @@ disk alone). Measured: ten curl clients writing to /dev/null leave the one upstr
 as fast as one client does (2.8-2.9 s against 3.0-3.3 s); ten `hf download` clients writing
 to the same disk slowed it to 3.8-4.3 s, and the niceness alone did not change that.
 
-Uses target/release/hf (build it first). Everything runs in a temporary folder.
+Uses target/release/hf (build it first; HFKIT_BENCH_HF names another build). Everything runs in a temporary folder.
 """
 
 import argparse
@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--nice-clients", type=int, default=0, metavar="N",
                         help="run every client (direct and through the mirror alike) at niceness N, so that "
                              "the servers are served first, as if the clients had machines of their own")
+    parser.add_argument("--single-only", action="store_true",
+                        help="measure only the direct download and the one cold mirror client (no ten-client phases)")
     opts = parser.parse_args()
     global CLIENT_NICE
     CLIENT_NICE = opts.nice_clients
@@ -180,6 +182,8 @@ def main():
             shutil.rmtree(home)
             shutil.rmtree(mirror_cache)
 
+            if opts.single_only:
+                continue
             homes = [os.path.join(homes_dir, f"ten-direct-{run}-{i}") for i in range(10)]
             settle()
             with ThreadPoolExecutor(10) as pool:
@@ -206,12 +210,18 @@ def main():
             shutil.rmtree(mirror_cache)
         mb = size / 1e6
         d, c = statistics.median(direct), statistics.median(cold)
-        slowest = statistics.median(max(t) for t in ten)
         print(f"file: {opts.size_mib} MiB, runs: {opts.runs} (alternating); link to the upstream: {link}; "
               f"clients at niceness {CLIENT_NICE}, their HF_HOME on {'tmpfs' if opts.clients_on_tmpfs else 'the disk'}")
         print(f"direct from upstream : {d:6.2f} s  {mb / d:7.1f} MB/s")
         print(f"one cold mirror client: {c:6.2f} s  {mb / c:7.1f} MB/s  ratio {d / c:.2f}x (target >= 0.9); "
               f"its upstream transfer took {statistics.median(cold_upstream):.2f} s")
+        print(f"  per run: direct {', '.join(f'{t:.2f}' for t in direct)} s; one cold mirror client "
+              f"{', '.join(f'{t:.2f}' for t in cold)} s, its upstream transfer "
+              f"{', '.join(f'{t:.2f}' for t in cold_upstream)} s")
+        if opts.single_only:
+            print(f"upstream transfers per cold phase (bytes sent / file size): {', '.join(f'{t:.2f}' for t in transfers)}")
+            return
+        slowest = statistics.median(max(t) for t in ten)
         print(f"ten cold clients      : slowest {slowest:6.2f} s; each at {c / slowest:.2f}x the single cold client "
               f"(target >= 0.8); aggregate {10 * mb / slowest:7.1f} MB/s")
         print(f"  ten cold clients' times, median of runs: fastest {statistics.median(min(t) for t in ten):.2f} s, "

@@ -222,6 +222,41 @@ fn ten_concurrent_cold_misses(transfer: TransferSettings) {
 }
 
 #[test]
+fn requests_by_commit_join_the_fetch_in_flight_without_asking_upstream_again() {
+    let weights = pseudo_random(4, 3_000_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    let pause = Duration::from_millis(1500);
+    hub.state().inject(Fault::new(FaultKind::Stall { after: 1_000_000, pause }, 1).on("/lfs/"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let first = client().get(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    assert_eq!(first.status(), 200);
+    let commit = first.headers()["x-repo-commit"].to_str().unwrap().to_owned();
+    let whole = std::thread::spawn(move || first.bytes().unwrap());
+    let heads = || hub.requests().iter().filter(|r| r.method == "HEAD").count();
+    // The fetch's own metadata request comes before its first transfer from the CDN.
+    let waited = Instant::now();
+    while !hub.requests().iter().any(|r| r.method == "GET" && r.path.contains("/lfs/")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "the fetch never started: {:#?}", hub.requests());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = heads();
+    // What a parallel client does while the fetch runs: HEAD and ranges, by commit.
+    let by_commit = format!("{}/acme/big/resolve/{commit}/model.bin", mirror.url);
+    let head = client().head(&by_commit).send().unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], weights.len().to_string().as_str());
+    for (start, end) in [(0, 999_999), (1_500_000, 2_999_999)] {
+        let range = client().get(&by_commit).header("range", format!("bytes={start}-{end}")).send().unwrap();
+        assert_eq!(range.status(), 206);
+        assert!(range.bytes().unwrap()[..] == weights[start..=end], "bytes {start}-{end}");
+    }
+    assert_eq!(heads(), before, "no upstream HEAD while the fetch is in flight: {:#?}", &hub.requests());
+    assert!(whole.join().unwrap()[..] == weights[..]);
+    assert_eq!(upstream_transfers(&hub, "/lfs/", weights.len()), 1.0, "{:#?}", hub.requests());
+}
+
+#[test]
 fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
     let weights = pseudo_random(3, 500_000);
     let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));

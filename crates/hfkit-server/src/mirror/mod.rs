@@ -179,6 +179,11 @@ impl Mirror {
         if let Some(found) = remembered.as_ref().and_then(|c| cached(c.as_str())) {
             return Ok(found);
         }
+        if let Some(found) =
+            pinned.as_ref().or(remembered.as_ref()).and_then(|c| self.in_flight(kind, id, c, path, head))
+        {
+            return Ok(found);
+        }
         let at = remembered.clone().map_or_else(|| revision.to_owned(), |c| c.as_str().to_owned());
         let meta = match self.head(&repo, &at, path).await {
             Ok(meta) => meta,
@@ -220,6 +225,25 @@ impl Mirror {
             Content::Growing(self.inflight.join_or_start(key, cache, meta.etag.clone(), size, fetch))
         };
         Ok((meta.commit.as_str().to_owned(), FileEntry::from_etag(&meta.etag, size, content)))
+    }
+
+    /// The file `path` of `id` at `commit` while its fetch runs, joined without asking
+    /// upstream: a client that downloads in parallel ranges asks for each range with the
+    /// commit, and each upstream `HEAD` cost it a round trip to upstream before its bytes
+    /// (seventeen of them for one 256 MiB file across the 40 ms link).
+    fn in_flight(
+        &self,
+        kind: &str,
+        id: &str,
+        commit: &CommitHash,
+        path: &str,
+        head: bool,
+    ) -> Option<(String, FileEntry)> {
+        let key = (kind.to_owned(), id.to_owned(), commit.as_str().to_owned(), path.to_owned());
+        let download = self.inflight.fetching(&key)?;
+        let (etag, size) = (download.etag().clone(), download.size());
+        let content = if head { Content::Bytes(bytes::Bytes::new()) } else { Content::Growing(download) };
+        Some((commit.as_str().to_owned(), FileEntry::from_etag(&etag, size, content)))
     }
 
     /// The fetch of one file into the cache, by the library's download; `branch`, if the
