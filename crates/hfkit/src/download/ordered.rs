@@ -432,19 +432,26 @@ mod tests {
         assert_eq!(hash.held(), 0, "all hashed, nothing kept");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_window_holds_back_the_early_pieces_until_the_head_catches_up() {
-        let bytes = data(4000);
+    /// 4,000 bytes under a window of 1,500: bytes 1000-2000 kept, and a worker waiting with
+    /// 2000-4000 (which does not fit); the head (0-1000) not there yet.
+    async fn one_kept_one_waiting(bytes: &[u8]) -> (Arc<OrderedHash>, tokio::task::JoinHandle<Result<(), Aborted>>) {
         let hash = hash_over(empty_file(), 4000, 1500, vec![]);
-        let (o, p, l) = piece(&bytes, 1000, 2000);
+        let (o, p, l) = piece(bytes, 1000, 2000);
         hash.submit(o, p, l).await.unwrap();
         let early = {
             let hash = Arc::clone(&hash);
-            let (o, p, l) = piece(&bytes, 2000, 4000);
+            let (o, p, l) = piece(bytes, 2000, 4000);
             tokio::spawn(async move { hash.submit(o, p, l).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(!early.is_finished(), "the window (1500) cannot take 1000 + 2000 bytes");
+        (hash, early)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_window_holds_back_the_early_pieces_until_the_head_catches_up() {
+        let bytes = data(4000);
+        let (hash, early) = one_kept_one_waiting(&bytes).await;
         let (o, p, l) = piece(&bytes, 0, 1000);
         hash.submit(o, p, l).await.unwrap();
         early.await.unwrap().unwrap();
@@ -466,16 +473,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_wider_window_lets_a_waiting_worker_go_on() {
         let bytes = data(4000);
-        let hash = hash_over(empty_file(), 4000, 1500, vec![]);
-        let (o, p, l) = piece(&bytes, 1000, 2000);
-        hash.submit(o, p, l).await.unwrap();
-        let early = {
-            let hash = Arc::clone(&hash);
-            let (o, p, l) = piece(&bytes, 2000, 4000);
-            tokio::spawn(async move { hash.submit(o, p, l).await })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(!early.is_finished(), "the window (1500) cannot take 1000 + 2000 bytes");
+        let (hash, early) = one_kept_one_waiting(&bytes).await;
         hash.set_window(3000);
         tokio::time::timeout(std::time::Duration::from_secs(5), early).await.expect("woken").unwrap().unwrap();
         assert_eq!(hash.held(), 3000, "both early pieces kept, the head still missing");
