@@ -257,6 +257,24 @@ fn requests_by_commit_join_the_fetch_in_flight_without_asking_upstream_again() {
 }
 
 #[test]
+fn a_get_after_a_head_asks_upstream_for_the_files_metadata_only_through_the_fetch() {
+    let weights = pseudo_random(5, 300_000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let url = format!("{}/acme/big/resolve/main/model.bin", mirror.url);
+    let heads = || hub.requests().iter().filter(|r| r.method == "HEAD" && r.path.contains("/resolve/")).count();
+    assert_eq!(client().head(&url).send().unwrap().status(), 200);
+    let after_head = heads();
+    assert_eq!(after_head, 1, "{:#?}", hub.requests());
+    let body = client().get(&url).send().unwrap().bytes().unwrap();
+    assert!(body[..] == weights[..]);
+    // The mirror remembers what the HEAD said of the file at that commit; only the
+    // library's fetch asks for it again (as `hf download` does before its transfer).
+    assert_eq!(heads(), after_head + 1, "{:#?}", hub.requests());
+}
+
+#[test]
 fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
     let weights = pseudo_random(3, 500_000);
     let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));

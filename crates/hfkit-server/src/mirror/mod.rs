@@ -7,8 +7,9 @@
 //!   atomic rename into `blobs/`. Wrong bytes are never kept.
 //! - Concurrent requests for one file share one upstream transfer ([`inflight`]) and are
 //!   fed as the bytes arrive.
-//! - Branch names are resolved upstream and remembered for `ref_ttl`; a commit hash whose
-//!   file is cached needs no upstream call. When upstream cannot be reached, what is cached
+//! - Branch names are resolved upstream and remembered for `ref_ttl`, and so are a file's
+//!   metadata at a commit and a repo's visibility ([`memo`]); a commit hash whose file is
+//!   cached or being fetched needs no upstream call. When upstream cannot be reached, what is cached
 //!   is served and the rest gets `502` with a sentence. Offline, upstream is never called.
 //! - A repo takes the visibility the operator gives it; without one, what upstream says
 //!   ([`Mirror::upstream_visibility`]): a gated upstream repo stays gated on the mirror until
@@ -18,10 +19,10 @@
 //!   fetched as plain bytes through the upstream's redirect and served as a plain file.
 
 pub mod inflight;
+mod memo;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,12 +38,12 @@ use hfkit::{Config, Hub, Token};
 use crate::hub_error::HubError;
 use crate::repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 use inflight::InFlight;
-
-/// Most branch names remembered at once (expired ones are dropped first).
-const MAX_REMEMBERED_REFS: usize = 10_000;
+use memo::Memo;
 
 /// A branch name of a repo: `kind`, repo id, revision.
 type RefKey = (String, String, String);
+/// A file of a repo at a commit: `kind`, repo id, commit, path.
+type FileKey = (String, String, String, String);
 
 /// How a mirror reaches its upstream.
 #[derive(Clone)]
@@ -79,10 +80,13 @@ pub struct Mirror {
     hub: Hub,
     root: PathBuf,
     offline: bool,
-    ref_ttl: Duration,
-    refs: Mutex<HashMap<RefKey, (CommitHash, Instant)>>,
-    /// Upstream's visibility of a repo (`kind`, id), remembered for `ref_ttl`.
-    visibility: Mutex<HashMap<(String, String), (Visibility, Instant)>>,
+    /// Where upstream's branches point, for `ref_ttl`.
+    refs: Memo<RefKey, CommitHash>,
+    /// Upstream's visibility of a repo (`kind`, id), for `ref_ttl`.
+    visibility: Memo<(String, String), Visibility>,
+    /// Upstream's metadata of a file at a commit (it cannot change; kept for `ref_ttl`, so
+    /// that a revoked upstream access is noticed).
+    files: Memo<FileKey, FileMetadata>,
     inflight: Arc<InFlight>,
 }
 
@@ -108,9 +112,9 @@ impl Mirror {
             hub,
             root: root.to_owned(),
             offline: config.offline,
-            ref_ttl: config.ref_ttl,
-            refs: Mutex::default(),
-            visibility: Mutex::default(),
+            refs: Memo::new(config.ref_ttl),
+            visibility: Memo::new(config.ref_ttl),
+            files: Memo::new(config.ref_ttl),
             inflight: Arc::default(),
         })
     }
@@ -126,23 +130,11 @@ impl Mirror {
     }
 
     fn remembered(&self, kind: &str, id: &str, revision: &str) -> Option<CommitHash> {
-        let refs = self.refs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (commit, at) = refs.get(&(kind.to_owned(), id.to_owned(), revision.to_owned()))?;
-        (at.elapsed() < self.ref_ttl).then(|| commit.clone())
+        self.refs.get(&(kind.to_owned(), id.to_owned(), revision.to_owned()))
     }
 
     fn remember(&self, kind: &str, id: &str, revision: &str, commit: &CommitHash) {
-        if self.ref_ttl.is_zero() {
-            return;
-        }
-        let mut refs = self.refs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if refs.len() >= MAX_REMEMBERED_REFS {
-            refs.retain(|_, (_, at)| at.elapsed() < self.ref_ttl);
-            if refs.len() >= MAX_REMEMBERED_REFS {
-                refs.clear();
-            }
-        }
-        refs.insert((kind.to_owned(), id.to_owned(), revision.to_owned()), (commit.clone(), Instant::now()));
+        self.refs.put((kind.to_owned(), id.to_owned(), revision.to_owned()), commit.clone());
     }
 
     /// The file `path` of `id` at `revision`: from the cache when it has it, else from
@@ -185,8 +177,20 @@ impl Mirror {
             return Ok(found);
         }
         let at = remembered.clone().map_or_else(|| revision.to_owned(), |c| c.as_str().to_owned());
-        let meta = match self.head(&repo, &at, path).await {
-            Ok(meta) => meta,
+        let known = pinned
+            .as_ref()
+            .or(remembered.as_ref())
+            .and_then(|c| self.files.get(&(kind.to_owned(), id.to_owned(), c.as_str().to_owned(), path.to_owned())));
+        let meta = match known {
+            Some(meta) => Ok(meta),
+            None => self.head(&repo, &at, path).await,
+        };
+        let meta = match meta {
+            Ok(meta) => {
+                let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
+                self.files.put(key, meta.clone());
+                meta
+            }
             Err(Upstream::Refused(error)) => return Err(error),
             Err(Upstream::Down(why)) => {
                 crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
@@ -295,13 +299,8 @@ impl Mirror {
             return None;
         }
         let key = (kind.to_owned(), id.to_owned());
-        {
-            let known = self.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((visibility, at)) = known.get(&key)
-                && at.elapsed() < self.ref_ttl
-            {
-                return Some(*visibility);
-            }
+        if let Some(visibility) = self.visibility.get(&key) {
+            return Some(visibility);
         }
         let (info, _) = self.get_api(&format!("/api/{kind}s/{id}")).await.ok()?;
         let gated = info.get("gated").is_some_and(|g| g.as_bool() != Some(false) && !g.is_null());
@@ -312,13 +311,7 @@ impl Mirror {
         } else {
             Visibility::Public
         };
-        if !self.ref_ttl.is_zero() {
-            let mut known = self.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if known.len() >= MAX_REMEMBERED_REFS {
-                known.clear();
-            }
-            known.insert(key, (visibility, Instant::now()));
-        }
+        self.visibility.put(key, visibility);
         Some(visibility)
     }
 
