@@ -68,6 +68,7 @@ pub(crate) fn download(ctx: &Context, args: &DownloadArgs) -> Result<Status> {
         exclude: if filenames.is_empty() { args.exclude.clone() } else { Vec::new() },
         dry_run: args.dry_run,
         use_locks: true,
+        metadata: None,
     };
     let bars = Bars::new(show_bars(ctx) && !args.dry_run, p.clone());
     // One thread moves the bytes (sockets, writes); the hashing runs on the library's own

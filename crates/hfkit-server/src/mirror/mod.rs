@@ -40,6 +40,10 @@ use crate::repos::{Content, FileEntry, RepoSource, RepoView, Visibility};
 use inflight::InFlight;
 use memo::Memo;
 
+/// How long upstream's metadata of a file (its location, perhaps a signed link) is handed
+/// to the fetch instead of asking again: far less than any signed link lives.
+const FRESH_METADATA: Duration = Duration::from_secs(60);
+
 /// A branch name of a repo: `kind`, repo id, revision.
 type RefKey = (String, String, String);
 /// A file of a repo at a commit: `kind`, repo id, commit, path.
@@ -84,9 +88,9 @@ pub struct Mirror {
     refs: Memo<RefKey, CommitHash>,
     /// Upstream's visibility of a repo (`kind`, id), for `ref_ttl`.
     visibility: Memo<(String, String), Visibility>,
-    /// Upstream's metadata of a file at a commit (it cannot change; kept for `ref_ttl`, so
-    /// that a revoked upstream access is noticed).
-    files: Memo<FileKey, FileMetadata>,
+    /// Upstream's metadata of a file at a commit, and when it was asked (it cannot change;
+    /// kept for `ref_ttl`, so that a revoked upstream access is noticed).
+    files: Memo<FileKey, (FileMetadata, Instant)>,
     inflight: Arc<InFlight>,
 }
 
@@ -182,14 +186,14 @@ impl Mirror {
             .or(remembered.as_ref())
             .and_then(|c| self.files.get(&(kind.to_owned(), id.to_owned(), c.as_str().to_owned(), path.to_owned())));
         let meta = match known {
-            Some(meta) => Ok(meta),
-            None => self.head(&repo, &at, path).await,
+            Some(known) => Ok(known),
+            None => self.head(&repo, &at, path).await.map(|meta| (meta, Instant::now())),
         };
-        let meta = match meta {
-            Ok(meta) => {
+        let (meta, asked) = match meta {
+            Ok((meta, asked)) => {
                 let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
-                self.files.put(key, meta.clone());
-                meta
+                self.files.put(key, (meta.clone(), asked));
+                (meta, asked)
             }
             Err(Upstream::Refused(error)) => return Err(error),
             Err(Upstream::Down(why)) => {
@@ -225,7 +229,10 @@ impl Mirror {
             Content::Bytes(bytes::Bytes::new())
         } else {
             let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
-            let fetch = self.fetch(repo, meta.commit.clone(), path.to_owned(), branch);
+            // Where upstream said the bytes are may be a signed link that expires: handed to
+            // the fetch only while fresh, else the fetch asks again.
+            let fresh = (asked.elapsed() < FRESH_METADATA).then(|| meta.clone());
+            let fetch = self.fetch(repo, meta.commit.clone(), path.to_owned(), branch, fresh);
             Content::Growing(self.inflight.join_or_start(key, cache, meta.etag.clone(), size, fetch))
         };
         Ok((meta.commit.as_str().to_owned(), FileEntry::from_etag(&meta.etag, size, content)))
@@ -258,6 +265,7 @@ impl Mirror {
         commit: CommitHash,
         path: String,
         branch: Option<String>,
+        metadata: Option<FileMetadata>,
     ) -> impl FnOnce(inflight::Sink) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
         let (hub, root, upstream) = (self.hub.clone(), self.root.clone(), self.upstream.clone());
         move |sink| {
@@ -266,6 +274,7 @@ impl Mirror {
                     revision: commit.as_str().to_owned(),
                     cache_dir: Some(root.clone()),
                     offline: Some(false),
+                    metadata,
                     ..DownloadOptions::default()
                 };
                 let started = Instant::now();

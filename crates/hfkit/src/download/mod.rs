@@ -74,6 +74,10 @@ pub struct DownloadOptions {
     pub dry_run: bool,
     /// Take huggingface_hub's per-blob locks (turn off only where locks hang).
     pub use_locks: bool,
+    /// For one file (`download_file`; a snapshot ignores it): its metadata, already asked of
+    /// the Hub at `revision` by the caller (a mirror answering a client asked it a moment
+    /// ago), so that the download does not ask again. Its `location` is fetched as given.
+    pub metadata: Option<crate::api::FileMetadata>,
 }
 
 impl Default for DownloadOptions {
@@ -88,6 +92,7 @@ impl Default for DownloadOptions {
             exclude: Vec::new(),
             dry_run: false,
             use_locks: true,
+            metadata: None,
         }
     }
 }
@@ -249,7 +254,11 @@ impl Ctx<'_> {
         let token = self.hub.request_token().await?;
         // With a cached copy to fall back on, one try is enough (as in huggingface_hub).
         let patient = self.options.force || self.cached_file(path).is_none();
-        let meta = match self.head(path, token.as_ref(), patient).await {
+        let asked = match self.options.metadata.clone() {
+            Some(meta) => Ok(meta),
+            None => self.head(path, token.as_ref(), patient).await,
+        };
+        let meta = match asked {
             Ok(meta) => meta,
             Err(e) => {
                 if !self.options.force
