@@ -72,3 +72,37 @@ async fn typed_errors() {
     assert!(err.to_string().contains("`a.txt` of `acme/lib` at `main` is not in the cache"), "{err}");
     assert!(Repo::model("../etc").is_err());
 }
+
+#[tokio::test]
+async fn metadata_given_by_the_caller_is_not_asked_again_and_is_still_verified() {
+    let hub = fixture();
+    let home = tempfile::tempdir().unwrap();
+    let lib = Hub::builder()
+        .endpoint(hub.url())
+        .hf_home(home.path())
+        .token("hf_aliceLibraryToken000000000000000001")
+        .build()
+        .unwrap();
+    let repo = Repo::model("acme/lib").unwrap();
+    let token = lib.request_token().await.unwrap();
+    let meta = lib.client().unwrap().file_metadata(&repo, "main", "w.bin", token.as_ref()).await.unwrap();
+    let heads = || hub.requests().iter().filter(|r| r.method == "HEAD").count();
+    let before = heads();
+    let options = DownloadOptions { metadata: Some(meta.clone()), ..Default::default() };
+    let done = lib.repo(repo.clone()).download_file("w.bin", &options, &NoProgress).await.unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), pseudo_random(5, 100_000));
+    assert_eq!(heads(), before, "{:#?}", hub.requests());
+    // A caller's metadata is a claim like any other: a wrong etag fails verification.
+    let other = tempfile::tempdir().unwrap();
+    let lib = Hub::builder()
+        .endpoint(hub.url())
+        .hf_home(other.path())
+        .token("hf_aliceLibraryToken000000000000000001")
+        .build()
+        .unwrap();
+    let mut wrong = meta;
+    wrong.etag = hfkit::hashes::Etag::parse(&"ab".repeat(32)).unwrap();
+    let options = DownloadOptions { metadata: Some(wrong), ..Default::default() };
+    let err = lib.repo(repo).download_file("w.bin", &options, &NoProgress).await.unwrap_err();
+    assert!(err.to_string().contains("sha256"), "{err}");
+}
