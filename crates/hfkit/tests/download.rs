@@ -34,16 +34,16 @@ fn fixture() -> hfkit_test::RunningHub {
         .start()
 }
 
+/// The library on `hub`, with alice's token and its own HF_HOME.
+fn as_alice(hub: &hfkit_test::RunningHub, home: &std::path::Path) -> Hub {
+    Hub::builder().endpoint(hub.url()).hf_home(home).token("hf_aliceLibraryToken000000000000000001").build().unwrap()
+}
+
 #[test]
 fn blocking_snapshot_with_progress() {
     let hub = fixture();
     let home = tempfile::tempdir().unwrap();
-    let lib = Hub::builder()
-        .endpoint(hub.url())
-        .hf_home(home.path())
-        .token("hf_aliceLibraryToken000000000000000001")
-        .build()
-        .unwrap();
+    let lib = as_alice(&hub, home.path());
     let lib = hfkit::blocking::Hub::new(lib);
     let recorder = Recorder::default();
     let done = lib.snapshot(Repo::model("acme/lib").unwrap(), &DownloadOptions::default(), &recorder).unwrap();
@@ -77,12 +77,7 @@ async fn typed_errors() {
 async fn metadata_given_by_the_caller_is_not_asked_again_and_is_still_verified() {
     let hub = fixture();
     let home = tempfile::tempdir().unwrap();
-    let lib = Hub::builder()
-        .endpoint(hub.url())
-        .hf_home(home.path())
-        .token("hf_aliceLibraryToken000000000000000001")
-        .build()
-        .unwrap();
+    let lib = as_alice(&hub, home.path());
     let repo = Repo::model("acme/lib").unwrap();
     let token = lib.request_token().await.unwrap();
     let meta = lib.client().unwrap().file_metadata(&repo, "main", "w.bin", token.as_ref()).await.unwrap();
@@ -94,12 +89,7 @@ async fn metadata_given_by_the_caller_is_not_asked_again_and_is_still_verified()
     assert_eq!(heads(), before, "{:#?}", hub.requests());
     // A caller's metadata is a claim like any other: a wrong etag fails verification.
     let other = tempfile::tempdir().unwrap();
-    let lib = Hub::builder()
-        .endpoint(hub.url())
-        .hf_home(other.path())
-        .token("hf_aliceLibraryToken000000000000000001")
-        .build()
-        .unwrap();
+    let lib = as_alice(&hub, other.path());
     let mut wrong = meta;
     wrong.etag = hfkit::hashes::Etag::parse(&"ab".repeat(32)).unwrap();
     let options = DownloadOptions { metadata: Some(wrong), ..Default::default() };
