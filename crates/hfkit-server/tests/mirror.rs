@@ -275,6 +275,27 @@ fn a_get_after_a_head_asks_upstream_for_the_files_metadata_no_second_time() {
 }
 
 #[test]
+fn what_upstream_said_of_a_file_is_asked_again_once_the_ttl_has_passed_however_often_it_is_used() {
+    let weights = pseudo_random(6, 1000);
+    let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights));
+    let cache = tempfile::tempdir().unwrap();
+    let ttl = Duration::from_millis(300);
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.ref_ttl = ttl);
+    let main = client().head(format!("{}/acme/big/resolve/main/model.bin", mirror.url)).send().unwrap();
+    let commit = main.headers()["x-repo-commit"].to_str().unwrap().to_owned();
+    let by_commit = format!("{}/acme/big/resolve/{commit}/model.bin", mirror.url);
+    let asked = || hub.requests().iter().filter(|r| r.method == "HEAD" && r.path.contains(&commit)).count();
+    // Used every 50 ms, for longer than the TTL: a use does not make the answer younger.
+    let began = Instant::now();
+    while began.elapsed() < ttl * 2 {
+        assert_eq!(client().head(&by_commit).send().unwrap().status(), 200);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(asked() >= 1, "asked again after the TTL: {:#?}", hub.requests());
+    assert!(asked() <= 3, "remembered within the TTL: {:#?}", hub.requests());
+}
+
+#[test]
 fn wrong_bytes_from_upstream_are_not_kept_and_clients_get_an_error() {
     let weights = pseudo_random(3, 500_000);
     let hub = upstream(RepoFixture::model("acme/big").lfs("model.bin", weights.clone()));

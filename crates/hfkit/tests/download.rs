@@ -94,5 +94,14 @@ async fn metadata_given_by_the_caller_is_not_asked_again_and_is_still_verified()
     wrong.etag = hfkit::hashes::Etag::parse(&"ab".repeat(32)).unwrap();
     let options = DownloadOptions { metadata: Some(wrong), ..Default::default() };
     let err = lib.repo(repo).download_file("w.bin", &options, &NoProgress).await.unwrap_err();
-    assert!(err.to_string().contains("sha256"), "{err}");
+    match &err {
+        Error::Download(e) => assert!(
+            matches!(&**e, DownloadError::Verification { algorithm: "sha256", expected, .. } if *expected == "ab".repeat(32)),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let blobs = other.path().join("hub/models--acme--lib/blobs");
+    let kept: Vec<_> = std::fs::read_dir(&blobs).expect("the blobs folder").flatten().map(|e| e.file_name()).collect();
+    assert!(kept.is_empty(), "nothing kept after a failed verification: {kept:?}");
 }

@@ -171,14 +171,14 @@ impl InFlight {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
-    /// The fetch of `key`: the one in progress, or a new one that runs `fetch` in a spawned
-    /// task. `fetch` reports to the sink it is given and answers why it failed.
     /// The fetch of `key` running now, if any: its etag and size answer for the file without
     /// asking upstream again (a commit's file never changes).
     pub(crate) fn fetching(&self, key: &Key) -> Option<Arc<Download>> {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
     }
 
+    /// The fetch of `key`: the one in progress, or a new one that runs `fetch` in a spawned
+    /// task. `fetch` reports to the sink it is given and answers why it failed.
     pub(crate) fn join_or_start<F, Fut>(
         self: &Arc<Self>,
         key: Key,

@@ -28,9 +28,14 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
 
     /// The answer for `key`, if it was learned less than the TTL ago.
     pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.learned(key).map(|(value, _)| value)
+    }
+
+    /// The answer for `key` and when it was learned, if less than the TTL ago.
+    pub(crate) fn learned(&self, key: &K) -> Option<(V, Instant)> {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         let (value, at) = known.get(key)?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
+        (at.elapsed() < self.ttl).then(|| (value.clone(), *at))
     }
 
     /// Remembers `value` for `key` from now on (nothing when the TTL is zero).

@@ -46,8 +46,6 @@ const FRESH_METADATA: Duration = Duration::from_secs(60);
 
 /// A branch name of a repo: `kind`, repo id, revision.
 type RefKey = (String, String, String);
-/// A file of a repo at a commit: `kind`, repo id, commit, path.
-type FileKey = (String, String, String, String);
 
 /// How a mirror reaches its upstream.
 #[derive(Clone)]
@@ -88,9 +86,9 @@ pub struct Mirror {
     refs: Memo<RefKey, CommitHash>,
     /// Upstream's visibility of a repo (`kind`, id), for `ref_ttl`.
     visibility: Memo<(String, String), Visibility>,
-    /// Upstream's metadata of a file at a commit, and when it was asked (it cannot change;
-    /// kept for `ref_ttl`, so that a revoked upstream access is noticed).
-    files: Memo<FileKey, (FileMetadata, Instant)>,
+    /// Upstream's metadata of a file at a commit (it cannot change; kept for `ref_ttl` from
+    /// when it was asked, so that a revoked upstream access is noticed).
+    files: Memo<inflight::Key, FileMetadata>,
     inflight: Arc<InFlight>,
 }
 
@@ -175,26 +173,23 @@ impl Mirror {
         if let Some(found) = remembered.as_ref().and_then(|c| cached(c.as_str())) {
             return Ok(found);
         }
-        if let Some(found) =
-            pinned.as_ref().or(remembered.as_ref()).and_then(|c| self.in_flight(kind, id, c, path, head))
-        {
+        let key_at = |commit: &CommitHash| -> inflight::Key {
+            (kind.to_owned(), id.to_owned(), commit.as_str().to_owned(), path.to_owned())
+        };
+        let commit = pinned.as_ref().or(remembered.as_ref());
+        if let Some(found) = commit.and_then(|c| self.in_flight(&key_at(c), c, head)) {
             return Ok(found);
         }
         let at = remembered.clone().map_or_else(|| revision.to_owned(), |c| c.as_str().to_owned());
-        let known = pinned
-            .as_ref()
-            .or(remembered.as_ref())
-            .and_then(|c| self.files.get(&(kind.to_owned(), id.to_owned(), c.as_str().to_owned(), path.to_owned())));
-        let meta = match known {
-            Some(known) => Ok(known),
-            None => self.head(&repo, &at, path).await.map(|meta| (meta, Instant::now())),
+        let meta = match commit.and_then(|c| self.files.learned(&key_at(c))) {
+            Some(learned) => Ok(learned),
+            None => self.head(&repo, &at, path).await.map(|meta| {
+                self.files.put(key_at(&meta.commit), meta.clone());
+                (meta, Instant::now())
+            }),
         };
         let (meta, asked) = match meta {
-            Ok((meta, asked)) => {
-                let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
-                self.files.put(key, (meta.clone(), asked));
-                (meta, asked)
-            }
+            Ok(learned) => learned,
             Err(Upstream::Refused(error)) => return Err(error),
             Err(Upstream::Down(why)) => {
                 crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
@@ -228,7 +223,7 @@ impl Mirror {
         let content = if head {
             Content::Bytes(bytes::Bytes::new())
         } else {
-            let key = (kind.to_owned(), id.to_owned(), meta.commit.as_str().to_owned(), path.to_owned());
+            let key = key_at(&meta.commit);
             // Where upstream said the bytes are may be a signed link that expires: handed to
             // the fetch only while fresh, else the fetch asks again.
             let fresh = (asked.elapsed() < FRESH_METADATA).then(|| meta.clone());
@@ -238,20 +233,12 @@ impl Mirror {
         Ok((meta.commit.as_str().to_owned(), FileEntry::from_etag(&meta.etag, size, content)))
     }
 
-    /// The file `path` of `id` at `commit` while its fetch runs, joined without asking
+    /// The file `key` (at `commit`) while its fetch runs, joined without asking
     /// upstream: a client that downloads in parallel ranges asks for each range with the
     /// commit, and each upstream `HEAD` cost it a round trip to upstream before its bytes
     /// (seventeen of them for one 256 MiB file across the 40 ms link).
-    fn in_flight(
-        &self,
-        kind: &str,
-        id: &str,
-        commit: &CommitHash,
-        path: &str,
-        head: bool,
-    ) -> Option<(String, FileEntry)> {
-        let key = (kind.to_owned(), id.to_owned(), commit.as_str().to_owned(), path.to_owned());
-        let download = self.inflight.fetching(&key)?;
+    fn in_flight(&self, key: &inflight::Key, commit: &CommitHash, head: bool) -> Option<(String, FileEntry)> {
+        let download = self.inflight.fetching(key)?;
         let (etag, size) = (download.etag().clone(), download.size());
         let content = if head { Content::Bytes(bytes::Bytes::new()) } else { Content::Growing(download) };
         Some((commit.as_str().to_owned(), FileEntry::from_etag(&etag, size, content)))
