@@ -84,6 +84,13 @@ pub struct TransferSettings {
     /// Whether the engine fits connections and request sizes to the link (false when
     /// `HF_HUB_DOWNLOAD_CONNECTIONS` or `HF_HUB_DOWNLOAD_CHUNK_SIZE` is set).
     pub adaptive: bool,
+    /// Memory for received pieces that wait for the in-order hash, for all the large files
+    /// of the process together, when `adaptive` (each file takes its share). Each request
+    /// costs a round trip, and the window sets how long requests may be, so more keeps a
+    /// long link busier, at that much more memory: 24 MiB by default (`hf download` peaks at
+    /// about 50 MiB); at 40 ms, the 2 GB repo's large file went from 94.5 MB/s with 12 MiB to
+    /// 107.7 MB/s with 24 MiB, and 114 MB/s with 40 MiB.
+    pub window: u64,
     /// Files downloaded at once.
     pub workers: usize,
     /// Retries after a failed request.
@@ -100,6 +107,7 @@ impl Default for TransferSettings {
             connections: 16,
             chunk_size: 16 * 1024 * 1024,
             adaptive: true,
+            window: 24 << 20,
             workers: 16,
             retries: 5,
             retry_base: Duration::from_secs(1),
@@ -288,6 +296,7 @@ impl Config {
             connections: as_usize(number(var::HF_HUB_DOWNLOAD_CONNECTIONS, defaults.connections as u64)?),
             chunk_size: number(var::HF_HUB_DOWNLOAD_CHUNK_SIZE, defaults.chunk_size)?,
             adaptive: get(var::HF_HUB_DOWNLOAD_CONNECTIONS).is_none() && get(var::HF_HUB_DOWNLOAD_CHUNK_SIZE).is_none(),
+            window: defaults.window,
             workers: as_usize(number(var::HF_HUB_DOWNLOAD_WORKERS, defaults.workers as u64)?),
             retries: match get(var::HF_HUB_DOWNLOAD_RETRIES) {
                 None => defaults.retries,

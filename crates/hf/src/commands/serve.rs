@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use hfkit::config::TransferSettings;
+use hfkit_server::mirror::FETCH_WINDOW;
 use hfkit_server::repos::cache::CacheRepos;
 use hfkit_server::{Accounts, HubState, Limits, MemoryRepos, Mirror, MirrorConfig, RepoSource, SqliteStore, Store};
 
@@ -40,8 +42,8 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
                     token: upstream_token(args)?,
                     offline: args.offline,
                     ref_ttl: args.ref_ttl,
-                    // The HF_HUB_DOWNLOAD_* settings of `hf download`.
-                    transfer: ctx.config.transfer.clone(),
+                    // The HF_HUB_DOWNLOAD_* settings of `hf download`, with the server's window.
+                    transfer: TransferSettings { window: FETCH_WINDOW, ..ctx.config.transfer.clone() },
                 };
                 let built = Mirror::new(&config, cache.root())
                     .with_context(|| format!("cannot use {upstream} as the upstream"))?;

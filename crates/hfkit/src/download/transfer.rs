@@ -55,16 +55,6 @@ const STOPPED: &str = "stopped: another part of the download failed";
 const MAX_REDIRECTS: usize = 20;
 /// The block (resume record unit) when the engine picks the sizes itself.
 const ADAPTIVE_BLOCK: u64 = 1 << 20;
-/// Memory for pieces waiting for the hash head, for all the files of the process together,
-/// when the engine picks the sizes: each file takes the part of it that its connections are
-/// of the link's budget. Runs are cut so that a file's workers fit in its part, and each run
-/// costs its request's round trip, so the window sets how much of a long link stays idle:
-/// at 40 ms the 2 GB repo's large file alone on eight connections went from 1 MiB runs
-/// (12 MiB per file) to 3 MiB runs: 94.5 -> 107.7 MB/s, peak memory 58.9 -> 51.5 MiB (with
-/// [`ordered`]'s copies of early pieces). 32 MiB was hardly faster and peaked at 60 MiB.
-const PROCESS_WINDOW: u64 = 24 << 20;
-/// A file's part of [`PROCESS_WINDOW`] before the link's budget is known.
-const FIRST_WINDOW: u64 = 12 << 20;
 /// Most memory for waiting pieces, per file, whatever was asked.
 const MAX_WINDOW: u64 = 16 << 20;
 /// Received bytes gathered before one vectored write.
@@ -139,8 +129,9 @@ struct Job<'a> {
     blocks: u64,
     /// Longest run of blocks one request takes.
     max_run: u64,
-    /// Memory for waiting pieces when the sizes were set by hand (bounds how far ahead a
-    /// worker may run); see [`Job::window`].
+    /// Memory for waiting pieces: this file's own when the sizes were set by hand (bounds
+    /// how far ahead a worker may run), else the process's ([`TransferSettings::window`]),
+    /// of which the file takes its part; see [`Job::window`].
     window: u64,
     adaptive: bool,
     /// Most workers (one per future in `fetch`).
@@ -213,13 +204,13 @@ impl Job<'_> {
     }
 
     /// The memory this file's waiting pieces may take while `workers` of its workers run:
-    /// set by hand, or its part of [`PROCESS_WINDOW`] as its share of the link's budget.
+    /// set by hand, or its part of the process's window as its share of the link's budget
+    /// (half of it until the budget is known).
     fn window(&self, workers: u64) -> u64 {
         if !self.adaptive {
             return self.window;
         }
-        let budget = self.budget.load(Ordering::SeqCst) as u64;
-        (PROCESS_WINDOW * workers).checked_div(budget).map_or(FIRST_WINDOW, |w| w.clamp(self.block, PROCESS_WINDOW))
+        file_window(self.window, workers, self.budget.load(Ordering::SeqCst) as u64, self.block)
     }
 
     /// The next run of consecutive blocks to fetch, as a byte range.
@@ -307,14 +298,15 @@ impl Transfer<'_> {
         let adopted: Vec<(u64, u64)> =
             done.iter().map(|b| (b * block, (b * block + block).min(target.size) - b * block)).collect();
         let (max_run, window) = if adaptive {
-            (chunk_size.div_ceil(block).max(1), FIRST_WINDOW)
+            (chunk_size.div_ceil(block).max(1), self.settings.window.max(2 * block))
         } else {
             (1, (block * (ceiling as u64 - 1).max(1)).clamp(ordered::DEFAULT_WINDOW as u64, MAX_WINDOW))
         };
         let hash = OrderedHash::new(
             target.kind,
             target.size,
-            usize::try_from(window).unwrap_or(usize::MAX),
+            // The file's part before the budget is known (see `Job::window`).
+            usize::try_from(if adaptive { window / 2 } else { window }).unwrap_or(usize::MAX),
             Arc::clone(&file),
             partial.path().to_owned(),
             adopted,
@@ -735,6 +727,13 @@ fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
     wanted.clamp(1, most.max(1))
 }
 
+/// A file's part of the process's `window` while `workers` of the link's `budget` of
+/// connections are its own: half of it while the budget is unknown (0), never less than one
+/// `block` nor more than the whole.
+fn file_window(window: u64, workers: u64, budget: u64, block: u64) -> u64 {
+    (window * workers).checked_div(budget).map_or(window / 2, |w| w.clamp(block, window))
+}
+
 /// A large file's share of the link's `budget` of connections while `large` large files are
 /// in flight, at least one and at most `most`: two files on loopback take one connection
 /// each, and the last one left takes them all.
@@ -796,6 +795,21 @@ mod tests {
         assert_eq!(connections_for(Some(Duration::from_millis(40)), 3), 3);
         assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
         assert_eq!(connections_for(None, 1), 1);
+    }
+
+    #[test]
+    fn a_file_takes_the_part_of_the_window_its_connections_are_of_the_budget() {
+        const MIB: u64 = 1 << 20;
+        // Alone on the eight connections of a 40 ms link, then one of two files.
+        assert_eq!(file_window(24 * MIB, 8, 8, MIB), 24 * MIB);
+        assert_eq!(file_window(24 * MIB, 4, 8, MIB), 12 * MIB);
+        // A server's larger window (`hf serve`'s fetches) gives each file more.
+        assert_eq!(file_window(48 * MIB, 4, 8, MIB), 24 * MIB);
+        // Before the round trip is measured: half.
+        assert_eq!(file_window(24 * MIB, 1, 0, MIB), 12 * MIB);
+        // Never below one block, never above the whole.
+        assert_eq!(file_window(2 * MIB, 1, 16, MIB), MIB);
+        assert_eq!(file_window(24 * MIB, 16, 8, MIB), 24 * MIB);
     }
 
     #[test]
