@@ -14,9 +14,8 @@
 //! With huggingface_hub 2.4's shared blob store, per-repo and per-revision sizes stay
 //! logical (a repo blob linking into the store counts the entry's size), while the
 //! cache-wide total counts each store entry once, unreferenced ones included, as 2.4 does.
-//! Partial downloads count the bytes they hold on disk: ours have the final length from the
-//! start, their blocks reserved where the filesystem can (so they count what they will take),
-//! sparse elsewhere (so they count what was written).
+//! Partial downloads count the bytes they hold on disk: ours are preallocated sparse files
+//! whose length is the final size.
 //!
 //! Speed: an honest file costs one `statx`. Every folder is opened once and read with
 //! `getdents`, and everything below it is looked up relative to it (never by a long path);
@@ -122,8 +121,8 @@ pub struct CachedFile {
 pub struct IncompleteFile {
     /// The file.
     pub path: PathBuf,
-    /// Bytes on disk: allocated blocks, at most the length (a sparse partial file holds
-    /// less than its length says).
+    /// Bytes on disk: allocated blocks, at most the length (a preallocated sparse file
+    /// holds less than its length says).
     pub size: u64,
 }
 

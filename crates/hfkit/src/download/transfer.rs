@@ -346,11 +346,6 @@ impl Transfer<'_> {
         if !errors.is_empty() {
             job.hash.abort();
             job.save_now();
-            if job.book().done.is_empty() {
-                // Nothing a later run could adopt: the space reserved for the file goes back
-                // (a refused download leaves no blocks behind; see `size_partial`).
-                let _ = job.file.set_len(0);
-            }
             // The failure that stopped the others, not theirs.
             return Err(match errors.iter().position(|e| !matches!(e, DownloadError::Protocol(m) if m == STOPPED)) {
                 Some(i) => errors.swap_remove(i),
@@ -605,31 +600,10 @@ fn describe_body_error(e: &reqwest::Error) -> String {
 }
 
 /// A handle on the owned partial file, sized to `size` (what is there is kept).
-/// Gives the partial file its full size, its blocks reserved up front (`fallocate`) where the
-/// filesystem can: a disk that cannot hold the file says so before the transfer (several files
-/// fetched at once each passed the free-space check alone), and the writes skip the
-/// filesystem's block allocation (ext4, 512 MiB over loopback: the machine's CPU, writeback
-/// included, 0.89 -> 0.81 core-seconds, the download 0.50 -> 0.45 s). Elsewhere the file is
-/// sparse. An adopted file (already full size) is left as it is; a failed transfer that
-/// completed no block gives the space back.
 fn size_partial(partial: &OwnedPartial, size: u64) -> Result<File, DownloadError> {
     let path = partial.path();
     let file = partial.file().try_clone().map_err(|e| FsError::new("open", path, e))?;
     let len = file.metadata().map_err(|e| FsError::new("inspect", path, e))?.len();
-    if len < size {
-        match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, size) {
-            Ok(()) => return Ok(file),
-            Err(e) if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::DQUOT => {
-                // Frees what was reserved before the disk ran out.
-                let _ = file.set_len(len);
-                let folder = path.parent().unwrap_or(path);
-                let available = fs4::available_space(folder).unwrap_or(0);
-                return Err(DownloadError::NoSpace { path: folder.to_owned(), needed: size - len, available });
-            }
-            // Not supported here (tmpfs of old kernels, NFS, ZFS…): a sparse file.
-            Err(_) => {}
-        }
-    }
     if len != size {
         file.set_len(size).map_err(|e| FsError::new("size", path, e))?;
     }
@@ -821,27 +795,6 @@ mod tests {
         assert_eq!(connections_for(Some(Duration::from_millis(40)), 3), 3);
         assert_eq!(connections_for(None, 16), UNMEASURED_CONNECTIONS);
         assert_eq!(connections_for(None, 1), 1);
-    }
-
-    #[test]
-    fn a_partial_file_gets_its_blocks_before_the_transfer_and_an_adopted_one_is_kept() {
-        use std::os::unix::fs::MetadataExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let partial = OwnedPartial::claim(dir.path(), "e", dir.path(), false, true).unwrap();
-        let size = 8 << 20;
-        let file = size_partial(&partial, size).unwrap();
-        let meta = file.metadata().unwrap();
-        assert_eq!(meta.len(), size);
-        // Reserved, not sparse (where the filesystem can reserve: tmpfs and ext4 both can).
-        if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, 1).is_ok() {
-            assert!(meta.blocks() * 512 >= size, "{} blocks of 512 bytes", meta.blocks());
-        }
-        // An adopted partial file of the full size keeps its bytes.
-        std::os::unix::fs::FileExt::write_all_at(&file, b"kept", 4096).unwrap();
-        let again = size_partial(&partial, size).unwrap();
-        let mut read = [0; 4];
-        std::os::unix::fs::FileExt::read_exact_at(&again, &mut read, 4096).unwrap();
-        assert_eq!(&read, b"kept");
     }
 
     #[test]
