@@ -171,6 +171,7 @@ fn start_browser_login(hub: &RunningHub, t: &TestContext) -> (Session, String, S
         interval: Duration::from_secs(1),
         access_lifetime: Duration::from_secs(3600),
         refresh_lifetime: Duration::from_secs(86_400),
+        ..DeviceFlowSettings::default()
     });
     let mut login = Session::in_terminal(t, "auth login --no-browser");
     login.wait_for("Choice [1]: ");

@@ -19,6 +19,7 @@ fn login_hub(code_lifetime: Duration) -> RunningHub {
         interval: Duration::from_secs(1),
         access_lifetime: Duration::from_secs(3600),
         refresh_lifetime: Duration::from_secs(86_400),
+        ..DeviceFlowSettings::default()
     });
     hub
 }
@@ -98,6 +99,30 @@ fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
     assert!(status.stdout.contains("it is refreshed automatically"), "{}", status.stdout);
     let json: serde_json::Value = serde_json::from_str(&t.hf(&["auth", "status", "--json"]).stdout).unwrap();
     assert_eq!((json["expires_at"].as_i64(), json["can_refresh"].as_bool()), (Some(expires_at), Some(true)));
+}
+
+#[test]
+fn a_flood_of_device_codes_is_refused_and_the_login_waiting_still_succeeds() {
+    let hub = login_hub(Duration::from_secs(60));
+    hub.state().set_device_flow(DeviceFlowSettings { max_waiting: 1, ..hub.state().device_flow() });
+    let t = context(&hub);
+    let mut waiting = Session::start({
+        let mut c = t.command(t.hf_bin());
+        c.args(["auth", "login", "--format", "agent"]);
+        c
+    });
+    waiting.close_stdin();
+    let code = waiting.login_code("enter the code ");
+    // The server's limit of codes waiting at once is reached: the next login is told why.
+    let run = t.hf(&["auth", "login", "--format", "agent"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("too many logins are waiting for approval on this server"), "{}", run.stderr);
+    let last = hub.requests().into_iter().rev().find(|r| r.path == "/oauth/device").unwrap();
+    assert_eq!(last.status, 429);
+    // The login that was waiting goes through.
+    approve(&hub, &code);
+    waiting.finish().expect_code(0);
+    assert!(t.hf_home().join("token").exists());
 }
 
 #[test]

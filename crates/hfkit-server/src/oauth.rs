@@ -49,6 +49,9 @@ pub struct DeviceFlowSettings {
     pub access_lifetime: Duration,
     /// How long a refresh token can be used.
     pub refresh_lifetime: Duration,
+    /// Device codes that may wait at once: past it, a new one is refused (`slow_down`,
+    /// 429), so that a flood of `POST /oauth/device` cannot grow the database without end.
+    pub max_waiting: u64,
 }
 
 impl Default for DeviceFlowSettings {
@@ -58,6 +61,7 @@ impl Default for DeviceFlowSettings {
             interval: Duration::from_secs(5),
             access_lifetime: Duration::from_secs(7 * 86_400),
             refresh_lifetime: Duration::from_secs(90 * 86_400),
+            max_waiting: 1_000,
         }
     }
 }
@@ -99,6 +103,9 @@ pub enum OAuthError {
         /// A sentence for people.
         description: String,
     },
+    /// Too many device codes wait for a decision already ([`DeviceFlowSettings::max_waiting`]).
+    #[error("slow_down: too many logins are waiting for approval on this server; try again in a few minutes")]
+    TooManyWaiting,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -158,6 +165,9 @@ pub fn start(
     settings: &DeviceFlowSettings,
     client_id: &str,
 ) -> Result<DeviceAuthorization, OAuthError> {
+    if store.waiting_device_codes(now_ms())? >= settings.max_waiting {
+        return Err(OAuthError::TooManyWaiting);
+    }
     // A clash of two random codes is next to impossible; a few tries make it impossible.
     for _ in 0..5 {
         let device_code = random_token("")?;
@@ -396,6 +406,28 @@ mod tests {
         assert_ne!(again.refresh_token, issued.refresh_token);
         assert_eq!(code(refresh(&s, &settings, issued.refresh_token.expose()).unwrap_err()), "invalid_grant");
         refresh(&s, &settings, again.refresh_token.expose()).unwrap();
+    }
+
+    #[test]
+    fn device_codes_waiting_at_once_are_bounded() {
+        let s = store();
+        let settings = DeviceFlowSettings { max_waiting: 2, ..DeviceFlowSettings::default() };
+        start(&s, &settings, "cli").unwrap();
+        let second = start(&s, &settings, "cli").unwrap();
+        assert!(matches!(start(&s, &settings, "cli"), Err(OAuthError::TooManyWaiting)));
+        // A code used (logged in) no longer waits.
+        decide(&s, &second.user_code, &Decision::Approve { user: "alice".into() }).unwrap();
+        let instant = DeviceFlowSettings { interval: Duration::ZERO, ..settings };
+        poll(&s, &instant, second.device_code.expose(), None).unwrap();
+        start(&s, &settings, "cli").unwrap();
+        assert!(matches!(start(&s, &settings, "cli"), Err(OAuthError::TooManyWaiting)));
+        // Nor does an expired one.
+        let s = store();
+        let brief = DeviceFlowSettings { code_lifetime: Duration::ZERO, ..settings };
+        for _ in 0..3 {
+            start(&s, &brief, "cli").unwrap();
+        }
+        start(&s, &settings, "cli").unwrap();
     }
 
     #[test]

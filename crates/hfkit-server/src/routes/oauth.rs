@@ -59,6 +59,11 @@ fn refused(error: &OAuthError) -> HubError {
         OAuthError::Refused { code, description } => {
             HubError::oauth(StatusCode::BAD_REQUEST, code, description.clone())
         }
+        OAuthError::TooManyWaiting => HubError::oauth(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many logins are waiting for approval on this server; try again in a few minutes",
+        ),
         other => HubError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the server failed: {other}")),
     }
 }

@@ -145,6 +145,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new device code (forgetting codes expired for a day); `false` if its device
     /// or user code is taken.
     fn insert_device_code(&self, code: &NewDeviceCode) -> Result<bool, StoreError>;
+    /// How many device codes wait at `now_ms` (not expired, not yet used).
+    fn waiting_device_codes(&self, now_ms: i64) -> Result<u64, StoreError>;
     /// The device code with this hash.
     fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError>;
     /// The device code whose normalized user code has this hash.

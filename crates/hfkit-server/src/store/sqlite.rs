@@ -826,6 +826,15 @@ impl Store for SqliteStore {
         Ok(added == 1)
     }
 
+    fn waiting_device_codes(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.lock()
+            .query_row("SELECT COUNT(*) FROM device_codes WHERE expires_ms > ?1 AND state != 'used'", [now_ms], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(backend("count the waiting device codes"))
+    }
+
     fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError> {
         self.device_code_where("device_hash", device_hash)
     }
