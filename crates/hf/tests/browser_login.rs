@@ -91,7 +91,9 @@ fn our_login_on_a_terminal_defaults_to_the_browser_and_saves_refresh_data() {
     let read = t.python(
         "from huggingface_hub.utils._auth import _read_stored_tokens_full as r; print(sorted(r()['oauth-alice']))",
     );
-    assert_eq!(read.expect_code(0).stdout, "['expires_at', 'hf_token', 'refresh_token']\n");
+    assert_eq!(read.expect_code(0).stdout, "['expires_at', 'hf_token', 'issued_by', 'refresh_token']\n");
+    let stored = hfkit::auth::stored_tokens::StoredTokens::load(&t.hf_home().join("stored_tokens")).unwrap();
+    assert_eq!(stored.get("oauth-alice").unwrap().field("issued_by"), Some(hub.url().trim_end_matches('/')));
     // `hf auth status` says when it expires and that it renews itself, without the network.
     let status = t.hf(&["auth", "status"]);
     assert!(status.stdout.contains("expires: "), "{}", status.stdout);
@@ -269,6 +271,48 @@ fn a_refused_refresh_token_says_to_log_in_again_and_the_token_is_still_used() {
     t.hf(&["auth", "login", "--token", READ]).expect_code(0);
     let run = t.hf(&["auth", "whoami"]);
     assert!(!run.stderr.contains("refresh"), "{}", run.stderr);
+}
+
+#[test]
+fn a_refresh_token_is_sent_only_to_the_hub_that_issued_it() {
+    let hub = login_hub(Duration::from_secs(60));
+    let t = context(&hub);
+    std::fs::create_dir_all(t.hf_home()).unwrap();
+    let here = hub.url().trim_end_matches('/');
+    let login_at = |issuer: &str, token: &str, refresh: &str| {
+        let stored = format!(
+            "[oauth-alice]\nhf_token = {token}\nrefresh_token = {refresh}\nexpires_at = 1000\nissued_by = {issuer}\n\n"
+        );
+        std::fs::write(t.hf_home().join("stored_tokens"), stored).unwrap();
+        std::fs::write(t.hf_home().join("token"), token).unwrap();
+    };
+    let refreshes = || hub.requests().iter().filter(|r| r.path == "/oauth/token").count();
+    // An expired login at another Hub: used as it is here; its refresh token stays home.
+    login_at("http://127.0.0.1:9", OAUTH, "hfr_from_elsewhere");
+    let run = t.hf(&["auth", "whoami", "-q"]);
+    assert_eq!(run.expect_code(0).stdout, "alice\n");
+    let expected = format!(
+        "Your Hugging Face access token `oauth-alice` has expired and was not refreshed: it was issued by http://127.0.0.1:9, and the Hub in use is {here} (HF_ENDPOINT)."
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(run.stderr.contains("`hf auth login` to log in to"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hfr_from_elsewhere"), "{}", run.stderr);
+    assert_eq!(refreshes(), 0, "no refresh request");
+    // The login this Hub issued is refreshed, and keeps its issuer.
+    let settings = hub.state().device_flow();
+    let store = hub.state().store();
+    let auth = hfkit_server::oauth::start(store, &settings, "test").unwrap();
+    approve(&hub, &auth.user_code);
+    let issued = hfkit_server::oauth::poll(store, &settings, auth.device_code.expose(), None).unwrap();
+    login_at(here, issued.access_token.expose(), issued.refresh_token.expose());
+    let run = t.hf(&["auth", "whoami", "-q"]);
+    assert_eq!(run.expect_code(0).stdout, "alice\n");
+    assert_eq!(refreshes(), 1, "{}", run.stderr);
+    let (token, _, expires_at) = oauth_entry(&t);
+    assert_ne!(token, issued.access_token.expose());
+    assert!(expires_at > hfkit::time::now_unix());
+    let stored = hfkit::auth::stored_tokens::StoredTokens::load(&t.hf_home().join("stored_tokens")).unwrap();
+    assert_eq!(stored.get("oauth-alice").unwrap().field("issued_by"), Some(here));
 }
 
 #[test]

@@ -164,6 +164,7 @@ impl Hub {
                     auth::oauth::refresh_if_needed(
                         || self.client(),
                         &config.device_client_id,
+                        &config.endpoint,
                         &config.token_path,
                         &config.stored_tokens_path,
                         found,
@@ -280,7 +281,9 @@ impl Hub {
         let resolved = ResolvedToken { token: tokens.access_token.clone(), source: TokenSource::DeviceLogin };
         let who = self.whoami_with(&resolved).await?;
         let token_name = who.storage_name();
-        let entry = tokens.stored_entry(crate::time::now_unix());
+        let entry = tokens
+            .stored_entry(crate::time::now_unix())
+            .issued_by(&auth::oauth::origin_of(&self.inner.config.endpoint));
         self.auth_store().save_and_activate(&token_name, entry)?;
         Ok((Login { who, token_name, token: resolved.token }, tokens))
     }

@@ -221,11 +221,24 @@ fn notice(warning: bool, text: String) {
     }
 }
 
+/// The origin (`scheme://host[:port]`) of a Hub endpoint, as a login records its issuer
+/// ([`stored_tokens::ISSUED_BY_KEY`]); the endpoint itself if it is not a URL.
+pub fn origin_of(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint.trim())
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_else(|| endpoint.trim().trim_end_matches('/').to_owned())
+}
+
 /// The token of the token file, refreshed first if it is an OAuth token close to expiry.
-/// Never fails: when no refresh can be made the token is returned as it is.
+/// Never fails: when no refresh can be made the token is returned as it is. A token whose
+/// login recorded another Hub than `endpoint` is not refreshed: its refresh token goes only
+/// to the Hub that issued it (Python would send it to `endpoint`).
 pub async fn refresh_if_needed<'c>(
     client: impl FnOnce() -> crate::Result<&'c HubClient>,
     client_id: &str,
+    endpoint: &str,
     token_path: &Path,
     stored_tokens_path: &Path,
     found: ResolvedToken,
@@ -256,9 +269,9 @@ pub async fn refresh_if_needed<'c>(
     let entry = stored.iter().find(|(_, e)| e.token().as_ref() == Some(&found.token));
     let refreshable = entry.and_then(|(name, e)| {
         let refresh = e.field(stored_tokens::REFRESH_TOKEN_KEY).and_then(super::clean_token)?;
-        Some((name.to_owned(), refresh, e.expires_at()?))
+        Some((name.to_owned(), refresh, e.expires_at()?, e.field(stored_tokens::ISSUED_BY_KEY).map(origin_of)))
     });
-    let Some((name, refresh_token, expires_at)) = refreshable else {
+    let Some((name, refresh_token, expires_at, issuer)) = refreshable else {
         // Not a refreshable OAuth token; or another process refreshed it a moment ago, and
         // the token file already holds the new one: use that, without remembering.
         if let Ok(Some(current)) = super::read_token_file(token_path)
@@ -271,6 +284,18 @@ pub async fn refresh_if_needed<'c>(
     };
     if expires_at - REFRESH_MARGIN_SECS > now {
         remember(&found.token, &found.token, expires_at - REFRESH_MARGIN_SECS);
+        return found;
+    }
+    let here = origin_of(endpoint);
+    if let Some(issuer) = issuer.filter(|issuer| *issuer != here) {
+        notice(
+            true,
+            format!(
+                "Your Hugging Face access token `{name}`{} and was not refreshed: it was issued by {issuer}, and the Hub in use is {here} (HF_ENDPOINT). Its refresh token is sent only to the Hub that issued it. Unset HF_ENDPOINT to refresh it, or run `hf auth login` to log in to {here}.",
+                if expires_at <= now { " has expired" } else { " expires soon" }
+            ),
+        );
+        remember(&found.token, &found.token, now + RECHECK_SECS);
         return found;
     }
     let refreshed = match client() {
@@ -336,7 +361,10 @@ async fn refresh_locked(
     let mut tokens = client.refresh_access_token(refresh_token, client_id).await?;
     // A server that does not rotate refresh tokens keeps the old one working.
     tokens.refresh_token = tokens.refresh_token.or_else(|| Some(refresh_token.clone()));
-    let new_entry = tokens.stored_entry(now);
+    let mut new_entry = tokens.stored_entry(now);
+    if let Some(issuer) = entry.field(stored_tokens::ISSUED_BY_KEY) {
+        new_entry = new_entry.issued_by(issuer);
+    }
     let expires_at = new_entry.expires_at();
     stored.insert(name, new_entry).map_err(|e| failed(&e))?;
     hffs::write_secret(stored_tokens_path, stored.render().as_bytes()).map_err(|e| failed(&e))?;

@@ -21,6 +21,11 @@ pub const TOKEN_KEY: &str = "hf_token";
 pub const REFRESH_TOKEN_KEY: &str = "refresh_token";
 /// The key holding an OAuth expiry (unix seconds).
 pub const EXPIRES_AT_KEY: &str = "expires_at";
+/// The key holding the origin of the Hub that issued an OAuth token (ours, not
+/// huggingface_hub's): its refresh token is sent there only. Python keeps the field when it
+/// rewrites the file for another entry, and drops it when it refreshes this entry itself
+/// (the entry is then refreshed wherever `HF_ENDPOINT` points, as Python does).
+pub const ISSUED_BY_KEY: &str = "issued_by";
 /// How long to wait for another process to finish writing the file.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// configparser's special section, merged into every other.
@@ -55,6 +60,13 @@ impl StoredToken {
         if let Some(at) = expires_at {
             self.fields.push((EXPIRES_AT_KEY.to_owned(), at.to_string()));
         }
+        self
+    }
+
+    /// Records the origin of the Hub that issued this entry's OAuth token.
+    pub fn issued_by(mut self, origin: &str) -> Self {
+        self.fields.retain(|(k, _)| k != ISSUED_BY_KEY);
+        self.fields.push((ISSUED_BY_KEY.to_owned(), origin.to_owned()));
         self
     }
 
