@@ -298,6 +298,12 @@ fn a_refresh_token_is_sent_only_to_the_hub_that_issued_it() {
     assert!(run.stderr.contains("`hf auth login` to log in to"), "{}", run.stderr);
     assert!(!run.stderr.contains("hfr_from_elsewhere"), "{}", run.stderr);
     assert_eq!(refreshes(), 0, "no refresh request");
+    let status = t.hf(&["auth", "status"]);
+    assert!(
+        status.stdout.contains("(expired); it is refreshed only with http://127.0.0.1:9, which issued it"),
+        "{}",
+        status.stdout
+    );
     // The login this Hub issued is refreshed, and keeps its issuer.
     let settings = hub.state().device_flow();
     let store = hub.state().store();

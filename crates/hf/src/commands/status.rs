@@ -107,9 +107,11 @@ fn print_text(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
 /// When a browser login's token expires and whether it renews itself, in words.
 fn expiry_text(oauth: &OAuthStatus) -> String {
     let renewal = if oauth.can_refresh {
-        "it is refreshed automatically (a refresh token is stored)"
+        "it is refreshed automatically (a refresh token is stored)".to_owned()
+    } else if let Some(issuer) = &oauth.issued_elsewhere {
+        format!("it is refreshed only with {issuer}, which issued it (HF_ENDPOINT names another Hub)")
     } else {
-        "it cannot be refreshed: run `hf auth login` again when it expires"
+        "it cannot be refreshed: run `hf auth login` again when it expires".to_owned()
     };
     match oauth.expires_at {
         Some(at) => {
@@ -162,6 +164,7 @@ fn print_json(ctx: &Context, report: &ChainReport, check: Option<&Check>) {
         "warnings": report.warnings,
         "expires_at": report.oauth.as_ref().and_then(|o| o.expires_at),
         "can_refresh": report.oauth.as_ref().is_some_and(|o| o.can_refresh),
+        "issued_by_another_hub": report.oauth.as_ref().and_then(|o| o.issued_elsewhere.as_deref()),
         "check": check,
     }));
 }

@@ -167,20 +167,27 @@ pub struct OAuthStatus {
     pub name: String,
     /// When it expires (unix seconds), if stored.
     pub expires_at: Option<i64>,
-    /// Whether a refresh token is stored with it.
+    /// Whether a refresh token is stored with it (and it can be used from here).
     pub can_refresh: bool,
+    /// The Hub that issued it, when our login recorded it and it is not the Hub in use: the
+    /// token is refreshed only there.
+    pub issued_elsewhere: Option<String>,
 }
 
-/// The OAuth details of `token` in `stored_tokens`, if it is stored with any.
-pub fn inspect(stored_tokens_path: &Path, token: &Token) -> Option<OAuthStatus> {
+/// The OAuth details of `token` in `stored_tokens`, if it is stored with any, as seen from
+/// the Hub at `endpoint`.
+pub fn inspect(stored_tokens_path: &Path, token: &Token, endpoint: &str) -> Option<OAuthStatus> {
     let stored = StoredTokens::load(stored_tokens_path).ok()?;
     let name = stored.name_of(token)?;
     let entry = stored.get(name)?;
-    let can_refresh = entry.field(stored_tokens::REFRESH_TOKEN_KEY).is_some_and(|v| !v.is_empty());
-    (can_refresh || entry.field(stored_tokens::EXPIRES_AT_KEY).is_some()).then(|| OAuthStatus {
+    let has_refresh_token = entry.field(stored_tokens::REFRESH_TOKEN_KEY).is_some_and(|v| !v.is_empty());
+    let issued_elsewhere =
+        entry.field(stored_tokens::ISSUED_BY_KEY).map(origin_of).filter(|issuer| *issuer != origin_of(endpoint));
+    (has_refresh_token || entry.field(stored_tokens::EXPIRES_AT_KEY).is_some()).then(|| OAuthStatus {
         name: name.to_owned(),
         expires_at: entry.expires_at(),
-        can_refresh,
+        can_refresh: has_refresh_token && issued_elsewhere.is_none(),
+        issued_elsewhere,
     })
 }
 

@@ -256,8 +256,10 @@ pub fn inspect(config: &Config, explicit: Option<&Token>, cwd: &Path) -> ChainRe
         );
     }
     let winning_token = winner.and_then(|i| sources[i].token.clone());
-    let oauth =
-        winning_token.as_ref().and_then(|t| super::oauth::inspect(&config.stored_tokens_path, t)).map(|mut o| {
+    let oauth = winning_token
+        .as_ref()
+        .and_then(|t| super::oauth::inspect(&config.stored_tokens_path, t, &config.endpoint))
+        .map(|mut o| {
             o.can_refresh &= winner.is_some_and(|i| sources[i].name == "token file");
             o
         });
