@@ -229,13 +229,14 @@ fn notice(warning: bool, text: String) {
 }
 
 /// The origin (`scheme://host[:port]`) of a Hub endpoint, as a login records its issuer
-/// ([`stored_tokens::ISSUED_BY_KEY`]); the endpoint itself if it is not a URL.
+/// ([`stored_tokens::ISSUED_BY_KEY`]); the endpoint itself, escaped for one line, if it is
+/// not a URL (the value may come from a file, and is shown in messages).
 pub fn origin_of(endpoint: &str) -> String {
     reqwest::Url::parse(endpoint.trim())
         .ok()
         .map(|url| url.origin().ascii_serialization())
         .filter(|origin| origin != "null")
-        .unwrap_or_else(|| endpoint.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| crate::text::escape_line(endpoint.trim().trim_end_matches('/')).into_owned())
 }
 
 /// The token of the token file, refreshed first if it is an OAuth token close to expiry.
@@ -401,6 +402,18 @@ mod tests {
         assert!(!code.user_code.contains('\u{1b}'), "escaped: {}", code.user_code);
         assert!(DeviceCode::parse(br#"{"device_code":"a b\n","user_code":"x","verification_uri":"u"}"#).is_err());
         assert!(DeviceCode::parse(b"<html>").is_err());
+    }
+
+    #[test]
+    fn a_hub_is_known_by_its_origin() {
+        assert_eq!(origin_of("https://huggingface.co/"), "https://huggingface.co");
+        assert_eq!(origin_of(" https://HuggingFace.co:443/api "), "https://huggingface.co");
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_ne!(origin_of("http://127.0.0.1:8080"), origin_of("http://127.0.0.1:8081"));
+        assert_ne!(origin_of("http://huggingface.co"), origin_of("https://huggingface.co"));
+        // Not a URL (a hand-edited file): kept, on one line, with no control character.
+        let odd = origin_of("mirror\u{1b}[2J\nnext");
+        assert!(!odd.chars().any(char::is_control), "{odd:?}");
     }
 
     #[test]
