@@ -21,9 +21,24 @@ use settings::{Context, UsageError};
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => with_auth_tip(e).exit(),
     };
     std::process::exit(run(&cli));
+}
+
+/// `hf whoami`, `hf login`…, as older guides write them: the usage error says where the
+/// command lives now (Python's `hf` rejects them too, without the tip).
+fn with_auth_tip(mut error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    const AUTH: [&str; 6] = ["login", "logout", "whoami", "switch", "list", "token"];
+    if error.kind() == ErrorKind::InvalidSubcommand
+        && let Some(ContextValue::String(name)) = error.get(ContextKind::InvalidSubcommand)
+        && AUTH.contains(&name.as_str())
+    {
+        let tip = format!("the command is `hf auth {name}`");
+        error.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
+    }
+    error
 }
 
 fn run(cli: &Cli) -> i32 {

@@ -23,6 +23,16 @@ fn login_errors_name_where_the_token_came_from() {
     let run = t.hf_with_stdin(&["auth", "login"], "hf_t\u{f6}k\u{e9}n\n");
     run.expect_code(1);
     assert!(run.stderr.contains("the token from standard input contains characters"), "{}", run.stderr);
+    // Two tokens, or a file that is not one, are refused before any request.
+    let asked = || hub.requests().iter().filter(|r| r.path.contains("whoami")).count();
+    let before = asked();
+    let run = t.hf_with_stdin(&["auth", "login"], &format!("{READ}\n{UNKNOWN}\n"));
+    run.expect_code(1);
+    assert!(run.stderr.contains("standard input holds 2 lines, and a token is one line"), "{}", run.stderr);
+    let run = t.hf_with_stdin(&["auth", "login"], &"x".repeat(100_000));
+    run.expect_code(1);
+    assert!(run.stderr.contains("standard input holds more than a token (over 64 KiB)"), "{}", run.stderr);
+    assert_eq!(asked(), before, "nothing was sent");
     for empty in ["", "\n", "  \r\n"] {
         let run = t.hf_with_stdin(&["auth", "login"], empty);
         run.expect_code(1);
@@ -303,6 +313,14 @@ fn the_readme_journey_works_as_written_against_hf_serve() {
             _ => None,
         };
         let run = t.run(t.command("bash").args(["-c", line]), typed.as_deref());
+        if line.starts_with("hf auth scan") {
+            // It finds the token the user keeps in `.env` (exit code 1: a token was found).
+            assert_eq!(run.code, 1, "`{line}`\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+            assert!(run.stdout.contains(".env:1:10: hf_****0001"), "{}", run.stdout);
+            assert!(!run.all_output().contains(READ_DEMO), "`{line}` printed the token");
+            ran += 1;
+            continue;
+        }
         assert_eq!(run.code, 0, "`{line}` failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
         assert!(!run.all_output().contains(READ_DEMO) || line == "hf auth token", "`{line}` printed the token");
         ran += 1;
@@ -328,8 +346,41 @@ fn the_readme_journey_works_as_written_against_hf_serve() {
     assert!(std::fs::metadata(t.home().join(".local/share/bash-completion/completions/hf")).unwrap().len() > 0);
 }
 
+#[test]
+fn an_auth_command_typed_without_auth_is_a_usage_error_that_says_where_it_lives() {
+    let hub = hub();
+    let t = context(&hub);
+    for name in ["whoami", "login", "logout"] {
+        let run = t.hf(&[name]);
+        run.expect_code(2);
+        assert!(run.stderr.contains(&format!("tip: the command is `hf auth {name}`")), "{}", run.stderr);
+    }
+    let run = t.hf(&["nonsense"]);
+    run.expect_code(2);
+    assert!(!run.stderr.contains("hf auth"), "{}", run.stderr);
+}
+
+#[test]
+fn the_sample_tokens_are_shaped_like_the_hubs_so_the_scanner_finds_them() {
+    let accounts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/accounts.json");
+    let accounts: serde_json::Value = serde_json::from_slice(&std::fs::read(accounts).unwrap()).unwrap();
+    let tokens: Vec<&str> =
+        accounts["tokens"].as_array().unwrap().iter().map(|t| t["token"].as_str().unwrap()).collect();
+    assert!(tokens.contains(&READ_DEMO), "the README's token is a sample token");
+    let hub = hub();
+    let t = context(&hub);
+    let project = t.root().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let env: String = tokens.iter().enumerate().map(|(i, token)| format!("TOKEN_{i}={token}\n")).collect();
+    std::fs::write(project.join(".env"), env).unwrap();
+    let run = t.hf(&["auth", "scan", project.to_str().unwrap()]);
+    run.expect_code(1);
+    let found = format!("Found {} Hugging Face tokens in {} places", tokens.len(), tokens.len());
+    assert!(run.stdout.contains(&found) || run.stderr.contains(&found), "{}{}", run.stdout, run.stderr);
+}
+
 /// alice's read token in `examples/accounts.json`.
-const READ_DEMO: &str = "hf_demoAliceRead0000000000000000000001";
+const READ_DEMO: &str = "hf_demoAliceRead000000000000000000001";
 
 /// `hf serve` started by a test, stopped when dropped.
 struct Served(std::process::Child);

@@ -961,7 +961,7 @@ fn a_config_file_sets_every_option_and_the_command_line_wins() {
     assert_eq!((status, String::from_utf8_lossy(&body).contains("\"hidden_size\": 8")), (200, true));
     let gated = "/meta-llama/Llama-3.2-1B/resolve/main/config.json";
     assert_eq!(get(&url, gated, "").0, 401, "the accounts file's gate holds");
-    let alice = "Authorization: Bearer hf_demoAliceRead0000000000000000000001\r\n";
+    let alice = "Authorization: Bearer hf_demoAliceRead000000000000000000001\r\n";
     assert_eq!(get(&url, gated, alice).0, 200, "alice is granted");
     drop(_served);
 

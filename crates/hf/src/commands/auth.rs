@@ -277,13 +277,29 @@ fn token_from_stdin() -> Result<Stdin> {
     if settings::interactive() || std::io::IsTerminal::is_terminal(&stdin) {
         return Ok(Stdin::Terminal);
     }
-    let mut input = String::new();
-    stdin.lock().read_to_string(&mut input)?;
-    if input.trim().is_empty() {
+    // A token is a line; whatever is piped is read up to a bound (`< /dev/zero` ends too).
+    let mut input = Vec::new();
+    stdin.lock().take(MAX_PIPED + 1).read_to_end(&mut input)?;
+    let hint = "hint: pipe one token, for example `printf %s \"$TOKEN\" | hf auth login`, or pass --token";
+    if input.len() as u64 > MAX_PIPED {
+        bail!("standard input holds more than a token (over {} KiB)\n\n{hint}", MAX_PIPED >> 10);
+    }
+    let Ok(input) = String::from_utf8(input) else {
+        bail!("standard input is not a token: it is not text\n\n{hint}");
+    };
+    let lines = input.lines().filter(|line| !line.trim().is_empty()).count();
+    if lines == 0 {
         return Ok(Stdin::Empty);
+    }
+    if lines > 1 {
+        // Python's cleaning would join the lines into one wrong token.
+        bail!("standard input holds {lines} lines, and a token is one line\n\n{hint}");
     }
     Ok(Stdin::Token(entered_token(&input, &TokenSource::Stdin)?))
 }
+
+/// The most bytes read from a pipe for `hf auth login`: far more than any token.
+const MAX_PIPED: u64 = 64 << 10;
 
 fn prompt_token(ctx: &Context) -> Result<Token> {
     ctx.printer.info(&format!(

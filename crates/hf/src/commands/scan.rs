@@ -161,8 +161,10 @@ fn print_text(ctx: &Context, report: &ScanReport, checks: &HashMap<String, Liven
         report.findings.len(),
         plural(report.findings.len() as u64)
     ));
+    // After --check, the lines above already say which are live.
+    let check_tip = if checks.is_empty() { "; `hf auth scan --check` tells which are still live" } else { "" };
     p.hint(&format!(
-        "a token in a file or a commit is public to everyone who can read it, in every clone. Revoke it at {}/settings/tokens, then remove it (from history too: git filter-repo); `hf auth scan --check` tells which are still live.",
+        "a token in a file or a commit is public to everyone who can read it, in every clone. Revoke it at {}/settings/tokens, then remove it (from history too: git filter-repo){check_tip}.",
         shown(&ctx.config.endpoint)
     ));
 }

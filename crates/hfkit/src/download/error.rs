@@ -54,7 +54,7 @@ pub enum DownloadError {
         repo: Repo,
     },
     /// Offline mode, and the cache does not have it.
-    #[error("{what} of `{}` at `{revision}` is not in the cache ({}), and offline mode (HF_HUB_OFFLINE=1 or --offline) forbids the network.\n\nhint: run the same command once with network access, or unset HF_HUB_OFFLINE", .repo.id, .cache.display())]
+    #[error("{what} of `{}` at `{revision}` is not in the cache ({}), and offline mode (HF_HUB_OFFLINE=1 or --offline) forbids the network.\n\nhint: run the same command once with network access: without --offline, and with HF_HUB_OFFLINE unset", .repo.id, .cache.display())]
     NotCached {
         /// The repo.
         repo: Repo,
