@@ -211,6 +211,21 @@ fn local_dir_writes_real_files_and_skips_current_ones() {
 }
 
 #[test]
+fn a_relative_local_dir_is_answered_absolute_as_python_answers_it() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    let ours = path_of(t.hf(&["download", "acme/tiny", "--local-dir", "./ours"]).expect_code(0));
+    assert_eq!(ours, t.work_dir().join("ours").canonicalize().unwrap().to_str().unwrap());
+    let file = path_of(t.hf(&["download", "acme/tiny", "config.json", "--local-dir", "ours"]).expect_code(0));
+    assert_eq!(file, format!("{ours}/config.json"));
+    // Python's `snapshot_download` answers the same folder.
+    let py = t.python(
+        "from huggingface_hub import snapshot_download; print(snapshot_download('acme/tiny', local_dir='./ours'))",
+    );
+    assert_eq!(py.expect_code(0).stdout.trim(), ours);
+}
+
+#[test]
 fn token_never_reaches_the_cdn() {
     let hub = repo_hub();
     let mut t = context(&hub);

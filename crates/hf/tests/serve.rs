@@ -626,7 +626,16 @@ fn python_gets_the_hubs_answers_for_public_private_and_gated_repos_and_the_opera
         all.extend_from_slice(&["--data", data_arg, "--format", "agent"]);
         t.hf(&all)
     };
-    admin(&["access", "grant", "lab/gated", "bob"]).expect_code(0);
+    let granted = admin(&["access", "grant", "lab/gated", "bob"]);
+    assert!(!granted.expect_code(0).stderr.contains("warning"), "{}", granted.stderr);
+    // A repo the data folder knows nothing of (mistyped?): granted, with a warning that says so.
+    let unknown = admin(&["access", "grant", "lab/gatd", "bob"]);
+    assert!(
+        unknown.expect_code(0).stderr.contains("`lab/gatd` has no settings in this data folder"),
+        "{}",
+        unknown.stderr
+    );
+    admin(&["access", "revoke", "lab/gatd", "bob"]).expect_code(0);
     let out = run_access(&mut client, serde_json::json!({"bob": BOB}));
     assert_eq!(out["bob lab/gated"], ok, "a grant takes effect at once");
     let bearer = |token: &str| format!("Authorization: Bearer {token}\r\n");

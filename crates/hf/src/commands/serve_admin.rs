@@ -342,12 +342,18 @@ fn access(ctx: &Context, command: &ServeAccessCommand) -> Result<Status> {
             let store = open(data, false)?;
             require_user(&store, user, data)?;
             store.grant(&kind, &id, user)?;
-            let visibility = store.repo(&kind, &id)?.map(|r| r.visibility);
-            if visibility.is_none_or(|v| v == hfkit_server::Visibility::Public) {
-                ctx.printer.warning(&format!(
+            match store.repo(&kind, &id)?.map(|r| r.visibility) {
+                Some(hfkit_server::Visibility::Public) => ctx.printer.warning(&format!(
                     "`{id}` is public here: a grant matters only once it is gated or private \
                      (hf serve repo set {id} --visibility gated --data …)"
-                ));
+                )),
+                // The data folder alone cannot tell whether the served cache or upstream has it.
+                None => ctx.printer.warning(&format!(
+                    "`{id}` has no settings in this data folder: the grant matters if upstream gates it \
+                     (a mirror), or once it is gated here (hf serve repo set {id} --visibility gated --data …). \
+                     Check the spelling of the repo id: this command does not look into the served cache."
+                )),
+                Some(_) => {}
             }
             ctx.printer.result("Access granted", &[("repo", json!(id)), ("user", json!(user))]);
         }

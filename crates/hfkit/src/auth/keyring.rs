@@ -51,7 +51,7 @@ pub struct KeyringEntry {
 pub enum KeyringError {
     /// No Secret Service answers in this session.
     #[error(
-        "cannot reach the system keyring (the Secret Service on the D-Bus session bus): {detail}\n\nhint: start and unlock a keyring in this session (GNOME Keyring, KWallet and KeePassXC provide the Secret Service), or keep the token in the token file instead: `hf auth logout`, then `hf auth login` without --keyring"
+        "cannot reach the system keyring (the Secret Service on the D-Bus session bus): {detail}\n\nhint: start and unlock a keyring in this session (GNOME Keyring, KWallet and KeePassXC provide the Secret Service), or keep the token in the token file instead: `hf auth login` without --keyring (after `hf auth logout` if the active token is in the keyring)"
     )]
     Unavailable {
         /// What the D-Bus layer said.

@@ -27,6 +27,12 @@ fn meta_root(local: &Path) -> PathBuf {
     local.join(".cache").join("huggingface")
 }
 
+/// `local` as huggingface_hub resolves a `local_dir` before using it: absolute, its links
+/// resolved when it exists; the paths a download answers are under it.
+pub(super) fn resolved(local: &Path) -> PathBuf {
+    local.canonicalize().or_else(|_| std::path::absolute(local)).unwrap_or_else(|_| local.to_owned())
+}
+
 fn metadata_path(local: &Path, path: &str) -> PathBuf {
     meta_root(local).join("download").join(format!("{path}.metadata"))
 }

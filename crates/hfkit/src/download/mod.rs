@@ -171,7 +171,7 @@ impl RepoHandle {
         repo::validate_revision(&options.revision).map_err(DownloadError::from)?;
         let ctx = self.ctx(options, progress);
         if let Some(local) = &options.local_dir {
-            return local_dir::download_file(&ctx, local, path).await;
+            return local_dir::download_file(&ctx, &local_dir::resolved(local), path).await;
         }
         let fresh = !ctx.cache.folder().exists();
         let result = ctx.download_file(path).await;
@@ -562,7 +562,7 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         if let Some(local) = &self.options.local_dir {
-            return local_dir::snapshot(self, local, &commit, files, token).await;
+            return local_dir::snapshot(self, &local_dir::resolved(local), &commit, files, token).await;
         }
         let plan: Vec<PlannedFile> = files
             .iter()
