@@ -226,6 +226,28 @@ fn a_relative_local_dir_is_answered_absolute_as_python_answers_it() {
 }
 
 #[test]
+fn a_local_dir_gets_the_side_files_pythons_offline_mode_reads() {
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    let ours = t.work_dir().join("ours");
+    t.hf(&["download", "acme/tiny", "--local-dir", "ours"]).expect_code(0);
+    let main = commit_of(&hub, "acme/tiny", "main");
+    // The listing in the local dir, byte for byte what Python writes into its own.
+    t.python("from huggingface_hub import snapshot_download; snapshot_download('acme/tiny', local_dir='./theirs')")
+        .expect_code(0);
+    let listing = format!(".cache/huggingface/trees/{main}.json");
+    let theirs = std::fs::read(t.work_dir().join("theirs").join(&listing)).unwrap();
+    assert_eq!(std::fs::read(ours.join(&listing)).unwrap(), theirs);
+    assert_eq!(std::fs::read_to_string(cache(&t).join("refs/main")).unwrap(), main);
+    // Python, offline, checks our local dir against it: complete, then one file missing.
+    t.set_env("HF_HUB_OFFLINE", "1");
+    let offline = "from huggingface_hub import snapshot_download\ntry:\n    print(snapshot_download('acme/tiny', local_dir='./ours'))\nexcept Exception as e:\n    print(type(e).__name__)";
+    assert_eq!(t.python(offline).expect_code(0).stdout.trim(), ours.canonicalize().unwrap().to_str().unwrap());
+    std::fs::remove_file(ours.join("config.json")).unwrap();
+    assert_eq!(t.python(offline).expect_code(0).stdout.trim(), "IncompleteSnapshotError");
+}
+
+#[test]
 fn token_never_reaches_the_cdn() {
     let hub = repo_hub();
     let mut t = context(&hub);

@@ -102,33 +102,12 @@ impl RepoCache {
 
     /// `trees/<commit>.json`, huggingface_hub's cached file listing of a commit.
     pub fn tree_file(&self, commit: &CommitHash) -> PathBuf {
-        self.folder().join("trees").join(format!("{commit}.json"))
+        tree_listing_file(&self.folder(), commit)
     }
 
-    /// Writes the file listing of `commit` as huggingface_hub's `snapshot_download` does
-    /// (`{"format_version": 1, "files": {…}}`, indent 1, mode 0600), unless it is there.
-    /// Its offline mode uses it to tell a complete snapshot from a partial one.
+    /// Writes the file listing of `commit` into the repo's folder (see [`write_tree_listing`]).
     pub fn write_tree(&self, commit: &CommitHash, entries: &[crate::api::TreeEntry]) -> Result<(), FsError> {
-        let path = self.tree_file(commit);
-        if path.exists() {
-            return Ok(());
-        }
-        let mut files: Vec<&crate::api::TreeEntry> = entries.iter().filter(|e| e.kind == "file").collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut map = serde_json::Map::new();
-        for e in files {
-            let mut info = serde_json::Map::new();
-            info.insert("size".into(), e.size.into());
-            info.insert("blob_id".into(), e.oid.clone().into());
-            if let Some(lfs) = &e.lfs {
-                info.insert("lfs_sha256".into(), lfs.oid.clone().into());
-                info.insert("lfs_size".into(), lfs.size.into());
-            }
-            map.insert(e.path.clone(), info.into());
-        }
-        let doc = serde_json::json!({"format_version": 1, "files": map});
-        create_parent(&path)?;
-        hffs::write_atomic(&path, crate::pyjson::dumps_indent(&doc, 1).as_bytes(), 0o600)
+        write_tree_listing(&self.folder(), commit, entries)
     }
 
     /// The file paths of a cached listing, or `None` when there is none (or it is unreadable).
@@ -232,6 +211,42 @@ impl RepoCache {
         std::fs::create_dir_all(&blobs).map_err(|e| FsError::new("create folder", &blobs, e))?;
         write_cachedir_tag(&self.root)
     }
+}
+
+/// `folder/trees/<commit>.json`.
+fn tree_listing_file(folder: &Path, commit: &CommitHash) -> PathBuf {
+    folder.join("trees").join(format!("{commit}.json"))
+}
+
+/// Writes the file listing of `commit` into `folder/trees/<commit>.json` as
+/// huggingface_hub's `snapshot_download` does (`{"format_version": 1, "files": {…}}`, indent
+/// 1, mode 0600), unless it is there: a repo's folder in the cache, or a local dir's
+/// `.cache/huggingface/`. Its offline mode uses it to tell a complete snapshot from a partial one.
+pub fn write_tree_listing(
+    folder: &Path,
+    commit: &CommitHash,
+    entries: &[crate::api::TreeEntry],
+) -> Result<(), FsError> {
+    let path = tree_listing_file(folder, commit);
+    if path.exists() {
+        return Ok(());
+    }
+    let mut files: Vec<&crate::api::TreeEntry> = entries.iter().filter(|e| e.kind == "file").collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut map = serde_json::Map::new();
+    for e in files {
+        let mut info = serde_json::Map::new();
+        info.insert("size".into(), e.size.into());
+        info.insert("blob_id".into(), e.oid.clone().into());
+        if let Some(lfs) = &e.lfs {
+            info.insert("lfs_sha256".into(), lfs.oid.clone().into());
+            info.insert("lfs_size".into(), lfs.size.into());
+        }
+        map.insert(e.path.clone(), info.into());
+    }
+    let doc = serde_json::json!({"format_version": 1, "files": map});
+    create_parent(&path)?;
+    hffs::write_atomic(&path, crate::pyjson::dumps_indent(&doc, 1).as_bytes(), 0o600)
 }
 
 /// The commit hash the ref file at `path` holds (a trailing newline tolerated); `None` for

@@ -180,6 +180,7 @@ pub(super) async fn snapshot(
     local: &Path,
     commit: &CommitHash,
     files: Vec<TreeEntry>,
+    listing: &[TreeEntry],
     token: Option<ResolvedToken>,
 ) -> Result<Downloaded> {
     let (files, skipped): (Vec<TreeEntry>, Vec<TreeEntry>) =
@@ -204,6 +205,7 @@ pub(super) async fn snapshot(
         return Ok(result);
     }
     prepare(local)?;
+    crate::cache::write_tree_listing(&meta_root(local), commit, listing)?;
     let todo: Vec<&TreeEntry> = files.iter().zip(&plan).filter(|(_, p)| !p.cached).map(|(e, _)| e).collect();
     ctx.progress.planned(todo.len(), todo.iter().map(|e| e.content_size()).fold(0, u64::saturating_add));
     let endpoint = ctx.hub.config().endpoint.clone();

@@ -189,7 +189,7 @@ impl RepoHandle {
         let fresh = !ctx.cache.folder().exists();
         let result = ctx.snapshot().await;
         // A refusal (a gated repo, say) must not leave an empty repo that `hf cache ls` lists.
-        if fresh && options.local_dir.is_none() && result.as_ref().is_err_and(is_refusal) {
+        if fresh && result.as_ref().is_err_and(is_refusal) {
             ctx.cache.discard_if_unused();
         }
         result
@@ -562,7 +562,10 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         if let Some(local) = &self.options.local_dir {
-            return local_dir::snapshot(self, &local_dir::resolved(local), &commit, files, token).await;
+            // As huggingface_hub: the branch is recorded in the cache, the listing in the local
+            // dir, so that its offline mode can tell whether the local dir is complete.
+            self.cache.write_ref(&rev, &commit).ok();
+            return local_dir::snapshot(self, &local_dir::resolved(local), &commit, files, &entries, token).await;
         }
         let plan: Vec<PlannedFile> = files
             .iter()
