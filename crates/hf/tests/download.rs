@@ -226,6 +226,41 @@ fn a_relative_local_dir_is_answered_absolute_as_python_answers_it() {
 }
 
 #[test]
+fn a_local_dir_copies_what_the_cache_holds_and_only_what_hashes_right() {
+    let hub = repo_hub();
+    let t = context(&hub);
+    t.hf(&["download", "acme/tiny"]).expect_code(0);
+    // One cached blob goes bad (same size, one byte changed).
+    let main = commit_of(&hub, "acme/tiny", "main");
+    let weights = cache(&t).join("snapshots").join(&main).join("model.safetensors");
+    let blob = std::fs::canonicalize(&weights).unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let before = hub.requests().len();
+    t.hf(&["download", "acme/tiny", "--local-dir", "ld"]).expect_code(0);
+    let after: Vec<_> = hub.requests().into_iter().skip(before).collect();
+    let resolved: Vec<&str> = after.iter().filter(|r| r.path.contains("/resolve/")).map(|r| r.path.as_str()).collect();
+    assert!(
+        !resolved.is_empty() && resolved.iter().all(|p| p.ends_with("/model.safetensors")),
+        "only the bad blob is fetched; the rest is copied: {resolved:?}"
+    );
+    assert_eq!(after.iter().filter(|r| r.listener == "cdn").count(), 1, "{after:?}");
+    let ld = t.work_dir().join("ld");
+    assert_eq!(std::fs::read(ld.join("model.safetensors")).unwrap(), pseudo_random(7, WEIGHTS_LEN));
+    for path in ["config.json", "README.md", "sub/dir/data.txt"] {
+        let cached = std::fs::read(cache(&t).join("snapshots").join(&main).join(path)).unwrap();
+        assert_eq!(std::fs::read(ld.join(path)).unwrap(), cached, "{path}");
+        assert!(!std::fs::symlink_metadata(ld.join(path)).unwrap().file_type().is_symlink(), "{path}: a real file");
+    }
+    // Python finds the local dir up to date.
+    let before = hub.requests().len();
+    t.python("from huggingface_hub import snapshot_download; snapshot_download('acme/tiny', local_dir='./ld')")
+        .expect_code(0);
+    assert!(hub.requests().into_iter().skip(before).all(|r| r.listener != "cdn"), "nothing fetched again");
+}
+
+#[test]
 fn a_local_dir_gets_the_side_files_pythons_offline_mode_reads() {
     let hub = repo_hub();
     let mut t = context(&hub);
