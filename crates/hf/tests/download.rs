@@ -260,6 +260,64 @@ fn a_local_dir_copies_what_the_cache_holds_and_only_what_hashes_right() {
     assert!(hub.requests().into_iter().skip(before).all(|r| r.listener != "cdn"), "nothing fetched again");
 }
 
+/// Every file and symlink under `dir` (relative path, and whether it is a symlink), temp
+/// and lock files left out.
+fn layout(dir: &std::path::Path) -> Vec<(String, bool)> {
+    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, bool)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let kind = entry.file_type().unwrap();
+            let rel = entry.path().strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                walk(base, &entry.path(), out);
+            } else if !rel.starts_with(".locks") && !rel.ends_with(".incomplete") {
+                out.push((rel, kind.is_symlink()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn with_symlinks_disabled_snapshots_hold_the_files_as_pythons_do() {
+    let hub = repo_hub();
+    let mut t = context(&hub);
+    t.set_env("HF_HUB_DISABLE_SYMLINKS", "1");
+    t.hf(&["download", "acme/tiny"]).expect_code(0);
+    let theirs = t.root().join("theirs");
+    t.python(&format!(
+        "from huggingface_hub import snapshot_download; snapshot_download('acme/tiny', cache_dir='{}')",
+        theirs.display()
+    ))
+    .expect_code(0);
+    let ours = layout(&cache(&t));
+    assert_eq!(ours, layout(&theirs.join("models--acme--tiny")));
+    assert!(ours.iter().all(|(path, link)| !link && !path.starts_with("blobs/")), "{ours:?}");
+    let main = commit_of(&hub, "acme/tiny", "main");
+    let weights = cache(&t).join("snapshots").join(&main).join("model.safetensors");
+    assert_eq!(std::fs::read(weights).unwrap(), pseudo_random(7, WEIGHTS_LEN));
+    // Each finds the other's files cached: no file is fetched again.
+    let before = hub.requests().len();
+    t.python("from huggingface_hub import snapshot_download; snapshot_download('acme/tiny')").expect_code(0);
+    t.hf(&["download", "acme/tiny", "--cache-dir", theirs.to_str().unwrap()]).expect_code(0);
+    let after: Vec<_> = hub.requests().into_iter().skip(before).collect();
+    assert!(after.iter().all(|r| !r.path.contains("/resolve/")), "{after:?}");
+    // A file another revision already holds as a blob is copied from it, not fetched.
+    t.remove_env("HF_HUB_DISABLE_SYMLINKS");
+    let fresh = t.root().join("fresh");
+    t.hf(&["download", "acme/tiny", "config.json", "--cache-dir", fresh.to_str().unwrap()]).expect_code(0);
+    t.set_env("HF_HUB_DISABLE_SYMLINKS", "1");
+    let snapshot = fresh.join("models--acme--tiny/snapshots").join(&main).join("config.json");
+    std::fs::remove_file(&snapshot).unwrap();
+    let before = hub.requests().len();
+    t.hf(&["download", "acme/tiny", "config.json", "--cache-dir", fresh.to_str().unwrap()]).expect_code(0);
+    assert!(std::fs::symlink_metadata(&snapshot).unwrap().file_type().is_file());
+    let fetched: Vec<_> = hub.requests().into_iter().skip(before).filter(|r| r.method == "GET").collect();
+    assert!(fetched.is_empty(), "{fetched:?}");
+}
+
 #[test]
 fn a_local_dir_gets_the_side_files_pythons_offline_mode_reads() {
     let hub = repo_hub();

@@ -135,7 +135,7 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
     super::check_space(local, size, &dest)?;
     let adopt = size > ctx.hub.config().transfer.chunk_size;
     let partial = OwnedPartial::claim(&dir, &format!("{stem}.{etag}"), &dir, adopt, ctx.options.use_locks)?;
-    let partial = if !ctx.options.force && copy_from_cache(ctx, &partial, etag, size).await {
+    let partial = if !ctx.options.force && ctx.copy_cached_blob(&partial, etag, size).await {
         partial
     } else {
         ctx.fetch_verified(&target, partial).await?
@@ -147,45 +147,6 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
     write_metadata(local, path, commit, etag)?;
     ctx.progress.file_finished(path);
     Ok(())
-}
-
-/// Fills `partial` with the main cache's blob of `etag`, hashing it on the way; false (and
-/// `partial` emptied) when the cache has no such blob, or one of another size or content.
-/// The blob is opened without leaving the cache and only as a regular file
-/// ([`crate::cache::RepoCache::open_blob`]).
-async fn copy_from_cache(ctx: &Ctx<'_>, partial: &OwnedPartial, etag: &Etag, size: u64) -> bool {
-    use std::io::{Read as _, Seek as _, Write as _};
-    let Ok(blob) = ctx.cache.open_blob(etag) else { return false };
-    // What an earlier run left is replaced, its resume record with it.
-    let _ = std::fs::remove_file(partial.record());
-    let Ok(out) = partial.file().try_clone() else { return false };
-    let etag = etag.clone();
-    let copied = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-        if blob.metadata()?.len() != size {
-            return Ok(false);
-        }
-        let mut hasher = super::verify::Hasher::new(HashKind::of(&etag), size);
-        out.set_len(0)?;
-        (&out).seek(std::io::SeekFrom::Start(0))?;
-        let (mut reader, mut writer) = (blob.take(size), std::io::BufWriter::with_capacity(1 << 20, &out));
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = reader.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            writer.write_all(&buf[..n])?;
-        }
-        writer.flush()?;
-        Ok(hasher.finish() == etag.as_str())
-    })
-    .await;
-    let ok = matches!(copied, Ok(Ok(true)));
-    if !ok {
-        let _ = partial.file().set_len(0);
-    }
-    ok
 }
 
 pub(super) async fn download_file(ctx: &Ctx<'_>, local: &Path, path: &str) -> Result<Downloaded> {

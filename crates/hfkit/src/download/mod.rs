@@ -447,6 +447,9 @@ impl Ctx<'_> {
         target: Target,
         xet: Option<&XetHash>,
     ) -> Result<()> {
+        if self.hub.config().disable_symlinks {
+            return self.fetch_real_file(commit, path, &target).await;
+        }
         let blob = self.cache.blob(&target.etag);
         if !blob.exists() || self.options.force {
             let _lock = self.lock(&self.cache.lock(&target.etag), path).await?;
@@ -467,6 +470,68 @@ impl Ctx<'_> {
         self.cache.link(commit, path, &target.etag)?;
         self.progress.file_finished(path);
         Ok(())
+    }
+
+    /// `HF_HUB_DISABLE_SYMLINKS`, as huggingface_hub does it: the snapshot holds the file
+    /// itself. A blob the cache holds is copied there (hashed on the way); else the file is
+    /// fetched and moved there, so `blobs/` does not keep it.
+    async fn fetch_real_file(&self, commit: &CommitHash, path: &str, target: &Target) -> Result<()> {
+        let dest = self.cache.snapshot_file(commit, path);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
+        }
+        let _lock = self.lock(&self.cache.lock(&target.etag), path).await?;
+        let adopt = target.size > self.hub.config().transfer.chunk_size;
+        let blobs = self.cache.blobs_dir();
+        let partial =
+            OwnedPartial::claim(&blobs, target.etag.as_str(), &self.cache.locks_dir(), adopt, self.options.use_locks)?;
+        let partial = if !self.options.force && self.copy_cached_blob(&partial, &target.etag, target.size).await {
+            partial
+        } else {
+            self.fetch_verified(target, partial).await?
+        };
+        partial.place(&dest)?;
+        self.progress.file_finished(path);
+        Ok(())
+    }
+
+    /// Fills `partial` with the main cache's blob of `etag`, hashing it on the way; false (and
+    /// `partial` emptied) when the cache has no such blob, or one of another size or content.
+    /// The blob is opened without leaving the cache and only as a regular file
+    /// ([`crate::cache::RepoCache::open_blob`]).
+    async fn copy_cached_blob(&self, partial: &OwnedPartial, etag: &Etag, size: u64) -> bool {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let Ok(blob) = self.cache.open_blob(etag) else { return false };
+        // What an earlier run left is replaced, its resume record with it.
+        let _ = std::fs::remove_file(partial.record());
+        let Ok(out) = partial.file().try_clone() else { return false };
+        let etag = etag.clone();
+        let copied = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            if blob.metadata()?.len() != size {
+                return Ok(false);
+            }
+            let mut hasher = verify::Hasher::new(verify::HashKind::of(&etag), size);
+            out.set_len(0)?;
+            (&out).seek(std::io::SeekFrom::Start(0))?;
+            let (mut reader, mut writer) = (blob.take(size), std::io::BufWriter::with_capacity(1 << 20, &out));
+            let mut buf = vec![0; 1 << 20];
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                writer.write_all(&buf[..n])?;
+            }
+            writer.flush()?;
+            Ok(hasher.finish() == etag.as_str())
+        })
+        .await;
+        let ok = matches!(copied, Ok(Ok(true)));
+        if !ok {
+            let _ = partial.file().set_len(0);
+        }
+        ok
     }
 
     /// huggingface_hub's lock at `path` for the file `display` (none when locks are turned
