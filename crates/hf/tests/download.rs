@@ -304,6 +304,11 @@ fn with_symlinks_disabled_snapshots_hold_the_files_as_pythons_do() {
     t.hf(&["download", "acme/tiny", "--cache-dir", theirs.to_str().unwrap()]).expect_code(0);
     let after: Vec<_> = hub.requests().into_iter().skip(before).collect();
     assert!(after.iter().all(|r| !r.path.contains("/resolve/")), "{after:?}");
+    // `hf cache ls` reads such a cache as Python does.
+    for args in [&["cache", "ls", "--format", "json"][..], &["cache", "ls", "--revisions"]] {
+        let (ours, theirs) = (t.hf(args), t.python_hf(args));
+        assert_eq!((ours.code, ours.stdout, ours.stderr), (theirs.code, theirs.stdout, theirs.stderr), "{args:?}");
+    }
     // A file another revision already holds as a blob is copied from it, not fetched.
     t.remove_env("HF_HUB_DISABLE_SYMLINKS");
     let fresh = t.root().join("fresh");
