@@ -754,6 +754,11 @@ fn hf_serve_upstream_is_a_pull_through_mirror_for_hf_and_python() {
         "from huggingface_hub import hf_hub_download; print(open(hf_hub_download('acme/tiny', 'sub/dir/data.txt')).read(), end='')",
     );
     assert_eq!(run.expect_code(0).stdout, "nested\n");
+    // `get_paths_info` of files the mirror has not fetched: upstream knows them.
+    let run = client.python(
+        "from huggingface_hub import HfApi; print(sorted((e.path, type(e).__name__, getattr(e, 'size', None)) for e in HfApi().get_paths_info('acme/tiny', ['README.md', 'sub', 'missing'])))",
+    );
+    assert_eq!(run.expect_code(0).stdout, "[('README.md', 'RepoFile', 7), ('sub', 'RepoFolder', None)]\n");
     // Whole snapshots: the repo API passes through (tree pages and their `Link` included).
     fixture.state().set_tree_page_size(2);
     let snapshot = client.hf(&["download", "acme/tiny", "--format", "quiet"]);

@@ -476,10 +476,45 @@ fn a_gated_upstream_repo_stays_gated_on_the_mirror_until_the_operator_grants() {
     // The repo's metadata stays public, as on the Hub.
     let info = client().get(format!("{}/api/models/acme/gated", mirror.url)).send().unwrap();
     assert_eq!(info.status(), 200);
+    // May carol read it? The mirror's rule answers, not upstream's answer to the mirror's token.
+    let auth_check = format!("{}/api/models/acme/gated/auth-check", mirror.url);
+    let check = client().get(&auth_check).bearer_auth(CLIENT_TOKEN).send().unwrap();
+    assert_eq!(check.status(), 403);
+    assert_eq!(check.headers()["x-error-code"], "GatedRepo");
     mirror.state.store().grant("model", "acme/gated", "carol").unwrap();
+    assert_eq!(client().get(&auth_check).bearer_auth(CLIENT_TOKEN).send().unwrap().status(), 200);
     let granted = client().get(&url).bearer_auth(CLIENT_TOKEN).send().unwrap();
     assert_eq!(granted.status(), 200);
     assert_eq!(granted.bytes().unwrap().to_vec(), weights);
     // Cached now: the rule still holds for others.
     assert_eq!(client().get(&url).send().unwrap().status(), 401);
+}
+
+#[test]
+fn paths_info_of_a_repo_the_cache_lacks_is_answered_by_upstream() {
+    let weights = pseudo_random(4, 70_000);
+    let hub = upstream(
+        RepoFixture::model("acme/tiny").file("config.json", "{}").lfs("w.bin", weights.clone()).file("sub/a.txt", "a"),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let ask = |base: &str| -> serde_json::Value {
+        let response = client()
+            .post(format!("{base}/api/models/acme/tiny/paths-info/main"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("paths=w.bin&paths=sub&paths=missing.txt&expand=false&other=ignored")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().unwrap()
+    };
+    let answer = ask(&mirror.url);
+    assert_eq!(answer, ask(hub.url()), "upstream's answer, passed on");
+    let paths: Vec<&str> = answer.as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["sub", "w.bin"]);
+    let weights_entry = answer.as_array().unwrap().iter().find(|e| e["path"] == "w.bin").unwrap();
+    assert_eq!(weights_entry["lfs"]["oid"], sha256(&weights));
+    assert!(blobs(cache.path()).is_empty(), "nothing was fetched to answer");
+    let asked: Vec<_> = hub.requests().into_iter().filter(|r| r.path.contains("paths-info")).collect();
+    assert!(asked.iter().all(|r| r.method == "POST"), "{asked:?}");
 }

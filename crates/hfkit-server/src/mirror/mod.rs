@@ -305,7 +305,7 @@ impl Mirror {
         if let Some(visibility) = self.visibility.get(&key) {
             return Some(visibility);
         }
-        let (info, _) = self.get_api(&format!("/api/{kind}s/{id}")).await.ok()?;
+        let (info, _) = self.call_api(&format!("/api/{kind}s/{id}"), None).await.ok()?;
         let gated = info.get("gated").is_some_and(|g| g.as_bool() != Some(false) && !g.is_null());
         let visibility = if info.get("private").and_then(serde_json::Value::as_bool) == Some(true) {
             Visibility::Private
@@ -323,10 +323,20 @@ impl Mirror {
     /// base URL). `Ok(None)` when offline or when upstream cannot answer: the cache
     /// answers then. Upstream refusals (not found, gated…) are passed on.
     pub(crate) async fn api(&self, path: &str, own: Option<&str>) -> Result<Option<Response>, HubError> {
+        self.answer(path, None, own).await
+    }
+
+    /// Upstream's answer to a `POST` of the form `form` to the repo API call `path`
+    /// (`…/paths-info/{rev}`), as [`Mirror::api`] passes on a `GET`'s.
+    pub(crate) async fn api_post(&self, path: &str, form: String) -> Result<Option<Response>, HubError> {
+        self.answer(path, Some(form), None).await
+    }
+
+    async fn answer(&self, path: &str, form: Option<String>, own: Option<&str>) -> Result<Option<Response>, HubError> {
         if self.offline {
             return Ok(None);
         }
-        match self.get_api(path).await {
+        match self.call_api(path, form).await {
             Ok((body, link)) => {
                 let mut response = axum::Json(body).into_response();
                 let link = link.zip(own).and_then(|(link, own)| {
@@ -346,13 +356,22 @@ impl Mirror {
         }
     }
 
-    async fn get_api(&self, path: &str) -> Result<(serde_json::Value, Option<String>), Upstream> {
+    /// Upstream's JSON answer to `path`: a `GET`, or a `POST` of `form` when given.
+    async fn call_api(
+        &self,
+        path: &str,
+        form: Option<String>,
+    ) -> Result<(serde_json::Value, Option<String>), Upstream> {
         let down =
             |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
         let client = self.hub.client().map_err(|e| down(&e))?;
         let token = self.hub.request_token().await.map_err(|e| down(&e))?;
         let url = format!("{}{path}", self.upstream);
-        let response = client.get_json(&url, token.as_ref()).await.map_err(|e| classify(e, "this repository"))?;
+        let response = match form {
+            Some(form) => client.post_form_json(&url, form, token.as_ref()).await,
+            None => client.get_json(&url, token.as_ref()).await,
+        }
+        .map_err(|e| classify(e, "this repository"))?;
         let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
         let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| down(&format!("not JSON: {e}")))?;

@@ -115,9 +115,7 @@ pub(super) async fn handle(
         );
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
-    if let Some(mirror) = state.mirror()
-        && *method == Method::GET
-    {
+    if let Some(mirror) = state.mirror() {
         // The operator's rules hold for what is cached; upstream answers for the rest, and
         // knows the whole repo (a cache may hold part of a snapshot).
         let found = super::access::find_mirrored(state, &mirror, kind, &id).await?;
@@ -126,9 +124,22 @@ pub(super) async fn handle(
         }
         let query = if query.is_empty() { String::new() } else { format!("?{query}") };
         let path = format!("/api/{}{query}", segments.join("/"));
-        let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
-        if let Some(answer) = mirror.api(&path, own.as_deref()).await? {
+        let answer = match action {
+            // Whether the caller may read a repo this mirror knows is the mirror's rule, not
+            // upstream's answer to the mirror's own token.
+            Some("auth-check") if found.is_some() => None,
+            Some("paths-info") => mirror.api_post(&path, paths_info_form(&Params::parse(body))).await?,
+            _ => {
+                let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
+                mirror.api(&path, own.as_deref()).await?
+            }
+        };
+        if let Some(answer) = answer {
             return Ok(api_policy(state, found.as_ref(), action).apply(answer));
+        }
+        if let (Some("auth-check"), Some(repo)) = (action, &found) {
+            super::access::check_files(repo, &caller, headers)?;
+            return Ok(api_policy(state, found.as_ref(), action).apply(Json(serde_json::json!({})).into_response()));
         }
     }
     let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
@@ -407,6 +418,15 @@ fn tree(
         link_next(&mut response, headers, &next);
     }
     Ok(response)
+}
+
+/// The form of a `paths-info` request as passed upstream: only its `paths` and `expand`.
+fn paths_info_form(form: &Params) -> String {
+    let mut fields: Vec<(&str, &str)> = form.all("paths").into_iter().map(|p| ("paths", p)).collect();
+    if form.flag("expand") {
+        fields.push(("expand", "true"));
+    }
+    serde_urlencoded::to_string(fields).unwrap_or_default()
 }
 
 /// `POST …/paths-info/{rev}`: the entries of the paths asked for (files and folders);

@@ -325,6 +325,28 @@ impl HubClient {
         }
         Ok(response)
     }
+
+    /// A metadata `POST` of the form `form` (`key=value&…`) to `url`, as
+    /// [`HubClient::get_json`] sends a `GET` (`get_paths_info`'s request).
+    pub async fn post_form_json(
+        &self,
+        url: &str,
+        form: String,
+        token: Option<&ResolvedToken>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut request = self
+            .request(Method::POST, url)?
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form);
+        if let Some(token) = token {
+            request = authorize(request, token)?;
+        }
+        let response = self.send_metadata(request, url, token.map(|t| &t.source)).await?;
+        if response.status() != StatusCode::OK {
+            return Err(invalid(url, &format!("unexpected status {}", response.status())));
+        }
+        Ok(response)
+    }
 }
 
 fn invalid(url: &str, detail: &str) -> ApiError {
