@@ -35,6 +35,18 @@ fn python_login(t: &TestContext) -> Session {
     Session::start(cmd)
 }
 
+/// Our `hf auth login --format agent`, started and waiting for the user code it printed.
+fn our_agent_login(t: &TestContext) -> (Session, String) {
+    let mut login = Session::start({
+        let mut c = t.command(t.hf_bin());
+        c.args(["auth", "login", "--format", "agent"]);
+        c
+    });
+    login.close_stdin();
+    let code = login.login_code("enter the code ");
+    (login, code)
+}
+
 /// The `[oauth-alice]` section's fields.
 fn oauth_entry(t: &TestContext) -> (String, String, i64) {
     let stored = hfkit::auth::stored_tokens::StoredTokens::load(&t.hf_home().join("stored_tokens")).unwrap();
@@ -108,13 +120,7 @@ fn a_flood_of_device_codes_is_refused_and_the_login_waiting_still_succeeds() {
     let hub = login_hub(Duration::from_secs(60));
     hub.state().set_device_flow(DeviceFlowSettings { max_waiting: 1, ..hub.state().device_flow() });
     let t = context(&hub);
-    let mut waiting = Session::start({
-        let mut c = t.command(t.hf_bin());
-        c.args(["auth", "login", "--format", "agent"]);
-        c
-    });
-    waiting.close_stdin();
-    let code = waiting.login_code("enter the code ");
+    let (waiting, code) = our_agent_login(&t);
     // The server's limit of codes waiting at once is reached: the next login is told why.
     let run = t.hf(&["auth", "login", "--format", "agent"]);
     run.expect_code(1);
@@ -131,13 +137,7 @@ fn a_flood_of_device_codes_is_refused_and_the_login_waiting_still_succeeds() {
 fn our_login_denied_or_expired_fails_with_pythons_messages() {
     let hub = login_hub(Duration::from_secs(60));
     let t = context(&hub);
-    let mut s = Session::start({
-        let mut c = t.command(t.hf_bin());
-        c.args(["auth", "login", "--format", "agent"]);
-        c
-    });
-    s.close_stdin();
-    let code = s.login_code("enter the code ");
+    let (s, code) = our_agent_login(&t);
     decide(hub.state().store(), &code, &Decision::Deny).unwrap();
     let run = s.finish();
     run.expect_code(1);
