@@ -19,15 +19,31 @@ fn in_terminal(t: &TestContext, args: &str, wait_for: &str, input: &str) -> Run 
     session.finish()
 }
 
-/// `hf auth login` on a terminal, answering "Paste an access token", then typing `input`.
-fn paste_login(t: &TestContext, input: &str) -> Run {
+/// `hf auth login` on a terminal, answering "Paste an access token" with `choice`, then
+/// typing `input`.
+fn paste_login_choosing(t: &TestContext, choice: &str, input: &str) -> Run {
     let mut session = Session::in_terminal(t, "auth login");
     session.wait_for("Choice [1]: ");
-    session.send("2\n");
+    session.send(choice);
     session.wait_for("Enter your token");
     std::thread::sleep(Duration::from_millis(100));
     session.send(input);
     session.finish()
+}
+
+/// `hf auth login` on a terminal, answering "Paste an access token", then typing `input`.
+fn paste_login(t: &TestContext, input: &str) -> Run {
+    paste_login_choosing(t, "2\n", input)
+}
+
+#[test]
+fn the_login_menu_takes_the_down_arrow_as_pythons_does() {
+    let hub = hub();
+    let t = context(&hub);
+    let run = paste_login_choosing(&t, "\u{1b}[B\n", &format!("{READ}\n"));
+    run.expect_code(0);
+    assert!(run.stdout.contains("Login successful."), "{}", run.stdout);
+    assert!(!run.stdout.contains("Invalid choice"), "{}", run.stdout);
 }
 
 #[test]

@@ -177,12 +177,36 @@ fn ask_login_method(p: &Printer) -> Result<LoginMethod> {
                 "no choice made: standard input was closed\n\nhint: run `hf auth login` again and press Enter to log in with your browser"
             );
         }
-        match answer.trim() {
-            "" | "1" => return Ok(LoginMethod::Browser),
-            "2" => return Ok(LoginMethod::Token),
+        match menu_choice(&answer) {
+            Some(1) => return Ok(LoginMethod::Browser),
+            Some(2) => return Ok(LoginMethod::Token),
             _ => p.info("Invalid choice. Enter a number between 1 and 2."),
         }
     }
+}
+
+/// The option (1 or 2) a line typed at the login menu picks: a number, Enter alone for the
+/// first, or arrow keys as someone used to Python's arrow-key menu presses them before Enter
+/// (the terminal passes them as escape sequences: down moves to the second, up back).
+fn menu_choice(answer: &str) -> Option<u8> {
+    let answer = answer.trim_matches(|c| c == '\r' || c == '\n' || c == ' ');
+    match answer {
+        "" | "1" => return Some(1),
+        "2" => return Some(2),
+        _ => {}
+    }
+    let mut choice = 1u8;
+    let mut rest = answer;
+    while !rest.is_empty() {
+        let arrow = ["\u{1b}[", "\u{1b}O"].iter().find_map(|prefix| rest.strip_prefix(prefix))?;
+        choice = match arrow.chars().next()? {
+            'B' => 2,
+            'A' => 1,
+            _ => return None,
+        };
+        rest = &arrow[1..];
+    }
+    Some(choice)
 }
 
 /// The browser login: shows the page and the code (and opens the page where a desktop
@@ -617,5 +641,23 @@ pub(crate) fn source_label(ctx: &Context, source: &TokenSource) -> String {
     match ctx.printer.format() {
         Format::Human => source.to_string(),
         _ => source.key(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::menu_choice;
+
+    #[test]
+    fn the_login_menu_takes_numbers_enter_and_arrow_keys() {
+        assert_eq!(menu_choice("\n"), Some(1));
+        assert_eq!(menu_choice("2\n"), Some(2));
+        assert_eq!(menu_choice("\u{1b}[B\n"), Some(2), "down");
+        assert_eq!(menu_choice("\u{1b}OB\n"), Some(2), "down, in application mode");
+        assert_eq!(menu_choice("\u{1b}[B\u{1b}[A\n"), Some(1), "down, then up");
+        assert_eq!(menu_choice("\u{1b}[B\u{1b}[B"), Some(2), "past the last stays there");
+        for wrong in ["3", "x", "\u{1b}[C", "\u{1b}[", "2 2"] {
+            assert_eq!(menu_choice(wrong), None, "{wrong:?}");
+        }
     }
 }
