@@ -352,6 +352,60 @@ fn an_upstream_that_is_down_leaves_the_cache_served_and_explains_the_rest() {
     let message = missing.headers()["x-error-message"].to_str().unwrap().to_owned();
     assert!(message.contains(&upstream_url) && message.contains("cannot be reached"), "{message}");
     assert!(message.contains("`a.txt`"), "{message}");
+    // A repo the cache does not hold: nobody can say who may see it, so nothing is answered.
+    let unknown = client().get(format!("{}/api/models/acme/other", mirror.url)).send().unwrap();
+    assert_eq!(unknown.status(), 502);
+    let message = unknown.headers()["x-error-message"].to_str().unwrap().to_owned();
+    assert!(message.contains("did not say who may see acme/other"), "{message}");
+}
+
+#[test]
+fn dot_segments_never_reach_upstream() {
+    let hub = upstream(RepoFixture::model("acme/tiny").file("a.txt", "a\n"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
+    let before = hub.requests().len();
+    // Sent as written (a client library would remove the dots itself).
+    let raw = |request: String| {
+        let mut stream = std::net::TcpStream::connect(mirror.url.trim_start_matches("http://")).unwrap();
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    for path in [
+        "/api/models/../whoami-v2",
+        "/api/models/acme/tiny/tree/main/%2e%2e/%2e%2e/%2e%2e/%2E%2E/whoami-v2",
+        "/api/models/x/y/revision/main/..%5c..%5cwhoami-v2",
+        "/acme/tiny/resolve/main/../../../api/whoami-v2",
+    ] {
+        let answer = raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+    }
+    let path = "/api/models/nope/nope/paths-info/main/%2e%2e/%2e%2e/%2e%2e/%2e%2e/acme/tiny/paths-info/main";
+    let answer = raw(format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\nConnection: close\r\n\r\npaths=a.txt"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert_eq!(hub.requests().len(), before, "nothing went upstream: {:?}", &hub.requests()[before..]);
+}
+
+#[test]
+fn auth_check_is_the_mirrors_answer_and_writing_is_never_granted_by_upstream() {
+    let hub = upstream(RepoFixture::model("acme/tiny").file("a.txt", "a\n"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
+    // Cached, so the mirror knows it.
+    let got = client().get(format!("{}/acme/tiny/resolve/main/a.txt", mirror.url)).send().unwrap();
+    assert_eq!(got.status(), 200);
+    let check =
+        |suffix: &str| client().get(format!("{}/api/models/acme/tiny/auth-check{suffix}", mirror.url)).send().unwrap();
+    assert_eq!(check("").status(), 200, "a public repo is readable");
+    assert_ne!(check("/write").status(), 200, "nobody may write through a mirror");
+    assert_eq!(check("/anything/else").status(), 404);
+    let before = hub.requests().len();
+    check("/write");
+    assert_eq!(hub.requests().len(), before, "auth-check/write is never asked upstream");
 }
 
 #[test]

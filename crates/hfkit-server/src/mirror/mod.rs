@@ -295,17 +295,32 @@ impl Mirror {
     }
 
     /// What upstream says of the repo's visibility (`private`, `gated` in its repo info),
-    /// remembered for the ref TTL; `None` when offline or upstream cannot say (the cache's
-    /// own rules answer then).
-    pub(crate) async fn upstream_visibility(&self, kind: &str, id: &str) -> Option<Visibility> {
+    /// remembered for the ref TTL; `None` when offline or when upstream refuses the mirror
+    /// the repo (it will refuse its files too). An error when upstream does not answer: then
+    /// nothing of the repo may be passed on unchecked (the cache's rules answer for what it
+    /// holds).
+    pub(crate) async fn upstream_visibility(&self, kind: &str, id: &str) -> Result<Option<Visibility>, HubError> {
         if self.offline {
-            return None;
+            return Ok(None);
         }
         let key = (kind.to_owned(), id.to_owned());
         if let Some(visibility) = self.visibility.get(&key) {
-            return Some(visibility);
+            return Ok(Some(visibility));
         }
-        let (info, _) = self.call_api(&format!("/api/{kind}s/{id}"), None).await.ok()?;
+        let info = match self.call_api(&format!("/api/{kind}s/{id}"), None).await {
+            Ok((info, _)) => info,
+            Err(Upstream::Refused(_)) => return Ok(None),
+            Err(Upstream::Down(why)) => {
+                crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
+                return Err(HubError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "The upstream {} did not say who may see {id} ({why}); this mirror serves only what it has cached of it. Try again later.",
+                        self.upstream
+                    ),
+                ));
+            }
+        };
         let gated = info.get("gated").is_some_and(|g| g.as_bool() != Some(false) && !g.is_null());
         let visibility = if info.get("private").and_then(serde_json::Value::as_bool) == Some(true) {
             Visibility::Private
@@ -315,7 +330,7 @@ impl Mirror {
             Visibility::Public
         };
         self.visibility.put(key, visibility);
-        Some(visibility)
+        Ok(Some(visibility))
     }
 
     /// Upstream's answer to the repo API call `path` (path and query, `/api/…`), passed on

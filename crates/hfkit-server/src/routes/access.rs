@@ -72,7 +72,17 @@ pub(super) async fn find_mirrored(
 ) -> Result<Option<RepoView>, HubError> {
     let local = state.source().get(kind, id);
     let declared = state.store().repo(kind, id).map_err(|e| store_failed(&e))?.is_some();
-    let upstream = if declared { None } else { mirror.upstream_visibility(kind, id).await };
+    let upstream = if declared {
+        None
+    } else {
+        match mirror.upstream_visibility(kind, id).await {
+            Ok(visibility) => visibility,
+            // What the cache holds is served by the cache's rules; the rest would go
+            // upstream with the mirror's token, unchecked.
+            Err(error) if local.is_none() => return Err(error),
+            Err(_) => None,
+        }
+    };
     let mut view = match (local, declared || upstream.is_some_and(|v| v != Visibility::Public)) {
         (Some(view), _) => view,
         (None, true) => RepoView::bare(kind, id),

@@ -64,6 +64,11 @@ async fn dispatch(State(state): State<Arc<HubState>>, request: Request) -> Respo
     // The connection's zero-copy sends, for file bodies (see `crate::sendfile`).
     let sends = request.extensions().get::<std::sync::Arc<crate::sendfile::Sends>>().cloned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segments.iter().any(|s| is_dot_segment(s)) {
+        // No Hub path has them, and a URL built from them would point elsewhere: a mirror
+        // passing `…/../../secret/…` upstream would ask for another repo with its own token.
+        return HubError::not_found("Not Found").into_response();
+    }
     let result = if segments.first() == Some(&"api") {
         let body = if method == Method::POST {
             match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
@@ -90,6 +95,13 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+/// Whether a URL segment is `.` or `..` once decoded (`%2e`, `%2E`…), or holds a backslash
+/// (which URL parsers read as a `/`).
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = decode(segment);
+    decoded == "." || decoded == ".." || decoded.contains('\\') || segment.contains('\\')
 }
 
 /// Decodes `%XX` escapes of one URL segment.

@@ -116,30 +116,42 @@ pub(super) async fn handle(
         return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
     }
     if let Some(mirror) = state.mirror() {
+        // Only a well-formed repo id goes into an upstream URL.
+        let valid = kind.parse::<hfkit::repo::RepoType>().ok().is_some_and(|k| hfkit::repo::Repo::new(k, &id).is_ok());
+        if !valid {
+            return Err(repo_not_found(&caller));
+        }
         // The operator's rules hold for what is cached; upstream answers for the rest, and
         // knows the whole repo (a cache may hold part of a snapshot).
         let found = super::access::find_mirrored(state, &mirror, kind, &id).await?;
         if let Some(repo) = &found {
             check_visible(repo, &caller)?;
         }
+        if action == Some("auth-check") {
+            // Whether the caller may read (or write) is the mirror's rule, never upstream's
+            // answer for the mirror's own token; a repo the mirror does not know is public
+            // upstream or missing there, and only reading is asked of a mirror.
+            let ok = || Ok(CachePolicy::Private.apply(Json(serde_json::json!({})).into_response()));
+            return match (&found, args) {
+                (Some(repo), []) => super::access::check_files(repo, &caller, headers).and_then(|()| ok()),
+                (Some(repo), ["write"]) => super::access::check_write(repo, &caller, headers).and_then(|()| ok()),
+                (None, []) => match mirror.api(&format!("/api/{}", segments.join("/")), None).await? {
+                    Some(answer) => Ok(CachePolicy::Private.apply(answer)),
+                    None => Err(repo_not_found(&caller)),
+                },
+                _ => Err(HubError::not_found("Not Found")),
+            };
+        }
         let query = if query.is_empty() { String::new() } else { format!("?{query}") };
         let path = format!("/api/{}{query}", segments.join("/"));
-        let answer = match action {
-            // Whether the caller may read a repo this mirror knows is the mirror's rule, not
-            // upstream's answer to the mirror's own token.
-            Some("auth-check") if found.is_some() => None,
-            Some("paths-info") => mirror.api_post(&path, paths_info_form(&Params::parse(body))).await?,
-            _ => {
-                let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
-                mirror.api(&path, own.as_deref()).await?
-            }
+        let answer = if action == Some("paths-info") {
+            mirror.api_post(&path, paths_info_form(&Params::parse(body))).await?
+        } else {
+            let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
+            mirror.api(&path, own.as_deref()).await?
         };
         if let Some(answer) = answer {
             return Ok(api_policy(state, found.as_ref(), action).apply(answer));
-        }
-        if let (Some("auth-check"), Some(repo)) = (action, &found) {
-            super::access::check_files(repo, &caller, headers)?;
-            return Ok(api_policy(state, found.as_ref(), action).apply(Json(serde_json::json!({})).into_response()));
         }
     }
     let repo = find(state, kind, &id)?.ok_or_else(|| repo_not_found(&caller))?;
