@@ -29,6 +29,8 @@ fn login_errors_name_where_the_token_came_from() {
     let run = t.hf_with_stdin(&["auth", "login"], &format!("{READ}\n{UNKNOWN}\n"));
     run.expect_code(1);
     assert!(run.stderr.contains("standard input holds 2 lines, and a token is one line"), "{}", run.stderr);
+    let run = t.hf_with_stdin(&["auth", "login"], &format!("{READ}\r{UNKNOWN}"));
+    assert!(run.stderr.contains("standard input holds 2 lines"), "{}", run.stderr);
     let run = t.hf_with_stdin(&["auth", "login"], &"x".repeat(100_000));
     run.expect_code(1);
     assert!(run.stderr.contains("standard input holds more than a token (over 64 KiB)"), "{}", run.stderr);

@@ -311,7 +311,8 @@ fn token_from_stdin() -> Result<Stdin> {
     let Ok(input) = String::from_utf8(input) else {
         bail!("standard input is not a token: it is not text\n\n{hint}");
     };
-    let lines = input.lines().filter(|line| !line.trim().is_empty()).count();
+    // A lone `\r` breaks a line too: Python's cleaning would join the two halves.
+    let lines = input.split(['\r', '\n']).filter(|line| !line.trim().is_empty()).count();
     if lines == 0 {
         return Ok(Stdin::Empty);
     }

@@ -299,7 +299,7 @@ pub async fn refresh_if_needed<'c>(
         notice(
             true,
             format!(
-                "Your Hugging Face access token `{name}`{} and was not refreshed: it was issued by {issuer}, and the Hub in use is {here} (HF_ENDPOINT). Its refresh token is sent only to the Hub that issued it. Unset HF_ENDPOINT to refresh it, or run `hf auth login` to log in to {here}.",
+                "Your Hugging Face access token `{name}`{} and was not refreshed: it was issued by {issuer}, and the Hub in use is {here} (HF_ENDPOINT). Its refresh token is sent only to the Hub that issued it. Set HF_ENDPOINT={issuer} to refresh it, or run `hf auth login` to log in to {here}.",
                 if expires_at <= now { " has expired" } else { " expires soon" }
             ),
         );

@@ -152,7 +152,7 @@ impl RepoCache {
     /// Points `snapshots/<commit>/<path>` at `blobs/<etag>` with a relative symlink.
     pub fn link(&self, commit: &CommitHash, path: &str, etag: &Etag) -> Result<PathBuf, FsError> {
         let link = self.snapshot_file(commit, path);
-        create_parent(&link)?;
+        self.snapshot_folders(commit, path)?;
         let depth = path.matches('/').count() + 2;
         let target = PathBuf::from(format!("{}blobs/{etag}", "../".repeat(depth)));
         // The common case, one inode creation: the link does not exist yet.
@@ -174,6 +174,35 @@ impl RepoCache {
         std::os::unix::fs::symlink(&target, &tmp).map_err(|e| FsError::new("create symlink", &tmp, e))?;
         std::fs::rename(&tmp, &link).map_err(|e| FsError::new("place symlink", &link, e))?;
         Ok(link)
+    }
+
+    /// Creates the folders of `snapshots/<commit>/<path>` below the repo's folder, refusing
+    /// any that is a symlink: a link planted there (in a shared cache, say) would otherwise
+    /// take the repo's files, named by the repo, wherever it points.
+    pub fn snapshot_folders(&self, commit: &CommitHash, path: &str) -> Result<PathBuf, FsError> {
+        let mut dir = self.folder();
+        // The repo's folder itself may be a link (a repo moved to another disk by hand).
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create folder", &dir, e))?;
+        let parts = path.split('/').collect::<Vec<_>>();
+        let below = ["snapshots", commit.as_str()].into_iter().chain(parts[..parts.len() - 1].iter().copied());
+        for part in below {
+            dir.push(part);
+            match std::fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => continue,
+                Ok(_) => {
+                    let refused =
+                        std::io::Error::other("it is not a folder (a symlink?); remove it and download again");
+                    return Err(FsError::new("use folder", &dir, refused));
+                }
+                Err(_) => match std::fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    // Made by another process meanwhile: checked again on the next use.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() && !dir.is_symlink() => {}
+                    Err(e) => return Err(FsError::new("create folder", &dir, e)),
+                },
+            }
+        }
+        Ok(dir)
     }
 
     /// Records that `path` does not exist at `commit`.
@@ -289,6 +318,26 @@ fn create_parent(path: &Path) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_folders_are_made_below_the_repo_and_a_planted_link_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let c = RepoCache::new(root.path(), &Repo::new(crate::repo::RepoType::Model, "acme/tiny").unwrap());
+        let commit = CommitHash::parse(&"a".repeat(40)).unwrap();
+        let made = c.snapshot_folders(&commit, "sub/dir/file.txt").unwrap();
+        assert_eq!(made, c.snapshot_dir(&commit).join("sub/dir"));
+        assert!(made.is_dir());
+        // A folder of another commit planted as a link elsewhere.
+        let victim = root.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        let other = CommitHash::parse(&"b".repeat(40)).unwrap();
+        std::os::unix::fs::symlink(&victim, c.snapshot_dir(&other)).unwrap();
+        let refused = c.snapshot_folders(&other, "f.txt").unwrap_err();
+        assert!(refused.to_string().contains("not a folder"), "{refused}");
+        let etag = Etag::parse(&"c".repeat(64)).unwrap();
+        assert!(c.link(&other, "f.txt", &etag).is_err());
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0, "nothing was written through the link");
+    }
 
     #[test]
     fn layout_matches_python() {

@@ -477,9 +477,7 @@ impl Ctx<'_> {
     /// fetched and moved there, so `blobs/` does not keep it.
     async fn fetch_real_file(&self, commit: &CommitHash, path: &str, target: &Target) -> Result<()> {
         let dest = self.cache.snapshot_file(commit, path);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
-        }
+        self.cache.snapshot_folders(commit, path)?;
         let _lock = self.lock(&self.cache.lock(&target.etag), path).await?;
         let adopt = target.size > self.hub.config().transfer.chunk_size;
         let blobs = self.cache.blobs_dir();
@@ -502,14 +500,15 @@ impl Ctx<'_> {
     async fn copy_cached_blob(&self, partial: &OwnedPartial, etag: &Etag, size: u64) -> bool {
         use std::io::{Read as _, Seek as _, Write as _};
         let Ok(blob) = self.cache.open_blob(etag) else { return false };
-        // What an earlier run left is replaced, its resume record with it.
-        let _ = std::fs::remove_file(partial.record());
+        // A blob of another size is passed over before anything is touched.
+        if blob.metadata().map(|m| m.len()).ok() != Some(size) {
+            return false;
+        }
         let Ok(out) = partial.file().try_clone() else { return false };
+        // What an earlier run left is replaced: its resume record goes first.
+        let _ = std::fs::remove_file(partial.record());
         let etag = etag.clone();
         let copied = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-            if blob.metadata()?.len() != size {
-                return Ok(false);
-            }
             let mut hasher = verify::Hasher::new(verify::HashKind::of(&etag), size);
             out.set_len(0)?;
             (&out).seek(std::io::SeekFrom::Start(0))?;

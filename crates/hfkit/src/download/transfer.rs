@@ -55,6 +55,8 @@ const STOPPED: &str = "stopped: another part of the download failed";
 const MAX_REDIRECTS: usize = 20;
 /// The block (resume record unit) when the engine picks the sizes itself.
 const ADAPTIVE_BLOCK: u64 = 1 << 20;
+/// The most [`TransferSettings::window`] is taken as, whatever was set.
+const MOST_PROCESS_WINDOW: u64 = 1 << 30;
 /// Most memory for waiting pieces, per file, whatever was asked.
 const MAX_WINDOW: u64 = 16 << 20;
 /// Received bytes gathered before one vectored write.
@@ -281,7 +283,9 @@ impl Transfer<'_> {
             && record.size == target.size
             && record.chunk_size > 0
             && target.size.div_ceil(record.chunk_size) > 1
-            && (adaptive || record.chunk_size == block)
+            // Adaptive runs adopt another unit only while one block fits the memory window
+            // (a record written with a 1 GiB chunk size would make each piece that large).
+            && (if adaptive { record.chunk_size <= MAX_WINDOW } else { record.chunk_size == block })
         {
             // Resume in the unit the record was written in.
             block = record.chunk_size;
@@ -298,7 +302,7 @@ impl Transfer<'_> {
         let adopted: Vec<(u64, u64)> =
             done.iter().map(|b| (b * block, (b * block + block).min(target.size) - b * block)).collect();
         let (max_run, window) = if adaptive {
-            (chunk_size.div_ceil(block).max(1), self.settings.window.max(2 * block))
+            (chunk_size.div_ceil(block).max(1), self.settings.window.clamp(2 * block, MOST_PROCESS_WINDOW))
         } else {
             (1, (block * (ceiling as u64 - 1).max(1)).clamp(ordered::DEFAULT_WINDOW as u64, MAX_WINDOW))
         };
@@ -731,7 +735,8 @@ fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
 /// connections are its own: half of it while the budget is unknown (0), never less than one
 /// `block` nor more than the whole.
 fn file_window(window: u64, workers: u64, budget: u64, block: u64) -> u64 {
-    (window * workers).checked_div(budget).map_or(window / 2, |w| w.clamp(block, window))
+    let window = window.min(MOST_PROCESS_WINDOW);
+    window.saturating_mul(workers).checked_div(budget).map_or(window / 2, |w| w.clamp(block.min(window), window))
 }
 
 /// A large file's share of the link's `budget` of connections while `large` large files are
@@ -810,6 +815,8 @@ mod tests {
         // Never below one block, never above the whole.
         assert_eq!(file_window(2 * MIB, 1, 16, MIB), MIB);
         assert_eq!(file_window(24 * MIB, 16, 8, MIB), 24 * MIB);
+        // A window set beyond reason is taken as the most there is, without overflow.
+        assert_eq!(file_window(u64::MAX, 8, 8, MIB), MOST_PROCESS_WINDOW);
     }
 
     #[test]
