@@ -194,3 +194,30 @@ fn huge_forms_and_token_requests_are_refused_without_reading_them_all() {
     // The server still answers.
     assert_eq!(browser.get("/login").status, 200);
 }
+
+#[test]
+fn one_address_starting_login_after_login_is_slowed_down_and_others_are_not() {
+    let hub = fixture();
+    let client = reqwest::blocking::Client::new();
+    let start = |forwarded: Option<&str>| {
+        let mut request = client
+            .post(format!("{}/oauth/device", hub.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("client_id=cli");
+        if let Some(address) = forwarded {
+            // A proxy on this machine names the client (see `client_address`).
+            request = request.header("x-forwarded-for", address);
+        }
+        request.send().unwrap()
+    };
+    for _ in 0..=hfkit_server::web::session::FREE_FAILURES {
+        assert_eq!(start(Some("203.0.113.7")).status().as_u16(), 200);
+    }
+    let slowed = start(Some("203.0.113.7"));
+    assert_eq!(slowed.status().as_u16(), 429);
+    assert!(slowed.headers().contains_key("retry-after"));
+    let body: serde_json::Value = slowed.json().unwrap();
+    assert_eq!(body["error"], "slow_down");
+    // Another client still starts its login.
+    assert_eq!(start(Some("203.0.113.8")).status().as_u16(), 200);
+}

@@ -84,14 +84,27 @@ fn base_url(headers: &HeaderMap) -> String {
 
 pub(super) async fn device(
     State(state): State<Arc<HubState>>,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let fields = fields(&headers, &body)?;
+    let headers = &parts.headers;
+    let fields = fields(headers, &body)?;
     let client_id = required(&fields, "client_id")?;
+    // Each client address has a few codes for free, then waits longer and longer (the
+    // sign-in throttle): one client cannot take every waiting place of `max_waiting`.
+    let keys = [format!("device-code:{}", crate::web::session::client_address(&parts))];
+    if let Some(seconds) = state.sign_in_throttle().wait(&keys) {
+        return Err(HubError::oauth(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            format!("too many logins were started from this address; try again in {seconds} seconds"),
+        )
+        .header("retry-after", &seconds.to_string()));
+    }
+    state.sign_in_throttle().fail(&keys);
     let settings = state.device_flow();
     let auth = oauth::start(state.store(), &settings, client_id).map_err(|e| refused(&e))?;
-    let uri = format!("{}{}", base_url(&headers), oauth::VERIFICATION_PATH);
+    let uri = format!("{}{}", base_url(headers), oauth::VERIFICATION_PATH);
     Ok(no_store(json!({
         "device_code": auth.device_code.expose(),
         "user_code": auth.user_code,
