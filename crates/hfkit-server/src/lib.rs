@@ -234,8 +234,18 @@ impl HubState {
         write(&self.renames).insert((kind.to_owned(), old.to_owned()), new.to_owned());
     }
 
+    /// Where a request for `id` is redirected: a renamed repo's new id; on a mirror, also the
+    /// spelling the operator gave a repo's settings when `id` differs from it only in case
+    /// (upstream may find the repo whatever the case, and the settings must still hold).
     pub(crate) fn renamed(&self, kind: &str, id: &str) -> Option<String> {
-        read(&self.renames).get(&(kind.to_owned(), id.to_owned())).cloned()
+        if let Some(new) = read(&self.renames).get(&(kind.to_owned(), id.to_owned())) {
+            return Some(new.clone());
+        }
+        if self.mirror().is_none() || self.store().repo(kind, id).ok().flatten().is_some() {
+            return None;
+        }
+        let declared = self.store().repos().ok()?;
+        declared.into_iter().find(|r| r.kind == kind && r.id != id && r.id.eq_ignore_ascii_case(id)).map(|r| r.id)
     }
 
     /// Sets the CDN base URL that LFS files redirect to (`None`: serve them directly).

@@ -572,3 +572,26 @@ fn paths_info_of_a_repo_the_cache_lacks_is_answered_by_upstream() {
     let asked: Vec<_> = hub.requests().into_iter().filter(|r| r.path.contains("paths-info")).collect();
     assert!(asked.iter().all(|r| r.method == "POST"), "{asked:?}");
 }
+
+#[test]
+fn the_operators_settings_hold_whatever_the_case_of_the_repo_id() {
+    let hub = upstream(RepoFixture::model("acme/tiny").file("a.txt", "a\n"));
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |_| {});
+    let settings = hfkit_server::store::RepoSettings {
+        kind: "model".into(),
+        id: "acme/tiny".into(),
+        visibility: hfkit_server::Visibility::Private,
+        owner: Some("acme".into()),
+    };
+    mirror.state.store().set_repo(&settings).unwrap();
+    let no_redirects =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for path in ["/ACME/Tiny/resolve/main/a.txt", "/api/models/Acme/TINY"] {
+        let answer = no_redirects.get(format!("{}{path}", mirror.url)).send().unwrap();
+        assert_eq!(answer.status(), 307, "{path}");
+        assert!(answer.headers()["location"].to_str().unwrap().contains("acme/tiny"), "{path}");
+        // Followed, the private repo's rule answers.
+        assert_eq!(client().get(format!("{}{path}", mirror.url)).send().unwrap().status(), 401, "{path}");
+    }
+}
