@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::accounts::Role;
 use crate::auth::token::{self, TokenHash};
-use crate::store::{DeviceState, NewDeviceCode, NewToken, Store, StoreError};
+use crate::store::{DeviceCodeInsert, DeviceState, NewDeviceCode, NewToken, Store, StoreError};
 
 /// The grant type of a device-code poll.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -165,30 +165,34 @@ pub fn start(
     settings: &DeviceFlowSettings,
     client_id: &str,
 ) -> Result<DeviceAuthorization, OAuthError> {
-    if store.waiting_device_codes(now_ms())? >= settings.max_waiting {
-        return Err(OAuthError::TooManyWaiting);
-    }
     // A clash of two random codes is next to impossible; a few tries make it impossible.
     for _ in 0..5 {
         let device_code = random_token("")?;
         let user_code = random_user_code()?;
         let created_ms = now_ms();
         let lifetime_ms = i64::try_from(settings.code_lifetime.as_millis()).unwrap_or(i64::MAX);
-        let added = store.insert_device_code(&NewDeviceCode {
-            device_hash: TokenHash::of(device_code.expose()),
-            user_code_hash: TokenHash::of(&user_code),
-            client_id: client_id.to_owned(),
-            created_ms,
-            expires_ms: created_ms.saturating_add(lifetime_ms),
-            interval_secs: secs(settings.interval),
-        })?;
-        if added {
-            return Ok(DeviceAuthorization {
-                device_code,
-                user_code: display_user_code(&user_code),
-                expires_in: settings.code_lifetime.as_secs(),
-                interval: settings.interval.as_secs(),
-            });
+        let added = store.insert_device_code(
+            &NewDeviceCode {
+                device_hash: TokenHash::of(device_code.expose()),
+                user_code_hash: TokenHash::of(&user_code),
+                client_id: client_id.to_owned(),
+                created_ms,
+                expires_ms: created_ms.saturating_add(lifetime_ms),
+                interval_secs: secs(settings.interval),
+            },
+            settings.max_waiting,
+        )?;
+        match added {
+            DeviceCodeInsert::Added => {
+                return Ok(DeviceAuthorization {
+                    device_code,
+                    user_code: display_user_code(&user_code),
+                    expires_in: settings.code_lifetime.as_secs(),
+                    interval: settings.interval.as_secs(),
+                });
+            }
+            DeviceCodeInsert::Full => return Err(OAuthError::TooManyWaiting),
+            DeviceCodeInsert::Taken => {}
         }
     }
     Err(OAuthError::Random("five new device codes in a row were taken".to_owned()))
@@ -421,6 +425,13 @@ mod tests {
         poll(&s, &instant, second.device_code.expose(), None).unwrap();
         start(&s, &settings, "cli").unwrap();
         assert!(matches!(start(&s, &settings, "cli"), Err(OAuthError::TooManyWaiting)));
+        // Nor does a denied one.
+        let s2 = store();
+        let one = DeviceFlowSettings { max_waiting: 1, ..DeviceFlowSettings::default() };
+        let first = start(&s2, &one, "cli").unwrap();
+        assert!(matches!(start(&s2, &one, "cli"), Err(OAuthError::TooManyWaiting)));
+        decide(&s2, &first.user_code, &Decision::Deny).unwrap();
+        start(&s2, &one, "cli").unwrap();
         // Nor does an expired one.
         let s = store();
         let brief = DeviceFlowSettings { code_lifetime: Duration::ZERO, ..settings };

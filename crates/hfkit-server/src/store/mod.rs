@@ -19,6 +19,17 @@ pub mod sqlite;
 use crate::accounts::{Org, User};
 use crate::auth::token::TokenHash;
 pub use device::{DeviceCodeRecord, DeviceState, NewDeviceCode};
+/// What [`Store::insert_device_code`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceCodeInsert {
+    /// Stored.
+    Added,
+    /// Its device or user code is taken (a clash of random codes).
+    Taken,
+    /// `max_waiting` codes wait already.
+    Full,
+}
+
 pub use model::{
     AccessRequest, GateSettings, NewSession, NewToken, RepoSettings, RequestStatus, SessionRecord, TokenRecord,
 };
@@ -142,11 +153,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // ---- Browser login: device codes, OAuth access and refresh tokens (RFC 8628) ----
 
-    /// Stores a new device code (forgetting codes expired for a day); `false` if its device
-    /// or user code is taken.
-    fn insert_device_code(&self, code: &NewDeviceCode) -> Result<bool, StoreError>;
-    /// How many device codes wait at `now_ms` (not expired, not yet used).
-    fn waiting_device_codes(&self, now_ms: i64) -> Result<u64, StoreError>;
+    /// Stores a new device code (forgetting codes expired for a day), unless `max_waiting`
+    /// codes already wait for a decision (pending, not expired), in one step with the count.
+    fn insert_device_code(&self, code: &NewDeviceCode, max_waiting: u64) -> Result<DeviceCodeInsert, StoreError>;
     /// The device code with this hash.
     fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError>;
     /// The device code whose normalized user code has this hash.

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{
-    AccessRequest, DeviceCodeRecord, DeviceState, GateSettings, NewDeviceCode, NewSession, NewToken, RepoSettings,
-    RequestStatus, SessionRecord, Store, StoreError, TokenRecord,
+    AccessRequest, DeviceCodeInsert, DeviceCodeRecord, DeviceState, GateSettings, NewDeviceCode, NewSession, NewToken,
+    RepoSettings, RequestStatus, SessionRecord, Store, StoreError, TokenRecord,
 };
 use crate::accounts::{Org, Role, User};
 use crate::auth::token::TokenHash;
@@ -804,10 +804,21 @@ impl Store for SqliteStore {
 
     // ---- Browser login: device codes, OAuth access and refresh tokens (RFC 8628) ----
 
-    fn insert_device_code(&self, code: &NewDeviceCode) -> Result<bool, StoreError> {
+    fn insert_device_code(&self, code: &NewDeviceCode, max_waiting: u64) -> Result<DeviceCodeInsert, StoreError> {
+        // One connection behind one lock: the count and the insert are one step.
         let conn = self.lock();
         conn.execute("DELETE FROM device_codes WHERE expires_ms < ?1", [code.created_ms - 86_400_000])
             .map_err(backend("forget expired device codes"))?;
+        let waiting: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM device_codes WHERE expires_ms > ?1 AND state = 'pending'",
+                [code.created_ms],
+                |row| row.get(0),
+            )
+            .map_err(backend("count the waiting device codes"))?;
+        if u64::try_from(waiting).unwrap_or(0) >= max_waiting {
+            return Ok(DeviceCodeInsert::Full);
+        }
         let added = conn
             .execute(
                 "INSERT OR IGNORE INTO device_codes
@@ -823,16 +834,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(backend("store a device code"))?;
-        Ok(added == 1)
-    }
-
-    fn waiting_device_codes(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.lock()
-            .query_row("SELECT COUNT(*) FROM device_codes WHERE expires_ms > ?1 AND state != 'used'", [now_ms], |row| {
-                row.get::<_, i64>(0)
-            })
-            .map(|n| u64::try_from(n).unwrap_or(0))
-            .map_err(backend("count the waiting device codes"))
+        Ok(if added == 1 { DeviceCodeInsert::Added } else { DeviceCodeInsert::Taken })
     }
 
     fn device_code(&self, device_hash: &TokenHash) -> Result<Option<DeviceCodeRecord>, StoreError> {
@@ -1009,7 +1011,8 @@ mod browser_login_migration_tests {
             expires_ms: i64::MAX,
             interval_secs: 5,
         };
-        assert!(store.insert_device_code(&code).unwrap());
-        assert!(!store.insert_device_code(&code).unwrap(), "a code is stored once");
+        assert_eq!(store.insert_device_code(&code, 10).unwrap(), DeviceCodeInsert::Added);
+        assert_eq!(store.insert_device_code(&code, 10).unwrap(), DeviceCodeInsert::Taken, "a code is stored once");
+        assert_eq!(store.insert_device_code(&code, 1).unwrap(), DeviceCodeInsert::Full, "one waits already");
     }
 }
