@@ -104,7 +104,7 @@ pub enum OAuthError {
         description: String,
     },
     /// Too many device codes wait for a decision already ([`DeviceFlowSettings::max_waiting`]).
-    #[error("slow_down: too many logins are waiting for approval on this server; try again in a few minutes")]
+    #[error("too many logins are waiting for approval on this server; try again in a few minutes")]
     TooManyWaiting,
     /// The store failed.
     #[error(transparent)]

@@ -401,7 +401,13 @@ fn auth_check_is_the_mirrors_answer_and_writing_is_never_granted_by_upstream() {
     let check =
         |suffix: &str| client().get(format!("{}/api/models/acme/tiny/auth-check{suffix}", mirror.url)).send().unwrap();
     assert_eq!(check("").status(), 200, "a public repo is readable");
-    assert_ne!(check("/write").status(), 200, "nobody may write through a mirror");
+    assert_eq!(check("/write").status(), 403, "nobody may write through a mirror");
+    let carol = client()
+        .get(format!("{}/api/models/acme/tiny/auth-check/write", mirror.url))
+        .bearer_auth(CLIENT_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(carol.status(), 403, "nor a user of the mirror who does not own it");
     assert_eq!(check("/anything/else").status(), 404);
     let before = hub.requests().len();
     check("/write");
@@ -570,6 +576,7 @@ fn paths_info_of_a_repo_the_cache_lacks_is_answered_by_upstream() {
     assert_eq!(weights_entry["lfs"]["oid"], sha256(&weights));
     assert!(blobs(cache.path()).is_empty(), "nothing was fetched to answer");
     let asked: Vec<_> = hub.requests().into_iter().filter(|r| r.path.contains("paths-info")).collect();
+    assert_eq!(asked.len(), 2, "the mirror's request and the direct one: {asked:?}");
     assert!(asked.iter().all(|r| r.method == "POST"), "{asked:?}");
 }
 

@@ -59,11 +59,7 @@ fn refused(error: &OAuthError) -> HubError {
         OAuthError::Refused { code, description } => {
             HubError::oauth(StatusCode::BAD_REQUEST, code, description.clone())
         }
-        OAuthError::TooManyWaiting => HubError::oauth(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            "too many logins are waiting for approval on this server; try again in a few minutes",
-        ),
+        OAuthError::TooManyWaiting => HubError::oauth(StatusCode::TOO_MANY_REQUESTS, "slow_down", error.to_string()),
         other => HubError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the server failed: {other}")),
     }
 }

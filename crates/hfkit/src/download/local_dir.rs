@@ -135,11 +135,7 @@ async fn fetch_into(ctx: &Ctx<'_>, local: &Path, remote: Remote<'_>, token: Opti
     super::check_space(local, size, &dest)?;
     let adopt = size > ctx.hub.config().transfer.chunk_size;
     let partial = OwnedPartial::claim(&dir, &format!("{stem}.{etag}"), &dir, adopt, ctx.options.use_locks)?;
-    let partial = if !ctx.options.force && ctx.copy_cached_blob(&partial, etag, size).await {
-        partial
-    } else {
-        ctx.fetch_verified(&target, partial).await?
-    };
+    let partial = ctx.copied_or_fetched(&target, partial).await?;
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| FsError::new("create folder", dir, e))?;
     }

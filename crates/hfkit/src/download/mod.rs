@@ -483,14 +483,18 @@ impl Ctx<'_> {
         let blobs = self.cache.blobs_dir();
         let partial =
             OwnedPartial::claim(&blobs, target.etag.as_str(), &self.cache.locks_dir(), adopt, self.options.use_locks)?;
-        let partial = if !self.options.force && self.copy_cached_blob(&partial, &target.etag, target.size).await {
-            partial
-        } else {
-            self.fetch_verified(target, partial).await?
-        };
-        partial.place(&dest)?;
+        self.copied_or_fetched(target, partial).await?.place(&dest)?;
         self.progress.file_finished(path);
         Ok(())
+    }
+
+    /// `partial` filled with `target`'s bytes: copied from the main cache's blob when it holds
+    /// a good one (and `--force` was not given), else fetched; verified either way.
+    async fn copied_or_fetched(&self, target: &Target, partial: OwnedPartial) -> Result<OwnedPartial> {
+        if !self.options.force && self.copy_cached_blob(&partial, &target.etag, target.size).await {
+            return Ok(partial);
+        }
+        self.fetch_verified(target, partial).await
     }
 
     /// Fills `partial` with the main cache's blob of `etag`, hashing it on the way; false (and

@@ -302,7 +302,7 @@ impl Transfer<'_> {
         let adopted: Vec<(u64, u64)> =
             done.iter().map(|b| (b * block, (b * block + block).min(target.size) - b * block)).collect();
         let (max_run, window) = if adaptive {
-            (chunk_size.div_ceil(block).max(1), self.settings.window.clamp(2 * block, MOST_PROCESS_WINDOW))
+            (chunk_size.div_ceil(block).max(1), self.settings.window)
         } else {
             (1, (block * (ceiling as u64 - 1).max(1)).clamp(ordered::DEFAULT_WINDOW as u64, MAX_WINDOW))
         };
@@ -310,7 +310,7 @@ impl Transfer<'_> {
             target.kind,
             target.size,
             // The file's part before the budget is known (see `Job::window`).
-            usize::try_from(if adaptive { window / 2 } else { window }).unwrap_or(usize::MAX),
+            usize::try_from(if adaptive { file_window(window, 1, 0, block) } else { window }).unwrap_or(usize::MAX),
             Arc::clone(&file),
             partial.path().to_owned(),
             adopted,
@@ -736,7 +736,8 @@ fn connections_for(rtt: Option<Duration>, most: usize) -> usize {
 /// `block` nor more than the whole.
 fn file_window(window: u64, workers: u64, budget: u64, block: u64) -> u64 {
     let window = window.min(MOST_PROCESS_WINDOW);
-    window.saturating_mul(workers).checked_div(budget).map_or(window / 2, |w| w.clamp(block.min(window), window))
+    let part = window.saturating_mul(workers).checked_div(budget).unwrap_or(window / 2);
+    part.clamp(block.min(window), window)
 }
 
 /// A large file's share of the link's `budget` of connections while `large` large files are
