@@ -37,14 +37,29 @@ impl FsError {
     }
 }
 
-/// Writes `content` to `path` atomically, with `mode` on the new file.
+/// Writes `content` to `path` atomically, with `mode` on the new file, and makes it durable.
 pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), FsError> {
+    replace(path, content, mode, true)
+}
+
+/// Writes `content` to `path` atomically (a reader sees the old file or the new one, whole),
+/// without waiting for the disk. For records a later run checks before it trusts them, such as
+/// a download's resume record: its blocks are hashed again when adopted, so losing it in a
+/// crash costs a refetch, while a `fsync` per record would stall the transfer whenever the
+/// disk is busy with other writers.
+pub fn write_atomic_unsynced(path: &Path, content: &[u8], mode: u32) -> Result<(), FsError> {
+    replace(path, content, mode, false)
+}
+
+fn replace(path: &Path, content: &[u8], mode: u32, durable: bool) -> Result<(), FsError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         file.write_all(content)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         // The umask may have narrowed the mode; set it exactly.
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
         fs::rename(&tmp, path)
@@ -54,7 +69,7 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), FsErro
         return Err(FsError::new("write", path, source));
     }
     // Make the rename durable; failing to sync a folder is not worth failing the write.
-    if let Ok(d) = File::open(dir) {
+    if durable && let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())

@@ -623,8 +623,10 @@ fn save_record(path: &Path, record: &Record) {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        // Best effort: without the record a later run refetches, which is still correct.
-        let _ = crate::fs::write_atomic(path, &bytes, 0o644);
+        // Best effort: without the record a later run refetches, which is still correct. Not
+        // synced: the partial's bytes are not either, and what a record names is hashed again
+        // before it is adopted.
+        let _ = crate::fs::write_atomic_unsynced(path, &bytes, 0o644);
     }
 }
 
