@@ -305,6 +305,11 @@ pub(crate) struct ServeArgs {
     /// Seconds a browser-login code (`hf auth login`) waits for approval [default: 900].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) device_code_lifetime: Option<u64>,
+    /// Browser-login codes (`hf auth login`) that may wait for approval at once; past it a
+    /// new one is refused with `slow_down` (429), so that a flood of requests cannot grow the
+    /// data folder without end [default: 1000]. Example: `--max-waiting-logins 200`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_waiting_logins: Option<u64>,
     /// Seconds a browser-login client is told to wait between polls (RFC 8628 `interval`)
     /// [default: 5].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]

@@ -983,7 +983,8 @@ fn a_config_file_sets_every_option_and_the_command_line_wins() {
     // nothing that contradicts it.
     let file = t.root().join("serve.toml");
     let text = format!(
-        "accounts = \"{}\"\ncache = \"{}\"\nno-anonymous = true\nheader-timeout = 5\nmax-connections = 4\nref-ttl = 1\n",
+        "accounts = \"{}\"\ncache = \"{}\"\nno-anonymous = true\nheader-timeout = 5\nmax-connections = 4\nref-ttl = 1\n\
+         max-waiting-logins = 1\n",
         examples().join("accounts.json").display(),
         examples().join("hub").display()
     );
@@ -991,6 +992,19 @@ fn a_config_file_sets_every_option_and_the_command_line_wins() {
     let (_served, url, _log) = start_serve(&t, &["--config", file.to_str().unwrap()]);
     assert_eq!(get(&url, "/acme/model/resolve/main/config.json", "").0, 401, "no-anonymous from the file");
     assert_eq!(get(&url, "/acme/model/resolve/main/config.json", alice).0, 200);
+    // One browser login may wait: the second is told to slow down.
+    let device = |url: &str| {
+        let body = "client_id=hf&scope=openid";
+        let request = format!(
+            "POST /oauth/device HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        raw(url, request.as_bytes())
+    };
+    assert_eq!(device(&url).0, 200);
+    let (status, _, body) = device(&url);
+    assert_eq!((status, String::from_utf8_lossy(&body).contains("too many logins are waiting")), (429, true));
     drop(_served);
 
     // The command line's `--cache` wins over the file's: an empty cache serves nothing.

@@ -88,7 +88,7 @@ pub(crate) fn serve(ctx: &Context, args: &ServeArgs) -> Result<Status> {
             interval: args.device_poll_interval,
             access_lifetime: args.oauth_token_lifetime,
             refresh_lifetime: args.refresh_token_lifetime,
-            ..hfkit_server::oauth::DeviceFlowSettings::default()
+            max_waiting: args.max_waiting_logins,
         });
         hfkit_server::serve_with(listener, state, &limits, shutdown).await?;
         ctx.printer.info("Stopped: no new connections were taken, and transfers in flight were given time to finish.");

@@ -41,6 +41,8 @@ pub(crate) struct ServeSettings {
     pub(crate) header_timeout: Duration,
     /// How long a browser-login code waits for approval.
     pub(crate) device_code_lifetime: Duration,
+    /// Browser-login codes that may wait at once.
+    pub(crate) max_waiting_logins: u64,
     /// The wait between a browser-login client's polls.
     pub(crate) device_poll_interval: Duration,
     /// How long a browser-login access token works.
@@ -69,6 +71,7 @@ struct FileOptions {
     idle_timeout: Option<Spanned<u64>>,
     header_timeout: Option<Spanned<u64>>,
     device_code_lifetime: Option<Spanned<u64>>,
+    max_waiting_logins: Option<Spanned<u64>>,
     device_poll_interval: Option<Spanned<u64>>,
     oauth_token_lifetime: Option<Spanned<u64>>,
     refresh_token_lifetime: Option<Spanned<u64>>,
@@ -124,6 +127,7 @@ struct FromFile {
     idle_timeout: Option<u64>,
     header_timeout: Option<u64>,
     device_code_lifetime: Option<u64>,
+    max_waiting_logins: Option<u64>,
     device_poll_interval: Option<u64>,
     oauth_token_lifetime: Option<u64>,
     refresh_token_lifetime: Option<u64>,
@@ -153,6 +157,7 @@ fn read_file(path: &Path) -> Result<FromFile> {
         idle_timeout: source.at_least_one("idle-timeout", options.idle_timeout)?,
         header_timeout: source.at_least_one("header-timeout", options.header_timeout)?,
         device_code_lifetime: source.at_least_one("device-code-lifetime", options.device_code_lifetime)?,
+        max_waiting_logins: source.at_least_one("max-waiting-logins", options.max_waiting_logins)?,
         device_poll_interval: source.at_least_one("device-poll-interval", options.device_poll_interval)?,
         oauth_token_lifetime: source.at_least_one("oauth-token-lifetime", options.oauth_token_lifetime)?,
         refresh_token_lifetime: source.at_least_one("refresh-token-lifetime", options.refresh_token_lifetime)?,
@@ -203,6 +208,10 @@ impl ServeSettings {
             idle_timeout: secs(args.idle_timeout, file.idle_timeout, 60),
             header_timeout: secs(args.header_timeout, file.header_timeout, 20),
             device_code_lifetime: secs(args.device_code_lifetime, file.device_code_lifetime, 900),
+            max_waiting_logins: args
+                .max_waiting_logins
+                .or(file.max_waiting_logins)
+                .unwrap_or(hfkit_server::oauth::DeviceFlowSettings::default().max_waiting),
             device_poll_interval: secs(args.device_poll_interval, file.device_poll_interval, 5),
             oauth_token_lifetime: secs(args.oauth_token_lifetime, file.oauth_token_lifetime, 7 * 86_400),
             refresh_token_lifetime: secs(args.refresh_token_lifetime, file.refresh_token_lifetime, 90 * 86_400),
