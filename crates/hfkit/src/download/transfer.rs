@@ -357,7 +357,10 @@ impl Transfer<'_> {
             });
         }
         let actual = job.hash.finish().await?;
-        let _ = std::fs::remove_file(partial.record());
+        // A record exists only for a file of several blocks (one block is never resumed).
+        if job.blocks > 1 {
+            let _ = std::fs::remove_file(partial.record());
+        }
         if actual != target.etag.as_str() {
             let _ = partial.file().set_len(0);
             return Err(DownloadError::Verification {
