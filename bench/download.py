@@ -206,6 +206,15 @@ class Server:
             self.stop()
             sys.exit(f"hf serve did not start:\n{open(self.log).read()}{open(self.out).read()}")
 
+    def cpu_s(self):
+        """User + system CPU seconds the server has used so far (every thread), from /proc."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -322,6 +331,13 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
         netns_srv, netns_cli, host = "ld-srv", "ld-cli", delayline.SERVER_HOST
     server = None
     results = []
+    # Homes of many-file repos are removed when the link's runs are over, not between runs: on
+    # ext4 without a journal (this machine's disk) an inode deleted in the last minute is
+    # skipped when a new one is allocated (`recently_deleted`), so removing 3,000 files made
+    # the next client's every file creation slower, more so for clients that create more
+    # inodes per file (measured: 1,000 small files 0.2-0.5 s after a quiet minute, 2.5 s right
+    # after the previous run's home was removed).
+    kept_homes = []
     try:
         warm_page_cache()
         server = Server(host, netns_srv)
@@ -333,6 +349,7 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
             names = [c for c in clients if c[0] != "curl16" or repo == "bench/single"]
             samples = {c: [] for c, _ in names}
             failures = {c: [] for c, _ in names}
+            server_cpu = {c: [] for c, _ in names}
             skipped = set()
             for rnd in range(runs):
                 order = names[rnd % len(names):] + names[:rnd % len(names)]
@@ -345,7 +362,10 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
                         argv = client_argv(name, template, endpoint, repo, files, home)
                         log = os.path.join(WORK, f"last-{name}.log")
                         os.sync()
+                        srv_before = server.cpu_s()
                         wall, rss, cpu, rc = run_measured(argv, env, home, netns_cli, timeout, log)
+                        srv_after = server.cpu_s()
+                        srv_cpu = srv_after - srv_before if None not in (srv_before, srv_after) else None
                         got = dir_bytes(home) - (os.path.getsize(os.path.join(home, "curl.cfg"))
                                                  if name == "curl" else 0)
                         with open(log, "rb") as f:
@@ -359,10 +379,15 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
                             print(f"  {repo:<13} {name:<10} FAILED exit {rc}, {got}/{total} bytes\n{tail}", flush=True)
                         else:
                             samples[name].append((wall, rss, got, cpu))
+                            server_cpu[name].append(srv_cpu)
                             print(f"  {repo:<13} {name:<10} run {rnd+1}: {wall:7.2f} s  {total/1e6/wall:8.1f} MB/s"
-                                  f"  {(cpu or 0):6.2f} cpu s  {(rss or 0)/1024:7.1f} MiB", flush=True)
+                                  f"  {(cpu or 0):6.2f} cpu s  {(rss or 0)/1024:7.1f} MiB"
+                                  f"  server {(srv_cpu or 0):5.2f} cpu s", flush=True)
                     finally:
-                        shutil.rmtree(home, ignore_errors=True)
+                        if len(files) > 100:
+                            kept_homes.append(home)
+                        else:
+                            shutil.rmtree(home, ignore_errors=True)
             traced = {}
             for name, template in names if syscalls else []:
                 home = tempfile.mkdtemp(prefix="home-", dir=WORK)
@@ -390,12 +415,15 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
                     "median_mb_s": statistics.median([total / 1e6 / w for w, _, _, _ in s]) if s else None,
                     "median_cpu_s": _median([c for _, _, _, c in s if c is not None]),
                     "median_cpu_s_per_gb": _median([c / (total / 1e9) for _, _, _, c in s if c is not None]),
+                    "median_server_cpu_s": _median([c for c in server_cpu[name] if c is not None]),
                     "median_rss_mib": _median([r / 1024 for _, r, _, _ in s if r is not None]),
                     "failures": failures[name],
                 })
                 if failures[name]:
                     notes.append(f"{repo} {name}: " + " | ".join(f.splitlines()[0][:300] for f in failures[name]))
     finally:
+        for home in kept_homes:
+            shutil.rmtree(home, ignore_errors=True)
         if server:
             server.stop()
             with open(server.log) as f:
@@ -453,15 +481,17 @@ def _median(values):
 def render(link, link_desc, runs, results, notes):
     lines = [f"download, link {link}: {link_desc}",
              f"median of {runs} alternating run(s); MB/s = repo bytes (1e6) / wall s; CPU = user+sys of the client's"
-             " process tree; RSS = peak of the client process",
+             " process tree; RSS = peak of the client process; srv CPU = CPU s of the server (hf serve) during the run"
+             " (on loopback client and server share the cores: wall >= (CPU + srv CPU) / cores)",
              "",
              f"{'repo':<13} {'client':<12} {'size MB':>8} {'files':>5} {'runs':>4} {'wall s':>8} {'MB/s':>8} "
-             f"{'CPU s':>6} {'CPU s/GB':>8} {'RSS MiB':>8} {'x curl':>7} {'x curl16':>8} {'x hfrs':>7}"]
+             f"{'CPU s':>6} {'CPU s/GB':>8} {'srv CPU':>7} {'RSS MiB':>8} {'x curl':>7} {'x curl16':>8} {'x hfrs':>7}"]
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     for r in results:
         lines.append(f"{r['repo']:<13} {r['client']:<12} {r['repo_bytes']/1e6:>8.1f} {r['files']:>5} "
                      f"{r['runs_ok']:>4} {fmt(r['median_wall_s'], '8.2f')} {fmt(r['median_mb_s'], '8.1f')} "
                      f"{fmt(r['median_cpu_s'], '6.2f')} {fmt(r['median_cpu_s_per_gb'], '8.2f')} "
+                     f"{fmt(r.get('median_server_cpu_s'), '7.2f')} "
                      f"{fmt(r['median_rss_mib'], '8.1f')} {fmt(r['ratio_vs_curl'], '7.2f')} "
                      f"{fmt(r['ratio_vs_curl16'], '8.2f')} {fmt(r['ratio_vs_hfrs'], '7.2f')}")
     traced = [r for r in results if r.get("syscalls")]
