@@ -331,13 +331,6 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
         netns_srv, netns_cli, host = "ld-srv", "ld-cli", delayline.SERVER_HOST
     server = None
     results = []
-    # Homes of many-file repos are removed when the link's runs are over, not between runs: on
-    # ext4 without a journal (this machine's disk) an inode deleted in the last minute is
-    # skipped when a new one is allocated (`recently_deleted`), so removing 3,000 files made
-    # the next client's every file creation slower, more so for clients that create more
-    # inodes per file (measured: 1,000 small files 0.2-0.5 s after a quiet minute, 2.5 s right
-    # after the previous run's home was removed).
-    kept_homes = []
     try:
         warm_page_cache()
         server = Server(host, netns_srv)
@@ -384,9 +377,14 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
                                   f"  {(cpu or 0):6.2f} cpu s  {(rss or 0)/1024:7.1f} MiB"
                                   f"  server {(srv_cpu or 0):5.2f} cpu s", flush=True)
                     finally:
-                        if len(files) > 100:
-                            kept_homes.append(home)
-                        else:
+                        # The homes of many-file repos stay until the benchmark ends (they
+                        # go with WORK): on ext4 without a journal (this machine's disk) an
+                        # inode deleted in the last minutes is passed over when a new one is
+                        # allocated (`recently_deleted`), so removing 3,000 files made every
+                        # file creation of the next client slower, the more so the more inodes
+                        # it creates per file (1,000 small files: 0.2-0.5 s after a quiet
+                        # minute, 2.5 s right after the previous run's home was removed).
+                        if len(files) <= 100:
                             shutil.rmtree(home, ignore_errors=True)
             traced = {}
             for name, template in names if syscalls else []:
@@ -422,8 +420,6 @@ def bench_link(link, runs, repos, clients, specs, timeout, syscalls=False):
                 if failures[name]:
                     notes.append(f"{repo} {name}: " + " | ".join(f.splitlines()[0][:300] for f in failures[name]))
     finally:
-        for home in kept_homes:
-            shutil.rmtree(home, ignore_errors=True)
         if server:
             server.stop()
             with open(server.log) as f:
