@@ -759,6 +759,15 @@ fn hf_serve_upstream_is_a_pull_through_mirror_for_hf_and_python() {
         "from huggingface_hub import HfApi; print(sorted((e.path, type(e).__name__, getattr(e, 'size', None)) for e in HfApi().get_paths_info('acme/tiny', ['README.md', 'sub', 'missing'])))",
     );
     assert_eq!(run.expect_code(0).stdout, "[('README.md', 'RepoFile', 7), ('sub', 'RepoFolder', None)]\n");
+    // Lists are upstream's, without the private repo the mirror's token sees upstream.
+    let run = client.python(&format!(
+        "from huggingface_hub import HfApi\n\
+         mirror = sorted(m.id for m in HfApi().list_models(author='acme'))\n\
+         direct = sorted(m.id for m in HfApi(endpoint='{}', token=False).list_models(author='acme'))\n\
+         print(mirror == direct, mirror)",
+        fixture.url()
+    ));
+    assert_eq!(run.expect_code(0).stdout, "True ['acme/gated', 'acme/tiny']\n");
     // Whole snapshots: the repo API passes through (tree pages and their `Link` included).
     fixture.state().set_tree_page_size(2);
     let snapshot = client.hf(&["download", "acme/tiny", "--format", "quiet"]);

@@ -581,6 +581,71 @@ fn paths_info_of_a_repo_the_cache_lacks_is_answered_by_upstream() {
 }
 
 #[test]
+fn a_mirror_lists_upstreams_repos_that_its_rules_let_the_caller_see() {
+    // The mirror's token sees its own private repo upstream: the list must not show it.
+    let hub = HubFixture::new()
+        .user("ops")
+        .token("ops", "mirror", "read", SERVER_TOKEN)
+        .repo(RepoFixture::model("acme/open").file("a.txt", "a"))
+        .repo(RepoFixture::model("acme/gated").file("a.txt", "a").gated())
+        .repo(RepoFixture::model("acme/hidden").file("a.txt", "a"))
+        .repo(RepoFixture::model("acme/licensed").file("a.txt", "a"))
+        .repo(RepoFixture::model("ops/secret").file("a.txt", "a").private())
+        .repo(RepoFixture::dataset("acme/data").file("a.csv", "a"))
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
+    // The operator keeps one public upstream repo to acme's members.
+    let hidden = hfkit_server::store::RepoSettings {
+        kind: "model".into(),
+        id: "acme/hidden".into(),
+        visibility: hfkit_server::Visibility::Private,
+        owner: Some("acme".into()),
+    };
+    mirror.state.store().set_repo(&hidden).unwrap();
+    // And gates another.
+    let licensed = hfkit_server::store::RepoSettings {
+        id: "acme/licensed".into(),
+        visibility: hfkit_server::Visibility::Gated,
+        ..hidden.clone()
+    };
+    mirror.state.store().set_repo(&licensed).unwrap();
+    let list = |query: &str, token: Option<&str>| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+        let mut request = client().get(format!("{}/api/models{query}", mirror.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let answer = request.send().unwrap();
+        assert_eq!(answer.status(), 200);
+        let items: Vec<serde_json::Value> = answer.json().unwrap();
+        items.iter().map(|m| (m["id"].as_str().unwrap().to_owned(), m["private"].clone(), m["gated"].clone())).collect()
+    };
+    let expected = vec![
+        // Upstream's kind of gate is kept.
+        ("acme/gated".to_owned(), serde_json::json!(false), serde_json::json!("auto")),
+        ("acme/licensed".to_owned(), serde_json::json!(false), serde_json::json!("manual")),
+        ("acme/open".to_owned(), serde_json::json!(false), serde_json::json!(false)),
+    ];
+    let sorted = |mut items: Vec<(String, serde_json::Value, serde_json::Value)>| {
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items
+    };
+    assert_eq!(sorted(list("", None)), expected);
+    assert_eq!(sorted(list("", Some(CLIENT_TOKEN))), expected);
+    // Asked upstream without the server's token: its private repos are never in the list.
+    let lists: Vec<_> = hub.requests().into_iter().filter(|r| r.path.starts_with("/api/models")).collect();
+    assert!(!lists.is_empty() && lists.iter().all(|r| r.authorization.is_none()), "{lists:?}");
+    // Upstream's filters apply (search, limit), and datasets are listed apart.
+    assert_eq!(list("?search=open&limit=5", None).len(), 1);
+    let datasets: Vec<serde_json::Value> =
+        client().get(format!("{}/api/datasets", mirror.url)).send().unwrap().json().unwrap();
+    assert_eq!(datasets.iter().map(|d| d["id"].as_str().unwrap()).collect::<Vec<_>>(), ["acme/data"]);
+    // Upstream gone: the cache's list answers (empty here), not an error.
+    drop(hub);
+    assert_eq!(list("", None), Vec::new());
+}
+
+#[test]
 fn the_operators_settings_hold_whatever_the_case_of_the_repo_id() {
     let hub = upstream(RepoFixture::model("acme/tiny").file("a.txt", "a\n"));
     let cache = tempfile::tempdir().unwrap();

@@ -307,7 +307,7 @@ impl Mirror {
         if let Some(visibility) = self.visibility.get(&key) {
             return Ok(Some(visibility));
         }
-        let info = match self.call_api(&format!("/api/{kind}s/{id}"), None).await {
+        let info = match self.call_api(&format!("/api/{kind}s/{id}"), None, Identity::Server).await {
             Ok((info, _)) => info,
             Err(Upstream::Refused(_)) => return Ok(None),
             Err(Upstream::Down(why)) => {
@@ -348,20 +348,44 @@ impl Mirror {
     }
 
     async fn answer(&self, path: &str, form: Option<String>, own: Option<&str>) -> Result<Option<Response>, HubError> {
+        Ok(self.json(path, form, own, Identity::Server).await?.map(|(body, link)| {
+            let mut response = axum::Json(body).into_response();
+            if let Some(link) = link {
+                response.headers_mut().insert(header::LINK, link);
+            }
+            response
+        }))
+    }
+
+    /// Upstream's list of repos (`path`: `/api/{types}?…`) as anyone may see it there, asked
+    /// without the server's token, and its `Link` pointed at `own`; `Ok(None)` when offline or
+    /// when upstream cannot answer. Not the token: upstream would add the private repos the
+    /// token sees, and a list asked with `expand` need not say which ones are private.
+    pub(crate) async fn public_list(
+        &self,
+        path: &str,
+        own: Option<&str>,
+    ) -> Result<Option<(serde_json::Value, Option<HeaderValue>)>, HubError> {
+        self.json(path, None, own, Identity::Anonymous).await
+    }
+
+    async fn json(
+        &self,
+        path: &str,
+        form: Option<String>,
+        own: Option<&str>,
+        identity: Identity,
+    ) -> Result<Option<(serde_json::Value, Option<HeaderValue>)>, HubError> {
         if self.offline {
             return Ok(None);
         }
-        match self.call_api(path, form).await {
+        match self.call_api(path, form, identity).await {
             Ok((body, link)) => {
-                let mut response = axum::Json(body).into_response();
                 let link = link.zip(own).and_then(|(link, own)| {
                     let rest = link.strip_prefix('<')?.strip_prefix(self.upstream.as_str())?;
                     HeaderValue::from_str(&format!("<{own}{rest}")).ok()
                 });
-                if let Some(link) = link {
-                    response.headers_mut().insert(header::LINK, link);
-                }
-                Ok(Some(response))
+                Ok(Some((body, link)))
             }
             Err(Upstream::Refused(error)) => Err(error),
             Err(Upstream::Down(why)) => {
@@ -376,11 +400,15 @@ impl Mirror {
         &self,
         path: &str,
         form: Option<String>,
+        identity: Identity,
     ) -> Result<(serde_json::Value, Option<String>), Upstream> {
         let down =
             |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
         let client = self.hub.client().map_err(|e| down(&e))?;
-        let token = self.hub.request_token().await.map_err(|e| down(&e))?;
+        let token = match identity {
+            Identity::Server => self.hub.request_token().await.map_err(|e| down(&e))?,
+            Identity::Anonymous => None,
+        };
         let url = format!("{}{path}", self.upstream);
         let response = match form {
             Some(form) => client.post_form_json(&url, form, token.as_ref()).await,
@@ -414,6 +442,15 @@ impl Upstream {
 }
 
 /// What an upstream failure means for the client.
+/// Who the mirror is when it asks upstream.
+#[derive(Debug, Clone, Copy)]
+enum Identity {
+    /// With the server's upstream token (if it has one).
+    Server,
+    /// With no token: what anyone may see upstream.
+    Anonymous,
+}
+
 fn classify(error: ApiError, what: &str) -> Upstream {
     match error {
         ApiError::Unauthorized { .. } => Upstream::Refused(

@@ -1,6 +1,7 @@
 //! The repository API as huggingface_hub's `HfApi` and `HfFileSystem` call it:
 //!
-//! - `GET /api/{types}` (`list_models`, `list_datasets`: `search`, `author`, `limit`);
+//! - `GET /api/{types}` (`list_models`, `list_datasets`: `search`, `author`, `limit`; on a
+//!   mirror, upstream's list with the mirror's rules applied to each repo);
 //! - `GET /api/{types}/{id}[/revision/{rev}]` (`model_info`, `repo_exists`,
 //!   `revision_exists`; `blobs=true` adds sizes, blob ids and LFS details to `siblings`);
 //! - `GET …/refs` (branches, tags, and pull requests with `include_prs`);
@@ -88,7 +89,7 @@ pub(super) async fn handle(
         if method != Method::GET && method != Method::HEAD {
             return Err(HubError::not_found("Not Found"));
         }
-        return list(state, headers, kind, &params);
+        return list(state, headers, kind, &params, query).await;
     }
     let (id_len, action) = match rest
         .iter()
@@ -202,9 +203,30 @@ fn api_policy(state: &HubState, repo: Option<&RepoView>, action: Option<&str>) -
 }
 
 /// `GET /api/{types}`: the repos the caller may see, filtered by `search` (a part of the
-/// id, any case) and `author` (the namespace), at most `limit`, paginated with `Link`.
-fn list(state: &HubState, headers: &HeaderMap, kind: &str, params: &Params) -> Result<Response, HubError> {
+/// id, any case) and `author` (the namespace), at most `limit`, paginated with `Link`. A
+/// mirror answers with upstream's list (when upstream answers), each repo kept only if the
+/// mirror's rules let the caller see it.
+async fn list(
+    state: &HubState,
+    headers: &HeaderMap,
+    kind: &str,
+    params: &Params,
+    query: &str,
+) -> Result<Response, HubError> {
     let caller = repo_caller(state, headers)?;
+    if let Some(mirror) = state.mirror() {
+        let path = format!("/api/{kind}s{}{query}", if query.is_empty() { "" } else { "?" });
+        let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
+        if let Some((listed, link)) = mirror.public_list(&path, own.as_deref()).await? {
+            let items = mirrored_list(state, kind, listed, &caller)?;
+            let mut response = CachePolicy::for_caller(state, caller.user().is_none())
+                .apply(Json(Value::Array(items)).into_response());
+            if let Some(link) = link {
+                response.headers_mut().insert(header::LINK, link);
+            }
+            return Ok(response);
+        }
+    }
     let searches: Vec<String> = params.all("search").iter().map(|s| s.to_lowercase()).collect();
     let author = params.get("author");
     let mut visible: Vec<RepoView> = Vec::new();
@@ -243,6 +265,61 @@ fn list(state: &HubState, headers: &HeaderMap, kind: &str, params: &Params) -> R
         link_next(&mut response, headers, &next);
     }
     Ok(response)
+}
+
+/// Upstream's public list of repos as the caller may see it on this mirror: each repo takes
+/// the visibility upstream gives it (`private`, `gated`), then the operator's settings, as
+/// [`super::access::find_mirrored`] does for one repo; a repo the caller may not see is left
+/// out, and the `private` and `gated` of the rest say what the mirror does. An entry without
+/// a well-formed id is left out.
+fn mirrored_list(
+    state: &HubState,
+    kind: &str,
+    listed: Value,
+    caller: &crate::auth::Caller,
+) -> Result<Vec<Value>, HubError> {
+    let Value::Array(items) = listed else {
+        return Err(HubError::new(
+            StatusCode::BAD_GATEWAY,
+            "The upstream answered the list with something that is not a list.",
+        ));
+    };
+    let repo_type = kind.parse::<hfkit::repo::RepoType>().ok();
+    let mut kept = Vec::with_capacity(items.len());
+    for mut item in items {
+        let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else { continue };
+        if repo_type.is_none_or(|t| hfkit::repo::Repo::new(t, &id).is_err()) {
+            continue;
+        }
+        let gated = item.get("gated").filter(|g| !g.is_null() && g.as_bool() != Some(false)).cloned();
+        let mut view = RepoView::bare(kind, &id);
+        view.visibility = if item.get("private").and_then(Value::as_bool) == Some(true) {
+            Visibility::Private
+        } else if gated.is_some() {
+            Visibility::Gated
+        } else {
+            Visibility::Public
+        };
+        let view = settle(state, view)?;
+        if check_visible(&view, caller).is_err() {
+            continue;
+        }
+        // Said where upstream said it (a list asked with `expand` has only those fields).
+        if let Some(map) = item.as_object_mut() {
+            if map.contains_key("private") {
+                map.insert("private".into(), Value::Bool(view.visibility == Visibility::Private));
+            }
+            if map.contains_key("gated") {
+                let gated = match view.visibility {
+                    Visibility::Gated => gated.unwrap_or_else(|| Value::String("manual".into())),
+                    _ => Value::Bool(false),
+                };
+                map.insert("gated".into(), gated);
+            }
+        }
+        kept.push(item);
+    }
+    Ok(kept)
 }
 
 /// The query without `drop`, each pair followed by `&`.
