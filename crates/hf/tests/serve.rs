@@ -141,6 +141,55 @@ print(json.dumps(out))
 "#;
 
 #[test]
+fn a_cache_python_wrote_without_symlinks_is_served_and_a_changed_file_is_not() {
+    let fixture = common::repo_hub();
+    let t = context(&fixture);
+    // Python's snapshot_download with symlinks off: the snapshot holds the files themselves,
+    // and only the commit's cached listing (`trees/<commit>.json`) names their etags.
+    let served_cache = t.root().join("served");
+    let mut writer = client_of(fixture.url());
+    writer.set_env("HF_HUB_DISABLE_SYMLINKS", "1");
+    writer
+        .python(&format!(
+            "from huggingface_hub import snapshot_download; snapshot_download('acme/tiny', cache_dir='{}')",
+            served_cache.display()
+        ))
+        .expect_code(0);
+    let main = common::commit_of(&fixture, "acme/tiny", "main");
+    let snapshot = served_cache.join("models--acme--tiny/snapshots").join(&main);
+    assert!(std::fs::symlink_metadata(snapshot.join("model.safetensors")).unwrap().file_type().is_file());
+    let (_served, url, log) = start_serve(&t, &["--cache", served_cache.to_str().unwrap()]);
+    let client = client_of(&url);
+    let got = client.hf(&["download", "acme/tiny", "--format", "quiet"]);
+    let dir = std::path::PathBuf::from(got.expect_code(0).stdout.trim());
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        hfkit_test::pseudo_random(7, common::WEIGHTS_LEN)
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("sub/dir/data.txt")).unwrap(), "nested\n");
+    let run = client.python(
+        "from huggingface_hub import hf_hub_download, HfApi\n\
+         print(open(hf_hub_download('acme/tiny', 'config.json')).read())\n\
+         print(sorted((s.rfilename, s.size) for s in HfApi().model_info('acme/tiny', files_metadata=True).siblings))",
+    );
+    assert_eq!(
+        run.expect_code(0).stdout,
+        format!(
+            "{{\"hidden_size\": 16}}\n[('README.md', 7), ('config.json', 19), ('model.safetensors', {}), ('sub/dir/data.txt', 7)]\n",
+            common::WEIGHTS_LEN
+        )
+    );
+    // A file changed in place (same size) is no longer its etag's: refused, and named.
+    std::fs::write(snapshot.join("README.md"), "# TINY\n").unwrap();
+    let changed = get(&url, "/acme/tiny/resolve/main/README.md", "");
+    assert_eq!(changed.0, 404, "{}", changed.1);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("README.md is not what the commit's listing says"), "{logged}");
+    let (status, _, body) = get(&url, "/acme/tiny/resolve/main/config.json", "");
+    assert_eq!((status, body.as_slice()), (200, &b"{\"hidden_size\": 16}"[..]), "the rest is served");
+}
+
+#[test]
 fn python_reads_a_live_cache_through_hf_serve() {
     let fixture = common::repo_hub();
     let t = context(&fixture);

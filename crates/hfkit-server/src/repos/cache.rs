@@ -15,6 +15,10 @@
 //! A broken entry (a ref to a missing commit, a short snapshot name, a dangling link, a
 //! loop) is left out and named once in the log; the rest of the repo is served.
 //!
+//! A cache written with `HF_HUB_DISABLE_SYMLINKS` has the files themselves in its snapshots:
+//! their etags come from the commit's cached tree listing, and a file's bytes are hashed
+//! against its etag before it is first served and after any change to it.
+//!
 //! What a cache cannot know: tags versus branches (every ref is a branch), the order of
 //! commits, commit titles, and who may see a repo (public here; the operator's settings in
 //! the store apply on top). Dates come from the file times: a commit's is the time its
@@ -24,7 +28,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hfkit::cache::{KeptCache, RepoCache, RepoStamp, list_repos};
+use hfkit::cache::{KeptCache, RepoCache, RepoStamp, SnapshotFile, list_repos};
 use hfkit::hashes::{CommitHash, Etag};
 use hfkit::repo::{Repo, RepoType};
 
@@ -45,7 +49,25 @@ pub struct CacheRepos {
     kept: KeptCache,
     warned: Mutex<HashSet<String>>,
     read: Mutex<HashMap<(String, String), Arc<Reading>>>,
+    /// Snapshot files of a cache written without symlinks whose bytes were hashed and found
+    /// to be their etag's, by what identifies a file's state (device, inode, size, change
+    /// time): a copy is hashed once, not on every request.
+    verified: Mutex<HashMap<CopyStamp, Etag>>,
+    /// Held while a copy is hashed, so that requests for copies not hashed yet wait for one
+    /// hash instead of each reading the file.
+    hashing: Mutex<()>,
+    /// The cached tree listings of commits read for their copies (a commit's never changes).
+    listings: Mutex<HashMap<(std::path::PathBuf, CommitHash), Arc<Listing>>>,
 }
+
+/// What a commit's cached tree listing says of each file: its etag and size.
+type Listing = BTreeMap<String, (Etag, u64)>;
+
+/// How many commits' tree listings are kept (all are dropped past it).
+const MAX_KEPT_LISTINGS: usize = 64;
+
+/// What identifies the state of a file: a change to its bytes changes its ctime.
+type CopyStamp = (u64, u64, u64, i64, i64);
 
 /// A repo as read under `stamp`: its refs and commits, and the blobs of the snapshot files
 /// served since (by commit and path).
@@ -89,7 +111,14 @@ impl CacheRepos {
         if !root.is_dir() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"));
         }
-        Ok(Self { kept: KeptCache::open(&root)?, warned: Mutex::default(), read: Mutex::default() })
+        Ok(Self {
+            kept: KeptCache::open(&root)?,
+            warned: Mutex::default(),
+            read: Mutex::default(),
+            verified: Mutex::default(),
+            hashing: Mutex::default(),
+            listings: Mutex::default(),
+        })
     }
 
     /// The cache folder served.
@@ -156,6 +185,74 @@ impl CacheRepos {
         Ok(entry(cache, etag, size, Some(blob)))
     }
 
+    /// The commit's cached tree listing, read once it is there (empty while it is not: a
+    /// later `snapshot_download` may write it).
+    fn listing(&self, cache: &RepoCache, commit: &CommitHash) -> Arc<Listing> {
+        let key = (cache.folder(), commit.clone());
+        if let Some(listing) = lock(&self.listings).get(&key) {
+            return Arc::clone(listing);
+        }
+        let Some(listing) = cache.tree_etags(commit).map(Arc::new) else { return Arc::default() };
+        let mut listings = lock(&self.listings);
+        if listings.len() >= MAX_KEPT_LISTINGS {
+            listings.clear();
+        }
+        listings.insert(key, Arc::clone(&listing));
+        listing
+    }
+
+    /// The snapshot file `path` of `commit` when it is the file itself: served once its
+    /// bytes are found to be the etag the commit's cached listing gives it (hashed on first
+    /// use and after any change to the file); else left out and named in the log.
+    fn copy(&self, cache: &RepoCache, commit: &CommitHash, path: &str) -> Option<FileEntry> {
+        let shown = cache.snapshot_file(commit, path);
+        if shown.symlink_metadata().is_err() {
+            return None;
+        }
+        let checked = cache.snapshot_copy(commit, path, &self.listing(cache, commit)).and_then(|file| {
+            let unreadable = |e: std::io::Error| format!("snapshot file {} cannot be read: {e}", shown.display());
+            let opened = cache.open_snapshot_copy(commit, path).map_err(unreadable)?;
+            let stamp = {
+                use std::os::unix::fs::MetadataExt as _;
+                let m = opened.metadata().map_err(unreadable)?;
+                (m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec())
+            };
+            let known = |verified: &HashMap<CopyStamp, Etag>| verified.get(&stamp) == Some(&file.etag);
+            if !known(&lock(&self.verified)) {
+                // Waiting for another copy's hash, and hashing, hold no runtime thread.
+                blocking(|| {
+                    let _one_at_a_time = lock(&self.hashing);
+                    if known(&lock(&self.verified)) {
+                        return Ok(());
+                    }
+                    let matches = RepoCache::copy_matches(&file, &opened).map_err(unreadable)?;
+                    if !matches {
+                        return Err(format!(
+                            "snapshot file {} is not what the commit's listing says (its {} is not {})",
+                            shown.display(),
+                            hfkit::download::HashKind::of(&file.etag).name(),
+                            file.etag
+                        ));
+                    }
+                    let mut verified = lock(&self.verified);
+                    if verified.len() >= MAX_KEPT_LINKS {
+                        verified.clear();
+                    }
+                    verified.insert(stamp, file.etag.clone());
+                    Ok(())
+                })?;
+            }
+            Ok(copy_entry(cache, commit, file, Some(opened)))
+        });
+        match checked {
+            Ok(entry) => Some(entry),
+            Err(warning) => {
+                self.warn(vec![warning]);
+                None
+            }
+        }
+    }
+
     fn view(&self, kind: &str, id: &str, cache: &RepoCache) -> RepoView {
         let (commits, mut warnings) = cache.commits();
         let (refs, ref_warnings) = cache.refs_among(&commits);
@@ -171,8 +268,25 @@ impl CacheRepos {
 
 /// A file of the cache whose blob is `etag`; `opened` is the blob when it is already open.
 fn entry(cache: &RepoCache, etag: hfkit::hashes::Etag, size: u64, opened: Option<std::fs::File>) -> FileEntry {
-    let blob = CacheBlob { cache: cache.clone(), etag: etag.clone(), opened: Mutex::new(opened) };
+    let blob = CacheBlob { cache: cache.clone(), etag: etag.clone(), copy: None, opened: Mutex::new(opened) };
     FileEntry::from_etag(&etag, size, Content::Blob(Arc::new(blob)))
+}
+
+/// A snapshot file that is the file itself (see [`SnapshotFile::copy`]).
+fn copy_entry(cache: &RepoCache, commit: &CommitHash, file: SnapshotFile, opened: Option<std::fs::File>) -> FileEntry {
+    let copy = Some((commit.clone(), file.name));
+    let blob = CacheBlob { cache: cache.clone(), etag: file.etag.clone(), copy, opened: Mutex::new(opened) };
+    FileEntry::from_etag(&file.etag, file.size, Content::Blob(Arc::new(blob)))
+}
+
+/// Runs `work`, which may read a large file, where it does not hold up a runtime's other tasks.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
 }
 
 impl RepoSource for CacheRepos {
@@ -201,7 +315,19 @@ impl RepoSource for CacheRepos {
         };
         let (files, warnings) = cache.snapshot_files(&commit);
         self.warn(warnings);
-        Arc::new(files.into_iter().map(|f| (f.name.clone(), entry(&cache, f.etag, f.size, None))).collect())
+        // A copy is listed with what the commit's listing says; its bytes are checked when
+        // it is asked for (`file`).
+        Arc::new(
+            files
+                .into_iter()
+                .map(|f| {
+                    let name = f.name.clone();
+                    let entry =
+                        if f.copy { copy_entry(&cache, &commit, f, None) } else { entry(&cache, f.etag, f.size, None) };
+                    (name, entry)
+                })
+                .collect(),
+        )
     }
 
     fn commit_time(&self, repo: &RepoView, commit: &str) -> Option<std::time::SystemTime> {
@@ -226,6 +352,10 @@ impl RepoSource for CacheRepos {
             }
         }
         let cache = Self::checked(cache)?;
+        let is_link = cache.snapshot_file(&commit, path).symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return self.copy(&cache, &commit, path);
+        }
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {
             let file = self.opened(&cache, etag.clone()).map_err(|e| format!("{e} (file {path})"))?;
             if let Some(reading) = &reading {

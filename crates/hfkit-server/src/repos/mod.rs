@@ -134,6 +134,9 @@ pub struct CacheBlob {
     pub cache: RepoCache,
     /// The blob's checked name.
     pub etag: Etag,
+    /// Where the bytes are when they are not `blobs/<etag>`: the snapshot file itself
+    /// (commit, path) of a cache written without symlinks.
+    pub copy: Option<(hfkit::hashes::CommitHash, String)>,
     /// The blob, when it was already opened to learn its size (one open per request).
     pub opened: std::sync::Mutex<Option<std::fs::File>>,
 }
@@ -142,7 +145,13 @@ impl CacheBlob {
     /// The blob opened: the file opened earlier for this answer, else opened now.
     pub fn open(&self) -> std::io::Result<std::fs::File> {
         let earlier = self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        earlier.map_or_else(|| self.cache.open_blob(&self.etag), Ok)
+        earlier.map_or_else(
+            || match &self.copy {
+                Some((commit, path)) => self.cache.open_snapshot_copy(commit, path),
+                None => self.cache.open_blob(&self.etag),
+            },
+            Ok,
+        )
     }
 }
 

@@ -32,7 +32,14 @@ pub struct SnapshotFile {
     pub etag: Etag,
     /// Bytes of the blob.
     pub size: u64,
+    /// The snapshot holds the file itself, not a link to a blob (a cache written with
+    /// `HF_HUB_DISABLE_SYMLINKS`): `etag` and `size` are what the commit's cached tree
+    /// listing says of it, not yet checked against its bytes.
+    pub copy: bool,
 }
+
+/// Most bytes read of a commit's cached tree listing (a repo of 100,000 files is about 20 MB).
+const MAX_TREE_LISTING: u64 = 64 << 20;
 
 /// What could be read, and one sentence per entry that could not.
 pub type WithWarnings<T> = (T, Vec<String>);
@@ -118,20 +125,32 @@ impl RepoCache {
     }
 
     /// Every file of `snapshots/<commit>` with its blob and size; a file whose link or blob
-    /// is broken is left out with a warning.
+    /// is broken is left out with a warning. A file that is there itself (a cache written
+    /// with `HF_HUB_DISABLE_SYMLINKS`) is listed with what the commit's cached tree listing
+    /// says of it, when that names it with its size.
     pub fn snapshot_files(&self, commit: &CommitHash) -> WithWarnings<Vec<SnapshotFile>> {
         let mut warnings = Vec::new();
         let snapshot = self.snapshot_dir(commit);
         let mut names = Vec::new();
         list_files(&snapshot, &snapshot, &mut names, &mut warnings);
         let mut files = Vec::new();
+        let mut listing = None;
         for name in names {
+            let is_link = std::fs::symlink_metadata(snapshot.join(&name)).is_ok_and(|m| m.file_type().is_symlink());
+            if !is_link {
+                let listing = listing.get_or_insert_with(|| self.tree_etags(commit).unwrap_or_default());
+                match self.snapshot_copy_in(commit, &name, listing) {
+                    Ok(file) => files.push(file),
+                    Err(warning) => warnings.push(warning),
+                }
+                continue;
+            }
             let checked = self.snapshot_etag(commit, &name).and_then(|etag| {
                 let size = self.blob_size(&etag).map_err(|e| {
                     let file = snapshot.join(&name);
                     format!("snapshot file {} links to blob {etag}, which cannot be read: {e}", file.display())
                 })?;
-                Ok(SnapshotFile { name: name.clone(), etag, size })
+                Ok(SnapshotFile { name: name.clone(), etag, size, copy: false })
             });
             match checked {
                 Ok(file) => files.push(file),
@@ -140,6 +159,108 @@ impl RepoCache {
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
         (files, warnings)
+    }
+
+    /// What the commit's cached tree listing (`trees/<commit>.json`, huggingface_hub's
+    /// format) says of each file: its etag (the sha256 of an LFS file, the git blob sha1
+    /// otherwise) and size. `None` when there is no listing, or it is not a regular file of
+    /// at most 64 MiB in that format; entries that are not well formed are left out.
+    pub fn tree_etags(&self, commit: &CommitHash) -> Option<BTreeMap<String, (Etag, u64)>> {
+        use std::io::Read as _;
+        let folder =
+            rustix::fs::open(self.folder(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW, Mode::empty())
+                .ok()?;
+        let trees =
+            rustix::fs::openat(&folder, "trees", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW, Mode::empty())
+                .ok()?;
+        let file = open_regular_at(&trees, format!("{commit}.json").as_str()).ok()?;
+        let mut text = Vec::new();
+        file.take(MAX_TREE_LISTING + 1).read_to_end(&mut text).ok()?;
+        if text.len() as u64 > MAX_TREE_LISTING {
+            return None;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        (doc.get("format_version")?.as_u64()? == 1).then_some(())?;
+        let files = doc.get("files")?.as_object()?;
+        let entries = files.iter().filter_map(|(path, info)| {
+            let size = info.get("size")?.as_u64()?;
+            let etag = match info.get("lfs_sha256").and_then(serde_json::Value::as_str) {
+                Some(sha256) => Etag::parse(sha256).ok()?,
+                None => Etag::parse(info.get("blob_id")?.as_str()?).ok()?,
+            };
+            Some((path.clone(), (etag, size)))
+        });
+        Some(entries.collect())
+    }
+
+    /// `snapshots/<commit>/<path>` when the snapshot holds the file itself: a regular file,
+    /// below real folders, of the size `listing` (the commit's [`Self::tree_etags`]) gives it
+    /// (see [`SnapshotFile::copy`]). Its bytes are not checked here ([`Self::copy_matches`]).
+    pub fn snapshot_copy(
+        &self,
+        commit: &CommitHash,
+        path: &str,
+        listing: &BTreeMap<String, (Etag, u64)>,
+    ) -> Result<SnapshotFile, String> {
+        self.snapshot_copy_in(commit, path, listing)
+    }
+
+    fn snapshot_copy_in(
+        &self,
+        commit: &CommitHash,
+        path: &str,
+        listing: &BTreeMap<String, (Etag, u64)>,
+    ) -> Result<SnapshotFile, String> {
+        let shown = self.snapshot_file(commit, path);
+        let file = self
+            .open_snapshot_copy(commit, path)
+            .map_err(|e| format!("snapshot file {} cannot be read: {e}", shown.display()))?;
+        let size = file.metadata().map_err(|e| format!("snapshot file {} cannot be read: {e}", shown.display()))?.len();
+        match listing.get(path) {
+            Some((etag, listed)) if *listed == size => {
+                Ok(SnapshotFile { name: path.to_owned(), etag: etag.clone(), size, copy: true })
+            }
+            Some((_, listed)) => Err(format!(
+                "snapshot file {} has {size} bytes where the commit's listing says {listed}",
+                shown.display()
+            )),
+            None => Err(format!(
+                "snapshot file {} is not a link to a blob, and the commit's cached listing (trees/{commit}.json) does not name it",
+                shown.display()
+            )),
+        }
+    }
+
+    /// Whether the bytes of `file` (a [`SnapshotFile::copy`], opened with
+    /// [`Self::open_snapshot_copy`]) are what its etag says: hashed whole (sha256, or git's
+    /// blob sha1), then `opened` is put back at its start.
+    pub fn copy_matches(file: &SnapshotFile, mut opened: &std::fs::File) -> std::io::Result<bool> {
+        use std::io::{Read as _, Seek as _};
+        if opened.metadata()?.len() != file.size {
+            return Ok(false);
+        }
+        opened.seek(std::io::SeekFrom::Start(0))?;
+        let kind = crate::download::HashKind::of(&file.etag);
+        let digest = crate::download::hash_reader(kind, file.size, opened.take(file.size))?;
+        opened.seek(std::io::SeekFrom::Start(0))?;
+        Ok(digest == file.etag.as_str() && opened.metadata()?.len() == file.size)
+    }
+
+    /// Opens `snapshots/<commit>/<path>` for reading when it is a regular file, every folder
+    /// on the way (the repo's included) opened without following a symlink.
+    pub fn open_snapshot_copy(&self, commit: &CommitHash, path: &str) -> std::io::Result<std::fs::File> {
+        crate::repo::validate_path(path)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let root: OwnedFd =
+            rustix::fs::open(&self.root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut dir = rustix::fs::openat(&root, self.folder_name.as_str(), dir_flags, Mode::empty())?;
+        let parts: Vec<&str> = path.split('/').collect();
+        let (name, folders) = parts.split_last().unwrap_or((&"", &[]));
+        for folder in ["snapshots", commit.as_str()].iter().chain(folders) {
+            dir = rustix::fs::openat(&dir, *folder, dir_flags, Mode::empty())?;
+        }
+        open_regular_at(&dir, *name)
     }
 
     /// Opens `blobs/<etag>` for reading without leaving the cache: the repo folder, `blobs/`
@@ -219,6 +340,45 @@ mod tests {
     }
 
     #[test]
+    fn files_kept_in_the_snapshot_itself_are_listed_by_the_commits_listing_and_checked_by_their_bytes() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let c = RepoCache::new(&root, &Repo::model("acme/tiny").unwrap());
+        c.prepare().unwrap();
+        let snapshot = c.snapshot_dir(&commit('a'));
+        std::fs::create_dir_all(snapshot.join("sub")).unwrap();
+        let weights = b"weights".to_vec();
+        let sha256: String = sha2::Sha256::digest(&weights).iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(snapshot.join("sub/w.bin"), &weights).unwrap();
+        std::fs::write(snapshot.join("short.txt"), b"abc").unwrap();
+        std::fs::write(snapshot.join("unlisted.txt"), b"x").unwrap();
+        let listing = serde_json::json!({"format_version": 1, "files": {
+            "sub/w.bin": {"size": 7, "blob_id": "1".repeat(40), "lfs_sha256": sha256, "lfs_size": 7},
+            "short.txt": {"size": 10, "blob_id": "2".repeat(40)},
+        }});
+        std::fs::create_dir_all(c.folder().join("trees")).unwrap();
+        std::fs::write(c.tree_file(&commit('a')), listing.to_string()).unwrap();
+
+        let (files, warnings) = c.snapshot_files(&commit('a'));
+        let etag = Etag::parse(&sha256).unwrap();
+        assert_eq!(files, vec![SnapshotFile { name: "sub/w.bin".into(), etag: etag.clone(), size: 7, copy: true }]);
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings.iter().any(|w| w.contains("short.txt") && w.contains("has 3 bytes")), "{warnings:#?}");
+        assert!(warnings.iter().any(|w| w.contains("unlisted.txt") && w.contains("does not name it")), "{warnings:#?}");
+        let opened = c.open_snapshot_copy(&commit('a'), "sub/w.bin").unwrap();
+        assert!(RepoCache::copy_matches(&files[0], &opened).unwrap());
+        std::fs::write(snapshot.join("sub/w.bin"), b"WEIGHTS").unwrap();
+        let opened = c.open_snapshot_copy(&commit('a'), "sub/w.bin").unwrap();
+        assert!(!RepoCache::copy_matches(&files[0], &opened).unwrap(), "same size, other bytes");
+        // A folder of the snapshot replaced by a link is not followed.
+        std::fs::rename(snapshot.join("sub"), root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), snapshot.join("sub")).unwrap();
+        assert!(c.open_snapshot_copy(&commit('a'), "sub/w.bin").is_err());
+        assert!(c.snapshot_copy(&commit('a'), "sub/w.bin", &c.tree_etags(&commit('a')).unwrap()).is_err());
+    }
+
+    #[test]
     fn broken_entries_are_named_and_the_rest_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -239,7 +399,7 @@ mod tests {
         c.write_ref("gone", &commit('b')).unwrap();
 
         let (files, warnings) = c.snapshot_files(&commit('a'));
-        assert_eq!(files, vec![SnapshotFile { name: "ok.txt".into(), etag: good.clone(), size: 5 }]);
+        assert_eq!(files, vec![SnapshotFile { name: "ok.txt".into(), etag: good.clone(), size: 5, copy: false }]);
         assert_eq!(warnings.len(), 4, "{warnings:#?}");
         for name in ["dangling.bin", "out", "loop", "zero"] {
             assert!(warnings.iter().any(|w| w.contains(name)), "{name}: {warnings:#?}");
