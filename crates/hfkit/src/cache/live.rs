@@ -166,21 +166,7 @@ impl RepoCache {
     /// otherwise) and size. `None` when there is no listing, or it is not a regular file of
     /// at most 64 MiB in that format; entries that are not well formed are left out.
     pub fn tree_etags(&self, commit: &CommitHash) -> Option<BTreeMap<String, (Etag, u64)>> {
-        use std::io::Read as _;
-        let folder =
-            rustix::fs::open(self.folder(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW, Mode::empty())
-                .ok()?;
-        let trees =
-            rustix::fs::openat(&folder, "trees", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW, Mode::empty())
-                .ok()?;
-        let file = open_regular_at(&trees, format!("{commit}.json").as_str()).ok()?;
-        let mut text = Vec::new();
-        file.take(MAX_TREE_LISTING + 1).read_to_end(&mut text).ok()?;
-        if text.len() as u64 > MAX_TREE_LISTING {
-            return None;
-        }
-        let doc: serde_json::Value = serde_json::from_slice(&text).ok()?;
-        (doc.get("format_version")?.as_u64()? == 1).then_some(())?;
+        let doc = self.tree_listing(commit)?;
         let files = doc.get("files")?.as_object()?;
         let entries = files.iter().filter_map(|(path, info)| {
             let size = info.get("size")?.as_u64()?;
@@ -191,6 +177,24 @@ impl RepoCache {
             Some((path.clone(), (etag, size)))
         });
         Some(entries.collect())
+    }
+
+    /// The commit's cached tree listing as JSON in huggingface_hub's format (version 1):
+    /// `trees/<commit>.json` read as a regular file of at most 64 MiB, without following a
+    /// symlink on the way from the repo's folder.
+    pub(super) fn tree_listing(&self, commit: &CommitHash) -> Option<serde_json::Value> {
+        use std::io::Read as _;
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let folder = rustix::fs::open(self.folder(), dir_flags, Mode::empty()).ok()?;
+        let trees = rustix::fs::openat(&folder, "trees", dir_flags, Mode::empty()).ok()?;
+        let file = open_regular_at(&trees, format!("{commit}.json").as_str()).ok()?;
+        let mut text = Vec::new();
+        file.take(MAX_TREE_LISTING + 1).read_to_end(&mut text).ok()?;
+        if text.len() as u64 > MAX_TREE_LISTING {
+            return None;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        (doc.get("format_version")?.as_u64()? == 1).then_some(doc)
     }
 
     /// `snapshots/<commit>/<path>` when the snapshot holds the file itself: a regular file,

@@ -112,10 +112,7 @@ impl RepoCache {
 
     /// The file paths of a cached listing, or `None` when there is none (or it is unreadable).
     pub fn read_tree(&self, commit: &CommitHash) -> Option<Vec<String>> {
-        let text = std::fs::read_to_string(self.tree_file(commit)).ok()?;
-        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
-        (doc.get("format_version")?.as_u64()? == 1).then_some(())?;
-        Some(doc.get("files")?.as_object()?.keys().cloned().collect())
+        Some(self.tree_listing(commit)?.get("files")?.as_object()?.keys().cloned().collect())
     }
 
     /// `refs/<revision>` (`refs/pr/1` nests folders); `None` for a revision that is not a
