@@ -111,6 +111,16 @@ fn blobs(cache: &Path) -> Vec<String> {
     names
 }
 
+/// The operator's setting that makes the model `id` private to the org `acme`.
+fn private_to_acme(id: &str) -> hfkit_server::store::RepoSettings {
+    hfkit_server::store::RepoSettings {
+        kind: "model".into(),
+        id: id.into(),
+        visibility: hfkit_server::Visibility::Private,
+        owner: Some("acme".into()),
+    }
+}
+
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -596,12 +606,7 @@ fn a_mirror_lists_upstreams_repos_that_its_rules_let_the_caller_see() {
     let cache = tempfile::tempdir().unwrap();
     let mirror = start_mirror(cache.path(), hub.url(), |c| c.token = Some(hfkit::Token::new(SERVER_TOKEN)));
     // The operator keeps one public upstream repo to acme's members.
-    let hidden = hfkit_server::store::RepoSettings {
-        kind: "model".into(),
-        id: "acme/hidden".into(),
-        visibility: hfkit_server::Visibility::Private,
-        owner: Some("acme".into()),
-    };
+    let hidden = private_to_acme("acme/hidden");
     mirror.state.store().set_repo(&hidden).unwrap();
     // And gates another.
     let licensed = hfkit_server::store::RepoSettings {
@@ -650,12 +655,7 @@ fn the_operators_settings_hold_whatever_the_case_of_the_repo_id() {
     let hub = upstream(RepoFixture::model("acme/tiny").file("a.txt", "a\n"));
     let cache = tempfile::tempdir().unwrap();
     let mirror = start_mirror(cache.path(), hub.url(), |_| {});
-    let settings = hfkit_server::store::RepoSettings {
-        kind: "model".into(),
-        id: "acme/tiny".into(),
-        visibility: hfkit_server::Visibility::Private,
-        owner: Some("acme".into()),
-    };
+    let settings = private_to_acme("acme/tiny");
     mirror.state.store().set_repo(&settings).unwrap();
     let no_redirects =
         reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
