@@ -598,7 +598,8 @@ fn a_mirror_lists_upstreams_repos_that_its_rules_let_the_caller_see() {
         .token("ops", "mirror", "read", SERVER_TOKEN)
         .repo(RepoFixture::model("acme/open").file("a.txt", "a"))
         .repo(RepoFixture::model("acme/gated").file("a.txt", "a").gated())
-        .repo(RepoFixture::model("acme/hidden").file("a.txt", "a"))
+        // Spelled upstream in another case than the operator's setting below.
+        .repo(RepoFixture::model("Acme/Hidden").file("a.txt", "a"))
         .repo(RepoFixture::model("acme/licensed").file("a.txt", "a"))
         .repo(RepoFixture::model("ops/secret").file("a.txt", "a").private())
         .repo(RepoFixture::dataset("acme/data").file("a.csv", "a"))
@@ -645,7 +646,10 @@ fn a_mirror_lists_upstreams_repos_that_its_rules_let_the_caller_see() {
     let datasets: Vec<serde_json::Value> =
         client().get(format!("{}/api/datasets", mirror.url)).send().unwrap().json().unwrap();
     assert_eq!(datasets.iter().map(|d| d["id"].as_str().unwrap()).collect::<Vec<_>>(), ["acme/data"]);
-    // Upstream gone: the cache's list answers (empty here), not an error.
+    // Upstream refusing lists without a token, or gone: the cache's list answers (empty
+    // here), not an error.
+    hub.state().set_anonymous_access(false);
+    assert_eq!(list("", None), Vec::new());
     drop(hub);
     assert_eq!(list("", None), Vec::new());
 }

@@ -358,15 +358,33 @@ impl Mirror {
     }
 
     /// Upstream's list of repos (`path`: `/api/{types}?…`) as anyone may see it there, asked
-    /// without the server's token, and its `Link` pointed at `own`; `Ok(None)` when offline or
-    /// when upstream cannot answer. Not the token: upstream would add the private repos the
-    /// token sees, and a list asked with `expand` need not say which ones are private.
+    /// without the server's token, at most [`MAX_LISTED`] of them, and its next page's link
+    /// pointed at `own`. `Ok(None)` (the cache's list answers) when offline, or when upstream
+    /// cannot answer, refuses, or answers with something that is not a list. Not the token:
+    /// upstream would add the private repos the token sees, and a list asked with `expand`
+    /// need not say which ones are private.
     pub(crate) async fn public_list(
         &self,
         path: &str,
         own: Option<&str>,
-    ) -> Result<Option<(serde_json::Value, Option<HeaderValue>)>, HubError> {
-        self.json(path, None, own, Identity::Anonymous).await
+    ) -> Option<(Vec<serde_json::Value>, Option<HeaderValue>)> {
+        if self.offline {
+            return None;
+        }
+        let not_used = |why: &str| {
+            crate::log::line(&format!("mirror: the list of {} answers from the cache: {why}", self.upstream));
+            None
+        };
+        let (body, link) = match self.call_api_bytes(path, None, Identity::Anonymous).await {
+            Ok(answer) => answer,
+            Err(Upstream::Down(why)) => return not_used(&why),
+            Err(Upstream::Refused(_)) => return not_used("upstream refused to answer it without a token"),
+        };
+        let Ok(Listed(mut items)) = serde_json::from_slice::<Listed>(&body) else {
+            return not_used("upstream's answer is not a JSON list");
+        };
+        items.iter_mut().for_each(strip_xet);
+        Some((items, link.and_then(|link| self.next_link(&link, own?))))
     }
 
     async fn json(
@@ -380,13 +398,7 @@ impl Mirror {
             return Ok(None);
         }
         match self.call_api(path, form, identity).await {
-            Ok((body, link)) => {
-                let link = link.zip(own).and_then(|(link, own)| {
-                    let rest = link.strip_prefix('<')?.strip_prefix(self.upstream.as_str())?;
-                    HeaderValue::from_str(&format!("<{own}{rest}")).ok()
-                });
-                Ok(Some((body, link)))
-            }
+            Ok((body, link)) => Ok(Some((body, link.zip(own).and_then(|(link, own)| self.next_link(&link, own))))),
             Err(Upstream::Refused(error)) => Err(error),
             Err(Upstream::Down(why)) => {
                 crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
@@ -402,6 +414,45 @@ impl Mirror {
         form: Option<String>,
         identity: Identity,
     ) -> Result<(serde_json::Value, Option<String>), Upstream> {
+        let (body, link) = self.call_api_bytes(path, form, identity).await?;
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| Upstream::Down(format!("not JSON: {e}")))?;
+        strip_xet(&mut json);
+        Ok((json, link))
+    }
+
+    /// The `Link` of an upstream answer with its next page (`rel="next"`) pointed at `own`
+    /// (this server's base URL): only a link to upstream's own origin, below its base path,
+    /// is kept (a lying upstream could name another host, where clients would send their
+    /// token), and only the next page's.
+    fn next_link(&self, link: &str, own: &str) -> Option<HeaderValue> {
+        let upstream = url::Url::parse(&self.upstream).ok()?;
+        let next = link.split('<').skip(1).find_map(|value| {
+            let (target, params) = value.split_once('>')?;
+            let rel_next = params.split(';').any(|p| {
+                let p = p.trim().trim_end_matches(',').trim();
+                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+            });
+            rel_next.then_some(target)
+        })?;
+        let next = url::Url::parse(next).ok()?;
+        let base = upstream.path().trim_end_matches('/');
+        if next.origin() != upstream.origin() || !next.username().is_empty() || next.password().is_some() {
+            return None;
+        }
+        let rest = next.path().strip_prefix(base).filter(|r| r.starts_with('/'))?;
+        let query = next.query().map(|q| format!("?{q}")).unwrap_or_default();
+        HeaderValue::from_str(&format!("<{own}{rest}{query}>; rel=\"next\"")).ok()
+    }
+
+    /// Upstream's answer to `path` as bytes (at most [`hfkit::api::MAX_JSON_BODY`]), and its
+    /// `Link`.
+    async fn call_api_bytes(
+        &self,
+        path: &str,
+        form: Option<String>,
+        identity: Identity,
+    ) -> Result<(Vec<u8>, Option<String>), Upstream> {
         let down =
             |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
         let client = self.hub.client().map_err(|e| down(&e))?;
@@ -417,9 +468,7 @@ impl Mirror {
         .map_err(|e| classify(e, "this repository"))?;
         let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
-        let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| down(&format!("not JSON: {e}")))?;
-        strip_xet(&mut json);
-        Ok((json, link))
+        Ok((body, link))
     }
 
     /// Upstream's metadata of `path` at `revision`, asked with the server's token only.
@@ -441,7 +490,37 @@ impl Upstream {
     }
 }
 
-/// What an upstream failure means for the client.
+/// Most repos of upstream's list passed on per request (the Hub's largest page); more are
+/// read past, not kept, so that a lying upstream's list costs its bytes and no more.
+pub(crate) const MAX_LISTED: usize = 1000;
+
+/// Upstream's list of repos: its first [`MAX_LISTED`] entries.
+struct Listed(Vec<serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for Listed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Listed;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of repos")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Listed, A::Error> {
+                let mut kept = Vec::new();
+                while kept.len() < MAX_LISTED {
+                    match seq.next_element()? {
+                        Some(entry) => kept.push(entry),
+                        None => return Ok(Listed(kept)),
+                    }
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Listed(kept))
+            }
+        }
+        deserializer.deserialize_seq(Entries)
+    }
+}
+
 /// Who the mirror is when it asks upstream.
 #[derive(Debug, Clone, Copy)]
 enum Identity {
@@ -451,6 +530,7 @@ enum Identity {
     Anonymous,
 }
 
+/// What an upstream failure means for the client.
 fn classify(error: ApiError, what: &str) -> Upstream {
     match error {
         ApiError::Unauthorized { .. } => Upstream::Refused(
@@ -505,4 +585,64 @@ fn local_only(
 /// The answer for a file neither cached nor fetchable.
 fn not_cached(repo: &Repo, revision: &str, path: &str, why: &str) -> HubError {
     HubError::not_found(format!("`{path}` of {} at `{revision}` is not in this mirror's cache, and {why}.", repo.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mirror_of(upstream: &str) -> Mirror {
+        let config = MirrorConfig {
+            upstream: upstream.to_owned(),
+            token: None,
+            offline: false,
+            ref_ttl: Duration::from_secs(60),
+            transfer: TransferSettings::default(),
+        };
+        Mirror::new(&config, Path::new("/nonexistent")).unwrap()
+    }
+
+    #[test]
+    fn only_a_next_page_of_upstreams_own_origin_is_pointed_at_the_mirror() {
+        let m = mirror_of("http://127.0.0.1:41521");
+        let next = |link: &str| m.next_link(link, "http://hub.corp").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            next(r#"<http://127.0.0.1:41521/api/models?cursor=abc&limit=2>; rel="next""#).as_deref(),
+            Some(r#"<http://hub.corp/api/models?cursor=abc&limit=2>; rel="next""#)
+        );
+        // Another host, however it is spelled, is never passed on.
+        for hostile in [
+            r#"<http://127.0.0.1:41521.evil.example/api/models?cursor=2>; rel="next""#,
+            r#"<http://127.0.0.1:41521@evil.example/api/models>; rel="next""#,
+            r#"<http://user:pw@127.0.0.1:41521/api/models>; rel="next""#,
+            r#"<https://127.0.0.1:41521/api/models>; rel="next""#,
+            r#"<http://127.0.0.1:41522/api/models>; rel="next""#,
+            r#"</api/models?cursor=2>; rel="next""#,
+            r#"<http://127.0.0.1:41521/api/models>; rel="prev""#,
+        ] {
+            assert_eq!(next(hostile), None, "{hostile}");
+        }
+        // Of several link-values, the next page's alone.
+        assert_eq!(
+            next(r#"<https://evil/x>; rel="prev", <http://127.0.0.1:41521/api/models?cursor=3>; rel="next""#)
+                .as_deref(),
+            Some(r#"<http://hub.corp/api/models?cursor=3>; rel="next""#)
+        );
+        // Below the upstream's base path only.
+        let based = mirror_of("http://127.0.0.1:41521/hub");
+        let next = |link: &str| based.next_link(link, "http://m").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            next(r#"<http://127.0.0.1:41521/hub/api/models?cursor=1>; rel="next""#).as_deref(),
+            Some(r#"<http://m/api/models?cursor=1>; rel="next""#)
+        );
+        assert_eq!(next(r#"<http://127.0.0.1:41521/hubx/api/models>; rel="next""#), None);
+    }
+
+    #[test]
+    fn a_list_keeps_its_first_thousand_entries_and_reads_past_the_rest() {
+        let body = format!("[{}]", vec![r#"{"id":"a/b"}"#; MAX_LISTED + 500].join(","));
+        let Listed(items) = serde_json::from_str(&body).unwrap();
+        assert_eq!(items.len(), MAX_LISTED);
+        assert!(serde_json::from_str::<Listed>(r#"{"id":"a/b"}"#).is_err(), "not a list");
+    }
 }

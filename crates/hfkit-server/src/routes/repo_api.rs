@@ -9,7 +9,7 @@
 //! - `POST …/paths-info/{rev}` (`get_paths_info`, form `paths=…&expand=…`);
 //! - `GET …/commits/{rev}` (`list_repo_commits`, paginated with `Link`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -217,7 +217,7 @@ async fn list(
     if let Some(mirror) = state.mirror() {
         let path = format!("/api/{kind}s{}{query}", if query.is_empty() { "" } else { "?" });
         let own = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
-        if let Some((listed, link)) = mirror.public_list(&path, own.as_deref()).await? {
+        if let Some((listed, link)) = mirror.public_list(&path, own.as_deref()).await {
             let items = mirrored_list(state, kind, listed, &caller)?;
             let mut response = CachePolicy::for_caller(state, caller.user().is_none())
                 .apply(Json(Value::Array(items)).into_response());
@@ -268,32 +268,38 @@ async fn list(
 }
 
 /// Upstream's public list of repos as the caller may see it on this mirror: each repo takes
-/// the visibility upstream gives it (`private`, `gated`), then the operator's settings, as
+/// the visibility upstream gives it (`private`, `gated`), then the operator's settings (found
+/// whatever the case of upstream's spelling, as the repo's own routes find them), as
 /// [`super::access::find_mirrored`] does for one repo; a repo the caller may not see is left
 /// out, and the `private` and `gated` of the rest say what the mirror does. An entry without
 /// a well-formed id is left out.
 fn mirrored_list(
     state: &HubState,
     kind: &str,
-    listed: Value,
+    listed: Vec<Value>,
     caller: &crate::auth::Caller,
 ) -> Result<Vec<Value>, HubError> {
-    let Value::Array(items) = listed else {
-        return Err(HubError::new(
-            StatusCode::BAD_GATEWAY,
-            "The upstream answered the list with something that is not a list.",
-        ));
-    };
     let repo_type = kind.parse::<hfkit::repo::RepoType>().ok();
-    let mut kept = Vec::with_capacity(items.len());
-    for mut item in items {
+    let declared: HashMap<String, String> = state
+        .store()
+        .repos()
+        .map_err(|e| super::access::store_failed(&e))?
+        .into_iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| (r.id.to_ascii_lowercase(), r.id))
+        .collect();
+    let mut kept = Vec::with_capacity(listed.len());
+    for mut item in listed {
         let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_owned) else { continue };
         if repo_type.is_none_or(|t| hfkit::repo::Repo::new(t, &id).is_err()) {
             continue;
         }
-        let gated = item.get("gated").filter(|g| !g.is_null() && g.as_bool() != Some(false)).cloned();
-        let mut view = RepoView::bare(kind, &id);
-        view.visibility = if item.get("private").and_then(Value::as_bool) == Some(true) {
+        // Anything but a plain `false` (or nothing) counts: a liar's `"true"` hides the repo.
+        let said = |field: &str| item.get(field).filter(|v| !v.is_null() && v.as_bool() != Some(false)).cloned();
+        let gated = said("gated");
+        let rules_id = declared.get(&id.to_ascii_lowercase()).cloned().unwrap_or_else(|| id.clone());
+        let mut view = RepoView::bare(kind, &rules_id);
+        view.visibility = if said("private").is_some() {
             Visibility::Private
         } else if gated.is_some() {
             Visibility::Gated

@@ -627,8 +627,9 @@ fn save_record(path: &Path, record: &Record) {
             let _ = std::fs::create_dir_all(dir);
         }
         // Best effort: without the record a later run refetches, which is still correct. Not
-        // synced: the partial's bytes are not either, and what a record names is hashed again
-        // before it is adopted.
+        // synced: the partial's bytes are not either, and what a record names is read back and
+        // hashed with the rest of the file, so a block lost in a crash fails the whole-file
+        // check and the file is fetched again.
         let _ = crate::fs::write_atomic_unsynced(path, &bytes, 0o644);
     }
 }
