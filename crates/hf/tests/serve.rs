@@ -179,6 +179,9 @@ fn a_cache_python_wrote_without_symlinks_is_served_and_a_changed_file_is_not() {
             common::WEIGHTS_LEN
         )
     );
+    // The repo's page shows its README, read from the snapshot.
+    let page = get(&url, "/acme/tiny", "");
+    assert!(String::from_utf8_lossy(&page.2).contains("<h1>tiny</h1>"), "{}", String::from_utf8_lossy(&page.2));
     // A file changed in place (same size) is no longer its etag's: refused, and named.
     std::fs::write(snapshot.join("README.md"), "# TINY\n").unwrap();
     let changed = get(&url, "/acme/tiny/resolve/main/README.md", "");

@@ -17,7 +17,10 @@
 //!
 //! A cache written with `HF_HUB_DISABLE_SYMLINKS` has the files themselves in its snapshots:
 //! their etags come from the commit's cached tree listing, and a file's bytes are hashed
-//! against its etag before it is first served and after any change to it.
+//! against its etag before it is first served and after any change to it (seen as a new
+//! inode, size or change time; a write through a shared memory map of an already written
+//! page changes none of them, and a change during a send is not seen: the trust a symlink
+//! cache's blobs get, which are never hashed).
 //!
 //! What a cache cannot know: tags versus branches (every ref is a branch), the order of
 //! commits, commit titles, and who may see a repo (public here; the operator's settings in
@@ -28,7 +31,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hfkit::cache::{KeptCache, RepoCache, RepoStamp, SnapshotFile, list_repos};
+use hfkit::cache::{KeptCache, ListedEtags, RepoCache, RepoStamp, SnapshotFile, list_repos};
 use hfkit::hashes::{CommitHash, Etag};
 use hfkit::repo::{Repo, RepoType};
 
@@ -49,22 +52,28 @@ pub struct CacheRepos {
     kept: KeptCache,
     warned: Mutex<HashSet<String>>,
     read: Mutex<HashMap<(String, String), Arc<Reading>>>,
-    /// Snapshot files of a cache written without symlinks whose bytes were hashed and found
-    /// to be their etag's, by what identifies a file's state (device, inode, size, change
-    /// time): a copy is hashed once, not on every request.
-    verified: Mutex<HashMap<CopyStamp, Etag>>,
-    /// Held while a copy is hashed, so that requests for copies not hashed yet wait for one
-    /// hash instead of each reading the file.
-    hashing: Mutex<()>,
-    /// The cached tree listings of commits read for their copies (a commit's never changes).
-    listings: Mutex<HashMap<(std::path::PathBuf, CommitHash), Arc<Listing>>>,
+    /// Whether the bytes of a snapshot file of a cache written without symlinks are its
+    /// etag's, by what identifies the file's state (device, inode, size, change time) and
+    /// the etag: each state of a file is hashed once (requests for it while it is hashed
+    /// wait for that one hash; other files are hashed meanwhile), whatever the answer.
+    checked: Mutex<HashMap<(CopyStamp, Etag), Arc<CopyCheck>>>,
+    /// The etags of the files each commit's snapshot holds itself, from its cached tree
+    /// listing (a commit's listing never changes), with how many entries they hold in all.
+    listings: Mutex<KeptListings>,
 }
 
-/// What a commit's cached tree listing says of each file: its etag and size.
-type Listing = BTreeMap<String, (Etag, u64)>;
+/// The outcome of hashing one state of a copy: `None` until it is known.
+type CopyCheck = Mutex<Option<bool>>;
 
-/// How many commits' tree listings are kept (all are dropped past it).
-const MAX_KEPT_LISTINGS: usize = 64;
+/// The kept listings by repo folder and commit, and how many entries they hold in all.
+#[derive(Debug, Default)]
+struct KeptListings {
+    by_commit: HashMap<(std::path::PathBuf, CommitHash), Arc<ListedEtags>>,
+    entries: usize,
+}
+
+/// Most entries of tree listings kept, all commits together (all are dropped past it).
+const MAX_KEPT_LISTED: usize = 200_000;
 
 /// What identifies the state of a file: a change to its bytes changes its ctime.
 type CopyStamp = (u64, u64, u64, i64, i64);
@@ -115,8 +124,7 @@ impl CacheRepos {
             kept: KeptCache::open(&root)?,
             warned: Mutex::default(),
             read: Mutex::default(),
-            verified: Mutex::default(),
-            hashing: Mutex::default(),
+            checked: Mutex::default(),
             listings: Mutex::default(),
         })
     }
@@ -185,19 +193,21 @@ impl CacheRepos {
         Ok(entry(cache, etag, size, Some(blob)))
     }
 
-    /// The commit's cached tree listing, read once it is there (empty while it is not: a
-    /// later `snapshot_download` may write it).
-    fn listing(&self, cache: &RepoCache, commit: &CommitHash) -> Arc<Listing> {
+    /// The etags of the files the commit's snapshot holds itself, from its cached tree
+    /// listing, read once it is there (empty while it is not: a later `snapshot_download`
+    /// may write it). Read where it does not hold up a runtime's other tasks.
+    fn listing(&self, cache: &RepoCache, commit: &CommitHash) -> Arc<ListedEtags> {
         let key = (cache.folder(), commit.clone());
-        if let Some(listing) = lock(&self.listings).get(&key) {
+        if let Some(listing) = lock(&self.listings).by_commit.get(&key) {
             return Arc::clone(listing);
         }
-        let Some(listing) = cache.tree_etags(commit).map(Arc::new) else { return Arc::default() };
+        let Some(listing) = blocking(|| cache.listed_copies(commit)).map(Arc::new) else { return Arc::default() };
         let mut listings = lock(&self.listings);
-        if listings.len() >= MAX_KEPT_LISTINGS {
-            listings.clear();
+        if listings.entries + listing.len() > MAX_KEPT_LISTED {
+            *listings = KeptListings::default();
         }
-        listings.insert(key, Arc::clone(&listing));
+        listings.entries += listing.len();
+        listings.by_commit.insert(key, Arc::clone(&listing));
         listing
     }
 
@@ -217,30 +227,28 @@ impl CacheRepos {
                 let m = opened.metadata().map_err(unreadable)?;
                 (m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec())
             };
-            let known = |verified: &HashMap<CopyStamp, Etag>| verified.get(&stamp) == Some(&file.etag);
-            if !known(&lock(&self.verified)) {
-                // Waiting for another copy's hash, and hashing, hold no runtime thread.
-                blocking(|| {
-                    let _one_at_a_time = lock(&self.hashing);
-                    if known(&lock(&self.verified)) {
-                        return Ok(());
-                    }
-                    let matches = RepoCache::copy_matches(&file, &opened).map_err(unreadable)?;
-                    if !matches {
-                        return Err(format!(
-                            "snapshot file {} is not what the commit's listing says (its {} is not {})",
-                            shown.display(),
-                            hfkit::download::HashKind::of(&file.etag).name(),
-                            file.etag
-                        ));
-                    }
-                    let mut verified = lock(&self.verified);
-                    if verified.len() >= MAX_KEPT_LINKS {
-                        verified.clear();
-                    }
-                    verified.insert(stamp, file.etag.clone());
-                    Ok(())
-                })?;
+            let cell = {
+                let mut checked = lock(&self.checked);
+                if checked.len() >= MAX_KEPT_LINKS {
+                    checked.clear();
+                }
+                Arc::clone(checked.entry((stamp, file.etag.clone())).or_default())
+            };
+            // Waiting for this file's hash, and hashing, hold no runtime thread.
+            let matches = blocking(|| {
+                let mut outcome = lock(&cell);
+                if outcome.is_none() {
+                    *outcome = Some(RepoCache::copy_matches(&file, &opened).map_err(unreadable)?);
+                }
+                Ok::<_, String>(*outcome == Some(true))
+            })?;
+            if !matches {
+                return Err(format!(
+                    "snapshot file {} is not what the commit's listing says (its {} is not {})",
+                    shown.display(),
+                    hfkit::download::HashKind::of(&file.etag).name(),
+                    file.etag
+                ));
             }
             Ok(copy_entry(cache, commit, file, Some(opened)))
         });
@@ -313,7 +321,7 @@ impl RepoSource for CacheRepos {
         let (Some(cache), Ok(commit)) = (cache, CommitHash::parse(commit)) else {
             return Arc::default();
         };
-        let (files, warnings) = cache.snapshot_files(&commit);
+        let (files, warnings) = cache.snapshot_files_with(&commit, || self.listing(&cache, &commit));
         self.warn(warnings);
         // A copy is listed with what the commit's listing says; its bytes are checked when
         // it is asked for (`file`).

@@ -254,7 +254,7 @@ impl FileEntry {
                 let blob = Arc::clone(blob);
                 tokio::task::spawn_blocking(move || {
                     use std::io::Read as _;
-                    let file = blob.cache.open_blob(&blob.etag).ok()?;
+                    let file = blob.open().ok()?;
                     let mut out = Vec::new();
                     file.take(max + 1).read_to_end(&mut out).ok()?;
                     (out.len() as u64 <= max).then(|| bytes::Bytes::from(out))

@@ -41,6 +41,27 @@ pub struct SnapshotFile {
 /// Most bytes read of a commit's cached tree listing (a repo of 100,000 files is about 20 MB).
 const MAX_TREE_LISTING: u64 = 64 << 20;
 
+/// What a commit's cached tree listing says of files: path -> (etag, size).
+pub type ListedEtags = BTreeMap<String, (Etag, u64)>;
+
+/// A cached tree listing, as much of it as gives etags (parsed without building a JSON tree:
+/// a listing of 800,000 files is 60 MB of text).
+#[derive(serde::Deserialize)]
+struct ListingDoc<'a> {
+    format_version: u64,
+    #[serde(borrow)]
+    files: BTreeMap<std::borrow::Cow<'a, str>, ListedFile<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedFile<'a> {
+    size: u64,
+    #[serde(borrow, default)]
+    blob_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    lfs_sha256: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// What could be read, and one sentence per entry that could not.
 pub type WithWarnings<T> = (T, Vec<String>);
 
@@ -129,17 +150,28 @@ impl RepoCache {
     /// with `HF_HUB_DISABLE_SYMLINKS`) is listed with what the commit's cached tree listing
     /// says of it, when that names it with its size.
     pub fn snapshot_files(&self, commit: &CommitHash) -> WithWarnings<Vec<SnapshotFile>> {
+        self.snapshot_files_with(commit, || std::sync::Arc::new(self.listed_copies(commit).unwrap_or_default()))
+    }
+
+    /// [`Self::snapshot_files`], with the etags of the files the snapshot holds itself from
+    /// `listing` (called once, and only when there is such a file): a server keeps them.
+    pub fn snapshot_files_with(
+        &self,
+        commit: &CommitHash,
+        listing: impl FnOnce() -> std::sync::Arc<ListedEtags>,
+    ) -> WithWarnings<Vec<SnapshotFile>> {
         let mut warnings = Vec::new();
         let snapshot = self.snapshot_dir(commit);
         let mut names = Vec::new();
         list_files(&snapshot, &snapshot, &mut names, &mut warnings);
         let mut files = Vec::new();
-        let mut listing = None;
+        let mut listing = Some(listing);
+        let mut listed: Option<std::sync::Arc<ListedEtags>> = None;
         for name in names {
             let is_link = std::fs::symlink_metadata(snapshot.join(&name)).is_ok_and(|m| m.file_type().is_symlink());
             if !is_link {
-                let listing = listing.get_or_insert_with(|| self.tree_etags(commit).unwrap_or_default());
-                match self.snapshot_copy_in(commit, &name, listing) {
+                let listed = listed.get_or_insert_with(|| listing.take().map(|get| get()).unwrap_or_default());
+                match self.snapshot_copy_in(commit, &name, listed) {
                     Ok(file) => files.push(file),
                     Err(warning) => warnings.push(warning),
                 }
@@ -164,25 +196,45 @@ impl RepoCache {
     /// What the commit's cached tree listing (`trees/<commit>.json`, huggingface_hub's
     /// format) says of each file: its etag (the sha256 of an LFS file, the git blob sha1
     /// otherwise) and size. `None` when there is no listing, or it is not a regular file of
-    /// at most 64 MiB in that format; entries that are not well formed are left out.
-    pub fn tree_etags(&self, commit: &CommitHash) -> Option<BTreeMap<String, (Etag, u64)>> {
-        let doc = self.tree_listing(commit)?;
-        let files = doc.get("files")?.as_object()?;
-        let entries = files.iter().filter_map(|(path, info)| {
-            let size = info.get("size")?.as_u64()?;
-            let etag = match info.get("lfs_sha256").and_then(serde_json::Value::as_str) {
-                Some(sha256) => Etag::parse(sha256).ok()?,
-                None => Etag::parse(info.get("blob_id")?.as_str()?).ok()?,
+    /// at most 64 MiB in that format; entries whose hash is not well formed are left out.
+    pub fn tree_etags(&self, commit: &CommitHash) -> Option<ListedEtags> {
+        self.tree_etags_where(commit, |_| true)
+    }
+
+    /// [`Self::tree_etags`] of the files the snapshot holds itself (not links to blobs):
+    /// what serving them needs, without keeping a listing of the whole repo.
+    pub fn listed_copies(&self, commit: &CommitHash) -> Option<ListedEtags> {
+        let snapshot = self.snapshot_dir(commit);
+        let (mut names, mut ignored) = (Vec::new(), Vec::new());
+        list_files(&snapshot, &snapshot, &mut names, &mut ignored);
+        let copies: std::collections::BTreeSet<String> = names
+            .into_iter()
+            .filter(|name| std::fs::symlink_metadata(snapshot.join(name)).is_ok_and(|m| m.file_type().is_file()))
+            .collect();
+        if copies.is_empty() {
+            return Some(ListedEtags::new());
+        }
+        self.tree_etags_where(commit, |path| copies.contains(path))
+    }
+
+    fn tree_etags_where(&self, commit: &CommitHash, wanted: impl Fn(&str) -> bool) -> Option<ListedEtags> {
+        let text = self.tree_listing_text(commit)?;
+        let doc: ListingDoc<'_> = serde_json::from_slice(&text).ok()?;
+        (doc.format_version == 1).then_some(())?;
+        let entries = doc.files.into_iter().filter(|(path, _)| wanted(path)).filter_map(|(path, file)| {
+            let etag = match (file.lfs_sha256, file.blob_id) {
+                (Some(sha256), _) => Etag::parse(&sha256).ok()?,
+                (None, Some(blob_id)) => Etag::parse(&blob_id).ok()?,
+                (None, None) => return None,
             };
-            Some((path.clone(), (etag, size)))
+            Some((path.into_owned(), (etag, file.size)))
         });
         Some(entries.collect())
     }
 
-    /// The commit's cached tree listing as JSON in huggingface_hub's format (version 1):
-    /// `trees/<commit>.json` read as a regular file of at most 64 MiB, without following a
-    /// symlink on the way from the repo's folder.
-    pub(super) fn tree_listing(&self, commit: &CommitHash) -> Option<serde_json::Value> {
+    /// The bytes of `trees/<commit>.json`: a regular file of at most 64 MiB, reached without
+    /// following a symlink from the repo's folder.
+    fn tree_listing_text(&self, commit: &CommitHash) -> Option<Vec<u8>> {
         use std::io::Read as _;
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let folder = rustix::fs::open(self.folder(), dir_flags, Mode::empty()).ok()?;
@@ -190,10 +242,13 @@ impl RepoCache {
         let file = open_regular_at(&trees, format!("{commit}.json").as_str()).ok()?;
         let mut text = Vec::new();
         file.take(MAX_TREE_LISTING + 1).read_to_end(&mut text).ok()?;
-        if text.len() as u64 > MAX_TREE_LISTING {
-            return None;
-        }
-        let doc: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        (text.len() as u64 <= MAX_TREE_LISTING).then_some(text)
+    }
+
+    /// The commit's cached tree listing as JSON in huggingface_hub's format (version 1), read
+    /// as [`Self::tree_listing_text`] reads it.
+    pub(super) fn tree_listing(&self, commit: &CommitHash) -> Option<serde_json::Value> {
+        let doc: serde_json::Value = serde_json::from_slice(&self.tree_listing_text(commit)?).ok()?;
         (doc.get("format_version")?.as_u64()? == 1).then_some(doc)
     }
 
@@ -204,17 +259,12 @@ impl RepoCache {
         &self,
         commit: &CommitHash,
         path: &str,
-        listing: &BTreeMap<String, (Etag, u64)>,
+        listing: &ListedEtags,
     ) -> Result<SnapshotFile, String> {
         self.snapshot_copy_in(commit, path, listing)
     }
 
-    fn snapshot_copy_in(
-        &self,
-        commit: &CommitHash,
-        path: &str,
-        listing: &BTreeMap<String, (Etag, u64)>,
-    ) -> Result<SnapshotFile, String> {
+    fn snapshot_copy_in(&self, commit: &CommitHash, path: &str, listing: &ListedEtags) -> Result<SnapshotFile, String> {
         let shown = self.snapshot_file(commit, path);
         let file = self
             .open_snapshot_copy(commit, path)

@@ -31,7 +31,7 @@ use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
 pub use kept::{KeptCache, RepoStamp, SETTLE};
-pub use live::{SnapshotFile, WithWarnings, list_repos};
+pub use live::{ListedEtags, SnapshotFile, WithWarnings, list_repos};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 pub use shared::{STORE_DIR, SharedStore, XetHash};
 
