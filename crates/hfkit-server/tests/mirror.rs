@@ -652,6 +652,9 @@ fn a_mirror_lists_upstreams_repos_that_its_rules_let_the_caller_see() {
     assert_eq!(list("", None), Vec::new());
     drop(hub);
     assert_eq!(list("", None), Vec::new());
+    // Upstream gone in the middle of its pages: not the cache's first page again.
+    let page = client().get(format!("{}/api/models?cursor=eyJpZCI6MX0", mirror.url)).send().unwrap();
+    assert_eq!(page.status(), 502);
 }
 
 #[test]

@@ -226,6 +226,14 @@ async fn list(
             }
             return Ok(response);
         }
+        // A page of upstream's list (its cursors are not this cache's page numbers): the
+        // cache's first page would repeat what the client has.
+        if params.get("cursor").is_some_and(|c| c.parse::<usize>().is_err()) {
+            return Err(HubError::new(
+                StatusCode::BAD_GATEWAY,
+                "The upstream stopped answering in the middle of this list; list again later.",
+            ));
+        }
     }
     let searches: Vec<String> = params.all("search").iter().map(|s| s.to_lowercase()).collect();
     let author = params.get("author");
