@@ -18,6 +18,7 @@ use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
+use super::listing::ListedEtags;
 use super::shared::{SharedStore, open_regular_at};
 use super::{RepoCache, STORE_DIR};
 use crate::hashes::{CommitHash, Etag};
@@ -40,27 +41,6 @@ pub struct SnapshotFile {
 
 /// Most bytes read of a commit's cached tree listing (a repo of 100,000 files is about 20 MB).
 const MAX_TREE_LISTING: u64 = 64 << 20;
-
-/// What a commit's cached tree listing says of files: path -> (etag, size).
-pub type ListedEtags = BTreeMap<String, (Etag, u64)>;
-
-/// A cached tree listing, as much of it as gives etags (parsed without building a JSON tree:
-/// a listing of 800,000 files is 60 MB of text).
-#[derive(serde::Deserialize)]
-struct ListingDoc<'a> {
-    format_version: u64,
-    #[serde(borrow)]
-    files: BTreeMap<std::borrow::Cow<'a, str>, ListedFile<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct ListedFile<'a> {
-    size: u64,
-    #[serde(borrow, default)]
-    blob_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    lfs_sha256: Option<std::borrow::Cow<'a, str>>,
-}
 
 /// What could be read, and one sentence per entry that could not.
 pub type WithWarnings<T> = (T, Vec<String>);
@@ -218,18 +198,7 @@ impl RepoCache {
     }
 
     fn tree_etags_where(&self, commit: &CommitHash, wanted: impl Fn(&str) -> bool) -> Option<ListedEtags> {
-        let text = self.tree_listing_text(commit)?;
-        let doc: ListingDoc<'_> = serde_json::from_slice(&text).ok()?;
-        (doc.format_version == 1).then_some(())?;
-        let entries = doc.files.into_iter().filter(|(path, _)| wanted(path)).filter_map(|(path, file)| {
-            let etag = match (file.lfs_sha256, file.blob_id) {
-                (Some(sha256), _) => Etag::parse(&sha256).ok()?,
-                (None, Some(blob_id)) => Etag::parse(&blob_id).ok()?,
-                (None, None) => return None,
-            };
-            Some((path.into_owned(), (etag, file.size)))
-        });
-        Some(entries.collect())
+        super::listing::parse_etags(&self.tree_listing_text(commit)?, &wanted)
     }
 
     /// The bytes of `trees/<commit>.json`: a regular file of at most 64 MiB, reached without

@@ -17,6 +17,7 @@
 
 mod delete;
 mod kept;
+mod listing;
 mod live;
 pub mod partial;
 mod scan;
@@ -31,7 +32,8 @@ use crate::repo::Repo;
 
 pub use delete::{DeletePlan, PrunePlan, stale_locks};
 pub use kept::{KeptCache, RepoStamp, SETTLE};
-pub use live::{ListedEtags, SnapshotFile, WithWarnings, list_repos};
+pub use listing::ListedEtags;
+pub use live::{SnapshotFile, WithWarnings, list_repos};
 pub use scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, IncompleteFile, ScanError, scan};
 pub use shared::{STORE_DIR, SharedStore, XetHash};
 
