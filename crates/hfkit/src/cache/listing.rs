@@ -20,10 +20,10 @@ use crate::hashes::Etag;
 /// sha256 of an LFS file, the git blob sha1 otherwise.
 pub type ListedEtags = BTreeMap<String, (Etag, u64)>;
 
-/// The entries of `text` (a listing in format version 1) whose path `wanted` accepts, with
-/// a well-formed hash; `None` when `text` is not such a listing.
-pub(super) fn parse_etags(text: &[u8], wanted: &dyn Fn(&str) -> bool) -> Option<ListedEtags> {
-    let mut deserializer = serde_json::Deserializer::from_slice(text);
+/// The entries of `listing` (in format version 1) whose path `wanted` accepts, with a
+/// well-formed hash; `None` when it is not such a listing.
+pub(super) fn parse_etags(listing: impl std::io::Read, wanted: &dyn Fn(&str) -> bool) -> Option<ListedEtags> {
+    let mut deserializer = serde_json::Deserializer::from_reader(listing);
     let (version, files) = Document { wanted }.deserialize(&mut deserializer).ok()?;
     deserializer.end().ok()?;
     (version == Some(1)).then_some(files?)
@@ -134,10 +134,10 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(kept, expected);
-        assert_eq!(parse_etags(br#"{"format_version": 2, "files": {}}"#, &|_| true), None);
-        assert_eq!(parse_etags(br#"{"files": {}}"#, &|_| true), None);
-        assert_eq!(parse_etags(br#"{"format_version": 1}"#, &|_| true), None);
-        assert_eq!(parse_etags(br#"[1]"#, &|_| true), None);
-        assert_eq!(parse_etags(br#"{"format_version": 1, "files": {}} trailing"#, &|_| true), None);
+        assert_eq!(parse_etags(&br#"{"format_version": 2, "files": {}}"#[..], &|_| true), None);
+        assert_eq!(parse_etags(&br#"{"files": {}}"#[..], &|_| true), None);
+        assert_eq!(parse_etags(&br#"{"format_version": 1}"#[..], &|_| true), None);
+        assert_eq!(parse_etags(&br#"[1]"#[..], &|_| true), None);
+        assert_eq!(parse_etags(&br#"{"format_version": 1, "files": {}} trailing"#[..], &|_| true), None);
     }
 }

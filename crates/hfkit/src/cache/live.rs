@@ -198,26 +198,26 @@ impl RepoCache {
     }
 
     fn tree_etags_where(&self, commit: &CommitHash, wanted: impl Fn(&str) -> bool) -> Option<ListedEtags> {
-        super::listing::parse_etags(&self.tree_listing_text(commit)?, &wanted)
+        super::listing::parse_etags(self.tree_listing_reader(commit)?, &wanted)
     }
 
-    /// The bytes of `trees/<commit>.json`: a regular file of at most 64 MiB, reached without
-    /// following a symlink from the repo's folder.
-    fn tree_listing_text(&self, commit: &CommitHash) -> Option<Vec<u8>> {
+    /// `trees/<commit>.json` to read: a regular file of at most 64 MiB, reached without
+    /// following a symlink from the repo's folder, read no further than that (buffered, not
+    /// held whole in memory).
+    fn tree_listing_reader(&self, commit: &CommitHash) -> Option<impl std::io::Read> {
         use std::io::Read as _;
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let folder = rustix::fs::open(self.folder(), dir_flags, Mode::empty()).ok()?;
         let trees = rustix::fs::openat(&folder, "trees", dir_flags, Mode::empty()).ok()?;
         let file = open_regular_at(&trees, format!("{commit}.json").as_str()).ok()?;
-        let mut text = Vec::new();
-        file.take(MAX_TREE_LISTING + 1).read_to_end(&mut text).ok()?;
-        (text.len() as u64 <= MAX_TREE_LISTING).then_some(text)
+        (file.metadata().ok()?.len() <= MAX_TREE_LISTING).then_some(())?;
+        Some(std::io::BufReader::with_capacity(1 << 16, file.take(MAX_TREE_LISTING)))
     }
 
     /// The commit's cached tree listing as JSON in huggingface_hub's format (version 1), read
-    /// as [`Self::tree_listing_text`] reads it.
+    /// as [`Self::tree_listing_reader`] reads it.
     pub(super) fn tree_listing(&self, commit: &CommitHash) -> Option<serde_json::Value> {
-        let doc: serde_json::Value = serde_json::from_slice(&self.tree_listing_text(commit)?).ok()?;
+        let doc: serde_json::Value = serde_json::from_reader(self.tree_listing_reader(commit)?).ok()?;
         (doc.get("format_version")?.as_u64()? == 1).then_some(doc)
     }
 
