@@ -216,12 +216,8 @@ impl CacheRepos {
     /// use and after any change to the file); else left out and named in the log.
     fn copy(&self, cache: &RepoCache, commit: &CommitHash, path: &str) -> Option<FileEntry> {
         let shown = cache.snapshot_file(commit, path);
-        if shown.symlink_metadata().is_err() {
-            return None;
-        }
-        let checked = cache.snapshot_copy(commit, path, &self.listing(cache, commit)).and_then(|file| {
+        let checked = cache.snapshot_copy(commit, path, &self.listing(cache, commit)).and_then(|(file, opened)| {
             let unreadable = |e: std::io::Error| format!("snapshot file {} cannot be read: {e}", shown.display());
-            let opened = cache.open_snapshot_copy(commit, path).map_err(unreadable)?;
             let stamp = {
                 use std::os::unix::fs::MetadataExt as _;
                 let m = opened.metadata().map_err(unreadable)?;
@@ -360,8 +356,8 @@ impl RepoSource for CacheRepos {
             }
         }
         let cache = Self::checked(cache)?;
-        let is_link = cache.snapshot_file(&commit, path).symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
-        if !is_link {
+        // Not a link (and there): the file itself, in a cache written without symlinks.
+        if cache.snapshot_file(&commit, path).symlink_metadata().is_ok_and(|m| !m.file_type().is_symlink()) {
             return self.copy(&cache, &commit, path);
         }
         let checked = cache.snapshot_etag(&commit, path).and_then(|etag| {

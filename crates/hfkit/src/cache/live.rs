@@ -151,8 +151,8 @@ impl RepoCache {
             let is_link = std::fs::symlink_metadata(snapshot.join(&name)).is_ok_and(|m| m.file_type().is_symlink());
             if !is_link {
                 let listed = listed.get_or_insert_with(|| listing.take().map(|get| get()).unwrap_or_default());
-                match self.snapshot_copy_in(commit, &name, listed) {
-                    Ok(file) => files.push(file),
+                match self.snapshot_copy(commit, &name, listed) {
+                    Ok((file, _)) => files.push(file),
                     Err(warning) => warnings.push(warning),
                 }
                 continue;
@@ -174,15 +174,11 @@ impl RepoCache {
     }
 
     /// What the commit's cached tree listing (`trees/<commit>.json`, huggingface_hub's
-    /// format) says of each file: its etag (the sha256 of an LFS file, the git blob sha1
-    /// otherwise) and size. `None` when there is no listing, or it is not a regular file of
-    /// at most 64 MiB in that format; entries whose hash is not well formed are left out.
-    pub fn tree_etags(&self, commit: &CommitHash) -> Option<ListedEtags> {
-        self.tree_etags_where(commit, |_| true)
-    }
-
-    /// [`Self::tree_etags`] of the files the snapshot holds itself (not links to blobs):
-    /// what serving them needs, without keeping a listing of the whole repo.
+    /// format) says of the files the snapshot holds itself (not links to blobs): their etags
+    /// (the sha256 of an LFS file, the git blob sha1 otherwise) and sizes, what serving them
+    /// needs, without keeping a listing of the whole repo. `None` when there is no listing,
+    /// or it is not a regular file of at most 64 MiB in that format; entries whose hash is
+    /// not well formed are left out.
     pub fn listed_copies(&self, commit: &CommitHash) -> Option<ListedEtags> {
         let snapshot = self.snapshot_dir(commit);
         let (mut names, mut ignored) = (Vec::new(), Vec::new());
@@ -194,11 +190,7 @@ impl RepoCache {
         if copies.is_empty() {
             return Some(ListedEtags::new());
         }
-        self.tree_etags_where(commit, |path| copies.contains(path))
-    }
-
-    fn tree_etags_where(&self, commit: &CommitHash, wanted: impl Fn(&str) -> bool) -> Option<ListedEtags> {
-        super::listing::parse_etags(self.tree_listing_reader(commit)?, &wanted)
+        super::listing::parse_etags(self.tree_listing_reader(commit)?, &|path| copies.contains(path))
     }
 
     /// `trees/<commit>.json` to read: a regular file of at most 64 MiB, reached without
@@ -222,26 +214,22 @@ impl RepoCache {
     }
 
     /// `snapshots/<commit>/<path>` when the snapshot holds the file itself: a regular file,
-    /// below real folders, of the size `listing` (the commit's [`Self::tree_etags`]) gives it
-    /// (see [`SnapshotFile::copy`]). Its bytes are not checked here ([`Self::copy_matches`]).
+    /// below real folders, of the size `listing` (the commit's [`Self::listed_copies`]) gives
+    /// it (see [`SnapshotFile::copy`]), and the file opened. Its bytes are not checked here
+    /// ([`Self::copy_matches`]).
     pub fn snapshot_copy(
         &self,
         commit: &CommitHash,
         path: &str,
         listing: &ListedEtags,
-    ) -> Result<SnapshotFile, String> {
-        self.snapshot_copy_in(commit, path, listing)
-    }
-
-    fn snapshot_copy_in(&self, commit: &CommitHash, path: &str, listing: &ListedEtags) -> Result<SnapshotFile, String> {
+    ) -> Result<(SnapshotFile, std::fs::File), String> {
         let shown = self.snapshot_file(commit, path);
-        let file = self
-            .open_snapshot_copy(commit, path)
-            .map_err(|e| format!("snapshot file {} cannot be read: {e}", shown.display()))?;
-        let size = file.metadata().map_err(|e| format!("snapshot file {} cannot be read: {e}", shown.display()))?.len();
+        let unreadable = |e: std::io::Error| format!("snapshot file {} cannot be read: {e}", shown.display());
+        let file = self.open_snapshot_copy(commit, path).map_err(unreadable)?;
+        let size = file.metadata().map_err(unreadable)?.len();
         match listing.get(path) {
             Some((etag, listed)) if *listed == size => {
-                Ok(SnapshotFile { name: path.to_owned(), etag: etag.clone(), size, copy: true })
+                Ok((SnapshotFile { name: path.to_owned(), etag: etag.clone(), size, copy: true }, file))
             }
             Some((_, listed)) => Err(format!(
                 "snapshot file {} has {size} bytes where the commit's listing says {listed}",
@@ -398,7 +386,8 @@ mod tests {
         std::fs::rename(snapshot.join("sub"), root.join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(root.join("elsewhere"), snapshot.join("sub")).unwrap();
         assert!(c.open_snapshot_copy(&commit('a'), "sub/w.bin").is_err());
-        assert!(c.snapshot_copy(&commit('a'), "sub/w.bin", &c.tree_etags(&commit('a')).unwrap()).is_err());
+        let listed = ListedEtags::from([("sub/w.bin".to_owned(), (etag, 7))]);
+        assert!(c.snapshot_copy(&commit('a'), "sub/w.bin", &listed).is_err());
     }
 
     #[test]
