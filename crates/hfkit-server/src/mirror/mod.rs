@@ -384,7 +384,7 @@ impl Mirror {
             return not_used("upstream's answer is not a JSON list");
         };
         items.iter_mut().for_each(strip_xet);
-        Some((items, link.and_then(|link| self.next_link(&link, own?))))
+        Some((items, link.and_then(|next| self.pointed_here(&next, own?))))
     }
 
     async fn json(
@@ -398,7 +398,7 @@ impl Mirror {
             return Ok(None);
         }
         match self.call_api(path, form, identity).await {
-            Ok((body, link)) => Ok(Some((body, link.zip(own).and_then(|(link, own)| self.next_link(&link, own))))),
+            Ok((body, next)) => Ok(Some((body, next.zip(own).and_then(|(next, own)| self.pointed_here(&next, own))))),
             Err(Upstream::Refused(error)) => Err(error),
             Err(Upstream::Down(why)) => {
                 crate::log::line(&format!("mirror: upstream {} cannot be reached: {why}", self.upstream));
@@ -413,7 +413,7 @@ impl Mirror {
         path: &str,
         form: Option<String>,
         identity: Identity,
-    ) -> Result<(serde_json::Value, Option<String>), Upstream> {
+    ) -> Result<(serde_json::Value, Option<url::Url>), Upstream> {
         let (body, link) = self.call_api_bytes(path, form, identity).await?;
         let mut json: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| Upstream::Down(format!("not JSON: {e}")))?;
@@ -421,38 +421,29 @@ impl Mirror {
         Ok((json, link))
     }
 
-    /// The `Link` of an upstream answer with its next page (`rel="next"`) pointed at `own`
-    /// (this server's base URL): only a link to upstream's own origin, below its base path,
-    /// is kept (a lying upstream could name another host, where clients would send their
-    /// token), and only the next page's.
-    fn next_link(&self, link: &str, own: &str) -> Option<HeaderValue> {
+    /// An upstream answer's next page (its `Link: <…>; rel="next"`, as the client reads it)
+    /// pointed at `own` (this server's base URL): only a page on upstream's own origin, below
+    /// its base path, is passed on (a lying upstream could name another host, where clients
+    /// would send their token).
+    fn pointed_here(&self, next: &url::Url, own: &str) -> Option<HeaderValue> {
         let upstream = url::Url::parse(&self.upstream).ok()?;
-        let next = link.split('<').skip(1).find_map(|value| {
-            let (target, params) = value.split_once('>')?;
-            let rel_next = params.split(';').any(|p| {
-                let p = p.trim().trim_end_matches(',').trim();
-                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
-            });
-            rel_next.then_some(target)
-        })?;
-        let next = url::Url::parse(next).ok()?;
-        let base = upstream.path().trim_end_matches('/');
         if next.origin() != upstream.origin() || !next.username().is_empty() || next.password().is_some() {
             return None;
         }
+        let base = upstream.path().trim_end_matches('/');
         let rest = next.path().strip_prefix(base).filter(|r| r.starts_with('/'))?;
         let query = next.query().map(|q| format!("?{q}")).unwrap_or_default();
         HeaderValue::from_str(&format!("<{own}{rest}{query}>; rel=\"next\"")).ok()
     }
 
     /// Upstream's answer to `path` as bytes (at most [`hfkit::api::MAX_JSON_BODY`]), and its
-    /// `Link`.
+    /// next page (a `Link` that is not a URL is no next page).
     async fn call_api_bytes(
         &self,
         path: &str,
         form: Option<String>,
         identity: Identity,
-    ) -> Result<(Vec<u8>, Option<String>), Upstream> {
+    ) -> Result<(Vec<u8>, Option<url::Url>), Upstream> {
         let down =
             |e: &dyn std::fmt::Display| Upstream::Down(e.to_string().lines().next().unwrap_or_default().to_owned());
         let client = self.hub.client().map_err(|e| down(&e))?;
@@ -466,9 +457,11 @@ impl Mirror {
             None => client.get_json(&url, token.as_ref()).await,
         }
         .map_err(|e| classify(e, "this repository"))?;
-        let link = response.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let next = url::Url::parse(&url)
+            .ok()
+            .and_then(|requested| hfkit::api::headers::next_link(response.headers(), &requested).ok().flatten());
         let body = client.read_body(response, &url, hfkit::api::MAX_JSON_BODY).await.map_err(|e| down(&e))?;
-        Ok((body, link))
+        Ok((body, next))
     }
 
     /// Upstream's metadata of `path` at `revision`, asked with the server's token only.
@@ -602,10 +595,19 @@ mod tests {
         Mirror::new(&config, Path::new("/nonexistent")).unwrap()
     }
 
+    /// What `mirror` passes on of an upstream answer to `requested` with `Link: link`.
+    fn passed_on(mirror: &Mirror, requested: &str, link: &str, own: &str) -> Option<String> {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::LINK, HeaderValue::from_str(link).unwrap());
+        let requested = url::Url::parse(requested).unwrap();
+        let next = hfkit::api::headers::next_link(&headers, &requested).ok().flatten()?;
+        mirror.pointed_here(&next, own).map(|v| v.to_str().unwrap().to_owned())
+    }
+
     #[test]
     fn only_a_next_page_of_upstreams_own_origin_is_pointed_at_the_mirror() {
         let m = mirror_of("http://127.0.0.1:41521");
-        let next = |link: &str| m.next_link(link, "http://hub.corp").map(|v| v.to_str().unwrap().to_owned());
+        let next = |link: &str| passed_on(&m, "http://127.0.0.1:41521/api/models", link, "http://hub.corp");
         assert_eq!(
             next(r#"<http://127.0.0.1:41521/api/models?cursor=abc&limit=2>; rel="next""#).as_deref(),
             Some(r#"<http://hub.corp/api/models?cursor=abc&limit=2>; rel="next""#)
@@ -617,11 +619,15 @@ mod tests {
             r#"<http://user:pw@127.0.0.1:41521/api/models>; rel="next""#,
             r#"<https://127.0.0.1:41521/api/models>; rel="next""#,
             r#"<http://127.0.0.1:41522/api/models>; rel="next""#,
-            r#"</api/models?cursor=2>; rel="next""#,
             r#"<http://127.0.0.1:41521/api/models>; rel="prev""#,
         ] {
             assert_eq!(next(hostile), None, "{hostile}");
         }
+        // A relative target is upstream's own page, as clients read it.
+        assert_eq!(
+            next(r#"</api/models?cursor=2>; rel="next""#).as_deref(),
+            Some(r#"<http://hub.corp/api/models?cursor=2>; rel="next""#)
+        );
         // Of several link-values, the next page's alone.
         assert_eq!(
             next(r#"<https://evil/x>; rel="prev", <http://127.0.0.1:41521/api/models?cursor=3>; rel="next""#)
@@ -630,7 +636,7 @@ mod tests {
         );
         // Below the upstream's base path only.
         let based = mirror_of("http://127.0.0.1:41521/hub");
-        let next = |link: &str| based.next_link(link, "http://m").map(|v| v.to_str().unwrap().to_owned());
+        let next = |link: &str| passed_on(&based, "http://127.0.0.1:41521/hub/api/models", link, "http://m");
         assert_eq!(
             next(r#"<http://127.0.0.1:41521/hub/api/models?cursor=1>; rel="next""#).as_deref(),
             Some(r#"<http://m/api/models?cursor=1>; rel="next""#)
